@@ -1,0 +1,1 @@
+//! huaweicloud-exporter: Prometheus metrics for Huawei Cloud management-plane state.
