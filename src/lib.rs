@@ -1,1 +1,32 @@
-//! huaweicloud-exporter: Prometheus metrics for Huawei Cloud management-plane state.
+//! huaweicloud-exporter: Prometheus metrics for the management-plane state of Huawei Cloud —
+//! DCS instance lifecycle counts, the status of every KooPhone cloud phone, DDM restore readiness,
+//! and command probes on phones.
+//!
+//! # Layout
+//!
+//! - [`config`]: the YAML schema, `${VAR}` expansion, secrets from files, validation with
+//!   file/field/fix errors, and the phone-list file that is re-read when it changes.
+//! - [`auth`]: the IAM token provider (cache, refresh ahead, single flight, backoff) and the
+//!   `SDK-HMAC-SHA256` AK/SK signer.
+//! - [`cloud`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
+//!   retries inside the deadline, body limits, `huaweicloud_api_*` metrics) and one file of typed
+//!   calls and models per service.
+//! - [`collectors`]: one file per API family, each a pure mapping from API models to metric
+//!   families plus the fetch that feeds it.
+//! - [`scrape`]: the scrape deadline, the fan-out over clouds and collectors, per-collector
+//!   success and duration, and coalescing of concurrent scrapes.
+//! - [`metrics`]: per-scrape metric families, the long-lived self metrics, text encoding.
+//! - [`http`]: the routes (`/`, `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`).
+//! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
+//!   `--demo`, the tests and the benchmarks.
+//! - [`app`]: wiring — build from a config, bind (port 0 allowed), serve until shutdown; the demo.
+
+pub mod app;
+pub mod auth;
+pub mod cloud;
+pub mod collectors;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod scrape;
+pub mod sim;

@@ -1,1 +1,163 @@
-fn main() {}
+//! The `huaweicloud-exporter` binary: flags, logging, config, run. Everything else is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use huaweicloud_exporter::{app, config};
+
+/// Prometheus exporter for Huawei Cloud management-plane state (DCS, KooPhone, DDM).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long = "config.file", default_value = "config.yaml")]
+    config_file: PathBuf,
+    /// Address to listen on for the web interface and telemetry.
+    #[arg(long = "web.listen-address", default_value = ":10071")]
+    listen_address: String,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    telemetry_path: String,
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_enum, default_value = "info")]
+    log_level: LogLevel,
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    log_format: LogFormat,
+    /// Validate the configuration file, print a one-line verdict and exit 0 (valid) or 1.
+    #[arg(long = "config.check")]
+    config_check: bool,
+    /// Run against a built-in simulated Huawei Cloud with a built-in configuration.
+    #[arg(long)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the simulated Huawei Cloud on its own (IAM, DCS, KooPhone, DDM).
+    Simulate(huaweicloud_exporter::sim::SimArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let level = match level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+    };
+    // Our own crate at the chosen level; dependencies only from warn up (hyper/reqwest debug
+    // lines would drown the exporter's own).
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::WARN.min(level))
+        .with_target("huaweicloud_exporter", level);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        LogFormat::Logfmt => registry
+            .with(
+                tracing_logfmt::builder()
+                    .layer()
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.config_check {
+        return match config::load_file(&cli.config_file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: valid ({} clouds, {} probe modules)",
+                    cli.config_file.display(),
+                    cfg.clouds.len(),
+                    cfg.probes.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    init_logging(cli.log_level, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            eprintln!("huaweicloud-exporter: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Simulate(args)) = cli.command {
+        return huaweicloud_exporter::sim::run_standalone(args).await;
+    }
+    let listen = app::parse_listen_address(&cli.listen_address)?;
+    if !cli.telemetry_path.starts_with('/') {
+        anyhow::bail!(
+            "--web.telemetry-path {:?} must start with /",
+            cli.telemetry_path
+        );
+    }
+    let application = if cli.demo {
+        app::demo(listen, &cli.telemetry_path).await?
+    } else {
+        let cfg = config::load_file(&cli.config_file)?;
+        app::Application::build(
+            cfg,
+            Some(cli.config_file.clone()),
+            listen,
+            &cli.telemetry_path,
+            Vec::new(),
+        )
+        .await?
+    };
+    tracing::info!(
+        address = %application.local_addr(),
+        metrics = format!("http://{}{}", application.local_addr(), cli.telemetry_path),
+        version = env!("CARGO_PKG_VERSION"),
+        "listening"
+    );
+    application.run_until(app::shutdown_signal()).await
+}

@@ -1,0 +1,221 @@
+//! Wiring: build the exporter from a config, bind (port 0 allowed, so tests can spawn it), serve
+//! until shutdown, reload on SIGHUP; and the `--demo` setup against the in-process simulator.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{router, AppState};
+use crate::metrics::SelfMetrics;
+use crate::scrape::Exporter;
+
+/// Parses a Prometheus-style listen address: `:10071` means every interface.
+pub fn parse_listen_address(s: &str) -> anyhow::Result<SocketAddr> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.parse().with_context(|| {
+        format!("--web.listen-address {s:?} is not host:port (e.g. :10071 or 127.0.0.1:10071)")
+    })
+}
+
+/// A bound, ready-to-run exporter.
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    /// Builds the exporter from `config` and binds `listen`.
+    pub async fn build(
+        config: Config,
+        config_path: Option<PathBuf>,
+        listen: SocketAddr,
+        telemetry_path: &str,
+        extra_links: Vec<(String, String)>,
+    ) -> anyhow::Result<Application> {
+        let metrics = SelfMetrics::new().context("registering self metrics")?;
+        let exporter = Exporter::new(config, metrics).map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let state = Arc::new(AppState::new(
+            exporter,
+            config_path,
+            telemetry_path,
+            extra_links,
+        ));
+        Ok(Application { listener, state })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The shared state (reload, exporter access).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves; in-flight requests are finished first.
+    pub async fn run_until<F>(self, shutdown: F) -> anyhow::Result<()>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        #[cfg(unix)]
+        {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    tracing::warn!("cannot install the SIGHUP handler; use POST /-/reload");
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let _ = state.reload().await;
+                }
+            });
+        }
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server failed")
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Phones of the demo fleet that the first demo cloud watches; the rest go to the second.
+const DEMO_SPLIT: usize = 250;
+
+/// The demo's built-in config: two clouds against the simulator at `base`.
+pub fn demo_config_yaml(
+    base: &str,
+    project_id: &str,
+    phones: &[String],
+    ddm_instance: &str,
+) -> String {
+    let (ap, eu) = phones.split_at(DEMO_SPLIT.min(phones.len()));
+    let list = |ids: &[String]| ids.join(", ");
+    format!(
+        r#"timeout: 10s
+max_concurrency: 16
+clouds:
+  - name: demo-ap
+    region: ap-southeast-1
+    project_id: {project_id}
+    auth: {{ password: {{ domain: demo-domain, user: monitoring, password: demo-password }} }}
+    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    dcs: {{ include_failure: true }}
+    koophone: {{ instance_ids: [{ap}] }}
+    ddm: {{ instance_ids: [{ddm_instance}], cache_ttl: 30s }}
+  - name: demo-eu
+    region: eu-west-101
+    project_id: {project_id}
+    auth: {{ token: {{ value: demo-static-token }} }}
+    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    dcs: {{ include_failure: false }}
+    # Two ids the fleet does not have, so requested and reported differ as they do in real life.
+    koophone: {{ instance_ids: [{eu}, gone0001, gone0002] }}
+probes:
+  boot_completed:
+    cloud: demo-ap
+    command: getprop sys.boot_completed
+    expect: "^1$"
+    timeout: 30s
+    poll_interval: 500ms
+    min_interval: 30s
+    groups:
+      canary: [{canary}]
+"#,
+        ap = list(ap),
+        eu = list(eu),
+        canary = list(&ap[..ap.len().min(5)]),
+    )
+}
+
+/// Starts the simulator on a free loopback port and an exporter on `listen` pointed at it.
+pub async fn demo(listen: SocketAddr, telemetry_path: &str) -> anyhow::Result<Application> {
+    use crate::sim::{SimConfig, Simulator};
+    let sim_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the simulator")?;
+    let sim_config = SimConfig::default();
+    let ddm_instance = sim_config
+        .ddm_instances
+        .first()
+        .map(|d| d.id.clone())
+        .unwrap_or_else(|| "1f5c9fd6cd984056ba89c8c87cc03278in09".into());
+    let sim = Simulator::start(sim_config, sim_listener)
+        .await
+        .context("starting the simulator")?;
+    let yaml = demo_config_yaml(
+        &sim.base_url(),
+        &sim.project_id(),
+        &sim.phone_ids(),
+        &ddm_instance,
+    );
+    let config =
+        crate::config::load_str(&yaml, "<demo config>", std::path::Path::new("."), &|_| None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let canary = config
+        .probes
+        .get("boot_completed")
+        .and_then(|p| p.groups.get("canary"))
+        .and_then(|g| g.first().cloned())
+        .unwrap_or_default();
+    let links = vec![
+        (
+            format!("/probe?module=boot_completed&target={canary}"),
+            format!("/probe?module=boot_completed&target={canary} — command probe of one phone"),
+        ),
+        (
+            "/probe?module=boot_completed&target=canary".to_string(),
+            "/probe?module=boot_completed&target=canary — command probe of a group".to_string(),
+        ),
+        (
+            format!("{}/_sim/faults", sim.base_url()),
+            "simulator fault knobs (GET/PUT/DELETE /_sim/faults)".to_string(),
+        ),
+    ];
+    tracing::info!(simulator = %sim.base_url(), phones = sim.phone_ids().len(), "demo: simulated Huawei Cloud started");
+    let app = Application::build(config, None, listen, telemetry_path, links).await?;
+    tracing::info!(
+        url = format!("http://{}{}", app.local_addr(), telemetry_path),
+        "demo: scrape me"
+    );
+    // The simulator lives as long as the process.
+    std::mem::forget(sim);
+    Ok(app)
+}

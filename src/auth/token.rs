@@ -1,0 +1,350 @@
+//! The IAM token provider: fetches a project-scoped token with the password method, caches it
+//! until shortly before `expires_at`, lets exactly one request go to IAM however many callers
+//! need a token at once (single flight), and backs off after failures so a wrong password never
+//! turns into a loop of IAM calls.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::cloud::{ApiError, ErrorKind, Operation, Request, Transport};
+use crate::metrics::SelfMetrics;
+
+/// The IAM token operation.
+pub static IAM_TOKEN: Operation = Operation {
+    service: "iam",
+    name: "iam_token",
+    idempotent: false,
+    koophone: false,
+};
+
+/// Refresh ahead: when less than this much of the token's life is left...
+const REFRESH_AHEAD_MAX: Duration = Duration::from_secs(3600);
+/// ...or less than this fraction of it, whichever is shorter.
+const REFRESH_AHEAD_FRACTION: f64 = 0.1;
+/// First wait after a failed token request; doubles up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_secs(10);
+/// Longest wait between failed token requests (an AK/SK locks for 5 minutes after 5 bad tries).
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Where tokens come from.
+enum Source {
+    /// IAM password flow.
+    Password {
+        transport: Arc<Transport>,
+        iam: String,
+        domain: String,
+        user: String,
+        password: SecretString,
+        project_id: String,
+    },
+    /// A fixed token from config: never refreshed.
+    Fixed(SecretString),
+}
+
+struct Cached {
+    value: SecretString,
+    expires_at: Option<SystemTime>,
+    refresh_at: Option<SystemTime>,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<Cached>,
+    generation: u64,
+    failures: u32,
+    next_try: Option<Instant>,
+    last_error: Option<ApiError>,
+}
+
+/// Hands out a valid token for one cloud.
+pub struct TokenProvider {
+    cloud: String,
+    source: Source,
+    metrics: SelfMetrics,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field("cloud", &self.cloud)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: TokenInfo,
+}
+
+#[derive(Deserialize)]
+struct TokenInfo {
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+impl TokenProvider {
+    /// Password flow against `iam`.
+    pub fn password(
+        transport: Arc<Transport>,
+        iam: &str,
+        domain: &str,
+        user: &str,
+        password: SecretString,
+        project_id: &str,
+        metrics: SelfMetrics,
+    ) -> TokenProvider {
+        TokenProvider {
+            cloud: transport.cloud.clone(),
+            source: Source::Password {
+                transport,
+                iam: iam.trim_end_matches('/').to_string(),
+                domain: domain.to_string(),
+                user: user.to_string(),
+                password,
+                project_id: project_id.to_string(),
+            },
+            metrics,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// A fixed token.
+    pub fn fixed(cloud: &str, token: SecretString, metrics: SelfMetrics) -> TokenProvider {
+        TokenProvider {
+            cloud: cloud.to_string(),
+            source: Source::Fixed(token),
+            metrics,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Whether a refused token can be replaced by asking IAM again.
+    pub fn can_renew(&self) -> bool {
+        matches!(self.source, Source::Password { .. })
+    }
+
+    /// A token valid now, and its generation (pass it to [`invalidate`](Self::invalidate)).
+    /// Fetches one if none is cached or the cached one is due for refresh; concurrent callers
+    /// wait for that one fetch.
+    pub async fn token(&self, deadline: Instant) -> Result<(SecretString, u64), ApiError> {
+        let Source::Password { .. } = &self.source else {
+            let Source::Fixed(t) = &self.source else {
+                unreachable!("matched above")
+            };
+            return Ok((t.clone(), 0));
+        };
+        let mut state = match tokio::time::timeout_at(deadline, self.state.lock()).await {
+            Ok(s) => s,
+            Err(_) => {
+                return Err(ApiError::new(
+                    ErrorKind::Timeout,
+                    IAM_TOKEN.name,
+                    "deadline passed while waiting for the token request in flight",
+                ))
+            }
+        };
+        let now = SystemTime::now();
+        if let Some(c) = &state.current {
+            let fresh = c.refresh_at.is_none_or(|r| now < r);
+            if fresh {
+                return Ok((c.value.clone(), c.generation));
+            }
+        }
+        // Due for refresh (or none): respect the backoff after failures, but keep serving a token
+        // that has not expired yet.
+        if let Some(next) = state.next_try {
+            if Instant::now() < next {
+                if let Some(c) = usable(&state.current, now) {
+                    return Ok(c);
+                }
+                let mut e = state.last_error.clone().unwrap_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::Unauthorized,
+                        IAM_TOKEN.name,
+                        "token request failed",
+                    )
+                });
+                e.message = format!(
+                    "{} (not retrying IAM for another {}s)",
+                    e.message,
+                    next.saturating_duration_since(Instant::now()).as_secs()
+                );
+                return Err(e);
+            }
+        }
+        match self.fetch(deadline).await {
+            Ok((value, expires_at)) => {
+                state.generation += 1;
+                let generation = state.generation;
+                let refresh_at = expires_at.map(|exp| {
+                    let life = exp.duration_since(now).unwrap_or_default();
+                    let ahead = life.mul_f64(REFRESH_AHEAD_FRACTION).min(REFRESH_AHEAD_MAX);
+                    exp - ahead
+                });
+                if let Some(exp) = expires_at {
+                    let secs = exp
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or(0.0);
+                    self.metrics
+                        .token_expiry
+                        .with_label_values(&[&self.cloud])
+                        .set(secs);
+                }
+                state.current = Some(Cached {
+                    value: value.clone(),
+                    expires_at,
+                    refresh_at,
+                    generation,
+                });
+                state.failures = 0;
+                state.next_try = None;
+                state.last_error = None;
+                self.count("ok");
+                tracing::debug!(cloud = %self.cloud, "new IAM token");
+                Ok((value, generation))
+            }
+            Err(e) => {
+                self.count(e.kind.result());
+                state.failures = state.failures.saturating_add(1);
+                let wait = BACKOFF_MIN
+                    .saturating_mul(1 << (state.failures - 1).min(6))
+                    .min(BACKOFF_MAX);
+                state.next_try = Some(Instant::now() + wait);
+                state.last_error = Some(e.clone());
+                tracing::warn!(cloud = %self.cloud, error = %e, retry_in_s = wait.as_secs(), "IAM token request failed");
+                if let Some(c) = usable(&state.current, now) {
+                    return Ok(c);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops the cached token if it is still generation `generation` (a call was refused with
+    /// it), so the next [`token`](Self::token) fetches a new one at once.
+    pub async fn invalidate(&self, generation: u64) {
+        let mut state = self.state.lock().await;
+        if state
+            .current
+            .as_ref()
+            .is_some_and(|c| c.generation == generation)
+        {
+            state.current = None;
+            state.next_try = None;
+        }
+    }
+
+    /// When the cached token expires, if one is cached.
+    pub async fn expires_at(&self) -> Option<SystemTime> {
+        self.state
+            .lock()
+            .await
+            .current
+            .as_ref()
+            .and_then(|c| c.expires_at)
+    }
+
+    fn count(&self, result: &str) {
+        self.metrics
+            .token_requests
+            .with_label_values(&[&self.cloud, result])
+            .inc();
+    }
+
+    async fn fetch(
+        &self,
+        deadline: Instant,
+    ) -> Result<(SecretString, Option<SystemTime>), ApiError> {
+        let Source::Password {
+            transport,
+            iam,
+            domain,
+            user,
+            password,
+            project_id,
+        } = &self.source
+        else {
+            return Err(ApiError::new(
+                ErrorKind::Unauthorized,
+                IAM_TOKEN.name,
+                "no password configured",
+            ));
+        };
+        let body = serde_json::json!({
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": user,
+                            "password": password.expose_secret(),
+                            "domain": { "name": domain }
+                        }
+                    }
+                },
+                "scope": { "project": { "id": project_id } }
+            }
+        });
+        let req = Request {
+            op: &IAM_TOKEN,
+            method: Method::POST,
+            base: iam.clone(),
+            path: "/v3/auth/tokens".into(),
+            query: Vec::new(),
+            body: Some(serde_json::to_vec(&body).unwrap_or_default()),
+        };
+        let url = format!("{iam}/v3/auth/tokens");
+        let reply = transport
+            .execute(&req, &url, HeaderMap::new(), deadline)
+            .await?;
+        let token = reply
+            .headers
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.to_string()))
+            .ok_or_else(|| {
+                ApiError::decode(
+                    IAM_TOKEN.name,
+                    &reply,
+                    "answer has no X-Subject-Token header",
+                )
+            })?;
+        let info: TokenBody = reply.json(IAM_TOKEN.name)?;
+        let expires_at = match info
+            .token
+            .expires_at
+            .as_deref()
+            .map(humantime::parse_rfc3339_weak)
+        {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                tracing::warn!(cloud = %self.cloud, error = %e, "token.expires_at is not RFC 3339; assuming the documented 24h lifetime");
+                Some(SystemTime::now() + Duration::from_secs(24 * 3600))
+            }
+            None => {
+                tracing::warn!(cloud = %self.cloud, "token.expires_at missing; assuming the documented 24h lifetime");
+                Some(SystemTime::now() + Duration::from_secs(24 * 3600))
+            }
+        };
+        Ok((token, expires_at))
+    }
+}
+
+/// The cached token if it has not expired yet.
+fn usable(current: &Option<Cached>, now: SystemTime) -> Option<(SecretString, u64)> {
+    current
+        .as_ref()
+        .filter(|c| c.expires_at.is_none_or(|e| now < e))
+        .map(|c| (c.value.clone(), c.generation))
+}

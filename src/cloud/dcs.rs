@@ -1,0 +1,166 @@
+//! DCS: `GET /v2/{project_id}/instances/status`, decoded without a fixed field list so that a new
+//! `<state>_count` field or a new engine object needs no code change.
+
+use reqwest::Method;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::{decode_json, ApiError, CloudClient, Operation, Request};
+
+/// The DCS status operation.
+pub static DCS_STATUS: Operation = Operation {
+    service: "dcs",
+    name: "dcs_status",
+    idempotent: true,
+    koophone: false,
+};
+
+/// Instance counts: account-wide per state, and per engine per state.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DcsStatus {
+    /// `(state, count)` from the top-level `<state>_count` fields, sorted by state.
+    pub states: Vec<(String, u64)>,
+    /// `(engine, [(state, count)])` from every object of counts, sorted by engine.
+    pub engines: Vec<(String, Vec<(String, u64)>)>,
+}
+
+/// Decodes the body. Every top-level `<state>_count` integer is a state, every object holding
+/// `<state>_count` integers is an engine; a `_count` field that is not a non-negative integer is
+/// an error, and so is a body with no counts at all.
+pub fn parse(body: &[u8]) -> Result<DcsStatus, String> {
+    let map: Map<String, Value> = decode_json(body)?;
+    let mut out = DcsStatus {
+        states: counts(&map, "")?,
+        engines: Vec::new(),
+    };
+    for (key, value) in &map {
+        if let Value::Object(inner) = value {
+            let c = counts(inner, key)?;
+            if !c.is_empty() {
+                out.engines.push((key.clone(), c));
+            }
+        }
+    }
+    if out.states.is_empty() && out.engines.is_empty() {
+        return Err("no <state>_count fields in the answer".into());
+    }
+    out.engines.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn counts(map: &Map<String, Value>, prefix: &str) -> Result<Vec<(String, u64)>, String> {
+    let mut v = Vec::new();
+    for (key, value) in map {
+        let Some(state) = key.strip_suffix("_count") else {
+            continue;
+        };
+        if state.is_empty() {
+            continue;
+        }
+        let n = match value {
+            Value::Null => continue,
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            let at = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            format!(
+                "at {at}: expected a non-negative integer, got {}",
+                kind(value)
+            )
+        })?;
+        v.push((state.to_string(), n));
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a negative or fractional number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl CloudClient {
+    /// Instance counts by state.
+    pub async fn dcs_status(
+        &self,
+        include_failure: bool,
+        deadline: Instant,
+    ) -> Result<DcsStatus, ApiError> {
+        let req = Request {
+            op: &DCS_STATUS,
+            method: Method::GET,
+            base: self.endpoints.dcs.clone(),
+            path: format!("/v2/{}/instances/status", self.project_id),
+            query: vec![("include_failure".into(), include_failure.to_string())],
+            body: None,
+        };
+        let reply = self.send(&req, deadline).await?;
+        parse(&reply.body).map_err(|m| ApiError::decode(DCS_STATUS.name, &reply, m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example response of the reference page.
+    pub const PAGE_EXAMPLE: &str = r#"{ "extending_count" : 0, "creating_count" : 0, "running_count" : 16, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 44, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0, "redis" : { "extending_count" : 0, "creating_count" : 0, "running_count" : 8, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 22, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0 }, "memcached" : { "extending_count" : 0, "creating_count" : 0, "running_count" : 8, "error_count" : 0, "frozen_count" : 0, "createfailed_count" : 22, "restarting_count" : 0, "paying_count" : 0, "freezing_count" : 0, "migrating_count" : 0, "flushing_count" : 0, "upgrading_count" : 0 } }"#;
+
+    #[test]
+    fn parses_the_page_example() {
+        let s = parse(PAGE_EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(s.states.len(), 12);
+        assert!(s.states.contains(&("running".into(), 16)));
+        assert!(s.states.contains(&("createfailed".into(), 44)));
+        let engines: Vec<&str> = s.engines.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(engines, ["memcached", "redis"]);
+        assert!(s.engines[1].1.contains(&("createfailed".into(), 22)));
+    }
+
+    #[test]
+    fn new_states_and_engines_need_no_code() {
+        let s = parse(br#"{"running_count":1,"hibernating_count":2,"valkey":{"running_count":3,"hibernating_count":4},"note":"x"}"#).unwrap();
+        assert_eq!(
+            s.states,
+            vec![("hibernating".into(), 2), ("running".into(), 1)]
+        );
+        assert_eq!(
+            s.engines,
+            vec![(
+                "valkey".into(),
+                vec![("hibernating".into(), 4), ("running".into(), 3)]
+            )]
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_empty_answers_are_errors() {
+        let e = parse(br#"{"running_count":"16"}"#).unwrap_err();
+        assert_eq!(
+            e,
+            "at running_count: expected a non-negative integer, got a string"
+        );
+        let e = parse(br#"{"redis":{"running_count":-1}}"#).unwrap_err();
+        assert_eq!(e, "at redis.running_count: expected a non-negative integer, got a negative or fractional number");
+        assert_eq!(
+            parse(b"{}").unwrap_err(),
+            "no <state>_count fields in the answer"
+        );
+        assert_eq!(parse(b"").unwrap_err(), "empty body");
+        assert!(parse(b"[1,2]").unwrap_err().starts_with("malformed JSON"));
+        assert!(parse(br#"{"running_count": 1"#)
+            .unwrap_err()
+            .starts_with("malformed JSON"));
+    }
+}

@@ -1,0 +1,740 @@
+//! The upstream HTTP client: one connection pool and one in-flight limit per cloud, request ids,
+//! authentication, retries within the scrape deadline, body size limits, and the
+//! `huaweicloud_api_*` metrics for every call. One file per service holds its typed calls.
+
+pub mod dcs;
+pub mod ddm;
+pub mod koophone;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rand::Rng;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::auth::token::TokenProvider;
+use crate::config::{AuthConfig, CloudConfig, Endpoints};
+use crate::metrics::SelfMetrics;
+
+/// Largest upstream body accepted; a larger one fails the call, not the process.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Attempts of one idempotent call (first try included) while the deadline allows.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// One upstream API operation: its service, its metric label and whether it may be retried.
+#[derive(Debug)]
+pub struct Operation {
+    /// `service` label.
+    pub service: &'static str,
+    /// `operation` label.
+    pub name: &'static str,
+    /// Reads are retried on 5xx, 429 and transport errors; writes are not.
+    pub idempotent: bool,
+    /// KooPhone: a fresh `x-request-id` is required and errors come inside HTTP 200.
+    pub koophone: bool,
+}
+
+/// Why an upstream call failed; its `result` label is [`ErrorKind::result`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 429 (`APIG.0308`).
+    Throttled,
+    /// 401 (`APIG.0301` / `APIGW.0301`) or an IAM refusal.
+    Unauthorized,
+    /// Another 4xx.
+    ClientError,
+    /// 5xx.
+    ServerError,
+    /// HTTP 200 whose body says failure (KooPhone `error_code` != "0").
+    ApiError,
+    /// The deadline passed before an answer.
+    Timeout,
+    /// Connection, TLS or protocol failure.
+    TransportError,
+    /// The body was not what the API documents (malformed, truncated, wrong types, too large).
+    DecodeError,
+}
+
+impl ErrorKind {
+    /// The `result` label value.
+    pub fn result(self) -> &'static str {
+        match self {
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::ClientError => "client_error",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::ApiError => "api_error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::TransportError => "transport_error",
+            ErrorKind::DecodeError => "decode_error",
+        }
+    }
+}
+
+/// A failed upstream call, with everything the log line needs.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ApiError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// Operation label, e.g. `dcs_status`.
+    pub operation: &'static str,
+    /// HTTP status, when an answer arrived.
+    pub status: Option<u16>,
+    /// The service's `error_code`, when the body had one.
+    pub code: Option<String>,
+    /// Human-readable detail (the service's `error_msg`, or ours).
+    pub message: String,
+    /// The upstream request id (`X-Request-Id`), or the one we sent.
+    pub request_id: Option<String>,
+    /// Seconds the service asked us to wait (429 `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.operation, self.kind.result())?;
+        if let Some(s) = self.status {
+            write!(f, " (HTTP {s})")?;
+        }
+        if let Some(c) = &self.code {
+            write!(f, " {c}")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(r) = &self.request_id {
+            write!(f, " [request_id={r}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl ApiError {
+    /// An error raised before or without an answer.
+    pub fn new(kind: ErrorKind, operation: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            kind,
+            operation,
+            status: None,
+            code: None,
+            message: message.into(),
+            request_id: None,
+            retry_after: None,
+        }
+    }
+
+    /// A body that is not what the API documents.
+    pub fn decode(operation: &'static str, reply: &Reply, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: Some(reply.status),
+            request_id: reply.request_id.clone(),
+            ..ApiError::new(ErrorKind::DecodeError, operation, message)
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Throttled | ErrorKind::ServerError | ErrorKind::TransportError
+        )
+    }
+
+    /// A 401 that means "this token or signature is no good" (drop the token and try once more).
+    pub fn is_bad_credentials(&self) -> bool {
+        self.kind == ErrorKind::Unauthorized
+            && matches!(self.code.as_deref(), Some("APIG.0301") | Some("APIGW.0301"))
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status (2xx).
+    pub status: u16,
+    /// The raw body, at most [`MAX_BODY_BYTES`].
+    pub body: Bytes,
+    /// Upstream request id, or the one we sent.
+    pub request_id: Option<String>,
+    /// Response headers (IAM puts the token in one).
+    pub headers: HeaderMap,
+}
+
+impl Reply {
+    /// Decodes the body, naming the field path of any mismatch.
+    pub fn json<T: DeserializeOwned>(&self, operation: &'static str) -> Result<T, ApiError> {
+        decode_json(&self.body).map_err(|m| ApiError::decode(operation, self, m))
+    }
+}
+
+/// Decodes JSON, naming the field path of any mismatch and never echoing more than a little of
+/// the body.
+pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("empty body".into());
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let mut msg = inner.to_string();
+        truncate(&mut msg, 200);
+        if path == "." {
+            format!("malformed JSON: {msg}")
+        } else {
+            format!("at {path}: {msg}")
+        }
+    })
+}
+
+fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+}
+
+/// The documented service error body.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_msg: Option<String>,
+    /// IAM's shape: `{"error": {"code", "message", "title"}}`.
+    #[serde(default)]
+    error: Option<IamError>,
+}
+
+#[derive(Deserialize, Default)]
+struct IamError {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// KooPhone's envelope: `error_code` "0" is success.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_msg: Option<String>,
+}
+
+/// A request to send: operation, method, URL and optional JSON body.
+#[derive(Debug)]
+pub struct Request {
+    /// Which operation this is.
+    pub op: &'static Operation,
+    /// HTTP method.
+    pub method: Method,
+    /// Service base URL (from [`Endpoints`]).
+    pub base: String,
+    /// Path, already percent-encoded where needed.
+    pub path: String,
+    /// Query pairs, unencoded.
+    pub query: Vec<(String, String)>,
+    /// JSON body, if any.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Single-attempt sender shared by the API client and the token provider: one pool, one limit,
+/// one place where calls are counted and timed.
+pub struct Transport {
+    /// `cloud` label.
+    pub cloud: String,
+    http: reqwest::Client,
+    limiter: Arc<Semaphore>,
+    metrics: SelfMetrics,
+}
+
+impl Transport {
+    /// A pool and a limiter for one cloud.
+    pub fn new(
+        cloud: &str,
+        max_concurrency: usize,
+        metrics: SelfMetrics,
+    ) -> Result<Transport, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("huaweicloud-exporter/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(max_concurrency)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Transport {
+            cloud: cloud.to_string(),
+            http,
+            limiter: Arc::new(Semaphore::new(max_concurrency)),
+            metrics,
+        })
+    }
+
+    /// Sends once, reads the body within the limit, counts and times the call, and classifies the
+    /// answer. `headers` are added as given (auth included).
+    pub async fn execute(
+        &self,
+        req: &Request,
+        url: &str,
+        headers: HeaderMap,
+        deadline: Instant,
+    ) -> Result<Reply, ApiError> {
+        let op = req.op;
+        let sent_id = if op.koophone {
+            Some(new_request_id())
+        } else {
+            None
+        };
+        let permit = match tokio::time::timeout_at(deadline, self.limiter.acquire()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => {
+                return Err(ApiError::new(
+                    ErrorKind::TransportError,
+                    op.name,
+                    "client is shutting down",
+                ))
+            }
+            Err(_) => return Err(self.count(
+                op,
+                None,
+                ApiError::new(
+                    ErrorKind::Timeout,
+                    op.name,
+                    "deadline passed while waiting for a free connection slot (max_concurrency)",
+                ),
+            )),
+        };
+        let started = std::time::Instant::now();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(self.count(
+                op,
+                None,
+                ApiError::new(
+                    ErrorKind::Timeout,
+                    op.name,
+                    "deadline passed before the call",
+                ),
+            ));
+        }
+        let has_content_type = headers.contains_key(CONTENT_TYPE);
+        let mut builder = self
+            .http
+            .request(req.method.clone(), url)
+            .headers(headers)
+            .timeout(remaining);
+        if let Some(id) = &sent_id {
+            builder = builder.header("x-request-id", id);
+        }
+        if let Some(body) = &req.body {
+            if !has_content_type {
+                builder = builder.header(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/json;charset=UTF-8"),
+                );
+            }
+            builder = builder.body(body.clone());
+        }
+        let result = tokio::time::timeout_at(deadline, async {
+            let resp = builder.send().await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = read_limited(resp).await?;
+            Ok::<_, BodyError>((status, headers, body))
+        })
+        .await;
+        drop(permit);
+        let elapsed = started.elapsed();
+        self.metrics
+            .api_duration
+            .with_label_values(&[&self.cloud, op.service, op.name])
+            .observe(elapsed.as_secs_f64());
+        let (status, headers, body) = match result {
+            Err(_) => {
+                let mut e = ApiError::new(
+                    ErrorKind::Timeout,
+                    op.name,
+                    format!(
+                        "no answer within the scrape deadline ({:.1}s)",
+                        elapsed.as_secs_f64()
+                    ),
+                );
+                e.request_id = sent_id;
+                return Err(self.count(op, None, e));
+            }
+            Ok(Err(BodyError::TooLarge)) => {
+                let mut e = ApiError::new(
+                    ErrorKind::DecodeError,
+                    op.name,
+                    format!("response body larger than {MAX_BODY_BYTES} bytes; refused"),
+                );
+                e.request_id = sent_id;
+                return Err(self.count(op, None, e));
+            }
+            Ok(Err(BodyError::Http(err))) => {
+                let kind = if err.is_timeout() {
+                    ErrorKind::Timeout
+                } else if err.is_decode() || err.is_body() {
+                    ErrorKind::DecodeError
+                } else {
+                    ErrorKind::TransportError
+                };
+                let mut e = ApiError::new(kind, op.name, describe_reqwest(&err));
+                e.request_id = sent_id;
+                return Err(self.count(op, None, e));
+            }
+            Ok(Ok(x)) => x,
+        };
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or(sent_id);
+        let reply = Reply {
+            status: status.as_u16(),
+            body,
+            request_id,
+            headers,
+        };
+        match classify(op, status, &reply) {
+            Ok(()) => {
+                self.count_ok(op);
+                Ok(reply)
+            }
+            Err(e) => Err(self.count(op, None, e)),
+        }
+    }
+
+    fn count_ok(&self, op: &Operation) {
+        self.metrics
+            .api_requests
+            .with_label_values(&[&self.cloud, op.service, op.name, "ok"])
+            .inc();
+    }
+
+    fn count(&self, op: &Operation, _status: Option<u16>, e: ApiError) -> ApiError {
+        self.metrics
+            .api_requests
+            .with_label_values(&[&self.cloud, op.service, op.name, e.kind.result()])
+            .inc();
+        e
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Http(reqwest::Error),
+}
+
+impl From<reqwest::Error> for BodyError {
+    fn from(e: reqwest::Error) -> Self {
+        BodyError::Http(e)
+    }
+}
+
+async fn read_limited(mut resp: reqwest::Response) -> Result<Bytes, BodyError> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+fn describe_reqwest(err: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    // reqwest puts the URL in its message; URLs carry no secrets here, but keep lines short.
+    truncate(&mut msg, 300);
+    msg
+}
+
+/// Turns an HTTP answer into success or a classified error.
+fn classify(op: &'static Operation, status: StatusCode, reply: &Reply) -> Result<(), ApiError> {
+    let base = |kind: ErrorKind| ApiError {
+        kind,
+        operation: op.name,
+        status: Some(status.as_u16()),
+        code: None,
+        message: String::new(),
+        request_id: reply.request_id.clone(),
+        retry_after: None,
+    };
+    if status.is_success() {
+        if op.koophone {
+            let env: Envelope = decode_json(&reply.body).map_err(|m| {
+                let mut e = base(ErrorKind::DecodeError);
+                e.message = m;
+                e
+            })?;
+            match env.error_code.as_deref() {
+                Some("0") => return Ok(()),
+                code => {
+                    let mut e = base(ErrorKind::ApiError);
+                    e.code = Some(code.unwrap_or("<missing error_code>").to_string());
+                    e.message = env.error_msg.unwrap_or_default();
+                    truncate(&mut e.message, 200);
+                    return Err(e);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let kind = match status.as_u16() {
+        429 => ErrorKind::Throttled,
+        401 => ErrorKind::Unauthorized,
+        500..=599 => ErrorKind::ServerError,
+        _ => ErrorKind::ClientError,
+    };
+    let mut e = base(kind);
+    let body: ErrorBody = serde_json::from_slice(&reply.body).unwrap_or_default();
+    e.code = body.error_code;
+    e.message = body
+        .error_msg
+        .or_else(|| {
+            body.error
+                .map(|i| i.message.or(i.title).unwrap_or_default())
+        })
+        .unwrap_or_else(|| {
+            if reply.body.is_empty() {
+                String::new()
+            } else {
+                "(body is not the documented error JSON)".to_string()
+            }
+        });
+    truncate(&mut e.message, 200);
+    e.retry_after = reply
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    Err(e)
+}
+
+/// A fresh request id: 32 lowercase hex characters.
+pub fn new_request_id() -> String {
+    let v: u128 = rand::thread_rng().gen();
+    format!("{v:032x}")
+}
+
+/// How a cloud's calls authenticate.
+enum Auth {
+    /// A token from IAM (or a fixed one).
+    Token(Arc<TokenProvider>),
+    /// AK/SK signing.
+    Aksk {
+        access_key: String,
+        secret_key: SecretString,
+    },
+}
+
+/// Typed access to one cloud's APIs.
+pub struct CloudClient {
+    /// `cloud` label.
+    pub cloud: String,
+    /// Project the DCS/DDM paths carry.
+    pub project_id: String,
+    /// Service base URLs.
+    pub endpoints: Endpoints,
+    transport: Arc<Transport>,
+    auth: Auth,
+}
+
+impl CloudClient {
+    /// A client for `cfg`, recording into `metrics`.
+    pub fn new(
+        cfg: &CloudConfig,
+        max_concurrency: usize,
+        metrics: SelfMetrics,
+    ) -> Result<CloudClient, reqwest::Error> {
+        let transport = Arc::new(Transport::new(&cfg.name, max_concurrency, metrics.clone())?);
+        let auth = match &cfg.auth {
+            AuthConfig::Password {
+                domain,
+                user,
+                password,
+            } => Auth::Token(Arc::new(TokenProvider::password(
+                transport.clone(),
+                &cfg.endpoints.iam,
+                domain,
+                user,
+                password.clone(),
+                &cfg.project_id,
+                metrics,
+            ))),
+            AuthConfig::Token { value } => Auth::Token(Arc::new(TokenProvider::fixed(
+                &cfg.name,
+                value.clone(),
+                metrics,
+            ))),
+            AuthConfig::Aksk {
+                access_key,
+                secret_key,
+            } => Auth::Aksk {
+                access_key: access_key.clone(),
+                secret_key: secret_key.clone(),
+            },
+        };
+        Ok(CloudClient {
+            cloud: cfg.name.clone(),
+            project_id: cfg.project_id.clone(),
+            endpoints: cfg.endpoints.clone(),
+            transport,
+            auth,
+        })
+    }
+
+    /// Sends `req` with auth, retrying idempotent reads on 5xx/429/transport errors with jittered
+    /// exponential backoff (honouring `Retry-After`) while the deadline allows, and retrying once
+    /// with a new token after a 401 `APIG(W).0301`.
+    pub async fn send(&self, req: &Request, deadline: Instant) -> Result<Reply, ApiError> {
+        let url = build_url(&req.base, &req.path, &req.query);
+        let mut attempt = 0u32;
+        let mut renewed_token = false;
+        loop {
+            attempt += 1;
+            let (headers, generation, signed_url) = self.auth_headers(req, deadline).await?;
+            let target = signed_url.as_deref().unwrap_or(&url);
+            let err = match self.transport.execute(req, target, headers, deadline).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) => e,
+            };
+            if err.is_bad_credentials() && !renewed_token {
+                if let (Auth::Token(p), Some(g)) = (&self.auth, generation) {
+                    if p.can_renew() {
+                        renewed_token = true;
+                        p.invalidate(g).await;
+                        tracing::info!(cloud = %self.cloud, error = %err, "token refused; fetching a new one and retrying once");
+                        continue;
+                    }
+                }
+            }
+            if !(req.op.idempotent && err.retryable()) || attempt >= MAX_ATTEMPTS {
+                return Err(err);
+            }
+            let backoff = backoff(attempt, err.retry_after);
+            if Instant::now() + backoff >= deadline {
+                return Err(err);
+            }
+            tracing::debug!(cloud = %self.cloud, error = %err, backoff_ms = backoff.as_millis() as u64, "retrying");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// Auth headers for one attempt, the token generation they carry, and for AK/SK the URL to
+    /// send to (its query exactly as signed).
+    async fn auth_headers(
+        &self,
+        req: &Request,
+        deadline: Instant,
+    ) -> Result<(HeaderMap, Option<u64>, Option<String>), ApiError> {
+        match &self.auth {
+            Auth::Token(p) => {
+                let (token, generation) = p.token(deadline).await?;
+                let mut v = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+                    ApiError::new(
+                        ErrorKind::Unauthorized,
+                        req.op.name,
+                        "the token contains characters not allowed in a header",
+                    )
+                })?;
+                v.set_sensitive(true);
+                let mut headers = HeaderMap::new();
+                headers.insert("x-auth-token", v);
+                Ok((headers, Some(generation), None))
+            }
+            Auth::Aksk {
+                access_key,
+                secret_key,
+            } => {
+                let (signed, url) = crate::auth::sign_request(
+                    req,
+                    &self.project_id,
+                    access_key,
+                    secret_key,
+                    std::time::SystemTime::now(),
+                )
+                .map_err(|m| ApiError::new(ErrorKind::Unauthorized, req.op.name, m))?;
+                Ok((signed, None, Some(url)))
+            }
+        }
+    }
+
+    /// The token provider, for the expiry metric and tests.
+    pub fn token_provider(&self) -> Option<&Arc<TokenProvider>> {
+        match &self.auth {
+            Auth::Token(p) => Some(p),
+            Auth::Aksk { .. } => None,
+        }
+    }
+}
+
+/// Jittered exponential backoff: 100 ms × 2^(attempt-1) × [0.5, 1), at most 2 s, or the
+/// service's `Retry-After` when it asked for longer.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let base = Duration::from_millis(100u64 << (attempt - 1).min(5));
+    let jitter: f64 = rand::thread_rng().gen_range(0.5..1.0);
+    let computed = base.mul_f64(jitter).min(Duration::from_secs(2));
+    match retry_after {
+        Some(ra) if ra > computed => ra,
+        _ => computed,
+    }
+}
+
+/// Characters left bare in a query component (RFC 3986 unreserved).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `base` + `path` + `?` + query pairs sorted by key then value (the order AK/SK signing uses,
+/// so what is sent is what was signed).
+pub fn build_url(base: &str, path: &str, query: &[(String, String)]) -> String {
+    let mut url = format!("{}{}", base.trim_end_matches('/'), path);
+    if !query.is_empty() {
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (encode_component(k), encode_component(v)))
+            .collect();
+        pairs.sort();
+        url.push('?');
+        let q: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        url.push_str(&q.join("&"));
+    }
+    url
+}

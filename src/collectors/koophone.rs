@@ -1,0 +1,181 @@
+//! KooPhone phone status: ids chunked ≤ 100 per call, calls concurrent within the cloud's
+//! in-flight limit, mapped to one series per phone plus counts per status.
+
+use std::collections::HashSet;
+
+use futures::future::try_join_all;
+use tokio::time::Instant;
+
+use crate::cloud::koophone::{StatusResult, MAX_IDS_PER_CALL};
+use crate::cloud::{ApiError, CloudClient};
+use crate::config::StatusNames;
+use crate::metrics::Families;
+
+/// One series per phone.
+pub const INSTANCE_STATUS: &str = "huaweicloud_koophone_instance_status";
+/// Phones per status.
+pub const INSTANCES: &str = "huaweicloud_koophone_instances";
+/// Phones asked for.
+pub const REQUESTED: &str = "huaweicloud_koophone_instances_requested";
+/// Phones answered for.
+pub const REPORTED: &str = "huaweicloud_koophone_instances_reported";
+
+/// Fetches every phone's status and maps it. Any failed chunk fails the collector: a partial
+/// fleet would make counts per status lie.
+pub async fn collect(
+    client: &CloudClient,
+    ids: &[String],
+    names: &StatusNames,
+    deadline: Instant,
+) -> Result<Families, ApiError> {
+    let results = fetch(client, ids, deadline).await?;
+    Ok(map(&client.cloud, ids.len(), &results, names))
+}
+
+/// Statuses of `ids` (already deduplicated), keeping only answers for phones asked for, once each.
+pub async fn fetch(
+    client: &CloudClient,
+    ids: &[String],
+    deadline: Instant,
+) -> Result<Vec<StatusResult>, ApiError> {
+    let calls = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
+        let results = client.koophone_status(chunk, deadline).await?;
+        let asked: HashSet<&str> = chunk.iter().map(String::as_str).collect();
+        let mut seen = HashSet::with_capacity(results.len());
+        Ok::<_, ApiError>(
+            results
+                .into_iter()
+                .filter(|r| {
+                    asked.contains(r.instance_id.as_str()) && seen.insert(r.instance_id.clone())
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    let chunks = try_join_all(calls).await?;
+    Ok(chunks.into_iter().flatten().collect())
+}
+
+/// Pure mapping. Every known status name gets a count (0 when none); an unknown code maps to
+/// `status="unknown"` with its raw `code`.
+pub fn map(
+    cloud: &str,
+    requested: usize,
+    results: &[StatusResult],
+    names: &StatusNames,
+) -> Families {
+    let mut f = Families::new();
+    let all = names.all_names();
+    let mut counts = vec![0u64; all.len()];
+    for r in results {
+        let name = names.name(r.status);
+        if let Ok(i) = all.binary_search(&name) {
+            counts[i] += 1;
+        }
+        let code = r.status.to_string();
+        f.gauge(
+            INSTANCE_STATUS,
+            "Current status of each KooPhone cloud phone: 1 for its status name, with the raw status code.",
+            &[("cloud", cloud), ("instance_id", &r.instance_id), ("status", name), ("code", &code)],
+            1.0,
+        );
+    }
+    for (name, n) in all.iter().zip(counts) {
+        f.gauge(
+            INSTANCES,
+            "KooPhone cloud phones by status.",
+            &[("cloud", cloud), ("status", name)],
+            n as f64,
+        );
+    }
+    f.gauge(
+        REQUESTED,
+        "KooPhone phones this exporter asked the API about.",
+        &[("cloud", cloud)],
+        requested as f64,
+    );
+    f.gauge(
+        REPORTED,
+        "KooPhone phones the API returned a status for.",
+        &[("cloud", cloud)],
+        results.len() as f64,
+    );
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(id: &str, status: i64) -> StatusResult {
+        StatusResult {
+            instance_id: id.into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn maps_statuses_and_counts_every_known_status() {
+        let names = StatusNames::default();
+        let f = map(
+            "c",
+            4,
+            &[r("a44uhlf7", 0), r("b", 5), r("c", 7), r("d", 42)],
+            &names,
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[
+                    ("instance_id", "a44uhlf7"),
+                    ("status", "idle"),
+                    ("code", "0")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[
+                    ("instance_id", "c"),
+                    ("status", "data_loaded"),
+                    ("code", "7")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "d"), ("status", "unknown"), ("code", "42")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(INSTANCES, &[("status", "backup_exception")]),
+            Some(1.0)
+        );
+        assert_eq!(f.value(INSTANCES, &[("status", "streaming")]), Some(0.0));
+        assert_eq!(f.value(INSTANCES, &[("status", "unknown")]), Some(1.0));
+        assert_eq!(f.len_of(INSTANCES), 8, "7 distinct names + unknown");
+        assert_eq!(f.value(REQUESTED, &[]), Some(4.0));
+        assert_eq!(f.value(REPORTED, &[]), Some(4.0));
+    }
+
+    #[test]
+    fn overrides_rename_codes() {
+        let mut o = std::collections::BTreeMap::new();
+        o.insert(7, "data_loaded_alt".to_string());
+        o.insert(42, "hibernating".to_string());
+        let names = StatusNames::default().with_overrides(&o);
+        let f = map("c", 2, &[r("x", 7), r("y", 42)], &names);
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "x"), ("status", "data_loaded_alt")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(f.value(INSTANCES, &[("status", "hibernating")]), Some(1.0));
+    }
+}

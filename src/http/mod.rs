@@ -1,0 +1,188 @@
+//! The HTTP face: landing page, `/metrics`, health and readiness, and `/-/reload`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::time::Instant;
+
+use crate::config;
+use crate::metrics::{encode, SelfMetrics};
+use crate::scrape::{deadline_for, Exporter};
+
+/// Content type of the Prometheus text format.
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Shared state of the HTTP handlers.
+pub struct AppState {
+    /// The exporter serving now; replaced whole on reload.
+    exporter: RwLock<Arc<Exporter>>,
+    /// Long-lived self metrics (outlive reloads).
+    pub metrics: SelfMetrics,
+    /// Where the config came from; `None` for the demo's built-in config (not reloadable).
+    config_path: Option<PathBuf>,
+    /// Where `/metrics` lives.
+    telemetry_path: String,
+    /// Extra landing-page links (e.g. the demo's probe).
+    extra_links: Vec<(String, String)>,
+    /// Serialises reloads.
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// State serving `exporter`.
+    pub fn new(
+        exporter: Exporter,
+        config_path: Option<PathBuf>,
+        telemetry_path: &str,
+        extra_links: Vec<(String, String)>,
+    ) -> AppState {
+        let metrics = exporter.metrics.clone();
+        metrics.config_reload_ok.set(1);
+        AppState {
+            exporter: RwLock::new(Arc::new(exporter)),
+            metrics,
+            config_path,
+            telemetry_path: telemetry_path.to_string(),
+            extra_links,
+            reload_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The exporter serving now.
+    pub fn exporter(&self) -> Arc<Exporter> {
+        match self.exporter.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the config file and swaps the exporter. A broken file keeps the old one serving
+    /// and sets `huaweicloud_exporter_config_last_reload_successful` to 0.
+    pub async fn reload(&self) -> Result<(), String> {
+        let _guard = self.reload_lock.lock().await;
+        let Some(path) = &self.config_path else {
+            return Err(
+                "this exporter runs a built-in config (--demo); there is no file to reload".into(),
+            );
+        };
+        let result = config::load_file(path)
+            .map_err(|e| e.to_string())
+            .and_then(|cfg| Exporter::new(cfg, self.metrics.clone()));
+        match result {
+            Ok(exporter) => {
+                let new = Arc::new(exporter);
+                match self.exporter.write() {
+                    Ok(mut g) => *g = new,
+                    Err(p) => *p.into_inner() = new,
+                }
+                self.metrics.config_reload_ok.set(1);
+                tracing::info!(file = %path.display(), "configuration reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.config_reload_ok.set(0);
+                tracing::error!(error = %e, "configuration reload failed; keeping the previous configuration");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// All routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    let telemetry = state.telemetry_path.clone();
+    Router::new()
+        .route("/", get(landing))
+        .route(&telemetry, get(metrics_handler))
+        .route("/-/healthy", get(|| async { "Healthy.\n" }))
+        .route("/-/ready", get(|| async { "Ready.\n" }))
+        .route("/-/reload", post(reload_handler))
+        .with_state(state)
+}
+
+async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let exporter = state.exporter();
+    let header = headers
+        .get("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.to_str().ok());
+    let deadline = Instant::now() + deadline_for(exporter.config.timeout, header);
+    let collected = exporter.scrape(deadline).await;
+    let mut body = Vec::with_capacity(collected.len() + 16 * 1024);
+    body.extend_from_slice(&collected);
+    if let Err(e) = encode(&state.metrics.registry.gather(), &mut body) {
+        tracing::error!(error = %e, "encoding self metrics failed");
+    }
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
+}
+
+async fn reload_handler(State(state): State<Arc<AppState>>) -> Response {
+    match state.reload().await {
+        Ok(()) => (StatusCode::OK, "Configuration reloaded.\n").into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
+    let exporter = state.exporter();
+    let mut clouds = String::new();
+    for c in &exporter.clouds {
+        let mut collectors = Vec::new();
+        if c.cfg.dcs.is_some() {
+            collectors.push("dcs".to_string());
+        }
+        if let Some(p) = &c.phones {
+            collectors.push(format!("koophone ({} phones)", p.current().len()));
+        }
+        if c.ddm.is_some() {
+            collectors.push("ddm".to_string());
+        }
+        clouds.push_str(&format!(
+            "<li><b>{}</b> — {} / {} — auth: {} — collectors: {}</li>\n",
+            escape(&c.cfg.name),
+            escape(&c.cfg.region),
+            escape(&c.cfg.project_id),
+            c.cfg.auth.method(),
+            escape(&collectors.join(", "))
+        ));
+    }
+    let mut links = format!(
+        "<li><a href=\"{0}\">{0}</a> — metrics</li>\n",
+        escape(&state.telemetry_path)
+    );
+    for (href, text) in &state.extra_links {
+        links.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>\n",
+            escape(href),
+            escape(text)
+        ));
+    }
+    Html(format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Huawei Cloud Exporter</title></head>\n<body>\n<h1>Huawei Cloud Exporter</h1>\n<p>Version {version}. Management-plane state of Huawei Cloud (DCS, KooPhone, DDM) as Prometheus metrics.</p>\n<ul>\n{links}<li><a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a> · POST /-/reload</li>\n</ul>\n<h2>Clouds</h2>\n<ul>\n{clouds}</ul>\n</body></html>\n",
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// Minimal HTML escaping for text and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

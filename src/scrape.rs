@@ -1,0 +1,291 @@
+//! One scrape: every enabled collector of every cloud, concurrently, under one deadline; each
+//! wrapped so its success and duration are recorded and a failure leaves the others untouched.
+//! Concurrent scrapes are coalesced: while a collection is in flight, another scrape waits for it
+//! and serves the same result.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use tokio::time::Instant;
+
+use crate::cloud::{ApiError, CloudClient, ErrorKind};
+use crate::collectors::{self, ddm::DdmCollector};
+use crate::config::{CloudConfig, Config, PhoneList};
+use crate::metrics::{self, Families, SelfMetrics};
+
+/// Subtracted from Prometheus' scrape timeout so the answer arrives before Prometheus gives up.
+pub const TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
+
+/// The deadline of a scrape: the smaller of the configured `timeout` and the scrape-timeout
+/// header minus [`TIMEOUT_OFFSET`].
+pub fn deadline_for(timeout: Duration, header: Option<&str>) -> Duration {
+    let from_header = header
+        .and_then(|h| h.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| {
+            let d = Duration::from_secs_f64(s.min(86_400.0));
+            // A tiny header still leaves some time rather than none.
+            d.checked_sub(TIMEOUT_OFFSET)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(d / 2)
+        });
+    match from_header {
+        Some(h) => h.min(timeout),
+        None => timeout,
+    }
+}
+
+/// A cloud and what its collectors need.
+pub struct CloudRuntime {
+    /// Its config.
+    pub cfg: CloudConfig,
+    /// Its API client (connection pool, limiter, auth).
+    pub client: Arc<CloudClient>,
+    /// Its phones, when it has a koophone section.
+    pub phones: Option<Arc<PhoneList>>,
+    /// Its DDM collector and cache.
+    pub ddm: Option<Arc<DdmCollector>>,
+}
+
+type Collection = Shared<BoxFuture<'static, Arc<Vec<u8>>>>;
+
+/// Everything a scrape needs, built from one config.
+pub struct Exporter {
+    /// The config this exporter was built from.
+    pub config: Config,
+    /// Long-lived self metrics.
+    pub metrics: SelfMetrics,
+    /// Every configured cloud.
+    pub clouds: Vec<CloudRuntime>,
+    inflight: Mutex<Option<(u64, Collection)>>,
+    generation: Mutex<u64>,
+}
+
+impl Exporter {
+    /// Builds clients and reads phone lists (a bad `instance_ids_file` is an error here).
+    pub fn new(config: Config, metrics: SelfMetrics) -> Result<Exporter, String> {
+        let mut clouds = Vec::new();
+        for cfg in &config.clouds {
+            let client = CloudClient::new(cfg, config.max_concurrency, metrics.clone())
+                .map_err(|e| format!("cloud {}: cannot build the HTTP client: {e}", cfg.name))?;
+            let phones = match &cfg.koophone {
+                Some(k) => Some(Arc::new(PhoneList::new(k, config.shard).map_err(|e| {
+                    format!("cloud {}: koophone.instance_ids_file: {e}", cfg.name)
+                })?)),
+                None => None,
+            };
+            // DCS and DDM are account-wide: only shard 0 collects them.
+            let ddm = cfg
+                .ddm
+                .clone()
+                .filter(|_| config.shard.index == 0)
+                .map(|d| Arc::new(DdmCollector::new(d)));
+            metrics.config_reload_time.set(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0),
+            );
+            clouds.push(CloudRuntime {
+                cfg: cfg.clone(),
+                client: Arc::new(client),
+                phones,
+                ddm,
+            });
+        }
+        Ok(Exporter {
+            config,
+            metrics,
+            clouds,
+            inflight: Mutex::new(None),
+            generation: Mutex::new(0),
+        })
+    }
+
+    /// The client of cloud `name`.
+    pub fn cloud(&self, name: &str) -> Option<&CloudRuntime> {
+        self.clouds.iter().find(|c| c.cfg.name == name)
+    }
+
+    /// The encoded collector families of a scrape, joining one already in flight if there is one.
+    pub async fn scrape(self: &Arc<Self>, deadline: Instant) -> Arc<Vec<u8>> {
+        let (fut, joined) = {
+            let mut guard = match self.inflight.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            match &*guard {
+                Some((_, f)) => (f.clone(), true),
+                None => {
+                    let gen = {
+                        let mut g = match self.generation.lock() {
+                            Ok(g) => g,
+                            Err(p) => p.into_inner(),
+                        };
+                        *g += 1;
+                        *g
+                    };
+                    let me = self.clone();
+                    // Spawned, so the collection finishes (and clears itself) even if the scrape
+                    // that started it goes away.
+                    let handle = tokio::spawn(async move {
+                        let fams = me.collect(deadline).await;
+                        let mut out = Vec::with_capacity(64 * 1024);
+                        if let Err(e) = metrics::encode(&fams.into_vec(), &mut out) {
+                            tracing::error!(error = %e, "encoding metrics failed");
+                        }
+                        let out = Arc::new(out);
+                        let mut guard = match me.inflight.lock() {
+                            Ok(g) => g,
+                            Err(p) => p.into_inner(),
+                        };
+                        if guard.as_ref().is_some_and(|(g, _)| *g == gen) {
+                            *guard = None;
+                        }
+                        out
+                    });
+                    let fut: Collection = async move { handle.await.unwrap_or_default() }
+                        .boxed()
+                        .shared();
+                    *guard = Some((gen, fut.clone()));
+                    (fut, false)
+                }
+            }
+        };
+        self.metrics
+            .scrapes
+            .with_label_values(&[if joined { "joined" } else { "collected" }])
+            .inc();
+        fut.await
+    }
+
+    /// Runs every collector of every cloud under `deadline` and returns all families, including
+    /// `huaweicloud_cloud_info` and the per-collector success and duration.
+    pub async fn collect(&self, deadline: Instant) -> Families {
+        let mut jobs: Vec<
+            BoxFuture<'_, (&str, &'static str, Result<Families, ApiError>, Duration)>,
+        > = Vec::new();
+        for c in &self.clouds {
+            if let (Some(dcs), 0) = (&c.cfg.dcs, self.config.shard.index) {
+                jobs.push(
+                    timed(
+                        &c.cfg.name,
+                        collectors::DCS,
+                        deadline,
+                        collectors::dcs::collect(&c.client, dcs, deadline),
+                    )
+                    .boxed(),
+                );
+            }
+            if let (Some(k), Some(phones)) = (&c.cfg.koophone, &c.phones) {
+                let names = k.status_names.clone();
+                let client = &c.client;
+                jobs.push(
+                    timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
+                        let ids = phones.current();
+                        collectors::koophone::collect(client, &ids, &names, deadline).await
+                    })
+                    .boxed(),
+                );
+            }
+            if let Some(ddm) = &c.ddm {
+                jobs.push(
+                    timed(
+                        &c.cfg.name,
+                        collectors::DDM,
+                        deadline,
+                        ddm.collect(&c.client, deadline),
+                    )
+                    .boxed(),
+                );
+            }
+        }
+        let results = futures::future::join_all(jobs).await;
+        let mut out = Families::new();
+        for c in &self.clouds {
+            out.gauge(
+                "huaweicloud_cloud_info",
+                "Configured clouds: 1 per cloud, labelled with its region and project id.",
+                &[
+                    ("cloud", &c.cfg.name),
+                    ("region", &c.cfg.region),
+                    ("project_id", &c.cfg.project_id),
+                ],
+                1.0,
+            );
+        }
+        for (cloud, collector, result, elapsed) in results {
+            let ok = match result {
+                Ok(f) => {
+                    out.merge(f);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        cloud,
+                        collector,
+                        result = e.kind.result(),
+                        request_id = e.request_id.as_deref().unwrap_or("-"),
+                        error = %e,
+                        "collector failed"
+                    );
+                    false
+                }
+            };
+            let labels = [("cloud", cloud), ("collector", collector)];
+            out.gauge(
+                "huaweicloud_scrape_collector_success",
+                "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
+                &labels,
+                if ok { 1.0 } else { 0.0 },
+            );
+            out.gauge(
+                "huaweicloud_scrape_collector_duration_seconds",
+                "How long this collector of this cloud took in this scrape.",
+                &labels,
+                elapsed.as_secs_f64(),
+            );
+        }
+        out
+    }
+}
+
+/// Runs one collector with a hard stop at the deadline and measures it.
+async fn timed<'a, F>(
+    cloud: &'a str,
+    collector: &'static str,
+    deadline: Instant,
+    fut: F,
+) -> (&'a str, &'static str, Result<Families, ApiError>, Duration)
+where
+    F: std::future::Future<Output = Result<Families, ApiError>> + Send + 'a,
+{
+    let started = std::time::Instant::now();
+    let result = match tokio::time::timeout_at(deadline, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::new(
+            ErrorKind::Timeout,
+            collector,
+            "the scrape deadline passed before the collector finished",
+        )),
+    };
+    (cloud, collector, result, started.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_takes_the_smaller_of_timeout_and_header() {
+        let t = Duration::from_secs(10);
+        assert_eq!(deadline_for(t, None), t);
+        assert_eq!(deadline_for(t, Some("5")), Duration::from_millis(4500));
+        assert_eq!(deadline_for(t, Some("30")), t);
+        assert_eq!(deadline_for(t, Some("0.4")), Duration::from_millis(200));
+        assert_eq!(deadline_for(t, Some("nonsense")), t);
+        assert_eq!(deadline_for(t, Some("-3")), t);
+        assert_eq!(deadline_for(t, Some("NaN")), t);
+    }
+}

@@ -1,0 +1,190 @@
+//! DDM: `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`, paginated
+//! by `offset` (records skipped) and `limit` (1..=128, default 10). Restore targets are a pure
+//! function of the seed, the DDM instance id and the target's position.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::fleet::{hash3, hash_str, mix};
+use super::{json_response, Call, Inner, Operation, Reply};
+
+pub const DEFAULT_LIMIT: u64 = 10;
+pub const MAX_LIMIT: u64 = 128;
+
+fn param_error_body() -> Value {
+    json!({"error_code": "DBS.280001", "error_msg": "Parameter error."})
+}
+
+/// 400 `DBS.280001` "Parameter error.", the page's own example.
+pub(crate) fn param_error() -> Response {
+    json_response(StatusCode::BAD_REQUEST, &param_error_body())
+}
+
+/// `offset` and `limit` from the query string; `None` for a bad or out-of-range value.
+pub(crate) fn page(query: Option<&str>) -> Option<(u64, u64)> {
+    let mut offset = None;
+    let mut limit = None;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match key {
+            "offset" => &mut offset,
+            "limit" => &mut limit,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
+    let offset = match offset {
+        None => 0,
+        Some(v) => v.parse::<u64>().ok()?,
+    };
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))?,
+    };
+    Some((offset, limit))
+}
+
+/// The records `[offset, offset + limit)` of `total`, clipped.
+pub(crate) fn window(offset: u64, limit: u64, total: u64) -> std::ops::Range<u64> {
+    let start = offset.min(total);
+    start..start.saturating_add(limit).min(total)
+}
+
+pub(crate) async fn restorable(
+    State(inner): State<Arc<Inner>>,
+    Path((project_id, instance_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let call = Call {
+        headers: &headers,
+        method: &method,
+        uri: &uri,
+        body: &[],
+    };
+    inner
+        .serve(Operation::DdmRestorable, call, |inner, _| {
+            let Some((offset, limit)) = page(query.as_deref()) else {
+                return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
+            };
+            if project_id != inner.config.project_id {
+                return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
+            }
+            let Some(&targets) = inner.ddm.get(&instance_id) else {
+                return Reply::new(
+                    StatusCode::NOT_FOUND,
+                    json!({"error_code": "DBS.280108", "error_msg": "The DB instance does not exist."}),
+                );
+            };
+            let total = targets as u64;
+            let instances: Vec<Value> = window(offset, limit, total)
+                .map(|j| target(inner.config.seed, &instance_id, j))
+                .collect();
+            Reply::ok(json!({
+                "instances": instances,
+                "offset": offset,
+                "limit": limit,
+                "total": total,
+            }))
+        })
+        .await
+}
+
+/// Restore target `j` of DDM instance `instance_id`: mostly normal and available, some not.
+pub(crate) fn target(seed: u64, instance_id: &str, j: u64) -> Value {
+    const NAMES: [&str; 5] = [
+        "ddm-prod",
+        "ddm-agent-create-instance",
+        "ddm-test",
+        "ddm-restore",
+        "ddm-staging",
+    ];
+    const VPCS: [&str; 4] = ["vpc-ddm-172", "vpc-default", "vpc-prod-10", "vpc-test-192"];
+    let h = hash3(seed, hash_str(instance_id), j);
+    let pick = |shift: u32, n: usize| ((h >> shift) % n as u64) as usize;
+    let (status, reason) = match (h >> 16) % 100 {
+        0..78 if pick(24, 10) == 0 => (
+            "normal",
+            "The instance version is earlier than that of the source instance.",
+        ),
+        0..78 => ("normal", ""),
+        78..88 => ("abnormal", "The instance status is abnormal."),
+        88..94 => ("creating", "The instance is being created."),
+        _ => ("restarting", "The instance is being restarted."),
+    };
+    json!({
+        "instance_id": format!("{:016x}{:016x}in09", h, mix(h)),
+        "instance_name": format!("{}-{}", NAMES[pick(40, NAMES.len())], j + 1),
+        "status": status,
+        "available": reason.is_empty(),
+        "unavailable_reason": reason,
+        "vpc_name": VPCS[pick(48, VPCS.len())],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_params() {
+        assert_eq!(page(None), Some((0, 10)));
+        assert_eq!(page(Some("")), Some((0, 10)));
+        assert_eq!(page(Some("offset=128&limit=128")), Some((128, 128)));
+        assert_eq!(page(Some("limit=1&other=x")), Some((0, 1)));
+        for bad in [
+            "limit=0",
+            "limit=129",
+            "limit=-1",
+            "limit=abc",
+            "limit=",
+            "offset=-1",
+            "offset=1.5",
+            "offset=x",
+        ] {
+            assert_eq!(page(Some(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn window_math() {
+        assert_eq!(window(0, 128, 300), 0..128);
+        assert_eq!(window(256, 128, 300), 256..300);
+        assert_eq!(window(300, 128, 300), 300..300);
+        assert_eq!(window(u64::MAX, 128, 300), 300..300);
+        assert_eq!(window(0, 10, 0), 0..0);
+    }
+
+    #[test]
+    fn targets_are_deterministic_and_mixed() {
+        let id = "1f5c9fd6cd984056ba89c8c87cc03278in09";
+        assert_eq!(target(1, id, 5), target(1, id, 5));
+        let all: Vec<Value> = (0..300).map(|j| target(1, id, j)).collect();
+        let available = all.iter().filter(|t| t["available"] == true).count();
+        assert!(available > 150 && available < 290, "{available}");
+        for t in &all {
+            let tid = t["instance_id"].as_str().unwrap();
+            assert_eq!(tid.len(), 36);
+            assert!(tid.ends_with("in09"));
+            assert!(tid[..32].bytes().all(|c| c.is_ascii_hexdigit()));
+            assert_eq!(t["available"] == true, t["unavailable_reason"] == "");
+        }
+        assert!(all.iter().any(|t| t["status"] == "abnormal"));
+        assert!(all.iter().any(|t| t["status"] == "creating"));
+    }
+}

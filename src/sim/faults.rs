@@ -1,0 +1,374 @@
+//! Fault knobs: which operation misbehaves, how, for how many calls, and with how much extra
+//! latency. Owns the operation and fault names used by the control routes and `--fault`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One simulated API call, the unit faults and call counters are kept per.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// IAM `POST /v3/auth/tokens`.
+    IamToken,
+    /// DCS `GET /v2/{project_id}/instances/status`.
+    DcsStatus,
+    /// KooPhone `POST /v1/instances/batch-query-status`.
+    KoophoneBatchStatus,
+    /// KooPhone `POST /v1/instances/async-command`.
+    KoophoneAsyncCommand,
+    /// KooPhone `GET /v1/instances/tasks/{task_id}`.
+    KoophoneTask,
+    /// DDM `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`.
+    DdmRestorable,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 6] = [
+        Operation::IamToken,
+        Operation::DcsStatus,
+        Operation::KoophoneBatchStatus,
+        Operation::KoophoneAsyncCommand,
+        Operation::KoophoneTask,
+        Operation::DdmRestorable,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Operation::IamToken => "iam_token",
+            Operation::DcsStatus => "dcs_status",
+            Operation::KoophoneBatchStatus => "koophone_batch_status",
+            Operation::KoophoneAsyncCommand => "koophone_async_command",
+            Operation::KoophoneTask => "koophone_task",
+            Operation::DdmRestorable => "ddm_restorable",
+        }
+    }
+
+    /// Position in [`Operation::ALL`], used to index per-operation counters.
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            Operation::IamToken => 0,
+            Operation::DcsStatus => 1,
+            Operation::KoophoneBatchStatus => 2,
+            Operation::KoophoneAsyncCommand => 3,
+            Operation::KoophoneTask => 4,
+            Operation::DdmRestorable => 5,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of the known operations or fault kinds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}; expected one of: {expected}")]
+pub struct ParseNameError {
+    what: &'static str,
+    name: String,
+    expected: String,
+}
+
+impl FromStr for Operation {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.as_str() == s)
+            .ok_or_else(|| ParseNameError {
+                what: "operation",
+                name: s.to_string(),
+                expected: Operation::ALL.map(|op| op.as_str()).join(", "),
+            })
+    }
+}
+
+/// How a faulted call misbehaves. Each is named by the real-world failure it models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 500 with the service's own error body.
+    ServerError,
+    /// 429 `APIG.0308` with `Retry-After`.
+    Throttled,
+    /// 401 `APIGW.0301` token expired (IAM: 401 in the IAM error shape).
+    TokenExpired,
+    /// The service's "valid request, but no" error: KooPhone 200 + `KOOPHONE.API.9999`,
+    /// DCS 400 `DCS.4800`, DDM 400 `DBS.280001`, IAM 400.
+    ApiError,
+    /// 200 with a body that is not JSON.
+    Malformed,
+    /// 200 with the real JSON body cut in half.
+    Truncated,
+    /// 200 with an empty body.
+    Empty,
+    /// 200 with valid JSON whose fields have the wrong types.
+    WrongTypes,
+    /// 200 with a ~50 MB body.
+    Huge,
+    /// Never answers (an hour, or until the simulator shuts down).
+    Hang,
+    /// Batch status: some phones report status 42. Other operations: no effect.
+    UnknownStatus,
+    /// DCS: a never-seen `hibernating_count` and engine `valkey`. Other operations: no effect.
+    NewState,
+    /// Batch status: the first requested phone is missing from `status_results`.
+    MissingPhone,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 13] = [
+        FaultKind::ServerError,
+        FaultKind::Throttled,
+        FaultKind::TokenExpired,
+        FaultKind::ApiError,
+        FaultKind::Malformed,
+        FaultKind::Truncated,
+        FaultKind::Empty,
+        FaultKind::WrongTypes,
+        FaultKind::Huge,
+        FaultKind::Hang,
+        FaultKind::UnknownStatus,
+        FaultKind::NewState,
+        FaultKind::MissingPhone,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FaultKind::ServerError => "server_error",
+            FaultKind::Throttled => "throttled",
+            FaultKind::TokenExpired => "token_expired",
+            FaultKind::ApiError => "api_error",
+            FaultKind::Malformed => "malformed",
+            FaultKind::Truncated => "truncated",
+            FaultKind::Empty => "empty",
+            FaultKind::WrongTypes => "wrong_types",
+            FaultKind::Huge => "huge",
+            FaultKind::Hang => "hang",
+            FaultKind::UnknownStatus => "unknown_status",
+            FaultKind::NewState => "new_state",
+            FaultKind::MissingPhone => "missing_phone",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| ParseNameError {
+                what: "fault kind",
+                name: s.to_string(),
+                expected: FaultKind::ALL.map(|k| k.as_str()).join(", "),
+            })
+    }
+}
+
+/// One operation's fault. JSON: `{"kind":"server_error","times":2,"latency_ms":100,"retry_after_secs":1}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// What goes wrong; `None` adds only latency.
+    #[serde(default)]
+    pub kind: Option<FaultKind>,
+    /// Extra latency for this operation, on top of the simulator-wide latency.
+    #[serde(
+        default,
+        rename = "latency_ms",
+        serialize_with = "ser_ms",
+        deserialize_with = "de_ms"
+    )]
+    pub latency: Option<Duration>,
+    /// Apply to the next N calls, then clear; `None` keeps it until cleared.
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// `Retry-After` for [`FaultKind::Throttled`]; 1 when unset.
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+}
+
+fn ser_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        None => s.serialize_none(),
+    }
+}
+
+fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+}
+
+/// Parses `OP=KIND[:TIMES]`, the `--fault` flag.
+pub fn parse_fault_arg(s: &str) -> Result<(Operation, FaultSpec), String> {
+    let (op, rest) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?}: expected OP=KIND[:TIMES], e.g. dcs_status=server_error:2")
+    })?;
+    let op: Operation = op.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    let (kind, times) = match rest.split_once(':') {
+        Some((kind, times)) => {
+            let times: u32 = times
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?}: TIMES {times:?} is not a non-negative integer"))?;
+            (kind, Some(times))
+        }
+        None => (rest, None),
+    };
+    let kind: FaultKind = kind.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    Ok((
+        op,
+        FaultSpec {
+            kind: Some(kind),
+            times,
+            ..FaultSpec::default()
+        },
+    ))
+}
+
+/// The live fault settings, shared by every request and the control routes.
+#[derive(Default)]
+pub(crate) struct FaultTable {
+    slots: Mutex<HashMap<Operation, FaultSpec>>,
+}
+
+impl FaultTable {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Operation, FaultSpec>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets (replaces) an operation's fault; `times: Some(0)` clears it.
+    pub(crate) fn set(&self, op: Operation, spec: FaultSpec) {
+        let mut slots = self.lock();
+        if spec.times == Some(0) {
+            slots.remove(&op);
+        } else {
+            slots.insert(op, spec);
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub(crate) fn clear_op(&self, op: Operation) {
+        self.lock().remove(&op);
+    }
+
+    pub(crate) fn snapshot(&self) -> BTreeMap<&'static str, FaultSpec> {
+        self.lock()
+            .iter()
+            .map(|(op, spec)| (op.as_str(), spec.clone()))
+            .collect()
+    }
+
+    /// Takes the fault for one call, counting `times` down. A call that failed authentication
+    /// consumes only a `token_expired` fault (which replaces the auth check); any other fault
+    /// waits for a call that gets past auth.
+    pub(crate) fn take(&self, op: Operation, authenticated: bool) -> Option<FaultSpec> {
+        let mut slots = self.lock();
+        let spec = slots.get_mut(&op)?;
+        if !authenticated && spec.kind != Some(FaultKind::TokenExpired) {
+            return None;
+        }
+        let taken = spec.clone();
+        if let Some(times) = spec.times.as_mut() {
+            *times = times.saturating_sub(1);
+            if *times == 0 {
+                slots.remove(&op);
+            }
+        }
+        Some(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for op in Operation::ALL {
+            assert_eq!(op.as_str().parse::<Operation>(), Ok(op));
+            assert_eq!(Operation::ALL[op.index()], op);
+            let json = serde_json::to_string(&op).unwrap();
+            assert_eq!(json, format!("\"{}\"", op.as_str()));
+        }
+        for kind in FaultKind::ALL {
+            assert_eq!(kind.as_str().parse::<FaultKind>(), Ok(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert!("nope".parse::<Operation>().is_err());
+        assert!("nope".parse::<FaultKind>().is_err());
+    }
+
+    #[test]
+    fn spec_json_uses_latency_ms() {
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"kind":"server_error","times":2,"latency_ms":100,"retry_after_secs":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec,
+            FaultSpec {
+                kind: Some(FaultKind::ServerError),
+                latency: Some(Duration::from_millis(100)),
+                times: Some(2),
+                retry_after_secs: Some(1),
+            }
+        );
+        let back = serde_json::to_value(&spec).unwrap();
+        assert_eq!(back["latency_ms"], 100);
+        assert!(serde_json::from_str::<FaultSpec>(r#"{"kind":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<FaultSpec>(r#"{"latency":5}"#).is_err());
+    }
+
+    #[test]
+    fn fault_arg() {
+        let (op, spec) = parse_fault_arg("dcs_status=throttled:3").unwrap();
+        assert_eq!(op, Operation::DcsStatus);
+        assert_eq!(spec.kind, Some(FaultKind::Throttled));
+        assert_eq!(spec.times, Some(3));
+        let (op, spec) = parse_fault_arg("koophone_task=hang").unwrap();
+        assert_eq!(op, Operation::KoophoneTask);
+        assert_eq!(spec.times, None);
+        assert!(parse_fault_arg("dcs_status").is_err());
+        assert!(parse_fault_arg("dcs=hang").is_err());
+        assert!(parse_fault_arg("dcs_status=hang:x").is_err());
+    }
+
+    #[test]
+    fn times_counts_down_and_clears() {
+        let table = FaultTable::default();
+        table.set(
+            Operation::DcsStatus,
+            FaultSpec {
+                kind: Some(FaultKind::ServerError),
+                times: Some(2),
+                ..FaultSpec::default()
+            },
+        );
+        assert!(table.take(Operation::DcsStatus, false).is_none());
+        assert!(table.take(Operation::DcsStatus, true).is_some());
+        assert!(table.take(Operation::DcsStatus, true).is_some());
+        assert!(table.take(Operation::DcsStatus, true).is_none());
+        assert!(table.snapshot().is_empty());
+    }
+}

@@ -1,0 +1,613 @@
+//! Simulated Huawei Cloud: IAM, DCS, KooPhone and DDM on one local port, following the API
+//! reference pages to the letter, with a fleet that changes state over time and faults on demand.
+//! This file owns the public API ([`SimConfig`], [`Simulator`], [`SimHandle`]), the router, the
+//! auth check and the per-call pipeline (count, latency, auth, fault, answer).
+//!
+//! Layout: `fleet` (phones and DCS counts), `faults` (operations and fault knobs), `iam`, `dcs`,
+//! `koophone`, `ddm` (one service each), `control` (the `/_sim/` routes), `cli` (standalone mode).
+
+mod cli;
+mod control;
+mod dcs;
+mod ddm;
+mod faults;
+mod fleet;
+mod iam;
+mod koophone;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub use cli::{run_standalone, FaultArg, SimArgs};
+pub use faults::{parse_fault_arg, FaultKind, FaultSpec, Operation, ParseNameError};
+
+use faults::FaultTable;
+use fleet::Fleet;
+use iam::{TokenCheck, TokenStore};
+use koophone::TaskStore;
+
+/// Everything the simulator is started with.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Seeds the fleet: ids, statuses, DCS counts, DDM targets.
+    pub seed: u64,
+    /// Number of KooPhone phones.
+    pub phones: usize,
+    /// Added to every service call (not to the `/_sim/` routes).
+    pub latency: Duration,
+    /// The fleet moves one tick every `tick` of (tokio) time; zero freezes it.
+    pub tick: Duration,
+    /// Lifetime of IAM-issued tokens.
+    pub token_ttl: Duration,
+    /// How long an async-command job runs before it finishes.
+    pub job_delay: Duration,
+    /// The one project the simulated account has.
+    pub project_id: String,
+    /// Accepted IAM password credentials.
+    pub users: Vec<SimUser>,
+    /// Tokens accepted without IAM, for the exporter's fixed-token auth.
+    pub static_tokens: Vec<String>,
+    /// DDM instances and how many restore targets each has.
+    pub ddm_instances: Vec<SimDdmInstance>,
+    /// Faults in force from the start.
+    pub faults: Vec<(Operation, FaultSpec)>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 1,
+            phones: 300,
+            latency: Duration::ZERO,
+            tick: Duration::from_secs(30),
+            token_ttl: Duration::from_secs(24 * 3600),
+            job_delay: Duration::from_secs(2),
+            project_id: "0123456789abcdef0123456789abcdef".to_string(),
+            users: vec![SimUser {
+                domain: "demo-domain".to_string(),
+                user: "monitoring".to_string(),
+                password: "demo-password".to_string(),
+            }],
+            static_tokens: vec!["demo-static-token".to_string()],
+            ddm_instances: vec![SimDdmInstance {
+                id: "1f5c9fd6cd984056ba89c8c87cc03278in09".to_string(),
+                targets: 300,
+            }],
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// One IAM user the simulator accepts with the password method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimUser {
+    pub domain: String,
+    pub user: String,
+    pub password: String,
+}
+
+/// One DDM instance and the number of restore targets it lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimDdmInstance {
+    pub id: String,
+    pub targets: usize,
+}
+
+/// Starts simulators.
+pub struct Simulator;
+
+impl Simulator {
+    /// Serves on `listener` until [`SimHandle::shutdown`] or until every handle is dropped.
+    /// Spawns onto the current tokio runtime.
+    pub async fn start(
+        config: SimConfig,
+        listener: tokio::net::TcpListener,
+    ) -> std::io::Result<SimHandle> {
+        let addr = listener.local_addr()?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let inner = Arc::new(Inner::new(config, shutdown_rx.clone()));
+        let app = router(inner.clone());
+        let mut rx = shutdown_rx;
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // Returns on shutdown() and when the last handle (the sender) is dropped.
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::warn!(error = %err, "simulator stopped serving");
+            }
+        });
+        Ok(SimHandle {
+            inner,
+            addr,
+            shutdown: Arc::new(shutdown_tx),
+        })
+    }
+}
+
+/// Controls a running simulator. Dropping the last clone stops it.
+#[derive(Clone)]
+pub struct SimHandle {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (an unspecified listen address is reached via loopback).
+    pub fn base_url(&self) -> String {
+        let ip = if self.addr.ip().is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            self.addr.ip()
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    pub fn phone_ids(&self) -> Vec<String> {
+        self.inner.fleet.ids().to_vec()
+    }
+
+    pub fn project_id(&self) -> String {
+        self.inner.config.project_id.clone()
+    }
+
+    pub fn set_fault(&self, op: Operation, fault: FaultSpec) {
+        self.inner.faults.set(op, fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.inner.faults.clear();
+    }
+
+    /// Service calls received for `op`, faulted or not.
+    pub fn calls(&self, op: Operation) -> u64 {
+        self.inner.calls[op.index()].load(Ordering::Relaxed)
+    }
+
+    /// Revokes every IAM-issued token; static tokens stay valid.
+    pub fn expire_tokens(&self) {
+        self.inner.tokens.revoke_all();
+    }
+
+    /// Moves the fleet forward `ticks` ticks, whatever the clock says.
+    pub fn advance(&self, ticks: u64) {
+        self.inner.advance(ticks);
+    }
+
+    /// The fleet's current tick.
+    pub fn tick(&self) -> u64 {
+        self.inner.tick()
+    }
+
+    /// Stops accepting connections and lets in-flight calls finish (hung calls are woken).
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// Shared state behind every route.
+pub(crate) struct Inner {
+    config: SimConfig,
+    fleet: Fleet,
+    faults: FaultTable,
+    /// Per-operation call counters, indexed by [`Operation::index`].
+    calls: [AtomicU64; 6],
+    tokens: TokenStore,
+    tasks: TaskStore,
+    /// DDM instance id → number of restore targets.
+    ddm: HashMap<String, usize>,
+    /// Tick zero; tokio's clock so that paused-time tests move the fleet.
+    started: Instant,
+    /// Ticks added by [`SimHandle::advance`].
+    advanced: AtomicU64,
+    /// Wakes hung calls on shutdown.
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Inner {
+    fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
+        let fleet = Fleet::new(config.seed, config.phones);
+        let faults = FaultTable::default();
+        for (op, spec) in &config.faults {
+            faults.set(*op, spec.clone());
+        }
+        let ddm = config
+            .ddm_instances
+            .iter()
+            .map(|d| (d.id.clone(), d.targets))
+            .collect();
+        Inner {
+            tokens: TokenStore::new(config.token_ttl),
+            tasks: TaskStore::default(),
+            fleet,
+            faults,
+            calls: Default::default(),
+            ddm,
+            started: Instant::now(),
+            advanced: AtomicU64::new(0),
+            shutdown,
+            config,
+        }
+    }
+
+    pub(crate) fn tick(&self) -> u64 {
+        let tick = self.config.tick.as_nanos();
+        let by_clock = self
+            .started
+            .elapsed()
+            .as_nanos()
+            .checked_div(tick)
+            .map_or(0, |t| u64::try_from(t).unwrap_or(u64::MAX));
+        by_clock.saturating_add(self.advanced.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn advance(&self, ticks: u64) {
+        self.advanced.fetch_add(ticks, Ordering::Relaxed);
+    }
+
+    /// The one place a service call's credentials are checked: an `X-Auth-Token` that IAM issued
+    /// (live, not revoked) or a static token. AK/SK (`SDK-HMAC-SHA256`) verification belongs here
+    /// too, which is why it sees the method, URI and body. The error is the finished 401, so the
+    /// check alone decides what the caller sees; it is rare and cold, hence the large `Err`.
+    #[allow(clippy::result_large_err)]
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        _method: &Method,
+        _uri: &Uri,
+        _body: &[u8],
+    ) -> Result<(), Response> {
+        let Some(token) = headers.get("x-auth-token") else {
+            let detail = if headers.contains_key(header::AUTHORIZATION) {
+                "the simulator accepts only X-Auth-Token; AK/SK signing is not simulated yet"
+            } else {
+                "x-auth-token not found"
+            };
+            return Err(unauthorized(detail));
+        };
+        let Ok(token) = token.to_str() else {
+            return Err(unauthorized("token is not valid"));
+        };
+        if self.config.static_tokens.iter().any(|t| t == token) {
+            return Ok(());
+        }
+        match self.tokens.check(token) {
+            TokenCheck::Valid => Ok(()),
+            TokenCheck::Expired => Err(unauthorized("token expired")),
+            TokenCheck::Unknown => Err(unauthorized("token is not valid")),
+        }
+    }
+
+    /// The pipeline every service call goes through: count, auth, take the fault, sleep the
+    /// latency, answer with the fault's error or with `answer` (whose body the fault may mangle).
+    async fn serve<F>(&self, op: Operation, call: Call<'_>, answer: F) -> Response
+    where
+        F: FnOnce(&Inner, Option<FaultKind>) -> Reply,
+    {
+        self.calls[op.index()].fetch_add(1, Ordering::Relaxed);
+        let auth = if op == Operation::IamToken {
+            Ok(())
+        } else {
+            self.authenticate(call.headers, call.method, call.uri, call.body)
+        };
+        let fault = self.faults.take(op, auth.is_ok());
+        let latency =
+            self.config.latency + fault.as_ref().and_then(|f| f.latency).unwrap_or_default();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let kind = fault.as_ref().and_then(|f| f.kind);
+        if kind == Some(FaultKind::TokenExpired) {
+            return token_expired(op);
+        }
+        if let Err(denied) = auth {
+            return denied;
+        }
+        match kind {
+            Some(FaultKind::Hang) => {
+                let mut shutdown = self.shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                }
+                return service_error(
+                    op,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "APIG.0201",
+                    "Backend timeout.",
+                );
+            }
+            Some(FaultKind::ServerError) => return server_error(op),
+            Some(FaultKind::Throttled) => {
+                let retry_after = fault.and_then(|f| f.retry_after_secs).unwrap_or(1);
+                let mut resp = json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &json!({"error_code": "APIG.0308", "error_msg": "The request is throttled."}),
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                return resp;
+            }
+            Some(FaultKind::ApiError) => return api_error(op),
+            _ => {}
+        }
+        finish(answer(self, kind), kind)
+    }
+}
+
+/// The parts of a request the pipeline and the auth check need.
+#[derive(Clone, Copy)]
+pub(crate) struct Call<'a> {
+    headers: &'a HeaderMap,
+    method: &'a Method,
+    uri: &'a Uri,
+    body: &'a [u8],
+}
+
+/// A service's answer before faults touch it.
+pub(crate) struct Reply {
+    status: StatusCode,
+    body: Value,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Reply {
+    pub(crate) fn new(status: StatusCode, body: Value) -> Self {
+        Reply {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn ok(body: Value) -> Self {
+        Reply::new(StatusCode::OK, body)
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    bytes_response(status, Bytes::from(bytes))
+}
+
+fn bytes_response(status: StatusCode, body: Bytes) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=UTF-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The gateway's 401 for a missing, unknown, revoked or expired token.
+fn unauthorized(detail: &str) -> Response {
+    json_response(
+        StatusCode::UNAUTHORIZED,
+        &json!({
+            "error_code": "APIGW.0301",
+            "error_msg": format!("Incorrect IAM authentication information: {detail}"),
+        }),
+    )
+}
+
+fn token_expired(op: Operation) -> Response {
+    if op == Operation::IamToken {
+        iam::error(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+    } else {
+        unauthorized("token expired")
+    }
+}
+
+fn server_error(op: Operation) -> Response {
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    match op {
+        Operation::IamToken => iam::error(
+            status,
+            "An unexpected error prevented the server from fulfilling your request.",
+        ),
+        Operation::DcsStatus => service_error(op, status, "DCS.5000", "Internal service error."),
+        Operation::KoophoneBatchStatus
+        | Operation::KoophoneAsyncCommand
+        | Operation::KoophoneTask => {
+            service_error(op, status, "KOOPHONE.API.9999", "Internal service error.")
+        }
+        // The reference page's own 500 example carries this code and message.
+        Operation::DdmRestorable => service_error(op, status, "DBS.280001", "Parameter error."),
+    }
+}
+
+fn api_error(op: Operation) -> Response {
+    match op {
+        Operation::IamToken => iam::error(StatusCode::BAD_REQUEST, "The request body is invalid."),
+        Operation::DcsStatus => {
+            service_error(op, StatusCode::BAD_REQUEST, "DCS.4800", "Invalid request.")
+        }
+        Operation::KoophoneBatchStatus
+        | Operation::KoophoneAsyncCommand
+        | Operation::KoophoneTask => {
+            koophone::error("KOOPHONE.API.9999", "Internal service error.").into_plain()
+        }
+        Operation::DdmRestorable => ddm::param_error(),
+    }
+}
+
+/// `{"error_code","error_msg"}` in the service's shape (DCS adds `error_ext_msg: null`).
+pub(crate) fn service_error(op: Operation, status: StatusCode, code: &str, msg: &str) -> Response {
+    let body = match op {
+        Operation::IamToken => return iam::error(status, msg),
+        Operation::DcsStatus => {
+            json!({"error_code": code, "error_msg": msg, "error_ext_msg": null})
+        }
+        _ => json!({"error_code": code, "error_msg": msg}),
+    };
+    json_response(status, &body)
+}
+
+impl Reply {
+    fn into_plain(self) -> Response {
+        let mut resp = json_response(self.status, &self.body);
+        for (name, value) in self.headers {
+            resp.headers_mut().insert(name, value);
+        }
+        resp
+    }
+}
+
+/// Renders a reply, mangling its body as a body-level fault says.
+fn finish(reply: Reply, kind: Option<FaultKind>) -> Response {
+    let Reply {
+        status,
+        body,
+        headers,
+    } = reply;
+    let mut resp = match kind {
+        Some(FaultKind::Malformed) => bytes_response(
+            status,
+            Bytes::from_static(
+                b"<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>",
+            ),
+        ),
+        Some(FaultKind::Truncated) => {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let half = bytes.len() / 2;
+            bytes_response(status, Bytes::from(bytes).slice(..half))
+        }
+        Some(FaultKind::Empty) => bytes_response(status, Bytes::new()),
+        Some(FaultKind::WrongTypes) => json_response(status, &wrong_types(body, None)),
+        Some(FaultKind::Huge) => huge_response(status),
+        _ => json_response(status, &body),
+    };
+    for (name, value) in headers {
+        resp.headers_mut().insert(name, value);
+    }
+    resp
+}
+
+/// Keeps the shape, breaks the types: numbers and booleans become strings, and timestamps,
+/// ids and messages that should be strings become numbers.
+fn wrong_types(value: Value, key: Option<&str>) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::String(s) => match key {
+            Some("expires_at" | "issued_at" | "task_id" | "job_id" | "error_msg") => json!(12345),
+            _ => Value::String(s),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| wrong_types(v, None)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = wrong_types(v, Some(&k));
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Null => Value::Null,
+    }
+}
+
+/// About 50 MB of valid-looking JSON, streamed from one static chunk so that concurrent huge
+/// answers cost no memory.
+fn huge_response(status: StatusCode) -> Response {
+    static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+    const CHUNKS: usize = 800;
+    let head = Bytes::from_static(br#"{"error_code":"0","error_msg":"ok","data":{"padding":""#);
+    let tail = Bytes::from_static(br#""}}"#);
+    let len = head.len() + CHUNKS * CHUNK.len() + tail.len();
+    let parts = std::iter::once(head)
+        .chain(std::iter::repeat_n(Bytes::from_static(&CHUNK), CHUNKS))
+        .chain(std::iter::once(tail))
+        .map(Ok::<Bytes, std::io::Error>);
+    let mut resp = Response::new(Body::from_stream(futures::stream::iter(parts)));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+/// A fresh 32-hex request id.
+pub(crate) fn hex_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Every response carries `X-Request-Id`: KooPhone echoes the caller's, the others mint one.
+async fn request_id(req: Request, next: Next) -> Response {
+    let echo = if req.uri().path().starts_with("/v1/") {
+        req.headers().get("x-request-id").cloned()
+    } else {
+        None
+    };
+    let mut resp = next.run(req).await;
+    if !resp.headers().contains_key("x-request-id") {
+        let id = echo.or_else(|| HeaderValue::from_str(&hex_id()).ok());
+        if let Some(id) = id {
+            resp.headers_mut().insert("x-request-id", id);
+        }
+    }
+    resp
+}
+
+/// What the API gateway says about a path it does not know.
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({
+            "error_code": "APIGW.0101",
+            "error_msg": "The API does not exist or has not been published in the environment",
+        }),
+    )
+}
+
+fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/v3/auth/tokens", post(iam::tokens))
+        .route("/v2/{project_id}/instances/status", get(dcs::status))
+        .route(
+            "/v1/instances/batch-query-status",
+            post(koophone::batch_status),
+        )
+        .route("/v1/instances/async-command", post(koophone::async_command))
+        .route("/v1/instances/tasks/{task_id}", get(koophone::task))
+        .route(
+            "/v3/{project_id}/instances/{instance_id}/backups/restorable-instances",
+            get(ddm::restorable),
+        )
+        .merge(control::routes())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(inner)
+}

@@ -1,0 +1,252 @@
+//! Test harness: a simulator and an exporter on port 0, a scrape, and a parsed exposition.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use huaweicloud_exporter::app::Application;
+use huaweicloud_exporter::config::load_str;
+use huaweicloud_exporter::http::AppState;
+use huaweicloud_exporter::sim::{SimConfig, SimHandle, Simulator};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running simulator + exporter pair.
+pub struct TestApp {
+    pub sim: SimHandle,
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    pub http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+/// One sample of the exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed exposition.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    pub samples: Vec<Sample>,
+    pub types: BTreeMap<String, String>,
+    pub helps: BTreeMap<String, String>,
+}
+
+impl Exposition {
+    pub fn parse(text: &str) -> Exposition {
+        let mut e = Exposition::default();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (n, t) = rest.split_once(' ').expect("TYPE line");
+                assert!(
+                    e.types.insert(n.into(), t.into()).is_none(),
+                    "duplicate TYPE for {n}"
+                );
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (n, h) = rest.split_once(' ').expect("HELP line");
+                e.helps.insert(n.into(), h.into());
+                continue;
+            }
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            e.samples.push(parse_sample(line));
+        }
+        e
+    }
+
+    /// Samples of `name` whose labels include all of `labels`.
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .collect()
+    }
+
+    /// The one value of `name` with `labels`; panics when there is not exactly one.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let found = self.find(name, labels);
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one {name}{labels:?}, found {found:?}"
+        );
+        found[0].value
+    }
+
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.find(name, labels).iter().map(|s| s.value).sum()
+    }
+
+    pub fn success(&self, cloud: &str, collector: &str) -> f64 {
+        self.value(
+            "huaweicloud_scrape_collector_success",
+            &[("cloud", cloud), ("collector", collector)],
+        )
+    }
+}
+
+fn parse_sample(line: &str) -> Sample {
+    let (head, value) = line.rsplit_once(' ').expect("sample line");
+    let value: f64 = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().unwrap_or_else(|_| panic!("bad value in {line}")),
+    };
+    let (name, labels) = match head.find('{') {
+        None => (head.to_string(), BTreeMap::new()),
+        Some(i) => {
+            let name = head[..i].to_string();
+            let body = head[i + 1..].strip_suffix('}').expect("closing brace");
+            (name, parse_labels(body))
+        }
+    };
+    Sample {
+        name,
+        labels,
+        value,
+    }
+}
+
+fn parse_labels(body: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut chars = body.chars().peekable();
+    loop {
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if key.is_empty() {
+            break;
+        }
+        assert_eq!(chars.next(), Some('='));
+        assert_eq!(chars.next(), Some('"'));
+        let mut val = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => val.push('\n'),
+                    Some(o) => val.push(o),
+                    None => break,
+                },
+                '"' => break,
+                c => val.push(c),
+            }
+        }
+        out.insert(key.trim_start_matches(',').to_string(), val);
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// Options for [`spawn_app`].
+pub struct Opts {
+    pub sim: SimConfig,
+    /// Config YAML; `{base}`, `{project}`, `{phones}` (all fleet ids, comma-separated) and
+    /// `{phones10}` (first ten) are substituted.
+    pub config: String,
+}
+
+/// The standard two-cloud config: `pw` (password auth, dcs + koophone + ddm), `tok` (static token, dcs).
+pub const TWO_CLOUDS: &str = r#"
+timeout: 5s
+clouds:
+  - name: pw
+    region: ap-southeast-1
+    project_id: {project}
+    auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
+    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    dcs: {}
+    koophone: { instance_ids: [{phones}] }
+    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }
+  - name: tok
+    region: eu-west-101
+    project_id: {project}
+    auth: { token: { value: demo-static-token } }
+    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    dcs: { include_failure: false }
+"#;
+
+pub fn frozen_sim(phones: usize) -> SimConfig {
+    SimConfig {
+        phones,
+        tick: std::time::Duration::ZERO,
+        ..SimConfig::default()
+    }
+}
+
+pub async fn spawn_app(opts: Opts) -> TestApp {
+    let sim_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = Simulator::start(opts.sim, sim_listener).await.unwrap();
+    let ids = sim.phone_ids();
+    let yaml = opts
+        .config
+        .replace("{base}", &sim.base_url())
+        .replace("{project}", &sim.project_id())
+        .replace("{phones10}", &ids[..ids.len().min(10)].join(", "))
+        .replace("{phones}", &ids.join(", "));
+    let config = load_str(&yaml, "test.yaml", std::path::Path::new("."), &|_| None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = Application::build(
+        config,
+        None,
+        "127.0.0.1:0".parse().unwrap(),
+        "/metrics",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let addr = app.local_addr();
+    let state = app.state();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        sim,
+        addr,
+        state,
+        http: reqwest::Client::new(),
+        _stop: tx,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// GET /metrics → (status, raw text).
+    pub async fn scrape_raw(&self, timeout_header: Option<&str>) -> (u16, String) {
+        let mut req = self.http.get(self.url("/metrics"));
+        if let Some(t) = timeout_header {
+            req = req.header("X-Prometheus-Scrape-Timeout-Seconds", t);
+        }
+        let resp = req.send().await.expect("scrape");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.expect("body"))
+    }
+
+    pub async fn scrape(&self) -> Exposition {
+        let (status, text) = self.scrape_raw(None).await;
+        assert_eq!(status, 200);
+        Exposition::parse(&text)
+    }
+}
