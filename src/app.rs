@@ -29,6 +29,8 @@ pub fn parse_listen_address(s: &str) -> anyhow::Result<SocketAddr> {
 pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
+    /// The demo's simulator: it serves as long as the application runs.
+    sim: Option<crate::sim::SimHandle>,
 }
 
 impl Application {
@@ -51,7 +53,11 @@ impl Application {
             telemetry_path,
             extra_links,
         ));
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            sim: None,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -86,10 +92,14 @@ impl Application {
                 }
             });
         }
-        axum::serve(self.listener, router(self.state))
+        let result = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await
-            .context("HTTP server failed")
+            .context("HTTP server failed");
+        if let Some(sim) = self.sim {
+            sim.shutdown();
+        }
+        result
     }
 }
 

@@ -31,6 +31,12 @@ struct Cli {
     /// Run against a built-in simulated Huawei Cloud with a built-in configuration.
     #[arg(long)]
     demo: bool,
+    /// This replica's shard (0-based); keeps only phones whose id hashes to it. Overrides config.
+    #[arg(long = "shard.index", requires = "shard_total")]
+    shard_index: Option<u32>,
+    /// Number of shards (replicas). Overrides config.
+    #[arg(long = "shard.total", requires = "shard_index")]
+    shard_total: Option<u32>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -143,7 +149,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let application = if cli.demo {
         app::demo(listen, &cli.telemetry_path).await?
     } else {
-        let cfg = config::load_file(&cli.config_file)?;
+        let mut cfg = config::load_file(&cli.config_file)?;
+        if let (Some(index), Some(total)) = (cli.shard_index, cli.shard_total) {
+            if total == 0 || index >= total {
+                anyhow::bail!("--shard.index {index} --shard.total {total}: index counts from 0 and must be below total");
+            }
+            cfg.shard = config::Shard { index, total };
+            tracing::info!(shard = %cfg.shard, "sharding phones; DCS and DDM are collected by shard 0 only");
+        }
         app::Application::build(
             cfg,
             Some(cli.config_file.clone()),

@@ -31,6 +31,8 @@ pub struct AppState {
     extra_links: Vec<(String, String)>,
     /// Serialises reloads.
     reload_lock: tokio::sync::Mutex<()>,
+    /// `--shard.*` flags, which outrank the file on every reload too.
+    shard_override: std::sync::Mutex<Option<config::Shard>>,
 }
 
 impl AppState {
@@ -50,6 +52,14 @@ impl AppState {
             telemetry_path: telemetry_path.to_string(),
             extra_links,
             reload_lock: tokio::sync::Mutex::new(()),
+            shard_override: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Makes `shard` outrank the config file's `shard:` on reloads.
+    pub fn set_shard_override(&self, shard: Option<config::Shard>) {
+        if let Ok(mut g) = self.shard_override.lock() {
+            *g = shard;
         }
     }
 
@@ -70,9 +80,15 @@ impl AppState {
                 "this exporter runs a built-in config (--demo); there is no file to reload".into(),
             );
         };
+        let shard = self.shard_override.lock().ok().and_then(|g| *g);
         let result = config::load_file(path)
             .map_err(|e| e.to_string())
-            .and_then(|cfg| Exporter::new(cfg, self.metrics.clone()));
+            .and_then(|mut cfg| {
+                if let Some(s) = shard {
+                    cfg.shard = s;
+                }
+                Exporter::new(cfg, self.metrics.clone())
+            });
         match result {
             Ok(exporter) => {
                 let new = Arc::new(exporter);
