@@ -177,11 +177,24 @@ probes:
 
 /// Starts the simulator on a free loopback port and an exporter on `listen` pointed at it.
 pub async fn demo(listen: SocketAddr, telemetry_path: &str) -> anyhow::Result<Application> {
-    use crate::sim::{SimConfig, Simulator};
+    use crate::sim::{FaultKind, FaultSpec, Operation, SimConfig, Simulator};
     let sim_listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the simulator")?;
-    let sim_config = SimConfig::default();
+    let sim_config = SimConfig {
+        // The first DCS call is throttled once (then retried), as busy real accounts are now
+        // and then: the throttling series, its dashboard panel and its alert have data from the
+        // first scrape, and the share stays far below the alert's threshold.
+        faults: vec![(
+            Operation::DcsStatus,
+            FaultSpec {
+                kind: Some(FaultKind::Throttled),
+                times: Some(1),
+                ..FaultSpec::default()
+            },
+        )],
+        ..SimConfig::default()
+    };
     let ddm_instance = sim_config
         .ddm_instances
         .first()

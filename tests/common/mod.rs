@@ -1,5 +1,8 @@
 //! Helpers shared by the asset tests: where the repository is, and how a test finds the
 //! external tool it shells out to (or skips when the tool is missing).
+//!
+//! Each test binary that includes this module uses only some of these helpers.
+#![allow(dead_code)]
 
 use std::env;
 use std::path::{Path, PathBuf};
