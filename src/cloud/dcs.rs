@@ -105,8 +105,7 @@ impl CloudClient {
             query: vec![("include_failure".into(), include_failure.to_string())],
             body: None,
         };
-        let reply = self.send(&req, deadline).await?;
-        parse(&reply.body).map_err(|m| ApiError::decode(DCS_STATUS.name, &reply, m))
+        self.call(&req, deadline, parse).await
     }
 }
 

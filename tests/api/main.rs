@@ -1,5 +1,7 @@
 //! Black-box and integration tests: one binary, one module per area.
 
+mod auth;
 mod config;
 mod helpers;
+mod http;
 mod scrape;
