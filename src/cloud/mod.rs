@@ -186,10 +186,13 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
         let inner = e.into_inner();
         let mut msg = inner.to_string();
         truncate(&mut msg, 200);
-        if path == "." {
-            format!("malformed JSON: {msg}")
-        } else {
-            format!("at {path}: {msg}")
+        match inner.classify() {
+            serde_json::error::Category::Eof => format!("truncated JSON: {msg}"),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+                format!("malformed JSON: {msg}")
+            }
+            serde_json::error::Category::Data if path == "." => format!("unexpected JSON: {msg}"),
+            serde_json::error::Category::Data => format!("at {path}: {msg}"),
         }
     })
 }
