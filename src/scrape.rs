@@ -50,6 +50,9 @@ pub struct CloudRuntime {
 
 type Collection = Shared<BoxFuture<'static, Arc<Vec<u8>>>>;
 
+/// What one wrapped collector run yields: cloud, collector, outcome, time taken.
+type CollectorRun<'a> = (&'a str, &'static str, Result<Families, ApiError>, Duration);
+
 /// Everything a scrape needs, built from one config.
 pub struct Exporter {
     /// The config this exporter was built from.
@@ -163,9 +166,7 @@ impl Exporter {
     /// Runs every collector of every cloud under `deadline` and returns all families, including
     /// `huaweicloud_cloud_info` and the per-collector success and duration.
     pub async fn collect(&self, deadline: Instant) -> Families {
-        let mut jobs: Vec<
-            BoxFuture<'_, (&str, &'static str, Result<Families, ApiError>, Duration)>,
-        > = Vec::new();
+        let mut jobs: Vec<BoxFuture<'_, CollectorRun<'_>>> = Vec::new();
         for c in &self.clouds {
             if let (Some(dcs), 0) = (&c.cfg.dcs, self.config.shard.index) {
                 jobs.push(
@@ -257,7 +258,7 @@ async fn timed<'a, F>(
     collector: &'static str,
     deadline: Instant,
     fut: F,
-) -> (&'a str, &'static str, Result<Families, ApiError>, Duration)
+) -> CollectorRun<'a>
 where
     F: std::future::Future<Output = Result<Families, ApiError>> + Send + 'a,
 {

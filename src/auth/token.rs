@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::cloud::{ApiError, ErrorKind, Operation, Request, Transport};
+use crate::cloud::{ApiError, ErrorKind, Operation, Reply, Request, Transport};
 use crate::metrics::SelfMetrics;
 
 /// The IAM token operation.
@@ -307,6 +307,12 @@ impl TokenProvider {
         let reply = transport
             .execute(&req, &url, HeaderMap::new(), deadline)
             .await?;
+        let decoded = self.decode(&reply);
+        transport.record_decoded(&IAM_TOKEN, decoded)
+    }
+
+    /// The token (from `X-Subject-Token`) and its expiry (from the body).
+    fn decode(&self, reply: &Reply) -> Result<(SecretString, Option<SystemTime>), ApiError> {
         let token = reply
             .headers
             .get("x-subject-token")
@@ -316,7 +322,7 @@ impl TokenProvider {
             .ok_or_else(|| {
                 ApiError::decode(
                     IAM_TOKEN.name,
-                    &reply,
+                    reply,
                     "answer has no X-Subject-Token header",
                 )
             })?;

@@ -105,8 +105,7 @@ impl CloudClient {
             query: vec![("include_failure".into(), include_failure.to_string())],
             body: None,
         };
-        let reply = self.send(&req, deadline).await?;
-        parse(&reply.body).map_err(|m| ApiError::decode(DCS_STATUS.name, &reply, m))
+        self.call(&req, deadline, parse).await
     }
 }
 
@@ -158,9 +157,10 @@ mod tests {
             "no <state>_count fields in the answer"
         );
         assert_eq!(parse(b"").unwrap_err(), "empty body");
-        assert!(parse(b"[1,2]").unwrap_err().starts_with("malformed JSON"));
+        assert!(parse(b"[1,2]").unwrap_err().starts_with("unexpected JSON"));
+        assert!(parse(b"<html>").unwrap_err().starts_with("malformed JSON"));
         assert!(parse(br#"{"running_count": 1"#)
             .unwrap_err()
-            .starts_with("malformed JSON"));
+            .starts_with("truncated JSON"));
     }
 }

@@ -83,8 +83,7 @@ impl CloudClient {
             ],
             body: None,
         };
-        let reply = self.send(&req, deadline).await?;
-        parse_page(&reply.body).map_err(|m| ApiError::decode(RESTORABLE.name, &reply, m))
+        self.call(&req, deadline, parse_page).await
     }
 }
 

@@ -139,8 +139,7 @@ impl CloudClient {
             query: Vec::new(),
             body: Some(serde_json::to_vec(&IdsBody { instance_ids: ids }).unwrap_or_default()),
         };
-        let reply = self.send(&req, deadline).await?;
-        parse_status(&reply.body).map_err(|m| ApiError::decode(BATCH_STATUS.name, &reply, m))
+        self.call(&req, deadline, parse_status).await
     }
 
     /// Starts `command` on up to 100 phones.
@@ -164,8 +163,7 @@ impl CloudClient {
                 .unwrap_or_default(),
             ),
         };
-        let reply = self.send(&req, deadline).await?;
-        parse_command(&reply.body).map_err(|m| ApiError::decode(ASYNC_COMMAND.name, &reply, m))
+        self.call(&req, deadline, parse_command).await
     }
 
     /// Jobs of a task.
@@ -182,8 +180,7 @@ impl CloudClient {
             query: Vec::new(),
             body: None,
         };
-        let reply = self.send(&req, deadline).await?;
-        parse_task(&reply.body).map_err(|m| ApiError::decode(TASK.name, &reply, m))
+        self.call(&req, deadline, parse_task).await
     }
 }
 

@@ -186,10 +186,13 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
         let inner = e.into_inner();
         let mut msg = inner.to_string();
         truncate(&mut msg, 200);
-        if path == "." {
-            format!("malformed JSON: {msg}")
-        } else {
-            format!("at {path}: {msg}")
+        match inner.classify() {
+            serde_json::error::Category::Eof => format!("truncated JSON: {msg}"),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+                format!("malformed JSON: {msg}")
+            }
+            serde_json::error::Category::Data if path == "." => format!("unexpected JSON: {msg}"),
+            serde_json::error::Category::Data => format!("at {path}: {msg}"),
         }
     })
 }
@@ -410,19 +413,28 @@ impl Transport {
             headers,
         };
         match classify(op, status, &reply) {
-            Ok(()) => {
-                self.count_ok(op);
-                Ok(reply)
-            }
+            // Counted by the caller once the body has decoded (or failed to).
+            Ok(()) => Ok(reply),
             Err(e) => Err(self.count(op, None, e)),
         }
     }
 
-    fn count_ok(&self, op: &Operation) {
-        self.metrics
-            .api_requests
-            .with_label_values(&[&self.cloud, op.service, op.name, "ok"])
-            .inc();
+    /// Counts an answered call whose body was then decoded: `ok`, or `decode_error`.
+    pub fn record_decoded<T>(
+        &self,
+        op: &Operation,
+        decoded: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match decoded {
+            Ok(v) => {
+                self.metrics
+                    .api_requests
+                    .with_label_values(&[&self.cloud, op.service, op.name, "ok"])
+                    .inc();
+                Ok(v)
+            }
+            Err(e) => Err(self.count(op, None, e)),
+        }
     }
 
     fn count(&self, op: &Operation, _status: Option<u16>, e: ApiError) -> ApiError {
@@ -612,7 +624,20 @@ impl CloudClient {
         })
     }
 
-    /// Sends `req` with auth, retrying idempotent reads on 5xx/429/transport errors with jittered
+    /// Sends `req` and decodes the answer with `parse`; the call is counted `ok` only when the
+    /// body decoded, `decode_error` when it did not.
+    pub async fn call<T>(
+        &self,
+        req: &Request,
+        deadline: Instant,
+        parse: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> Result<T, ApiError> {
+        let reply = self.send(req, deadline).await?;
+        let decoded = parse(&reply.body).map_err(|m| ApiError::decode(req.op.name, &reply, m));
+        self.transport.record_decoded(req.op, decoded)
+    }
+
+    /// Sends `req` with auth (the answer is not yet counted: see [`call`](Self::call)), retrying idempotent reads on 5xx/429/transport errors with jittered
     /// exponential backoff (honouring `Retry-After`) while the deadline allows, and retrying once
     /// with a new token after a 401 `APIG(W).0301`.
     pub async fn send(&self, req: &Request, deadline: Instant) -> Result<Reply, ApiError> {

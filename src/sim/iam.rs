@@ -43,6 +43,11 @@ impl TokenStore {
         self.expiry.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Every token issued and not yet forgotten (tests search logs for them).
+    pub(crate) fn issued(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// A new token, live for the configured ttl. Real tokens are long opaque strings; so are these.
     pub(crate) fn issue(&self) -> String {
         let random: String = rand::thread_rng()
@@ -53,8 +58,12 @@ impl TokenStore {
         let token = format!("MIIE{random}");
         let now = Instant::now();
         let mut expiry = self.lock();
-        expiry.retain(|_, until| *until + FORGET_AFTER > now);
-        expiry.insert(token.clone(), now + self.ttl);
+        expiry.retain(|_, until| until.checked_add(FORGET_AFTER).is_none_or(|t| t > now));
+        // A ttl too long to represent means "never" in practice: about a century.
+        let until = now
+            .checked_add(self.ttl)
+            .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
+        expiry.insert(token.clone(), until);
         token
     }
 
@@ -190,7 +199,9 @@ fn issue(inner: &Inner, body: &[u8]) -> Reply {
     }
     let token = inner.tokens.issue();
     let issued = SystemTime::now();
-    let expires = issued + inner.config.token_ttl;
+    let expires = issued
+        .checked_add(inner.config.token_ttl)
+        .unwrap_or(issued + Duration::from_secs(100 * 365 * 86_400));
     let mut reply = Reply::new(
         StatusCode::CREATED,
         json!({

@@ -1,10 +1,21 @@
 //! Simulated Huawei Cloud: IAM, DCS, KooPhone and DDM on one local port, following the API
 //! reference pages to the letter, with a fleet that changes state over time and faults on demand.
 //! This file owns the public API ([`SimConfig`], [`Simulator`], [`SimHandle`]), the router, the
-//! auth check and the per-call pipeline (count, latency, auth, fault, answer).
+//! auth check and the per-call pipeline: count the call, check auth, take the fault (counting
+//! `times` down), sleep the latency, then answer with the fault's error or the real answer (whose
+//! body a body-level fault may mangle).
 //!
 //! Layout: `fleet` (phones and DCS counts), `faults` (operations and fault knobs), `iam`, `dcs`,
 //! `koophone`, `ddm` (one service each), `control` (the `/_sim/` routes), `cli` (standalone mode).
+//!
+//! Control routes, same port, no auth: `GET /_sim/faults`, `PUT /_sim/faults/{operation}` (a
+//! [`FaultSpec`] as JSON), `DELETE /_sim/faults`, `DELETE /_sim/faults/{operation}`,
+//! `GET /_sim/calls`, `POST /_sim/tokens/expire`, `POST /_sim/advance?ticks=N`, `GET /_sim/phones`.
+//!
+//! Codes the pages do not give, chosen here: DDM unknown instance 404 `DBS.280108`; DDM wrong
+//! project 400 `DBS.280001`; DCS wrong project and `api_error` 400 `DCS.4800`; DCS 500
+//! `DCS.5000`; a job on a phone in backup/restoration exception fails with `CPS0102`; a hung call
+//! that is finally released gets 504 `APIG.0201`; an unknown path 404 `APIGW.0101`.
 
 mod cli;
 mod control;
@@ -41,6 +52,23 @@ use fleet::Fleet;
 use iam::{TokenCheck, TokenStore};
 use koophone::TaskStore;
 
+/// An AK/SK pair the simulated gateway knows.
+#[derive(Clone)]
+pub struct SimAccessKey {
+    /// Access key id.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for SimAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimAccessKey")
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything the simulator is started with.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -62,6 +90,8 @@ pub struct SimConfig {
     pub users: Vec<SimUser>,
     /// Tokens accepted without IAM, for the exporter's fixed-token auth.
     pub static_tokens: Vec<String>,
+    /// AK/SK pairs whose `SDK-HMAC-SHA256` signatures DCS and DDM accept (KooPhone does not).
+    pub access_keys: Vec<SimAccessKey>,
     /// DDM instances and how many restore targets each has.
     pub ddm_instances: Vec<SimDdmInstance>,
     /// Faults in force from the start.
@@ -84,6 +114,10 @@ impl Default for SimConfig {
                 password: "demo-password".to_string(),
             }],
             static_tokens: vec!["demo-static-token".to_string()],
+            access_keys: vec![SimAccessKey {
+                access_key: "DEMOACCESSKEY0000001".to_string(),
+                secret_key: "demo-secret-key-do-not-use".to_string(),
+            }],
             ddm_instances: vec![SimDdmInstance {
                 id: "1f5c9fd6cd984056ba89c8c87cc03278in09".to_string(),
                 targets: 300,
@@ -186,6 +220,11 @@ impl SimHandle {
         self.inner.calls[op.index()].load(Ordering::Relaxed)
     }
 
+    /// Every IAM token issued (and not yet forgotten), so tests can prove none leaks.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.inner.tokens.issued()
+    }
+
     /// Revokes every IAM-issued token; static tokens stay valid.
     pub fn expire_tokens(&self) {
         self.inner.tokens.revoke_all();
@@ -224,6 +263,8 @@ pub(crate) struct Inner {
     advanced: AtomicU64,
     /// Wakes hung calls on shutdown.
     shutdown: watch::Receiver<bool>,
+    /// AK → SK, wrapped for the verifier.
+    secret_keys: Vec<(String, secrecy::SecretString)>,
 }
 
 impl Inner {
@@ -238,7 +279,18 @@ impl Inner {
             .iter()
             .map(|d| (d.id.clone(), d.targets))
             .collect();
+        let secret_keys = config
+            .access_keys
+            .iter()
+            .map(|k| {
+                (
+                    k.access_key.clone(),
+                    secrecy::SecretString::from(k.secret_key.clone()),
+                )
+            })
+            .collect();
         Inner {
+            secret_keys,
             tokens: TokenStore::new(config.token_ttl),
             tasks: TaskStore::default(),
             fleet,
@@ -274,18 +326,17 @@ impl Inner {
     #[allow(clippy::result_large_err)]
     fn authenticate(
         &self,
+        op: Operation,
         headers: &HeaderMap,
-        _method: &Method,
-        _uri: &Uri,
-        _body: &[u8],
+        method: &Method,
+        uri: &Uri,
+        body: &[u8],
     ) -> Result<(), Response> {
         let Some(token) = headers.get("x-auth-token") else {
-            let detail = if headers.contains_key(header::AUTHORIZATION) {
-                "the simulator accepts only X-Auth-Token; AK/SK signing is not simulated yet"
-            } else {
-                "x-auth-token not found"
-            };
-            return Err(unauthorized(detail));
+            if headers.contains_key(header::AUTHORIZATION) {
+                return self.verify_signature(op, headers, method, uri, body);
+            }
+            return Err(unauthorized("x-auth-token not found"));
         };
         let Ok(token) = token.to_str() else {
             return Err(unauthorized("token is not valid"));
@@ -300,6 +351,50 @@ impl Inner {
         }
     }
 
+    /// AK/SK: DCS and DDM accept an `SDK-HMAC-SHA256` signature within 15 minutes of the
+    /// clock; KooPhone accepts only tokens.
+    #[allow(clippy::result_large_err)] // same shape as `authenticate`: the error is the answer
+    fn verify_signature(
+        &self,
+        op: Operation,
+        headers: &HeaderMap,
+        method: &Method,
+        uri: &Uri,
+        body: &[u8],
+    ) -> Result<(), Response> {
+        if matches!(
+            op,
+            Operation::KoophoneBatchStatus
+                | Operation::KoophoneAsyncCommand
+                | Operation::KoophoneTask
+        ) {
+            return Err(unauthorized("KooPhone accepts only X-Auth-Token"));
+        }
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
+            .collect();
+        let req = crate::auth::signer::ReceivedRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            raw_query: uri.query().unwrap_or(""),
+            headers: &pairs,
+            body,
+        };
+        let keys = &self.secret_keys;
+        crate::auth::signer::verify(
+            &req,
+            |ak| keys.iter().find(|(a, _)| a == ak).map(|(_, sk)| sk),
+            std::time::SystemTime::now(),
+        )
+        .map(|_| ())
+        .map_err(|e| unauthorized(&format!("signature rejected: {e}")))
+    }
+
     /// The pipeline every service call goes through: count, auth, take the fault, sleep the
     /// latency, answer with the fault's error or with `answer` (whose body the fault may mangle).
     async fn serve<F>(&self, op: Operation, call: Call<'_>, answer: F) -> Response
@@ -310,11 +405,11 @@ impl Inner {
         let auth = if op == Operation::IamToken {
             Ok(())
         } else {
-            self.authenticate(call.headers, call.method, call.uri, call.body)
+            self.authenticate(op, call.headers, call.method, call.uri, call.body)
         };
         let fault = self.faults.take(op, auth.is_ok());
-        let latency =
-            self.config.latency + fault.as_ref().and_then(|f| f.latency).unwrap_or_default();
+        let extra = fault.as_ref().and_then(|f| f.latency).unwrap_or_default();
+        let latency = self.config.latency.saturating_add(extra);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
@@ -518,7 +613,7 @@ fn wrong_types(value: Value, key: Option<&str>) -> Value {
         Value::Number(n) => Value::String(n.to_string()),
         Value::Bool(b) => Value::String(b.to_string()),
         Value::String(s) => match key {
-            Some("expires_at" | "issued_at" | "task_id" | "job_id" | "error_msg") => json!(12345),
+            Some("expires_at" | "issued_at" | "task_id" | "job_id") => json!(12345),
             _ => Value::String(s),
         },
         Value::Array(items) => {
@@ -592,6 +687,14 @@ async fn not_found() -> Response {
     )
 }
 
+/// The gateway's answer to a known path called with the wrong method.
+async fn method_not_allowed() -> Response {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published in the environment"}),
+    )
+}
+
 fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/v3/auth/tokens", post(iam::tokens))
@@ -608,6 +711,7 @@ fn router(inner: Arc<Inner>) -> Router {
         )
         .merge(control::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_id))
         .with_state(inner)
 }

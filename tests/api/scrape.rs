@@ -401,15 +401,23 @@ async fn bad_bodies_fail_only_their_collector() {
         let m = app.scrape().await;
         assert_eq!(m.success("pw", "koophone"), 0.0, "{kind:?}");
         assert_eq!(m.success("pw", "dcs"), 1.0, "{kind:?}");
+        let results: Vec<_> = m
+            .find(
+                "huaweicloud_api_requests_total",
+                &[("operation", "koophone_batch_status")],
+            )
+            .iter()
+            .map(|s| (s.labels["result"].clone(), s.value))
+            .collect();
         assert!(
-            m.value(
+            m.sum(
                 "huaweicloud_api_requests_total",
                 &[
                     ("operation", "koophone_batch_status"),
                     ("result", "decode_error")
                 ]
             ) >= 1.0,
-            "{kind:?}"
+            "{kind:?}: {results:?}"
         );
         app.sim.clear_faults();
         let m = app.scrape().await;
