@@ -194,3 +194,74 @@ clouds:
         }
     }
 }
+
+#[tokio::test]
+async fn many_callers_needing_a_token_at_once_make_one_iam_request() {
+    use huaweicloud_exporter::sim::Operation;
+    let app = spawn_app(Opts {
+        sim: frozen_sim(5),
+        config: TWO_CLOUDS.into(),
+    })
+    .await;
+    let exporter = app.state.exporter();
+    let provider = exporter
+        .cloud("pw")
+        .unwrap()
+        .client
+        .token_provider()
+        .unwrap()
+        .clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let calls = (0..32).map(|_| {
+        let p = provider.clone();
+        tokio::spawn(async move { p.token(deadline).await.map(|(_, generation)| generation) })
+    });
+    let generations: Vec<u64> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    assert!(
+        generations.iter().all(|g| *g == generations[0]),
+        "everyone got the same token"
+    );
+    assert_eq!(app.sim.calls(Operation::IamToken), 1);
+}
+
+#[tokio::test]
+async fn a_token_is_refreshed_before_it_expires() {
+    use huaweicloud_exporter::sim::Operation;
+    let app = spawn_app(Opts {
+        sim: SimConfig {
+            token_ttl: Duration::from_secs(2),
+            ..frozen_sim(5)
+        },
+        config: TWO_CLOUDS.into(),
+    })
+    .await;
+    let first = app.scrape().await;
+    assert_eq!(first.success("pw", "dcs"), 1.0);
+    let expiry = first.value(
+        "huaweicloud_auth_token_expiry_timestamp_seconds",
+        &[("cloud", "pw")],
+    );
+    // Past 90% of the token's life, but before it ends: the exporter must not wait for a 401.
+    tokio::time::sleep(Duration::from_millis(1900)).await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("pw", "dcs"), 1.0);
+    assert_eq!(app.sim.calls(Operation::IamToken), 2);
+    assert!(
+        m.value(
+            "huaweicloud_auth_token_expiry_timestamp_seconds",
+            &[("cloud", "pw")]
+        ) > expiry
+    );
+    assert!(
+        m.find(
+            "huaweicloud_api_requests_total",
+            &[("cloud", "pw"), ("result", "unauthorized")]
+        )
+        .is_empty(),
+        "refreshed ahead, never refused"
+    );
+}

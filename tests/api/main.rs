@@ -1,6 +1,8 @@
 //! Black-box and integration tests: one binary, one module per area.
 
 mod auth;
+mod cli;
+mod collectors;
 mod config;
 mod golden;
 mod helpers;

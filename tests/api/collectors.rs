@@ -1,0 +1,144 @@
+//! Collector behaviour that needs files or time: the phone-list file and the DDM cache.
+
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation};
+
+use crate::helpers::*;
+
+fn cloud_with(extra: &str) -> String {
+    format!(
+        r#"
+clouds:
+  - name: c
+    region: ap-southeast-1
+    project_id: {{project}}
+    auth: {{ token: {{ value: demo-static-token }} }}
+    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
+{extra}"#
+    )
+}
+
+#[tokio::test]
+async fn the_phone_file_is_reread_when_it_changes_and_a_bad_reread_keeps_the_old_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phones.txt");
+    // The fleet's first ids are the page's examples.
+    std::fs::write(&file, "# two phones\na44uhlf7\nefjy72gs\n").unwrap();
+    let app = spawn_app(Opts {
+        sim: frozen_sim(50),
+        config: cloud_with(&format!(
+            "    koophone: {{ instance_ids_file: {} }}\n",
+            file.display()
+        )),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(
+        m.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "c")]
+        ),
+        2.0
+    );
+
+    let ids = app.sim.phone_ids();
+    std::fs::write(&file, ids[..30].join("\n")).unwrap();
+    let m = app.scrape().await;
+    assert_eq!(
+        m.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "c")]
+        ),
+        30.0
+    );
+
+    std::fs::write(&file, format!("{}\n{}\n", ids[0], "x".repeat(40))).unwrap();
+    let m = app.scrape().await;
+    assert_eq!(
+        m.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "c")]
+        ),
+        30.0,
+        "a bad file keeps the previous list"
+    );
+    assert_eq!(m.success("c", "koophone"), 1.0);
+}
+
+#[tokio::test]
+async fn ddm_answers_are_cached_for_the_ttl() {
+    let app = spawn_app(Opts {
+        sim: frozen_sim(5),
+        config: cloud_with(
+            "    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 5m }\n",
+        ),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "ddm"), 1.0);
+    let calls = app.sim.calls(Operation::DdmRestorable);
+    assert_eq!(calls, 3, "300 targets at 128 per page");
+    app.sim.set_fault(
+        Operation::DdmRestorable,
+        FaultSpec {
+            kind: Some(FaultKind::ServerError),
+            ..FaultSpec::default()
+        },
+    );
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "ddm"), 1.0, "served from the cache");
+    assert_eq!(
+        app.sim.calls(Operation::DdmRestorable),
+        calls,
+        "no call inside the TTL"
+    );
+    assert!(
+        m.value(
+            "huaweicloud_ddm_restorable_data_age_seconds",
+            &[("cloud", "c")]
+        ) >= 0.0
+    );
+    assert_eq!(
+        m.value("huaweicloud_ddm_restorable_instances", &[("cloud", "c")]),
+        300.0
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_ddm_instance_fails_only_the_ddm_collector() {
+    let app = spawn_app(Opts {
+        sim: frozen_sim(5),
+        config: cloud_with("    dcs: {}\n    ddm: { instance_ids: [ffffffffffffffffffffffffffffffffin09], cache_ttl: 0s }\n"),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "ddm"), 0.0);
+    assert_eq!(m.success("c", "dcs"), 1.0);
+    assert!(
+        m.value(
+            "huaweicloud_api_requests_total",
+            &[("operation", "ddm_restorable"), ("result", "client_error")]
+        ) >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn a_ddm_parameter_error_fails_the_collector() {
+    let app = spawn_app(Opts {
+        sim: frozen_sim(5),
+        config: cloud_with(
+            "    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }\n",
+        ),
+    })
+    .await;
+    app.sim.set_fault(
+        Operation::DdmRestorable,
+        FaultSpec {
+            kind: Some(FaultKind::ApiError),
+            ..FaultSpec::default()
+        },
+    );
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "ddm"), 0.0);
+    app.sim.clear_faults();
+    assert_eq!(app.scrape().await.success("c", "ddm"), 1.0);
+}
