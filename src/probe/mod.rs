@@ -46,11 +46,12 @@ pub enum JobOutcome {
         /// Output matched (`expect` unset matches anything).
         matched: bool,
     },
-    /// Status -1 (or any status the page does not document), with the job's error code.
+    /// Status -1 (or any status the page does not document), with the job's error code. The
+    /// page says output comes back either way, so it is still matched.
     Failed {
         /// The job's `error_code`, or `failed` / `status_<n>` when it gave none.
         code: String,
-        /// Whatever output it returned matched `expect`.
+        /// It returned (non-empty) output, and that matched `expect`.
         matched: bool,
     },
     /// Still running (or not yet reported) when the deadline passed.
@@ -243,7 +244,12 @@ pub fn job_outcome(job: &JobDetail, expect: Option<&Regex>) -> Option<JobOutcome
                 });
             Some(JobOutcome::Failed {
                 code,
-                matched: job.execute_msg.as_deref().is_some_and(matches),
+                // A job that failed without output (the phone never ran it) matches nothing,
+                // even when `expect` is unset.
+                matched: job
+                    .execute_msg
+                    .as_deref()
+                    .is_some_and(|o| !o.is_empty() && matches(o)),
             })
         }
     }
@@ -303,7 +309,7 @@ pub fn families(result: &ProbeResult, cached: bool, age: Duration) -> Families {
         );
         f.gauge(
             "huaweicloud_koophone_probe_output_matched",
-            "Whether the probe command's output on this phone matched the module's expect pattern (any output when unset).",
+            "Whether the probe command's output on this phone matched the module's expect pattern (any output when unset; a failed job without output matches nothing).",
             &labels,
             b(outcome.matched()),
         );
@@ -736,6 +742,13 @@ mod tests {
         );
         assert_eq!(
             job_outcome(&job(-1, "", Some("")), None),
+            Some(JobOutcome::Failed {
+                code: "failed".into(),
+                matched: false
+            })
+        );
+        assert_eq!(
+            job_outcome(&job(-1, "", Some("1")), Some(&re)),
             Some(JobOutcome::Failed {
                 code: "failed".into(),
                 matched: true

@@ -2,4 +2,5 @@
 
 mod config;
 mod helpers;
+mod probe;
 mod scrape;
