@@ -382,6 +382,8 @@ pub async fn serve(
 }
 
 type Run = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
+/// A module name and the sorted phone ids it runs on: what makes two probes identical.
+type Key = (String, Vec<String>);
 
 /// One module + phone set: its run in flight and its last result.
 #[derive(Default)]
@@ -396,7 +398,7 @@ struct Entry {
 #[derive(Default)]
 pub struct Prober {
     /// By (module, sorted phone ids).
-    entries: Arc<Mutex<HashMap<(String, Vec<String>), Entry>>>,
+    entries: Arc<Mutex<HashMap<Key, Entry>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -460,7 +462,7 @@ impl Prober {
         module: &ProbeModule,
         target: &str,
         client: Arc<CloudClient>,
-        key: (String, Vec<String>),
+        key: Key,
         deadline: Instant,
     ) -> Run {
         let entries = self.entries.clone();

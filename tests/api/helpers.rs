@@ -15,6 +15,8 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub sim: SimHandle,
     pub addr: SocketAddr,
+    /// For tests that reload or look inside the exporter.
+    #[allow(dead_code)]
     pub state: Arc<AppState>,
     pub http: reqwest::Client,
     _stop: oneshot::Sender<()>,
