@@ -15,8 +15,11 @@
 //!   families plus the fetch that feeds it.
 //! - [`scrape`]: the scrape deadline, the fan-out over clouds and collectors, per-collector
 //!   success and duration, and coalescing of concurrent scrapes.
+//! - [`probe`]: KooPhone command probes (`/probe?module=&target=`): target resolution, the
+//!   command run and task polling, the per-request families, and sharing of concurrent identical
+//!   probes and of recent results.
 //! - [`metrics`]: per-scrape metric families, the long-lived self metrics, text encoding.
-//! - [`http`]: the routes (`/`, `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`).
+//! - [`http`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`).
 //! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
 //!   `--demo`, the tests and the benchmarks.
 //! - [`app`]: wiring — build from a config, bind (port 0 allowed), serve until shutdown; the demo.
@@ -28,5 +31,6 @@ pub mod collectors;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod probe;
 pub mod scrape;
 pub mod sim;

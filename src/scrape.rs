@@ -61,6 +61,8 @@ pub struct Exporter {
     pub metrics: SelfMetrics,
     /// Every configured cloud.
     pub clouds: Vec<CloudRuntime>,
+    /// Command-probe runs in flight and last results; a reload starts with a fresh one.
+    pub probes: crate::probe::Prober,
     inflight: Mutex<Option<(u64, Collection)>>,
     generation: Mutex<u64>,
 }
@@ -101,6 +103,7 @@ impl Exporter {
             config,
             metrics,
             clouds,
+            probes: crate::probe::Prober::default(),
             inflight: Mutex::new(None),
             generation: Mutex::new(0),
         })

@@ -1,9 +1,10 @@
-//! The HTTP face: landing page, `/metrics`, health and readiness, and `/-/reload`.
+//! The HTTP face: landing page, `/metrics`, `/probe`, health and readiness, and `/-/reload`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -115,6 +116,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(landing))
         .route(&telemetry, get(metrics_handler))
+        .route("/probe", get(probe_handler))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(|| async { "Ready.\n" }))
         .route("/-/reload", post(reload_handler))
@@ -134,6 +136,40 @@ async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap)
         tracing::error!(error = %e, "encoding self metrics failed");
     }
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
+}
+
+async fn probe_handler(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let params = match query {
+        Ok(Query(p)) => p,
+        Err(e) => return bad_request(format!("the query string is malformed: {e}")),
+    };
+    let exporter = state.exporter();
+    let header = headers
+        .get("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.to_str().ok());
+    match crate::probe::serve(&exporter, &params, header).await {
+        Ok(body) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response(),
+        Err(reason) => {
+            tracing::debug!(reason = %reason, "probe request refused");
+            bad_request(reason)
+        }
+    }
+}
+
+/// A 400 with a one-line plain-text reason.
+fn bad_request(reason: String) -> Response {
+    let mut line = reason.replace(['\r', '\n'], " ");
+    line.push('\n');
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        line,
+    )
+        .into_response()
 }
 
 async fn reload_handler(State(state): State<Arc<AppState>>) -> Response {

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub sim: SimHandle,
     pub addr: SocketAddr,
+    /// For tests that reload or look inside the exporter.
     pub state: Arc<AppState>,
     pub http: reqwest::Client,
     _stop: oneshot::Sender<()>,
@@ -193,11 +194,20 @@ pub fn frozen_sim(phones: usize) -> SimConfig {
 }
 
 pub async fn spawn_app(opts: Opts) -> TestApp {
+    let sim = spawn_sim(opts.sim).await;
+    spawn_app_with_sim(sim, &opts.config).await
+}
+
+/// A simulator alone, for tests that look at it before writing the exporter's config.
+pub async fn spawn_sim(config: SimConfig) -> SimHandle {
     let sim_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = Simulator::start(opts.sim, sim_listener).await.unwrap();
+    Simulator::start(config, sim_listener).await.unwrap()
+}
+
+/// An exporter against `sim`; `config` is substituted as in [`Opts::config`].
+pub async fn spawn_app_with_sim(sim: SimHandle, config: &str) -> TestApp {
     let ids = sim.phone_ids();
-    let yaml = opts
-        .config
+    let yaml = config
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id())
         .replace("{phones10}", &ids[..ids.len().min(10)].join(", "))

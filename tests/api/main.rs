@@ -7,4 +7,5 @@ mod config;
 mod golden;
 mod helpers;
 mod http;
+mod probe;
 mod scrape;

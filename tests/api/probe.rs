@@ -1,0 +1,535 @@
+//! Black-box command probes: `/probe?module=&target=` against the simulator.
+
+use std::time::{Duration, Instant};
+
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig, SimHandle};
+
+use crate::helpers::*;
+
+/// Phones of the `pw` cloud: the fleet's first ten and one the fleet does not have. The `tok`
+/// cloud has `{other}`; `{healthy}` are three of `pw`'s phones that can run commands.
+const CONFIG: &str = r#"
+timeout: 5s
+clouds:
+  - name: pw
+    region: ap-southeast-1
+    project_id: {project}
+    auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
+    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    koophone: { instance_ids: [{phones10}, gone0001] }
+  - name: tok
+    region: eu-west-101
+    project_id: {project}
+    auth: { token: { value: demo-static-token } }
+    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    koophone: { instance_ids: [{other}] }
+probes:
+  boot:
+    cloud: pw
+    command: getprop sys.boot_completed
+    expect: "^1$"
+    timeout: 5s
+    poll_interval: 50ms
+    groups:
+      healthy: [{healthy}]
+      stray: [{healthy}, {other}]
+  model:
+    cloud: pw
+    command: getprop ro.product.model
+    expect: "^no-such-model$"
+    poll_interval: 50ms
+  any:
+    cloud: pw
+    command: echo hello
+    poll_interval: 50ms
+  often:
+    cloud: pw
+    command: getprop sys.boot_completed
+    expect: "^1$"
+    poll_interval: 50ms
+    min_interval: 1s
+  patient:
+    cloud: pw
+    command: getprop sys.boot_completed
+    expect: "^1$"
+    poll_interval: 50ms
+    min_interval: 4s
+  short:
+    cloud: pw
+    command: getprop sys.boot_completed
+    timeout: 1s
+    poll_interval: 50ms
+"#;
+
+/// The phone of the fleet configured for `tok` only.
+const OTHER: usize = 15;
+/// A phone of the fleet configured for no cloud.
+const UNCONFIGURED: usize = 12;
+
+fn fault(kind: FaultKind) -> FaultSpec {
+    FaultSpec {
+        kind: Some(kind),
+        ..FaultSpec::default()
+    }
+}
+
+/// Status codes of `ids`, asked of the simulator directly.
+async fn statuses(sim: &SimHandle, ids: &[String]) -> Vec<(String, i64)> {
+    let body = serde_json::to_vec(&serde_json::json!({ "instance_ids": ids })).unwrap();
+    let text = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/instances/batch-query-status",
+            sim.base_url()
+        ))
+        .header("X-Auth-Token", "demo-static-token")
+        .header("x-request-id", "probe-test-setup")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["data"]["status_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["instance_id"].as_str().unwrap().to_string(),
+                r["status"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// An exporter with [`CONFIG`] on a frozen fleet of 20 phones whose jobs take `job_delay`.
+async fn probe_app(job_delay: Duration) -> (TestApp, Vec<String>) {
+    let sim = spawn_sim(SimConfig {
+        job_delay,
+        ..frozen_sim(20)
+    })
+    .await;
+    let ids = sim.phone_ids();
+    // Phones in an exception state (5, 6) refuse commands; the frozen fleet keeps its states.
+    let healthy: Vec<String> = statuses(&sim, &ids[..10])
+        .await
+        .into_iter()
+        .filter(|(_, s)| !matches!(s, 5 | 6))
+        .map(|(id, _)| id)
+        .take(3)
+        .collect();
+    assert_eq!(healthy.len(), 3, "the fleet has healthy phones");
+    let config = CONFIG
+        .replace("{healthy}", &healthy.join(", "))
+        .replace("{other}", &ids[OTHER]);
+    (spawn_app_with_sim(sim, &config).await, healthy)
+}
+
+async fn get(app: &TestApp, query: &str, timeout_header: Option<&str>) -> (u16, String, String) {
+    let mut req = app.http.get(app.url(&format!("/probe?{query}")));
+    if let Some(t) = timeout_header {
+        req = req.header("X-Prometheus-Scrape-Timeout-Seconds", t);
+    }
+    let resp = req.send().await.expect("probe");
+    let status = resp.status().as_u16();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (status, ctype, resp.text().await.expect("body"))
+}
+
+async fn probe(app: &TestApp, query: &str) -> Exposition {
+    let (status, _, text) = get(app, query, None).await;
+    assert_eq!(status, 200, "{query}: {text}");
+    Exposition::parse(&text)
+}
+
+fn job(m: &Exposition, metric: &str, id: &str) -> f64 {
+    m.value(metric, &[("instance_id", id)])
+}
+
+async fn commands_total(app: &TestApp, module: &str, source: &str) -> f64 {
+    app.scrape().await.sum(
+        "huaweicloud_koophone_probe_commands_total",
+        &[("module", module), ("source", source)],
+    )
+}
+
+#[tokio::test]
+async fn one_phone_succeeds_when_its_output_matches() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+    let id = &healthy[0];
+
+    let m = probe(&app, &format!("module=boot&target={id}")).await;
+
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+    assert!(m.value("probe_duration_seconds", &[]) > 0.0);
+    assert_eq!(job(&m, "huaweicloud_koophone_probe_job_success", id), 1.0);
+    assert_eq!(
+        job(&m, "huaweicloud_koophone_probe_output_matched", id),
+        1.0
+    );
+    assert!(m
+        .find("huaweicloud_koophone_probe_job_error_info", &[])
+        .is_empty());
+    assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert!(m.helps.contains_key("probe_success"));
+}
+
+#[tokio::test]
+async fn a_group_runs_one_command_for_all_its_phones() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+
+    let m = probe(&app, "module=boot&target=healthy").await;
+
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+    assert_eq!(
+        m.find("huaweicloud_koophone_probe_job_success", &[]).len(),
+        3
+    );
+    for id in &healthy {
+        assert_eq!(job(&m, "huaweicloud_koophone_probe_job_success", id), 1.0);
+        assert_eq!(
+            job(&m, "huaweicloud_koophone_probe_output_matched", id),
+            1.0
+        );
+    }
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+}
+
+#[tokio::test]
+async fn an_expect_mismatch_fails_the_probe_but_not_the_job() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+    let id = &healthy[0];
+
+    let m = probe(&app, &format!("module=model&target={id}")).await;
+
+    assert_eq!(m.value("probe_success", &[]), 0.0);
+    assert_eq!(job(&m, "huaweicloud_koophone_probe_job_success", id), 1.0);
+    assert_eq!(
+        job(&m, "huaweicloud_koophone_probe_output_matched", id),
+        0.0
+    );
+    assert!(
+        m.find("huaweicloud_koophone_probe_job_error_info", &[])
+            .is_empty(),
+        "the job itself did not fail"
+    );
+}
+
+#[tokio::test]
+async fn without_expect_any_output_matches() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+
+    let m = probe(&app, &format!("module=any&target={}", healthy[1])).await;
+
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+    assert_eq!(
+        job(&m, "huaweicloud_koophone_probe_output_matched", &healthy[1]),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_configured_phone_missing_from_the_fleet_fails_with_its_error_code() {
+    let (app, _) = probe_app(Duration::from_millis(200)).await;
+
+    let m = probe(&app, "module=boot&target=gone0001").await;
+
+    assert_eq!(m.value("probe_success", &[]), 0.0);
+    assert_eq!(
+        job(&m, "huaweicloud_koophone_probe_job_success", "gone0001"),
+        0.0
+    );
+    assert_eq!(
+        m.value(
+            "huaweicloud_koophone_probe_job_error_info",
+            &[("instance_id", "gone0001"), ("error_code", "CPS0005")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_answer_400_with_a_one_line_reason() {
+    let (app, _) = probe_app(Duration::from_millis(200)).await;
+    let ids = app.sim.phone_ids();
+    let first = ids[0].clone();
+    let cases = [
+        (
+            "module=nope&target=healthy".to_string(),
+            "module \"nope\" is not configured",
+        ),
+        (
+            format!("module=boot&target={}", ids[UNCONFIGURED]),
+            "is not a phone of cloud \"pw\"",
+        ),
+        (
+            format!("module=boot&target={}", ids[OTHER]),
+            "is not a phone of cloud \"pw\"",
+        ),
+        ("module=boot&target=stray".to_string(), "group \"stray\""),
+        ("module=boot&target=bad%20id".to_string(), "contains ' '"),
+        (
+            format!("module=boot&target={}", "x".repeat(40)),
+            "at most 32",
+        ),
+        ("module=boot".to_string(), "missing `target`"),
+        (format!("target={first}"), "missing `module`"),
+        (String::new(), "missing `module`"),
+        (
+            "module=boot&target=healthy&target=gone0001".to_string(),
+            "more than once",
+        ),
+    ];
+    for (query, want) in cases {
+        let (status, ctype, text) = get(&app, &query, None).await;
+        assert_eq!(status, 400, "{query}: {text}");
+        assert!(ctype.starts_with("text/plain"), "{query}: {ctype}");
+        assert!(text.contains(want), "{query}: {text}");
+        assert_eq!(text.trim_end().lines().count(), 1, "{query}: {text}");
+    }
+    assert_eq!(
+        app.sim.calls(Operation::KoophoneAsyncCommand),
+        0,
+        "no command for a refused probe"
+    );
+}
+
+#[tokio::test]
+async fn a_command_in_the_query_is_refused() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+
+    let (status, _, text) = get(
+        &app,
+        &format!("module=boot&target={}&command=reboot", healthy[0]),
+        None,
+    )
+    .await;
+
+    assert_eq!(status, 400);
+    assert!(text.contains("cannot carry a command"), "{text}");
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 0);
+}
+
+#[tokio::test]
+async fn a_job_still_running_at_the_deadline_fails_in_time() {
+    // Jobs take a minute; the module gives them one second.
+    let (app, healthy) = probe_app(Duration::from_secs(60)).await;
+    let id = &healthy[0];
+    let started = Instant::now();
+
+    let m = probe(&app, &format!("module=short&target={id}")).await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(m.value("probe_success", &[]), 0.0);
+    assert_eq!(job(&m, "huaweicloud_koophone_probe_job_success", id), 0.0);
+    assert_eq!(
+        m.value(
+            "huaweicloud_koophone_probe_job_error_info",
+            &[("instance_id", id), ("error_code", "timeout")]
+        ),
+        1.0
+    );
+    assert!(app.sim.calls(Operation::KoophoneTask) >= 1, "it polled");
+}
+
+#[tokio::test]
+async fn a_hung_task_query_is_cut_by_the_scrape_timeout_header() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+    app.sim
+        .set_fault(Operation::KoophoneTask, fault(FaultKind::Hang));
+    let started = Instant::now();
+
+    // The module allows 5 s; Prometheus allows 1.5 s, minus the offset.
+    let (status, _, text) = get(
+        &app,
+        &format!("module=boot&target={}", healthy[0]),
+        Some("1.5"),
+    )
+    .await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 200, "{text}");
+    let m = Exposition::parse(&text);
+    assert_eq!(m.value("probe_success", &[]), 0.0);
+    assert_eq!(
+        m.value(
+            "huaweicloud_koophone_probe_job_error_info",
+            &[("instance_id", &healthy[0]), ("error_code", "timeout")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_fault_answers_200_with_probe_success_0() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+    app.sim.set_fault(
+        Operation::KoophoneAsyncCommand,
+        fault(FaultKind::ServerError),
+    );
+    let id = &healthy[0];
+
+    let m = probe(&app, &format!("module=boot&target={id}")).await;
+
+    assert_eq!(m.value("probe_success", &[]), 0.0);
+    assert_eq!(job(&m, "huaweicloud_koophone_probe_job_success", id), 0.0);
+    assert_eq!(
+        m.value(
+            "huaweicloud_koophone_probe_job_error_info",
+            &[("instance_id", id), ("error_code", "upstream_server_error")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        app.sim.calls(Operation::KoophoneAsyncCommand),
+        1,
+        "a command is never retried"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_identical_probes_share_one_command() {
+    let (app, _) = probe_app(Duration::from_millis(300)).await;
+
+    let answers =
+        futures::future::join_all((0..5).map(|_| get(&app, "module=boot&target=healthy", None)))
+            .await;
+
+    for (status, _, text) in &answers {
+        assert_eq!(*status, 200, "{text}");
+        assert_eq!(Exposition::parse(text).value("probe_success", &[]), 1.0);
+    }
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(commands_total(&app, "boot", "command").await, 1.0);
+    let joined =
+        commands_total(&app, "boot", "shared").await + commands_total(&app, "boot", "cached").await;
+    assert_eq!(joined, 4.0);
+}
+
+#[tokio::test]
+async fn a_repeat_within_min_interval_is_answered_from_the_last_result() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+    let first = probe(&app, "module=boot&target=healthy").await;
+
+    let again = probe(&app, "module=boot&target=healthy").await;
+
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
+    assert_eq!(again.value("probe_success", &[]), 1.0);
+    assert_eq!(
+        again.value("probe_duration_seconds", &[]),
+        first.value("probe_duration_seconds", &[]),
+        "the same run answers"
+    );
+    assert!(again.value("huaweicloud_koophone_probe_result_age_seconds", &[]) >= 0.0);
+    assert_eq!(commands_total(&app, "boot", "cached").await, 1.0);
+    // Another target, or another module on the same target, is another probe.
+    probe(&app, &format!("module=boot&target={}", healthy[0])).await;
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    probe(&app, &format!("module=any&target={}", healthy[0])).await;
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 3);
+}
+
+#[tokio::test]
+async fn after_min_interval_a_new_command_runs() {
+    let (app, healthy) = probe_app(Duration::from_millis(100)).await;
+    let q = format!("module=often&target={}", healthy[0]);
+    probe(&app, &q).await;
+    probe(&app, &q).await;
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let m = probe(&app, &q).await;
+
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
+}
+
+#[tokio::test]
+async fn a_failure_is_kept_a_quarter_of_min_interval() {
+    // min_interval 4 s: a failure is served again for 1 s, a success for 4 s.
+    let (app, healthy) = probe_app(Duration::from_millis(100)).await;
+    app.sim.set_fault(
+        Operation::KoophoneAsyncCommand,
+        FaultSpec {
+            times: Some(1),
+            ..fault(FaultKind::ServerError)
+        },
+    );
+    let q = format!("module=patient&target={}", healthy[0]);
+    assert_eq!(probe(&app, &q).await.value("probe_success", &[]), 0.0);
+    let cached = probe(&app, &q).await;
+    assert_eq!(cached.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let m = probe(&app, &q).await;
+
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+}
+
+#[tokio::test]
+async fn more_than_100_phones_take_several_calls() {
+    let app = spawn_app(Opts {
+        sim: SimConfig {
+            job_delay: Duration::from_millis(100),
+            ..frozen_sim(150)
+        },
+        config: r#"
+clouds:
+  - name: pw
+    region: ap-southeast-1
+    project_id: {project}
+    auth: { token: { value: demo-static-token } }
+    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    koophone: { instance_ids: [{phones}] }
+probes:
+  any:
+    cloud: pw
+    command: echo hello
+    poll_interval: 50ms
+    groups:
+      all: [{phones}]
+"#
+        .into(),
+    })
+    .await;
+
+    let m = probe(&app, "module=any&target=all").await;
+
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(
+        m.find("huaweicloud_koophone_probe_job_success", &[]).len(),
+        150
+    );
+    let succeeded = m
+        .find("huaweicloud_koophone_probe_job_success", &[])
+        .iter()
+        .filter(|s| s.value == 1.0)
+        .count();
+    assert_eq!(
+        succeeded
+            + m.find("huaweicloud_koophone_probe_job_error_info", &[])
+                .len(),
+        150,
+        "every phone either ran the command or says why not"
+    );
+}
