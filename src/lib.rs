@@ -19,6 +19,8 @@
 //! - [`http`]: the routes (`/`, `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`).
 //! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
 //!   `--demo`, the tests and the benchmarks.
+//! - [`web`]: `--web.config.file` (exporter-toolkit format: TLS, client certificates, basic auth,
+//!   response headers, re-read on change) and the server loop with its request limits.
 //! - [`app`]: wiring — build from a config, bind (port 0 allowed), serve until shutdown; the demo.
 
 pub mod app;
@@ -30,3 +32,4 @@ pub mod http;
 pub mod metrics;
 pub mod scrape;
 pub mod sim;
+pub mod web;

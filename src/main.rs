@@ -16,6 +16,10 @@ struct Cli {
     /// Address to listen on for the web interface and telemetry.
     #[arg(long = "web.listen-address", default_value = ":10071")]
     listen_address: String,
+    /// Web config (exporter-toolkit format): TLS, client certificates, basic auth, headers.
+    /// Re-read when it changes.
+    #[arg(long = "web.config.file")]
+    web_config_file: Option<PathBuf>,
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     telemetry_path: String,
@@ -146,7 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli.telemetry_path
         );
     }
-    let application = if cli.demo {
+    let mut application = if cli.demo {
         app::demo(listen, &cli.telemetry_path).await?
     } else {
         let mut cfg = config::load_file(&cli.config_file)?;
@@ -166,9 +170,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         )
         .await?
     };
+    if let Some(path) = &cli.web_config_file {
+        application = application.with_web_config(path).await?;
+    }
     tracing::info!(
         address = %application.local_addr(),
-        metrics = format!("http://{}{}", application.local_addr(), cli.telemetry_path),
+        metrics = format!(
+            "{}://{}{}",
+            application.scheme(),
+            application.local_addr(),
+            cli.telemetry_path
+        ),
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
