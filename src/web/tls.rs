@@ -85,10 +85,14 @@ pub fn server_config(tls: &TlsSettings) -> Result<Arc<ServerConfig>, (String, St
         Some(v) => builder.with_client_cert_verifier(v),
     };
     let mut config = builder.with_single_cert(certs, key).map_err(|e| {
-        (
-            at("key_file"),
-            format!("does not match cert_file ({e}); use the key the certificate was issued for"),
-        )
+        let message = match e {
+            rustls::Error::InconsistentKeys(_) => {
+                "is not the private key of cert_file; use the key the certificate was issued for"
+                    .to_string()
+            }
+            other => format!("cannot be used with cert_file: {other}; use an RSA, ECDSA or Ed25519 key matching the certificate"),
+        };
+        (at("key_file"), message)
     })?;
     // This exporter speaks HTTP/1.1 only.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
