@@ -29,7 +29,8 @@ struct Cli {
     /// Output format of log messages.
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     log_format: LogFormat,
-    /// Validate the configuration file, print a one-line verdict and exit 0 (valid) or 1.
+    /// Validate the configuration file (and --web.config.file if given), print a one-line
+    /// verdict and exit 0 (valid) or 1.
     #[arg(long = "config.check")]
     config_check: bool,
     /// Run against a built-in simulated Huawei Cloud with a built-in configuration.
@@ -102,6 +103,12 @@ fn init_logging(level: LogLevel, format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.config_check {
+        if let Some(path) = &cli.web_config_file {
+            if let Err(e) = huaweicloud_exporter::web::load(path) {
+                println!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
         return match config::load_file(&cli.config_file) {
             Ok(cfg) => {
                 println!(

@@ -414,6 +414,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../web-config.example.yml");
+        let cfg = parse(text, "web-config.example.yml", Path::new("/etc/hwc")).unwrap();
+        assert!(cfg.tls.is_some());
+        assert_eq!(cfg.users.len(), 1);
+        assert_eq!(cfg.headers.len(), 3);
+    }
+
+    #[test]
     fn empty_file_means_plain_http_without_auth() {
         assert_eq!(
             parse("", "web.yml", Path::new(".")).unwrap(),
