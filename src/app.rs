@@ -1,8 +1,8 @@
 //! Wiring: build the exporter from a config, bind (port 0 allowed, so tests can spawn it), serve
-//! until shutdown, reload on SIGHUP; and the `--demo` setup against the in-process simulator.
+//! until shutdown (TLS and auth from the web config when given), reload on SIGHUP; and the `--demo` setup against the in-process simulator.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,6 +12,8 @@ use crate::config::Config;
 use crate::http::{router, AppState};
 use crate::metrics::SelfMetrics;
 use crate::scrape::Exporter;
+use crate::web::serve::{serve, MAX_BODY_BYTES};
+use crate::web::WebConfigHandle;
 
 /// Parses a Prometheus-style listen address: `:10071` means every interface.
 pub fn parse_listen_address(s: &str) -> anyhow::Result<SocketAddr> {
@@ -31,6 +33,8 @@ pub struct Application {
     state: Arc<AppState>,
     /// The demo's simulator: it serves as long as the application runs.
     sim: Option<crate::sim::SimHandle>,
+    /// `--web.config.file`: TLS, basic auth and headers; `None` serves plain, open HTTP.
+    web: Option<Arc<WebConfigHandle>>,
 }
 
 impl Application {
@@ -57,7 +61,31 @@ impl Application {
             listener,
             state,
             sim: None,
+            web: None,
         })
+    }
+
+    /// Serves with the TLS, basic auth and headers of the web config at `path` (exporter-toolkit
+    /// format), re-read whenever it or the PEM files it names change.
+    pub async fn with_web_config(mut self, path: &Path) -> anyhow::Result<Application> {
+        let web = WebConfigHandle::load(path).await?;
+        let current = web.current().await;
+        tracing::info!(
+            file = %path.display(),
+            tls = current.tls.is_some(),
+            users = current.config.users.len(),
+            "web config loaded"
+        );
+        self.web = Some(web);
+        Ok(self)
+    }
+
+    /// `https` when the web config turns TLS on, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        match &self.web {
+            Some(w) if w.tls_enabled() => "https",
+            _ => "http",
+        }
     }
 
     /// The bound address (useful with port 0).
@@ -72,7 +100,8 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` resolves; in-flight requests are finished first.
+    /// Serves until `shutdown` resolves; in-flight requests get up to
+    /// [`crate::web::serve::SHUTDOWN_GRACE`] to finish.
     pub async fn run_until<F>(self, shutdown: F) -> anyhow::Result<()>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
@@ -92,8 +121,9 @@ impl Application {
                 }
             });
         }
-        let result = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
+        let limit = usize::try_from(MAX_BODY_BYTES).unwrap_or(usize::MAX);
+        let routes = router(self.state).layer(axum::extract::DefaultBodyLimit::max(limit));
+        let result = serve(self.listener, routes, self.web, shutdown)
             .await
             .context("HTTP server failed");
         if let Some(sim) = self.sim {

@@ -22,6 +22,8 @@
 //! - [`http`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`).
 //! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
 //!   `--demo`, the tests and the benchmarks.
+//! - [`web`]: `--web.config.file` (exporter-toolkit format: TLS, client certificates, basic auth,
+//!   response headers, re-read on change) and the server loop with its request limits.
 //! - [`app`]: wiring — build from a config, bind (port 0 allowed), serve until shutdown; the demo.
 
 pub mod app;
@@ -34,3 +36,4 @@ pub mod metrics;
 pub mod probe;
 pub mod scrape;
 pub mod sim;
+pub mod web;

@@ -16,6 +16,10 @@ struct Cli {
     /// Address to listen on for the web interface and telemetry.
     #[arg(long = "web.listen-address", default_value = ":10071")]
     listen_address: String,
+    /// Web config (exporter-toolkit format): TLS, client certificates, basic auth, headers.
+    /// Re-read when it changes.
+    #[arg(long = "web.config.file")]
+    web_config_file: Option<PathBuf>,
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     telemetry_path: String,
@@ -25,7 +29,8 @@ struct Cli {
     /// Output format of log messages.
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     log_format: LogFormat,
-    /// Validate the configuration file, print a one-line verdict and exit 0 (valid) or 1.
+    /// Validate the configuration file (and --web.config.file if given), print a one-line
+    /// verdict and exit 0 (valid) or 1.
     #[arg(long = "config.check")]
     config_check: bool,
     /// Run against a built-in simulated Huawei Cloud with a built-in configuration.
@@ -98,6 +103,12 @@ fn init_logging(level: LogLevel, format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.config_check {
+        if let Some(path) = &cli.web_config_file {
+            if let Err(e) = huaweicloud_exporter::web::load(path) {
+                println!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
         return match config::load_file(&cli.config_file) {
             Ok(cfg) => {
                 println!(
@@ -146,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli.telemetry_path
         );
     }
-    let application = if cli.demo {
+    let mut application = if cli.demo {
         app::demo(listen, &cli.telemetry_path).await?
     } else {
         let mut cfg = config::load_file(&cli.config_file)?;
@@ -166,9 +177,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         )
         .await?
     };
+    if let Some(path) = &cli.web_config_file {
+        application = application.with_web_config(path).await?;
+    }
     tracing::info!(
         address = %application.local_addr(),
-        metrics = format!("http://{}{}", application.local_addr(), cli.telemetry_path),
+        metrics = format!(
+            "{}://{}{}",
+            application.scheme(),
+            application.local_addr(),
+            cli.telemetry_path
+        ),
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );

@@ -9,3 +9,4 @@ mod helpers;
 mod http;
 mod probe;
 mod scrape;
+mod web;
