@@ -260,3 +260,35 @@ impl TestApp {
         Exposition::parse(&text)
     }
 }
+
+/// Status codes of `ids`, asked of the simulator directly.
+pub async fn statuses(sim: &SimHandle, ids: &[String]) -> Vec<(String, i64)> {
+    let body = serde_json::to_vec(&serde_json::json!({ "instance_ids": ids })).unwrap();
+    let text = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/instances/batch-query-status",
+            sim.base_url()
+        ))
+        .header("X-Auth-Token", "demo-static-token")
+        .header("x-request-id", "probe-test-setup")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["data"]["status_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["instance_id"].as_str().unwrap().to_string(),
+                r["status"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,216 @@
+//! The fault suite: every fault kind the simulator models, on every operation a scrape or probe
+//! reads (DCS, batch status, DDM, task query). For each: the endpoint answers 200 within the
+//! deadline, the hit collector reports what it should (0, or 1 where the fault is survivable),
+//! every other collector is 1, and the next answer after the fault clears is fully healthy.
+
+use std::time::{Duration, Instant};
+
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig};
+
+use crate::helpers::*;
+
+const ONE_CLOUD: &str = r#"
+timeout: 5s
+clouds:
+  - name: c
+    region: ap-southeast-1
+    project_id: {project}
+    auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
+    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    dcs: {}
+    koophone: { instance_ids: [{phones}] }
+    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }
+probes:
+  echo:
+    cloud: c
+    command: echo ok
+    expect: "^ok$"
+    timeout: 5s
+    poll_interval: 50ms
+    min_interval: 0s
+"#;
+
+/// The scrape-timeout header every case sends: a 1.5 s deadline.
+const HEADER: &str = "2";
+/// Generous bound on an answer under that deadline (no timing assertion beyond "it answered").
+const WITHIN: Duration = Duration::from_secs(6);
+
+fn spec(kind: FaultKind, times: Option<u32>) -> FaultSpec {
+    FaultSpec {
+        kind: Some(kind),
+        times,
+        retry_after_secs: Some(0),
+        ..FaultSpec::default()
+    }
+}
+
+/// (fault, whether the hit collector still succeeds).
+fn cases() -> Vec<(&'static str, FaultSpec, bool)> {
+    vec![
+        ("5xx", spec(FaultKind::ServerError, None), false),
+        (
+            "429 then success",
+            spec(FaultKind::Throttled, Some(1)),
+            true,
+        ),
+        (
+            "401 then success",
+            spec(FaultKind::TokenExpired, Some(1)),
+            true,
+        ),
+        ("malformed JSON", spec(FaultKind::Malformed, None), false),
+        ("truncated body", spec(FaultKind::Truncated, None), false),
+        ("empty body", spec(FaultKind::Empty, None), false),
+        (
+            "wrong field types",
+            spec(FaultKind::WrongTypes, None),
+            false,
+        ),
+        ("hang past the deadline", spec(FaultKind::Hang, None), false),
+        ("50 MB body", spec(FaultKind::Huge, None), false),
+    ]
+}
+
+#[tokio::test]
+async fn every_fault_on_every_scrape_operation() {
+    let ops = [
+        (Operation::DcsStatus, "dcs"),
+        (Operation::KoophoneBatchStatus, "koophone"),
+        (Operation::DdmRestorable, "ddm"),
+    ];
+    let mut failures = Vec::new();
+    for (op, hit) in ops {
+        for (name, fault, survives) in cases() {
+            let app = spawn_app(Opts {
+                sim: frozen_sim(150),
+                config: ONE_CLOUD.into(),
+            })
+            .await;
+            app.scrape().await; // token cached, like a running exporter
+            app.sim.set_fault(op, fault);
+            let started = Instant::now();
+            let (status, text) = app.scrape_raw(Some(HEADER)).await;
+            let took = started.elapsed();
+            let m = Exposition::parse(&text);
+            let case = format!("{hit} × {name}");
+            if status != 200 || took > WITHIN {
+                failures.push(format!("{case}: status {status} after {took:?}"));
+                continue;
+            }
+            for other in ["dcs", "koophone", "ddm"] {
+                let want = if other == hit {
+                    if survives {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                } else {
+                    1.0
+                };
+                let got = m.success("c", other);
+                if got != want {
+                    failures.push(format!("{case}: {other} success {got}, want {want}"));
+                }
+            }
+            app.sim.clear_faults();
+            let m = app.scrape().await;
+            for other in ["dcs", "koophone", "ddm"] {
+                if m.success("c", other) != 1.0 {
+                    failures.push(format!(
+                        "{case}: {other} not healthy after the fault cleared"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn survivable_answers_keep_the_collector_up() {
+    let app = spawn_app(Opts {
+        sim: frozen_sim(150),
+        config: ONE_CLOUD.into(),
+    })
+    .await;
+    for (op, kind, check) in [
+        (
+            Operation::KoophoneBatchStatus,
+            FaultKind::UnknownStatus,
+            "unknown status code",
+        ),
+        (
+            Operation::KoophoneBatchStatus,
+            FaultKind::MissingPhone,
+            "missing phone",
+        ),
+        (
+            Operation::DcsStatus,
+            FaultKind::NewState,
+            "new DCS state and engine",
+        ),
+    ] {
+        app.sim.set_fault(op, spec(kind, None));
+        let m = app.scrape().await;
+        for c in ["dcs", "koophone", "ddm"] {
+            assert_eq!(m.success("c", c), 1.0, "{check}: {c}");
+        }
+        app.sim.clear_faults();
+    }
+}
+
+#[tokio::test]
+async fn every_fault_on_the_task_query_of_a_probe() {
+    let sim = spawn_sim(SimConfig {
+        job_delay: Duration::from_millis(100),
+        ..frozen_sim(30)
+    })
+    .await;
+    let healthy = statuses(&sim, &sim.phone_ids())
+        .await
+        .into_iter()
+        .find(|(_, s)| !matches!(s, 5 | 6))
+        .map(|(id, _)| id)
+        .unwrap();
+    let app = spawn_app_with_sim(sim, ONE_CLOUD).await;
+    let probe = || async {
+        let started = Instant::now();
+        let r = app
+            .http
+            .get(app.url(&format!("/probe?module=echo&target={healthy}")))
+            .header("X-Prometheus-Scrape-Timeout-Seconds", HEADER)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let m = Exposition::parse(&r.text().await.unwrap());
+        (status, started.elapsed(), m)
+    };
+    let mut failures = Vec::new();
+    for (name, fault, survives) in cases() {
+        app.sim.set_fault(Operation::KoophoneTask, fault);
+        let (status, took, m) = probe().await;
+        if status != 200 || took > WITHIN {
+            failures.push(format!("task × {name}: status {status} after {took:?}"));
+            continue;
+        }
+        let want = if survives { 1.0 } else { 0.0 };
+        let got = m.value("probe_success", &[]);
+        if got != want {
+            failures.push(format!("task × {name}: probe_success {got}, want {want}"));
+        }
+        app.sim.clear_faults();
+        let (_, _, m) = probe().await;
+        if m.value("probe_success", &[]) != 1.0 {
+            failures.push(format!(
+                "task × {name}: not healthy after the fault cleared"
+            ));
+        }
+        // The exporter's own scrape is untouched by probe faults.
+        let s = app.scrape().await;
+        if s.success("c", "koophone") != 1.0 {
+            failures.push(format!("task × {name}: koophone collector hurt"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
