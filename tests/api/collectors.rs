@@ -142,3 +142,50 @@ async fn a_ddm_parameter_error_fails_the_collector() {
     app.sim.clear_faults();
     assert_eq!(app.scrape().await.success("c", "ddm"), 1.0);
 }
+
+#[tokio::test]
+async fn shards_split_the_phones_and_only_shard_0_reads_account_wide_apis() {
+    let sim = spawn_sim(frozen_sim(500)).await;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0.0;
+    for index in 0..3 {
+        let config = cloud_with("    dcs: {}\n    koophone: { instance_ids: [{phones}] }\n    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }\n")
+            + &format!("shard: {{ index: {index}, total: 3 }}\n");
+        let app = spawn_app_with_sim(sim.clone(), &config).await;
+        let m = app.scrape().await;
+        let requested = m.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "c")],
+        );
+        assert!(
+            requested > 100.0 && requested < 240.0,
+            "shard {index} has {requested} of 500 phones"
+        );
+        total += requested;
+        for s in m.find("huaweicloud_koophone_instance_status", &[("cloud", "c")]) {
+            assert!(
+                seen.insert(s.labels["instance_id"].clone()),
+                "a phone in two shards"
+            );
+        }
+        let has_dcs = !m
+            .find(
+                "huaweicloud_scrape_collector_success",
+                &[("collector", "dcs")],
+            )
+            .is_empty();
+        let has_ddm = !m
+            .find(
+                "huaweicloud_scrape_collector_success",
+                &[("collector", "ddm")],
+            )
+            .is_empty();
+        assert_eq!(
+            (has_dcs, has_ddm),
+            (index == 0, index == 0),
+            "shard {index}"
+        );
+    }
+    assert_eq!(total, 500.0);
+    assert_eq!(seen.len(), 500, "every phone in exactly one shard");
+}
