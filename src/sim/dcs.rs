@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
@@ -14,20 +14,11 @@ use super::{Call, FaultKind, Inner, Operation, Reply};
 pub(crate) async fn status(
     State(inner): State<Arc<Inner>>,
     Path(project_id): Path<String>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        headers: &headers,
-        method: &method,
-        uri: &uri,
-        body: &[],
-    };
     inner
-        .serve(Operation::DcsStatus, call, |inner, fault| {
-            answer(inner, &project_id, query.as_deref(), fault)
+        .serve(Operation::DcsStatus, &call, |inner, fault| {
+            answer(inner, &project_id, call.uri.query(), fault)
         })
         .await
 }

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -66,20 +66,11 @@ pub(crate) fn window(offset: u64, limit: u64, total: u64) -> std::ops::Range<u64
 pub(crate) async fn restorable(
     State(inner): State<Arc<Inner>>,
     Path((project_id, instance_id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        headers: &headers,
-        method: &method,
-        uri: &uri,
-        body: &[],
-    };
     inner
-        .serve(Operation::DdmRestorable, call, |inner, _| {
-            let Some((offset, limit)) = page(query.as_deref()) else {
+        .serve(Operation::DdmRestorable, &call, |inner, _| {
+            let Some((offset, limit)) = page(call.uri.query()) else {
                 return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
             };
             if project_id != inner.config.project_id {

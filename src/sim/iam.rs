@@ -6,9 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
-use bytes::Bytes;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -99,21 +98,11 @@ fn error_body(status: StatusCode, message: &str) -> Value {
     })
 }
 
-pub(crate) async fn tokens(
-    State(inner): State<Arc<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let call = Call {
-        headers: &headers,
-        method: &method,
-        uri: &uri,
-        body: &body,
-    };
+pub(crate) async fn tokens(State(inner): State<Arc<Inner>>, call: Call) -> Response {
     inner
-        .serve(Operation::IamToken, call, |inner, _| issue(inner, &body))
+        .serve(Operation::IamToken, &call, |inner, _| {
+            issue(inner, &call.body)
+        })
         .await
 }
 

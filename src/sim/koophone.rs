@@ -6,9 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -18,8 +17,8 @@ use super::{hex_id, Call, FaultKind, Inner, Operation, Reply};
 /// The API's limits on `instance_ids`.
 pub const MAX_IDS: usize = 100;
 pub const MAX_ID_CHARS: usize = 32;
-/// The async-command page's limit on `command`.
-pub const MAX_COMMAND_BYTES: usize = 1024;
+/// The task page's limit on `execute_msg`.
+pub const MAX_OUTPUT_BYTES: usize = 1024;
 /// Tasks are answered for this long, then forgotten.
 const TASK_RETENTION: Duration = Duration::from_secs(3600);
 /// A status code no table knows, reported under the `unknown_status` fault.
@@ -89,47 +88,19 @@ pub(crate) fn parse_ids(body: &Value) -> Result<Vec<&str>, String> {
     Ok(out)
 }
 
-/// At most 1,024 bytes of letters, digits, `_ . / : -` and spaces (the page's example has spaces).
+/// At most 1,024 bytes of letters, digits, `_ . / : -` and spaces (the page's example has spaces):
+/// the same rule the exporter checks its probe modules against at start.
 pub fn validate_command(command: &str) -> Result<(), String> {
-    if command.trim().is_empty() {
-        return Err("command must not be empty".to_string());
-    }
-    if command.len() > MAX_COMMAND_BYTES {
-        return Err(format!(
-            "command is {} bytes; at most {MAX_COMMAND_BYTES} are allowed",
-            command.len()
-        ));
-    }
-    if let Some(bad) = command
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "_./:- ".contains(*c)))
-    {
-        return Err(format!(
-            "command contains {bad:?}; only letters, digits, _ . / : - and spaces are allowed"
-        ));
-    }
-    Ok(())
+    crate::config::check_command(command).map_err(|why| format!("command {why}"))
 }
 
-pub(crate) async fn batch_status(
-    State(inner): State<Arc<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let call = Call {
-        headers: &headers,
-        method: &method,
-        uri: &uri,
-        body: &body,
-    };
+pub(crate) async fn batch_status(State(inner): State<Arc<Inner>>, call: Call) -> Response {
     inner
-        .serve(Operation::KoophoneBatchStatus, call, |inner, fault| {
-            if !has_request_id(&headers) {
+        .serve(Operation::KoophoneBatchStatus, &call, |inner, fault| {
+            if !has_request_id(&call.headers) {
                 return missing_request_id();
             }
-            let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+            let Ok(value) = serde_json::from_slice::<Value>(&call.body) else {
                 return bad_param("the body is not valid JSON");
             };
             match parse_ids(&value) {
@@ -165,25 +136,13 @@ pub(crate) fn status_results(
         .collect()
 }
 
-pub(crate) async fn async_command(
-    State(inner): State<Arc<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let call = Call {
-        headers: &headers,
-        method: &method,
-        uri: &uri,
-        body: &body,
-    };
+pub(crate) async fn async_command(State(inner): State<Arc<Inner>>, call: Call) -> Response {
     inner
-        .serve(Operation::KoophoneAsyncCommand, call, |inner, _| {
-            if !has_request_id(&headers) {
+        .serve(Operation::KoophoneAsyncCommand, &call, |inner, _| {
+            if !has_request_id(&call.headers) {
                 return missing_request_id();
             }
-            let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+            let Ok(value) = serde_json::from_slice::<Value>(&call.body) else {
                 return bad_param("the body is not valid JSON");
             };
             let Some(command) = value.get("command").and_then(Value::as_str) else {
@@ -207,19 +166,11 @@ pub(crate) async fn async_command(
 pub(crate) async fn task(
     State(inner): State<Arc<Inner>>,
     Path(task_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    call: Call,
 ) -> Response {
-    let call = Call {
-        headers: &headers,
-        method: &method,
-        uri: &uri,
-        body: &[],
-    };
     inner
-        .serve(Operation::KoophoneTask, call, |inner, _| {
-            if !has_request_id(&headers) {
+        .serve(Operation::KoophoneTask, &call, |inner, _| {
+            if !has_request_id(&call.headers) {
                 return missing_request_id();
             }
             match inner
@@ -373,7 +324,7 @@ fn execute(fleet: &Fleet, idx: usize, tick: u64, command: &str) -> String {
         ["uptime"] => uptime(fleet.phone_uptime_secs(idx, tick), idx),
         _ => String::new(),
     };
-    truncate(out, MAX_COMMAND_BYTES)
+    truncate(out, MAX_OUTPUT_BYTES)
 }
 
 fn uptime(up: u64, idx: usize) -> String {

@@ -397,7 +397,7 @@ impl Inner {
 
     /// The pipeline every service call goes through: count, auth, take the fault, sleep the
     /// latency, answer with the fault's error or with `answer` (whose body the fault may mangle).
-    async fn serve<F>(&self, op: Operation, call: Call<'_>, answer: F) -> Response
+    async fn serve<F>(&self, op: Operation, call: &Call, answer: F) -> Response
     where
         F: FnOnce(&Inner, Option<FaultKind>) -> Reply,
     {
@@ -405,7 +405,7 @@ impl Inner {
         let auth = if op == Operation::IamToken {
             Ok(())
         } else {
-            self.authenticate(op, call.headers, call.method, call.uri, call.body)
+            self.authenticate(op, &call.headers, &call.method, &call.uri, &call.body)
         };
         let fault = self.faults.take(op, auth.is_ok());
         let extra = fault.as_ref().and_then(|f| f.latency).unwrap_or_default();
@@ -452,13 +452,40 @@ impl Inner {
     }
 }
 
-/// The parts of a request the pipeline and the auth check need.
-#[derive(Clone, Copy)]
-pub(crate) struct Call<'a> {
-    headers: &'a HeaderMap,
-    method: &'a Method,
-    uri: &'a Uri,
-    body: &'a [u8],
+/// The parts of a request the pipeline, the auth check and the handlers need, extracted once.
+pub(crate) struct Call {
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+}
+
+/// Largest request body the simulated gateway reads (100 ids and a 1,024-byte command fit).
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, MAX_REQUEST_BODY)
+            .await
+            .map_err(|_| {
+                json_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &json!({"error_code": "APIGW.0201", "error_msg": "Request entity too large."}),
+                )
+            })?;
+        Ok(Call {
+            headers: parts.headers,
+            method: parts.method,
+            uri: parts.uri,
+            body,
+        })
+    }
 }
 
 /// A service's answer before faults touch it.
