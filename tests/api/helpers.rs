@@ -204,37 +204,54 @@ pub async fn spawn_sim(config: SimConfig) -> SimHandle {
     Simulator::start(config, sim_listener).await.unwrap()
 }
 
-/// An exporter against `sim`; `config` is substituted as in [`Opts::config`].
-pub async fn spawn_app_with_sim(sim: SimHandle, config: &str) -> TestApp {
+/// `config` with `{base}`, `{project}`, `{phones10}` and `{phones}` filled in from `sim`, loaded.
+pub fn load_for(sim: &SimHandle, config: &str) -> huaweicloud_exporter::config::Config {
     let ids = sim.phone_ids();
     let yaml = config
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id())
         .replace("{phones10}", &ids[..ids.len().min(10)].join(", "))
         .replace("{phones}", &ids.join(", "));
-    let config = load_str(&yaml, "test.yaml", std::path::Path::new("."), &|_| None)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let app = Application::build(
+    load_str(&yaml, "test.yaml", std::path::Path::new("."), &|_| None)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Builds an application for `config` on 127.0.0.1:0.
+pub async fn build(
+    config: huaweicloud_exporter::config::Config,
+    path: Option<std::path::PathBuf>,
+) -> Application {
+    Application::build(
         config,
-        None,
+        path,
         "127.0.0.1:0".parse().unwrap(),
         "/metrics",
         Vec::new(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Serves `app` in the background until the returned sender is dropped.
+pub fn serve(app: Application) -> (SocketAddr, Arc<AppState>, oneshot::Sender<()>) {
     let addr = app.local_addr();
     let state = app.state();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
+    (addr, state, tx)
+}
+
+/// An exporter against `sim`; `config` is substituted as in [`Opts::config`].
+pub async fn spawn_app_with_sim(sim: SimHandle, config: &str) -> TestApp {
+    let (addr, state, stop) = serve(build(load_for(&sim, config), None).await);
     TestApp {
         sim,
         addr,
         state,
         http: reqwest::Client::new(),
-        _stop: tx,
+        _stop: stop,
     }
 }
 

@@ -1,8 +1,6 @@
 //! The HTTP face: landing page, health, readiness, reload.
 
-use huaweicloud_exporter::app::Application;
 use huaweicloud_exporter::config::load_file;
-use tokio::sync::oneshot;
 
 use crate::helpers::*;
 
@@ -67,20 +65,7 @@ async fn reload_swaps_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
         )
     };
     std::fs::write(&path, cloud("first")).unwrap();
-    let app = Application::build(
-        load_file(&path).unwrap(),
-        Some(path.clone()),
-        "127.0.0.1:0".parse().unwrap(),
-        "/metrics",
-        Vec::new(),
-    )
-    .await
-    .unwrap();
-    let addr = app.local_addr();
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
+    let (addr, _state, tx) = serve(build(load_file(&path).unwrap(), Some(path.clone())).await);
     let http = reqwest::Client::new();
     let scrape = || async {
         Exposition::parse(

@@ -4,15 +4,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use huaweicloud_exporter::app::Application;
-use huaweicloud_exporter::config::load_str;
 use huaweicloud_exporter::sim::{SimHandle, Simulator};
 use huaweicloud_exporter::web;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::helpers::{frozen_sim, Exposition};
+use crate::helpers::{build, frozen_sim, load_for, serve, Exposition};
 
 const CONFIG: &str = r#"
 timeout: 5s
@@ -144,28 +142,12 @@ async fn spawn_web_app(web_config: &Path) -> WebApp {
     )
     .await
     .unwrap();
-    let yaml = CONFIG
-        .replace("{base}", &sim.base_url())
-        .replace("{project}", &sim.project_id());
-    let config =
-        load_str(&yaml, "test.yaml", Path::new("."), &|_| None).unwrap_or_else(|e| panic!("{e}"));
-    let app = Application::build(
-        config,
-        None,
-        "127.0.0.1:0".parse().unwrap(),
-        "/metrics",
-        Vec::new(),
-    )
-    .await
-    .unwrap()
-    .with_web_config(web_config)
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}"));
-    let addr = app.local_addr();
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
+    let app = build(load_for(&sim, CONFIG), None)
+        .await
+        .with_web_config(web_config)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (addr, _, tx) = serve(app);
     WebApp {
         addr,
         _sim: sim,
