@@ -180,6 +180,11 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("empty body".into());
     }
+    // Fast path: most bodies decode; tracking the field path costs on every field, so it is
+    // paid only to explain a failure (decoding again gives the same error, now with its path).
+    if let Ok(v) = serde_json::from_slice(body) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -1,7 +1,7 @@
 //! KooPhone phone status: ids chunked ≤ 100 per call, calls concurrent within the cloud's
 //! in-flight limit, mapped to one series per phone plus counts per status.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use futures::future::try_join_all;
 use tokio::time::Instant;
@@ -40,19 +40,26 @@ pub async fn fetch(
 ) -> Result<Vec<StatusResult>, ApiError> {
     let calls = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
         let results = client.koophone_status(chunk, deadline).await?;
-        let asked: HashSet<&str> = chunk.iter().map(String::as_str).collect();
-        let mut seen = HashSet::with_capacity(results.len());
-        Ok::<_, ApiError>(
-            results
-                .into_iter()
-                .filter(|r| {
-                    asked.contains(r.instance_id.as_str()) && seen.insert(r.instance_id.clone())
-                })
-                .collect::<Vec<_>>(),
-        )
+        Ok::<_, ApiError>(keep_asked_once(chunk, results))
     });
     let chunks = try_join_all(calls).await?;
     Ok(chunks.into_iter().flatten().collect())
+}
+
+/// The answers for phones in `asked`, the first one only for each, in the order received. One
+/// map of at most 100 borrowed ids marks what was seen, so no id is cloned.
+fn keep_asked_once(asked: &[String], results: Vec<StatusResult>) -> Vec<StatusResult> {
+    let mut seen: HashMap<&str, bool> = asked.iter().map(|id| (id.as_str(), false)).collect();
+    results
+        .into_iter()
+        .filter(|r| match seen.get_mut(r.instance_id.as_str()) {
+            Some(s) if !*s => {
+                *s = true;
+                true
+            }
+            _ => false,
+        })
+        .collect()
 }
 
 /// Pure mapping. Every known status name gets a count (0 when none); an unknown code maps to
@@ -160,6 +167,16 @@ mod tests {
         assert_eq!(f.len_of(INSTANCES), 8, "7 distinct names + unknown");
         assert_eq!(f.value(REQUESTED, &[]), Some(4.0));
         assert_eq!(f.value(REPORTED, &[]), Some(4.0));
+    }
+
+    #[test]
+    fn keeps_only_asked_phones_once_each() {
+        let asked = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let kept = keep_asked_once(
+            &asked,
+            vec![r("b", 1), r("x", 0), r("a", 2), r("b", 3), r("a", 4)],
+        );
+        assert_eq!(kept, vec![r("b", 1), r("a", 2)]);
     }
 
     #[test]
