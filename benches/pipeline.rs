@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use huaweicloud_exporter::cloud::koophone::{parse_status, StatusResult};
 use huaweicloud_exporter::collectors::koophone;
 use huaweicloud_exporter::config::{KoophoneConfig, PhoneList, Shard, StatusNames};
-use huaweicloud_exporter::metrics;
 
 fn phone_id(i: usize) -> String {
     format!("p{i:07x}")
@@ -76,9 +75,9 @@ fn main() {
         if want("encode") {
             let mut bytes = 0;
             let d = time(iters, || {
-                let fams = koophone::map("bench", n, &results, &names).into_vec();
-                let mut out = Vec::with_capacity(64 * 1024);
-                let _ = metrics::encode(&fams, &mut out);
+                let fams = koophone::map("bench", n, &results, &names);
+                let mut out = Vec::new();
+                fams.encode(&mut out);
                 bytes = out.len();
                 out
             });

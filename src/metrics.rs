@@ -93,23 +93,25 @@ impl Families {
         let size: usize = self
             .families
             .iter()
-            .map(|(name, f)| 2 * name.len() + f.help.len() + f.lines.len() + 32)
+            .map(|(name, f)| 2 * name.len() + 2 * f.help.len() + f.lines.len() + 32)
             .sum();
-        let mut text = String::with_capacity(size);
+        out.reserve(size);
+        let mut help = String::new();
         for (name, f) in &self.families {
             if !f.help.is_empty() {
-                text.push_str("# HELP ");
-                text.push_str(name);
-                text.push(' ');
-                escape_into(&mut text, f.help, false);
-                text.push('\n');
+                help.clear();
+                escape_into(&mut help, f.help, false);
+                out.extend_from_slice(b"# HELP ");
+                out.extend_from_slice(name.as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(help.as_bytes());
+                out.push(b'\n');
             }
-            text.push_str("# TYPE ");
-            text.push_str(name);
-            text.push_str(" gauge\n");
-            text.push_str(&f.lines);
+            out.extend_from_slice(b"# TYPE ");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b" gauge\n");
+            out.extend_from_slice(f.lines.as_bytes());
         }
-        out.extend_from_slice(text.as_bytes());
     }
 
     /// Samples held under `name` (tests and benchmarks).
@@ -149,12 +151,29 @@ fn escape_into(out: &mut String, v: &str, quote: bool) {
     }
 }
 
-/// Appends `value` as `f64`'s `Display` writes it (what `TextEncoder` uses); integral values,
-/// nearly all of them here, take the shorter integer path with the same digits.
+/// Appends `value` as `f64`'s `Display` writes it (what `TextEncoder` uses). Integral values,
+/// nearly all of them here, take a short path that writes the same digits.
 fn write_value(out: &mut String, value: f64) {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer up to here is exact
     if value.fract() == 0.0 && value.abs() < EXACT && !(value == 0.0 && value.is_sign_negative()) {
-        let _ = write!(out, "{}", value as i64);
+        let n = value as i64;
+        if n < 0 {
+            out.push('-');
+        }
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut m = n.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 {
+                break;
+            }
+        }
+        for d in &digits[i..] {
+            out.push(char::from(*d));
+        }
     } else {
         let _ = write!(out, "{value}");
     }
@@ -334,7 +353,10 @@ mod tests {
 
     /// What `TextEncoder` writes for the same samples, built the way `Families` used to build
     /// them.
-    fn reference(samples: &[(&'static str, &'static str, Vec<(&str, &str)>, f64)]) -> String {
+    /// Name, help, labels, value.
+    type Sample<'a> = (&'static str, &'static str, Vec<(&'a str, &'a str)>, f64);
+
+    fn reference(samples: &[Sample<'_>]) -> String {
         let mut fams: BTreeMap<&str, MetricFamily> = BTreeMap::new();
         for (name, help, labels, value) in samples {
             let f = fams.entry(name).or_insert_with(|| {
@@ -390,6 +412,9 @@ mod tests {
             ("c", "h", vec![("k", "v")], 9_007_199_254_740_993.0),
             ("c", "h", vec![("k", "v")], 1e-7),
             ("c", "h", vec![("k", "v")], 4_294_967_296.0),
+            ("c", "h", vec![("k", "v")], -9_007_199_254_740_991.0),
+            ("c", "h", vec![("k", "v")], 10.0),
+            ("c", "h", vec![("k", "v")], 100_000.0),
         ];
         let mut left = Families::new();
         let mut right = Families::new();

@@ -162,9 +162,7 @@ impl Exporter {
     /// Runs every collector of every cloud under `deadline` and returns all families, including
     /// `huaweicloud_cloud_info` and the per-collector success and duration.
     pub async fn collect(&self, deadline: Instant) -> Families {
-        let mut jobs: Vec<
-            BoxFuture<'_, (&str, &'static str, Result<Families, ApiError>, Duration)>,
-        > = Vec::new();
+        let mut jobs: Vec<BoxFuture<'_, Outcome<'_>>> = Vec::new();
         for c in &self.clouds {
             if let (Some(dcs), 0) = (&c.cfg.dcs, self.config.shard.index) {
                 jobs.push(
@@ -250,13 +248,16 @@ impl Exporter {
     }
 }
 
+/// One collector's run: cloud, collector, what it returned, how long it took.
+type Outcome<'a> = (&'a str, &'static str, Result<Families, ApiError>, Duration);
+
 /// Runs one collector with a hard stop at the deadline and measures it.
 async fn timed<'a, F>(
     cloud: &'a str,
     collector: &'static str,
     deadline: Instant,
     fut: F,
-) -> (&'a str, &'static str, Result<Families, ApiError>, Duration)
+) -> Outcome<'a>
 where
     F: std::future::Future<Output = Result<Families, ApiError>> + Send + 'a,
 {
