@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::collectors::{self, ddm::DdmCollector};
 use crate::config::{CloudConfig, Config, PhoneList};
-use crate::metrics::{self, Families, SelfMetrics};
+use crate::metrics::{Families, SelfMetrics};
 
 /// Subtracted from Prometheus' scrape timeout so the answer arrives before Prometheus gives up.
 pub const TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
@@ -137,10 +137,9 @@ impl Exporter {
                     // that started it goes away.
                     let handle = tokio::spawn(async move {
                         let fams = me.collect(deadline).await;
-                        let mut out = Vec::with_capacity(64 * 1024);
-                        if let Err(e) = metrics::encode(&fams.into_vec(), &mut out) {
-                            tracing::error!(error = %e, "encoding metrics failed");
-                        }
+                        let mut out = Vec::new();
+                        fams.encode(&mut out);
+                        drop(fams);
                         let out = Arc::new(out);
                         let mut guard = match me.inflight.lock() {
                             Ok(g) => g,

@@ -180,19 +180,33 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("empty body".into());
     }
+    // Fast path: most bodies decode; tracking the field path costs on every field, so it is
+    // paid only to explain a wrong type or a missing field (decoding again gives the same error,
+    // now with its path). Broken JSON (syntax, truncation) has no meaningful field path.
+    // (No check for trailing bytes, as before: a complete document followed by junk decodes.)
+    match T::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
+        Ok(v) => return Ok(v),
+        Err(e) if e.is_eof() => {
+            let mut msg = e.to_string();
+            truncate(&mut msg, 200);
+            return Err(format!("truncated JSON: {msg}"));
+        }
+        Err(e) if e.is_syntax() || e.is_io() => {
+            let mut msg = e.to_string();
+            truncate(&mut msg, 200);
+            return Err(format!("malformed JSON: {msg}"));
+        }
+        Err(_) => {}
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        let mut msg = inner.to_string();
+        let mut msg = e.into_inner().to_string();
         truncate(&mut msg, 200);
-        match inner.classify() {
-            serde_json::error::Category::Eof => format!("truncated JSON: {msg}"),
-            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
-                format!("malformed JSON: {msg}")
-            }
-            serde_json::error::Category::Data if path == "." => format!("unexpected JSON: {msg}"),
-            serde_json::error::Category::Data => format!("at {path}: {msg}"),
+        if path == "." {
+            format!("unexpected JSON: {msg}")
+        } else {
+            format!("at {path}: {msg}")
         }
     })
 }
@@ -762,4 +776,39 @@ pub fn build_url(base: &str, path: &str, query: &[(String, String)]) -> String {
         url.push_str(&q.join("&"));
     }
     url
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Doc {
+        a: Vec<u32>,
+    }
+
+    #[test]
+    fn decode_json_names_the_path_of_wrong_types_only() {
+        assert_eq!(
+            decode_json::<Doc>(br#"{"a":[1,2]}"#),
+            Ok(Doc { a: vec![1, 2] })
+        );
+        assert_eq!(
+            decode_json::<Doc>(br#"{"a":[1,"x"]}"#).unwrap_err(),
+            "at a[1]: invalid type: string \"x\", expected u32 at line 1 column 11"
+        );
+        assert_eq!(
+            decode_json::<Doc>(br#"{"a":[1,2]"#).unwrap_err(),
+            "truncated JSON: EOF while parsing an object at line 1 column 10"
+        );
+        assert!(decode_json::<Doc>(br#"{"a":[1,}"#)
+            .unwrap_err()
+            .starts_with("malformed JSON: "));
+        assert_eq!(decode_json::<Doc>(b" \n").unwrap_err(), "empty body");
+        // A complete document followed by junk decodes, as it always has.
+        assert_eq!(
+            decode_json::<Doc>(br#"{"a":[]} junk"#),
+            Ok(Doc { a: vec![] })
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! KooPhone phone status: ids chunked ≤ 100 per call, calls concurrent within the cloud's
 //! in-flight limit, mapped to one series per phone plus counts per status.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use futures::future::try_join_all;
 use tokio::time::Instant;
@@ -40,20 +41,40 @@ pub async fn fetch(
 ) -> Result<Vec<StatusResult>, ApiError> {
     let calls = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
         let results = client.koophone_status(chunk, deadline).await?;
-        let asked: HashSet<&str> = chunk.iter().map(String::as_str).collect();
-        let mut seen = HashSet::with_capacity(results.len());
-        Ok::<_, ApiError>(
-            results
-                .into_iter()
-                .filter(|r| {
-                    asked.contains(r.instance_id.as_str()) && seen.insert(r.instance_id.clone())
-                })
-                .collect::<Vec<_>>(),
-        )
+        Ok::<_, ApiError>(keep_asked_once(chunk, results))
     });
     let chunks = try_join_all(calls).await?;
     Ok(chunks.into_iter().flatten().collect())
 }
+
+/// The answers for phones in `asked` (which holds no duplicates: the phone list is
+/// deduplicated), the first one only for each, in the order received. The API answers in the
+/// order asked, so that case is checked first without hashing; otherwise one map of at most 100
+/// borrowed ids marks what was seen, so no id is cloned.
+fn keep_asked_once(asked: &[String], results: Vec<StatusResult>) -> Vec<StatusResult> {
+    if results.len() <= asked.len()
+        && results
+            .iter()
+            .zip(asked)
+            .all(|(r, id)| r.instance_id == *id)
+    {
+        return results;
+    }
+    let mut seen: HashMap<&str, bool> = asked.iter().map(|id| (id.as_str(), false)).collect();
+    results
+        .into_iter()
+        .filter(|r| match seen.get_mut(r.instance_id.as_str()) {
+            Some(s) if !*s => {
+                *s = true;
+                true
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// `code` label values of the documented statuses, so the common case allocates nothing.
+const CODES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 /// Pure mapping. Every known status name gets a count (0 when none); an unknown code maps to
 /// `status="unknown"` with its raw `code`.
@@ -71,11 +92,14 @@ pub fn map(
         if let Ok(i) = all.binary_search(&name) {
             counts[i] += 1;
         }
-        let code = r.status.to_string();
+        let code = match usize::try_from(r.status).ok().and_then(|i| CODES.get(i)) {
+            Some(c) => Cow::Borrowed(*c),
+            None => Cow::Owned(r.status.to_string()),
+        };
         f.gauge(
             INSTANCE_STATUS,
             "Current status of each KooPhone cloud phone: 1 for its status name, with the raw status code.",
-            &[("cloud", cloud), ("instance_id", &r.instance_id), ("status", name), ("code", &code)],
+            &[("cloud", cloud), ("instance_id", &r.instance_id), ("status", name), ("code", &*code)],
             1.0,
         );
     }
@@ -160,6 +184,22 @@ mod tests {
         assert_eq!(f.len_of(INSTANCES), 8, "7 distinct names + unknown");
         assert_eq!(f.value(REQUESTED, &[]), Some(4.0));
         assert_eq!(f.value(REPORTED, &[]), Some(4.0));
+    }
+
+    #[test]
+    fn keeps_only_asked_phones_once_each() {
+        let asked = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let kept = keep_asked_once(
+            &asked,
+            vec![r("b", 1), r("x", 0), r("a", 2), r("b", 3), r("a", 4)],
+        );
+        assert_eq!(kept, vec![r("b", 1), r("a", 2)]);
+        let in_order = vec![r("a", 1), r("b", 2)];
+        assert_eq!(keep_asked_once(&asked, in_order.clone()), in_order);
+        assert_eq!(
+            keep_asked_once(&asked, vec![r("a", 1), r("b", 2), r("c", 3), r("a", 4)]),
+            vec![r("a", 1), r("b", 2), r("c", 3)]
+        );
     }
 
     #[test]

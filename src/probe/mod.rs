@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use crate::cloud::koophone::{JobDetail, MAX_IDS_PER_CALL};
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::{check_instance_id, ProbeModule, MAX_INSTANCE_ID_LEN};
-use crate::metrics::{self, Families};
+use crate::metrics::Families;
 use crate::scrape::{deadline_for, Exporter};
 
 /// The last poll of a task happens this long before the deadline, so it can still answer.
@@ -375,9 +375,7 @@ pub async fn serve(
     let age = Instant::now().saturating_duration_since(result.finished);
     let fams = families(&result, source == Source::Cached, age);
     let mut out = Vec::with_capacity(4096);
-    if let Err(e) = metrics::encode(&fams.into_vec(), &mut out) {
-        tracing::error!(module = name, error = %e, "encoding the probe answer failed");
-    }
+    fams.encode(&mut out);
     Ok(out)
 }
 

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# End-to-end scrape benchmark (BENCHMARKS.md): the simulator (separate process, 50 ms per call)
+# and the exporter (max_concurrency 16, phones from instance_ids_file), then N scrapes of
+# /metrics at each fleet size. Reports wall time per scrape against the critical-path bound
+# ceil(calls/16) x 50 ms, exporter CPU per scrape (utime+stime of the exporter process from
+# /proc/<pid>/stat), peak RSS (VmHWM), bytes of exposition, and gzip size/cost.
+#
+# Usage: benches/scrape.sh [SIZES...]   (default: 1000 10000 100000)
+# Env:   SCRAPES (default: 200,000/phones, between 10 and 100), BIN (default: release build under $CARGO_TARGET_DIR or target/),
+#        LATENCY_MS (50), CONCURRENCY (16), NO_BUILD=1 to skip `cargo build --release`.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SCRAPES_FIXED=${SCRAPES:-}
+SIZES=("${@:-1000 10000 100000}")
+read -r -a SIZES <<<"${SIZES[*]}"
+LATENCY_MS=${LATENCY_MS:-50}
+CONCURRENCY=${CONCURRENCY:-16}
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=${BIN:-$TARGET/release/huaweicloud-exporter}
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
+CLK_TCK=$(getconf CLK_TCK)
+WORK=$(mktemp -d)
+SIM_PID=""
+EXP_PID=""
+cleanup() {
+    [ -n "$EXP_PID" ] && kill "$EXP_PID" 2>/dev/null || true
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { # URL
+    for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "timed out waiting for $1" >&2; return 1
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+printf '%-8s %6s %9s %9s %9s %7s %8s %10s %9s %10s %8s %9s %9s %9s\n' \
+    phones calls bound_ms wall_ms max_ms ratio call_ms call_ratio cpu_ms cpu_us/ph hwm_MB bytes gzip1_B gzip1_ms
+for N in "${SIZES[@]}"; do
+    SCRAPES=${SCRAPES_FIXED:-$(( 200000 / N < 10 ? 10 : (200000 / N > 100 ? 100 : 200000 / N) ))}
+    SIM_PORT=$(free_port)
+    EXP_PORT=$(free_port)
+    IDS="$WORK/ids-$N.txt"
+    "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --phones "$N" --latency "${LATENCY_MS}ms" \
+        --tick 0s --write-ids "$IDS" >"$WORK/sim-$N.log" 2>&1 &
+    SIM_PID=$!
+    wait_for "http://127.0.0.1:$SIM_PORT/_sim/faults"
+    for _ in $(seq 1 300); do
+        [ "$({ wc -l <"$IDS"; } 2>/dev/null || echo 0)" -ge "$N" ] && break
+        sleep 0.1
+    done
+    BASE="http://127.0.0.1:$SIM_PORT"
+    cat >"$WORK/config-$N.yaml" <<YAML
+timeout: 60s
+max_concurrency: $CONCURRENCY
+clouds:
+  - name: bench
+    region: ap-southeast-1
+    project_id: 0123456789abcdef0123456789abcdef
+    auth: { token: { value: demo-static-token } }
+    endpoints: { iam: "$BASE", dcs: "$BASE", ddm: "$BASE", koophone: "$BASE" }
+    koophone: { instance_ids_file: $IDS }
+YAML
+    "$BIN" --config.file "$WORK/config-$N.yaml" --web.listen-address "127.0.0.1:$EXP_PORT" \
+        --log.level warn >"$WORK/exporter-$N.log" 2>&1 &
+    EXP_PID=$!
+    URL="http://127.0.0.1:$EXP_PORT/metrics"
+    wait_for "http://127.0.0.1:$EXP_PORT/-/healthy"
+    # Warm-up: connection pool filled, phone list read, allocator grown.
+    curl -sf -o "$WORK/out-$N.txt" "$URL"
+    if ! grep -q '^huaweicloud_scrape_collector_success{cloud="bench",collector="koophone"} 1' "$WORK/out-$N.txt"; then
+        echo "koophone collector failed at $N phones; see $WORK/exporter-$N.log" >&2
+        cat "$WORK/exporter-$N.log" >&2
+        exit 1
+    fi
+    before=$(cpu_ticks "$EXP_PID")
+    walls=()
+    for _ in $(seq 1 "$SCRAPES"); do
+        walls+=("$(curl -sf -o "$WORK/out-$N.txt" -w '%{time_total}' "$URL")")
+    done
+    after=$(cpu_ticks "$EXP_PID")
+    hwm=$(hwm_kb "$EXP_PID")
+    bytes=$(wc -c <"$WORK/out-$N.txt")
+    # Mean duration of one upstream call as the exporter timed it (latency + simulator work +
+    # transfer), from its own histogram: what the critical path is really made of.
+    call_ms=$(awk '/^huaweicloud_api_request_duration_seconds_sum\{.*koophone_batch_status/ {s = $2}
+        /^huaweicloud_api_request_duration_seconds_count\{.*koophone_batch_status/ {c = $2}
+        END { printf "%.2f", c ? s / c * 1000 : 0 }' "$WORK/out-$N.txt")
+    gz_start=$(date +%s%N)
+    gz=$(gzip -1 -c "$WORK/out-$N.txt" | wc -c)
+    gz_ms=$(( ($(date +%s%N) - gz_start) / 1000000 ))
+    calls=$(( (N + 99) / 100 ))
+    bound=$(( (calls + CONCURRENCY - 1) / CONCURRENCY * LATENCY_MS ))
+    printf '%s\n' "${walls[@]}" | awk -v n="$N" -v calls="$calls" -v bound="$bound" \
+        -v ticks=$((after - before)) -v tck="$CLK_TCK" -v k="$SCRAPES" -v hwm="$hwm" \
+        -v bytes="$bytes" -v gz="$gz" -v gzms="$gz_ms" -v callms="$call_ms" '
+        { s += $1; if ($1 > m) m = $1 }
+        END {
+            wall = s / NR * 1000; cpu = ticks / tck / k * 1000
+            waves = bound / '"$LATENCY_MS"'
+            # call_ratio: wall against the bound rebuilt from the measured call duration.
+            printf "%-8d %6d %9d %9.1f %9.1f %7.3f %8.2f %10.3f %9.2f %10.3f %8.1f %9d %9d %9d\n",
+                n, calls, bound, wall, m * 1000, (bound ? wall / bound : 0), callms,
+                (callms > 0 ? wall / (waves * callms) : 0), cpu, cpu * 1000 / n,
+                hwm / 1024, bytes, gz, gzms
+        }'
+    kill "$EXP_PID" "$SIM_PID" 2>/dev/null || true
+    wait "$EXP_PID" "$SIM_PID" 2>/dev/null || true
+    EXP_PID=""
+    SIM_PID=""
+done

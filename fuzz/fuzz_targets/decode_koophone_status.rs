@@ -1,0 +1,7 @@
+//! `cloud::koophone::parse_status` on arbitrary bodies.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let _ = huaweicloud_exporter::cloud::koophone::parse_status(body);
+});
