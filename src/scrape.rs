@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 
@@ -48,7 +49,7 @@ pub struct CloudRuntime {
     pub ddm: Option<Arc<DdmCollector>>,
 }
 
-type Collection = Shared<BoxFuture<'static, Arc<Vec<u8>>>>;
+type Collection = Shared<BoxFuture<'static, Bytes>>;
 
 /// What one wrapped collector run yields: cloud, collector, outcome, time taken.
 type CollectorRun<'a> = (&'a str, &'static str, Result<Families, ApiError>, Duration);
@@ -115,7 +116,7 @@ impl Exporter {
     }
 
     /// The encoded collector families of a scrape, joining one already in flight if there is one.
-    pub async fn scrape(self: &Arc<Self>, deadline: Instant) -> Arc<Vec<u8>> {
+    pub async fn scrape(self: &Arc<Self>, deadline: Instant) -> Bytes {
         let (fut, joined) = {
             let mut guard = match self.inflight.lock() {
                 Ok(g) => g,
@@ -140,7 +141,7 @@ impl Exporter {
                         let mut out = Vec::new();
                         fams.encode(&mut out);
                         drop(fams);
-                        let out = Arc::new(out);
+                        let out = Bytes::from(out);
                         let mut guard = match me.inflight.lock() {
                             Ok(g) => g,
                             Err(p) => p.into_inner(),

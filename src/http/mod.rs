@@ -130,11 +130,14 @@ async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap)
         .and_then(|v| v.to_str().ok());
     let deadline = Instant::now() + deadline_for(exporter.config.timeout, header);
     let collected = exporter.scrape(deadline).await;
-    let mut body = Vec::with_capacity(collected.len() + 16 * 1024);
-    body.extend_from_slice(&collected);
-    if let Err(e) = encode(&state.metrics.registry.gather(), &mut body) {
+    let mut own = Vec::with_capacity(16 * 1024);
+    if let Err(e) = encode(&state.metrics.registry.gather(), &mut own) {
         tracing::error!(error = %e, "encoding self metrics failed");
     }
+    // The collection (shared by coalesced scrapes, megabytes at fleet scale) is sent as it is,
+    // not copied; the self metrics follow it.
+    let chunks = [collected, bytes::Bytes::from(own)].map(Ok::<_, std::convert::Infallible>);
+    let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 
