@@ -401,6 +401,8 @@ impl Inner {
     where
         F: FnOnce(&Inner, Option<FaultKind>) -> Reply,
     {
+        // Latency is the time from arrival to answer, the work of checking the call included.
+        let arrived = Instant::now();
         self.calls[op.index()].fetch_add(1, Ordering::Relaxed);
         let auth = if op == Operation::IamToken {
             Ok(())
@@ -411,7 +413,7 @@ impl Inner {
         let extra = fault.as_ref().and_then(|f| f.latency).unwrap_or_default();
         let latency = self.config.latency.saturating_add(extra);
         if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
+            tokio::time::sleep_until(arrived + latency).await;
         }
         let kind = fault.as_ref().and_then(|f| f.kind);
         if kind == Some(FaultKind::TokenExpired) {
