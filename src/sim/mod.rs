@@ -220,6 +220,12 @@ impl SimHandle {
         self.inner.calls[op.index()].load(Ordering::Relaxed)
     }
 
+    /// The status code phone `id` reports now, if the fleet has it.
+    pub fn phone_status(&self, id: &str) -> Option<u8> {
+        let idx = self.inner.fleet.index_of(id)?;
+        Some(self.inner.fleet.phone_status(idx, self.inner.tick()))
+    }
+
     /// Every IAM token issued (and not yet forgotten), so tests can prove none leaks.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.inner.tokens.issued()
