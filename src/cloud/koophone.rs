@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::{ApiError, CloudClient, Operation, Request};
+use super::{ApiError, BodyError, CloudClient, Operation, Request};
 
 /// Most instance ids one call accepts.
 pub const MAX_IDS_PER_CALL: usize = 100;
@@ -32,11 +32,48 @@ pub static TASK: Operation = Operation {
     koophone: true,
 };
 
-/// `{"data": T, "error_code": "0", ...}`.
+/// `{"data": T, "error_code": "0", "error_msg": "ok"}`: success is `error_code == "0"`.
 #[derive(Debug, Deserialize)]
-pub struct Envelope<T> {
-    /// The payload.
-    pub data: T,
+struct Answer<T> {
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_msg: Option<String>,
+    #[serde(default = "none")]
+    data: Option<T>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// Just the verdict, for answers whose `data` does not decode.
+#[derive(Deserialize)]
+struct Verdict {
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_msg: Option<String>,
+}
+
+/// Decodes a KooPhone answer in one pass: the payload when `error_code` is "0", the error when
+/// it is anything else (or missing), a decode error when the body is not the documented shape.
+pub fn parse_answer<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, BodyError> {
+    let api = |code: Option<String>, msg: Option<String>| BodyError::Api {
+        code: code.unwrap_or_else(|| "<missing error_code>".into()),
+        message: msg.unwrap_or_default(),
+    };
+    match super::decode_json::<Answer<T>>(body) {
+        Ok(a) if a.error_code.as_deref() == Some("0") => a
+            .data
+            .ok_or_else(|| BodyError::Decode("at data: missing field `data`".into())),
+        Ok(a) => Err(api(a.error_code, a.error_msg)),
+        // A failure's `data` may be anything; the verdict still decides.
+        Err(m) => match super::decode_json::<Verdict>(body) {
+            Ok(v) if v.error_code.as_deref() != Some("0") => Err(api(v.error_code, v.error_msg)),
+            _ => Err(BodyError::Decode(m)),
+        },
+    }
 }
 
 /// Batch status payload.
@@ -110,18 +147,18 @@ struct CommandBody<'a> {
 }
 
 /// Decodes a batch-status body.
-pub fn parse_status(body: &[u8]) -> Result<Vec<StatusResult>, String> {
-    super::decode_json::<Envelope<StatusResultWrapper>>(body).map(|e| e.data.status_results)
+pub fn parse_status(body: &[u8]) -> Result<Vec<StatusResult>, BodyError> {
+    parse_answer::<StatusResultWrapper>(body).map(|d| d.status_results)
 }
 
 /// Decodes an async-command body.
-pub fn parse_command(body: &[u8]) -> Result<CommandInfo, String> {
-    super::decode_json::<Envelope<CommandInfo>>(body).map(|e| e.data)
+pub fn parse_command(body: &[u8]) -> Result<CommandInfo, BodyError> {
+    parse_answer(body)
 }
 
 /// Decodes a task body.
-pub fn parse_task(body: &[u8]) -> Result<Vec<JobDetail>, String> {
-    super::decode_json::<Envelope<JobDetailWrapper>>(body).map(|e| e.data.jobs)
+pub fn parse_task(body: &[u8]) -> Result<Vec<JobDetail>, BodyError> {
+    parse_answer::<JobDetailWrapper>(body).map(|d| d.jobs)
 }
 
 impl CloudClient {
@@ -213,12 +250,42 @@ mod tests {
         let e = parse_status(
             br#"{"data":{"status_results":[{"instance_id":"a","status":"3"}]},"error_code":"0"}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with("at data.status_results[0].status: invalid type: string"),
             "{e}"
         );
         let e = parse_status(br#"{"error_code":"0"}"#).unwrap_err();
-        assert!(e.contains("missing field `data`"), "{e}");
+        assert_eq!(e, BodyError::Decode("at data: missing field `data`".into()));
+    }
+
+    #[test]
+    fn an_error_code_is_an_api_error_whatever_the_data() {
+        for body in [
+            &br#"{"error_code":"KOOPHONE.API.1000","error_msg":"bad parameter"}"#[..],
+            br#"{"error_code":"KOOPHONE.API.1000","error_msg":"bad parameter","data":{"status_results":"nonsense"}}"#,
+            br#"{"error_code":"KOOPHONE.API.1000","error_msg":"bad parameter","data":null}"#,
+        ] {
+            assert_eq!(
+                parse_status(body).unwrap_err(),
+                BodyError::Api {
+                    code: "KOOPHONE.API.1000".into(),
+                    message: "bad parameter".into()
+                }
+            );
+        }
+        let e = parse_status(br#"{"data":{"status_results":[]}}"#).unwrap_err();
+        assert_eq!(
+            e,
+            BodyError::Api {
+                code: "<missing error_code>".into(),
+                message: String::new()
+            }
+        );
+        assert!(matches!(
+            parse_status(b"{\"error_code\":"),
+            Err(BodyError::Decode(_))
+        ));
     }
 }

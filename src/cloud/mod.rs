@@ -242,13 +242,26 @@ struct IamError {
     title: Option<String>,
 }
 
-/// KooPhone's envelope: `error_code` "0" is success.
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    error_code: Option<String>,
-    #[serde(default)]
-    error_msg: Option<String>,
+/// Why an answered call's body is not a success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Not what the API documents (malformed, truncated, wrong types, missing fields).
+    #[error("{0}")]
+    Decode(String),
+    /// A well-formed answer that says failure (KooPhone `error_code` other than "0").
+    #[error("{code}: {message}")]
+    Api {
+        /// The service's `error_code`.
+        code: String,
+        /// The service's `error_msg`.
+        message: String,
+    },
+}
+
+impl From<String> for BodyError {
+    fn from(m: String) -> Self {
+        BodyError::Decode(m)
+    }
 }
 
 /// A request to send: operation, method, URL and optional JSON body.
@@ -370,7 +383,7 @@ impl Transport {
             let status = resp.status();
             let headers = resp.headers().clone();
             let body = read_limited(resp).await?;
-            Ok::<_, BodyError>((status, headers, body))
+            Ok::<_, ReadError>((status, headers, body))
         })
         .await;
         drop(permit);
@@ -392,7 +405,7 @@ impl Transport {
                 e.request_id = sent_id;
                 return Err(self.count(op, None, e));
             }
-            Ok(Err(BodyError::TooLarge)) => {
+            Ok(Err(ReadError::TooLarge)) => {
                 let mut e = ApiError::new(
                     ErrorKind::DecodeError,
                     op.name,
@@ -401,7 +414,7 @@ impl Transport {
                 e.request_id = sent_id;
                 return Err(self.count(op, None, e));
             }
-            Ok(Err(BodyError::Http(err))) => {
+            Ok(Err(ReadError::Http(err))) => {
                 let kind = if err.is_timeout() {
                     ErrorKind::Timeout
                 } else if err.is_decode() || err.is_body() {
@@ -460,28 +473,29 @@ impl Transport {
     }
 }
 
-enum BodyError {
+/// Why reading an answer failed.
+enum ReadError {
     TooLarge,
     Http(reqwest::Error),
 }
 
-impl From<reqwest::Error> for BodyError {
+impl From<reqwest::Error> for ReadError {
     fn from(e: reqwest::Error) -> Self {
-        BodyError::Http(e)
+        ReadError::Http(e)
     }
 }
 
-async fn read_limited(mut resp: reqwest::Response) -> Result<Bytes, BodyError> {
+async fn read_limited(mut resp: reqwest::Response) -> Result<Bytes, ReadError> {
     if resp
         .content_length()
         .is_some_and(|n| n > MAX_BODY_BYTES as u64)
     {
-        return Err(BodyError::TooLarge);
+        return Err(ReadError::TooLarge);
     }
     let mut buf = BytesMut::new();
     while let Some(chunk) = resp.chunk().await? {
         if buf.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(BodyError::TooLarge);
+            return Err(ReadError::TooLarge);
         }
         buf.extend_from_slice(&chunk);
     }
@@ -514,23 +528,8 @@ fn classify(op: &'static Operation, status: StatusCode, reply: &Reply) -> Result
         retry_after: None,
     };
     if status.is_success() {
-        if op.koophone {
-            let env: Envelope = decode_json(&reply.body).map_err(|m| {
-                let mut e = base(ErrorKind::DecodeError);
-                e.message = m;
-                e
-            })?;
-            match env.error_code.as_deref() {
-                Some("0") => return Ok(()),
-                code => {
-                    let mut e = base(ErrorKind::ApiError);
-                    e.code = Some(code.unwrap_or("<missing error_code>").to_string());
-                    e.message = env.error_msg.unwrap_or_default();
-                    truncate(&mut e.message, 200);
-                    return Err(e);
-                }
-            }
-        }
+        // KooPhone's `error_code` inside a 200 is read with the payload, in one pass
+        // (see `koophone::parse_answer`).
         return Ok(());
     }
     let kind = match status.as_u16() {
@@ -640,14 +639,28 @@ impl CloudClient {
 
     /// Sends `req` and decodes the answer with `parse`; the call is counted `ok` only when the
     /// body decoded, `decode_error` when it did not.
-    pub async fn call<T>(
+    pub async fn call<T, E: Into<BodyError>>(
         &self,
         req: &Request,
         deadline: Instant,
-        parse: impl FnOnce(&[u8]) -> Result<T, String>,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
     ) -> Result<T, ApiError> {
         let reply = self.send(req, deadline).await?;
-        let decoded = parse(&reply.body).map_err(|m| ApiError::decode(req.op.name, &reply, m));
+        let decoded = parse(&reply.body).map_err(|e| match e.into() {
+            BodyError::Decode(m) => ApiError::decode(req.op.name, &reply, m),
+            BodyError::Api { code, mut message } => {
+                truncate(&mut message, 200);
+                ApiError {
+                    kind: ErrorKind::ApiError,
+                    operation: req.op.name,
+                    status: Some(reply.status),
+                    code: Some(code),
+                    message,
+                    request_id: reply.request_id.clone(),
+                    retry_after: None,
+                }
+            }
+        });
         self.transport.record_decoded(req.op, decoded)
     }
 
