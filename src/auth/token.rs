@@ -30,6 +30,8 @@ const REFRESH_AHEAD_MAX: Duration = Duration::from_secs(3600);
 const REFRESH_AHEAD_FRACTION: f64 = 0.1;
 /// First wait after a failed token request; doubles up to [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = Duration::from_secs(10);
+/// How long IAM tokens live (DESIGN.md), assumed when an answer does not say.
+const DOCUMENTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Longest wait between failed token requests (an AK/SK locks for 5 minutes after 5 bad tries).
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
@@ -326,25 +328,28 @@ impl TokenProvider {
                     "answer has no X-Subject-Token header",
                 )
             })?;
-        let info: TokenBody = reply.json(IAM_TOKEN.name)?;
-        let expires_at = match info
-            .token
-            .expires_at
-            .as_deref()
-            .map(humantime::parse_rfc3339_weak)
-        {
-            Some(Ok(t)) => Some(t),
-            Some(Err(e)) => {
-                tracing::warn!(cloud = %self.cloud, error = %e, "token.expires_at is not RFC 3339; assuming the documented 24h lifetime");
-                Some(SystemTime::now() + Duration::from_secs(24 * 3600))
-            }
-            None => {
-                tracing::warn!(cloud = %self.cloud, "token.expires_at missing; assuming the documented 24h lifetime");
-                Some(SystemTime::now() + Duration::from_secs(24 * 3600))
+        let expiry =
+            parse_expiry(&reply.body).map_err(|m| ApiError::decode(IAM_TOKEN.name, reply, m))?;
+        let expires_at = match expiry {
+            Ok(t) => t,
+            Err(why) => {
+                tracing::warn!(cloud = %self.cloud, problem = %why, "assuming the documented 24h token lifetime");
+                SystemTime::now() + DOCUMENTED_LIFETIME
             }
         };
-        Ok((token, expires_at))
+        Ok((token, Some(expires_at)))
     }
+}
+
+/// Reads `token.expires_at` from an IAM token body: `Err` when the body does not decode,
+/// `Ok(Err(why))` when it decodes but carries no usable expiry, `Ok(Ok(t))` otherwise.
+pub fn parse_expiry(body: &[u8]) -> Result<Result<SystemTime, String>, String> {
+    let info: TokenBody = crate::cloud::decode_json(body)?;
+    Ok(match info.token.expires_at.as_deref() {
+        None => Err("token.expires_at is missing".into()),
+        Some(s) => humantime::parse_rfc3339_weak(s)
+            .map_err(|e| format!("token.expires_at is not RFC 3339 ({e})")),
+    })
 }
 
 /// The cached token if it has not expired yet.
