@@ -3,6 +3,7 @@
 //! Concurrent scrapes are coalesced: while a collection is in flight, another scrape waits for it
 //! and serves the same result.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,7 +66,8 @@ pub struct Exporter {
     /// Command-probe runs in flight and last results; a reload starts with a fresh one.
     pub probes: crate::probe::Prober,
     inflight: Mutex<Option<(u64, Collection)>>,
-    generation: Mutex<u64>,
+    /// Tells collections apart, so one only clears its own in-flight slot.
+    generation: AtomicU64,
 }
 
 impl Exporter {
@@ -106,7 +108,7 @@ impl Exporter {
             clouds,
             probes: crate::probe::Prober::default(),
             inflight: Mutex::new(None),
-            generation: Mutex::new(0),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -125,14 +127,7 @@ impl Exporter {
             match &*guard {
                 Some((_, f)) => (f.clone(), true),
                 None => {
-                    let gen = {
-                        let mut g = match self.generation.lock() {
-                            Ok(g) => g,
-                            Err(p) => p.into_inner(),
-                        };
-                        *g += 1;
-                        *g
-                    };
+                    let gen = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
                     let me = self.clone();
                     // Spawned, so the collection finishes (and clears itself) even if the scrape
                     // that started it goes away.

@@ -339,7 +339,6 @@ impl Transport {
             }
             Err(_) => return Err(self.count(
                 op,
-                None,
                 ApiError::new(
                     ErrorKind::Timeout,
                     op.name,
@@ -352,7 +351,6 @@ impl Transport {
         if remaining.is_zero() {
             return Err(self.count(
                 op,
-                None,
                 ApiError::new(
                     ErrorKind::Timeout,
                     op.name,
@@ -403,7 +401,7 @@ impl Transport {
                     ),
                 );
                 e.request_id = sent_id;
-                return Err(self.count(op, None, e));
+                return Err(self.count(op, e));
             }
             Ok(Err(ReadError::TooLarge)) => {
                 let mut e = ApiError::new(
@@ -412,7 +410,7 @@ impl Transport {
                     format!("response body larger than {MAX_BODY_BYTES} bytes; refused"),
                 );
                 e.request_id = sent_id;
-                return Err(self.count(op, None, e));
+                return Err(self.count(op, e));
             }
             Ok(Err(ReadError::Http(err))) => {
                 let kind = if err.is_timeout() {
@@ -424,7 +422,7 @@ impl Transport {
                 };
                 let mut e = ApiError::new(kind, op.name, describe_reqwest(&err));
                 e.request_id = sent_id;
-                return Err(self.count(op, None, e));
+                return Err(self.count(op, e));
             }
             Ok(Ok(x)) => x,
         };
@@ -442,7 +440,7 @@ impl Transport {
         match classify(op, status, &reply) {
             // Counted by the caller once the body has decoded (or failed to).
             Ok(()) => Ok(reply),
-            Err(e) => Err(self.count(op, None, e)),
+            Err(e) => Err(self.count(op, e)),
         }
     }
 
@@ -460,11 +458,11 @@ impl Transport {
                     .inc();
                 Ok(v)
             }
-            Err(e) => Err(self.count(op, None, e)),
+            Err(e) => Err(self.count(op, e)),
         }
     }
 
-    fn count(&self, op: &Operation, _status: Option<u16>, e: ApiError) -> ApiError {
+    fn count(&self, op: &Operation, e: ApiError) -> ApiError {
         self.metrics
             .api_requests
             .with_label_values(&[&self.cloud, op.service, op.name, e.kind.result()])
