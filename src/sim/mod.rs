@@ -46,6 +46,7 @@ use tokio::time::Instant;
 
 pub use cli::{run_standalone, FaultArg, SimArgs};
 pub use faults::{parse_fault_arg, FaultKind, FaultSpec, Operation, ParseNameError};
+pub use fleet::DCS_STATES;
 
 use faults::FaultTable;
 use fleet::Fleet;

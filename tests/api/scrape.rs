@@ -96,22 +96,9 @@ async fn a_healthy_scrape_has_every_collector_and_family() {
     assert_eq!(s.len(), 1);
     assert!(s[0].labels.contains_key("code"));
 
-    // DCS: every documented state, per engine too; createfailed only where asked for.
-    for state in [
-        "paying",
-        "freezing",
-        "migrating",
-        "flushing",
-        "upgrading",
-        "restoring",
-        "extending",
-        "creating",
-        "running",
-        "error",
-        "frozen",
-        "createfailed",
-        "restarting",
-    ] {
+    // DCS: every state the simulator serves (the page's list), per engine too; createfailed
+    // only where asked for.
+    for state in huaweicloud_exporter::sim::DCS_STATES {
         let _ = m.value(
             "huaweicloud_dcs_instances",
             &[("cloud", "pw"), ("state", state)],
