@@ -167,13 +167,6 @@ pub struct Reply {
     pub headers: HeaderMap,
 }
 
-impl Reply {
-    /// Decodes the body, naming the field path of any mismatch.
-    pub fn json<T: DeserializeOwned>(&self, operation: &'static str) -> Result<T, ApiError> {
-        decode_json(&self.body).map_err(|m| ApiError::decode(operation, self, m))
-    }
-}
-
 /// Decodes JSON, naming the field path of any mismatch and never echoing more than a little of
 /// the body.
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
