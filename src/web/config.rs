@@ -9,17 +9,8 @@ use axum::http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-/// A web config error: always carries the file, the field path and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {path}{sep}{message}", sep = if path.is_empty() { "" } else { ": " })]
-pub struct WebConfigError {
-    /// The web config file, as given on the command line.
-    pub file: String,
-    /// Dotted field path, e.g. `tls_server_config.cert_file`; empty for whole-file errors.
-    pub path: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
+/// A web config error: the same file/field/fix shape as the main config's.
+pub type WebConfigError = crate::config::ConfigError;
 
 /// The validated web config.
 #[derive(Clone, Default, PartialEq, Eq)]
