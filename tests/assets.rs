@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde::Deserialize;
 
-use common::{files_with_ext, read_yaml, require_tool, root, run_fails, run_ok};
+use common::{files_with_ext, panels, read_yaml, require_tool, root, run_fails, run_ok};
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
@@ -159,16 +159,6 @@ fn dashboards() -> Vec<(PathBuf, Json)> {
             (path, json)
         })
         .collect()
-}
-
-/// Every panel, with the panels nested in collapsed rows.
-fn panels(dashboard: &Json) -> Vec<&Json> {
-    let mut all = Vec::new();
-    for panel in dashboard["panels"].as_array().into_iter().flatten() {
-        all.push(panel);
-        all.extend(panel["panels"].as_array().into_iter().flatten());
-    }
-    all
 }
 
 fn variable<'a>(dashboard: &'a Json, name: &str) -> Option<&'a Json> {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_yaml, require_tool, root};
+use common::{panels, read_yaml, require_tool, root};
 use serde_json::Value as Json;
 
 const RULES: &str = "alerts/huaweicloud.rules.yml";
@@ -207,16 +207,6 @@ scrape_configs:
 }
 
 // ---------------------------------------------------------------- dashboards
-
-/// Every panel, with the panels nested in collapsed rows.
-fn panels(dashboard: &Json) -> Vec<&Json> {
-    let mut all = Vec::new();
-    for panel in dashboard["panels"].as_array().into_iter().flatten() {
-        all.push(panel);
-        all.extend(panel["panels"].as_array().into_iter().flatten());
-    }
-    all
-}
 
 /// Escapes a label value for a regex matcher inside a PromQL string, as Grafana's Prometheus
 /// datasource does for multi-value variables.

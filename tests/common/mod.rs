@@ -100,3 +100,13 @@ pub fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Every panel of a Grafana dashboard, with the panels nested in collapsed rows.
+pub fn panels(dashboard: &serde_json::Value) -> Vec<&serde_json::Value> {
+    let mut all = Vec::new();
+    for panel in dashboard["panels"].as_array().into_iter().flatten() {
+        all.push(panel);
+        all.extend(panel["panels"].as_array().into_iter().flatten());
+    }
+    all
+}
