@@ -1,7 +1,7 @@
 //! A real Prometheus in the loop: the `--demo` exporter binary scraped by the `prometheus`
-//! binary, which also loads `alerts/huaweicloud.rules.yml`; then every dashboard query (with
-//! its template variables resolved the way Grafana does) and every rule expression is run
-//! through Prometheus's HTTP API. And `promtool check metrics` on the demo's `/metrics`.
+//! binary, which also loads `alerts/huaweicloud.rules.yml`; then every dashboard query and
+//! annotation query (with its template variables resolved the way Grafana does) and every
+//! rule expression is run through Prometheus's HTTP API. And `promtool check metrics` on the demo's `/metrics`.
 //!
 //! Needs `prometheus` and `promtool` on PATH (Debian: `apt-get install prometheus`); without
 //! them the tests print `skipped: ...` and pass, unless `REQUIRE_PROMETHEUS=1`.
@@ -479,6 +479,28 @@ async fn prometheus_scrapes_the_demo_and_every_dashboard_query_and_rule_works() 
         }
     }
     assert!(checked > 0, "no dashboard queries found");
+
+    // Every annotation query parses and runs (firing alerts: usually none in the healthy demo).
+    for path in common::files_with_ext(&root().join("dashboards"), &[".json"]) {
+        let file = path.file_name().unwrap_or_default().to_string_lossy();
+        let dashboard: Json =
+            serde_json::from_str(&fs::read_to_string(&path).expect("dashboard")).expect("JSON");
+        let vars = resolve_variables(&prom, &dashboard, probe_served).await;
+        for a in dashboard["annotations"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(raw) = a["expr"].as_str() else {
+                continue;
+            };
+            let expr = interpolate(raw, &vars);
+            match prom.query(&expr).await {
+                Err(e) => failures.push(format!("{file}: annotation {}: {expr}: {e}", a["name"])),
+                Ok(result) => println!("ok ({} series): {file}: annotation {expr}", result.len()),
+            }
+        }
+    }
 
     // Every alerting rule: its expression parses and the metrics it reads exist.
     let rules = read_yaml(&rules_file);

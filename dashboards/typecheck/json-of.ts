@@ -12,3 +12,23 @@ export type JsonOf<T> = T extends string
       : T extends object
         ? { [K in keyof T]: JsonOf<T[K]> }
         : T;
+
+import type { AnnotationQuery, Dashboard } from "@grafana/schema";
+
+// @grafana/schema types an annotation's query (`target`) for the built-in Grafana source only
+// (its own TODO says so). Grafana's Prometheus data source reads these keys from the
+// annotation itself (and moves `expr`/`step` into `target` when it loads the dashboard), so
+// they are allowed next to the schema's keys, and nothing else is.
+export interface PrometheusAnnotationFields {
+  expr?: string;
+  step?: string;
+  titleFormat?: string;
+  textFormat?: string;
+  tagKeys?: string;
+  useValueForTime?: boolean;
+}
+
+// The type every dashboard JSON must satisfy: Dashboard, with Prometheus annotation queries.
+export type CheckedDashboard = Omit<Dashboard, "annotations"> & {
+  annotations?: { list?: Array<AnnotationQuery & PrometheusAnnotationFields> };
+};
