@@ -138,8 +138,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // The log line only: with --log.format json every line of stderr stays JSON.
             tracing::error!(error = format!("{e:#}"), "exiting");
-            eprintln!("huaweicloud-exporter: {e:#}");
             ExitCode::FAILURE
         }
     }
