@@ -18,9 +18,12 @@ use crate::web::WebConfigHandle;
 /// One `--web.listen-address` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListenAddress {
-    /// An IP address and port: `127.0.0.1:10071`, `[::1]:10071`; `:10071` is `0.0.0.0:10071`
-    /// (every IPv4 interface; `[::]:10071` for IPv6, which on Linux takes IPv4 too).
+    /// An IP address and port: `127.0.0.1:10071`, `[::1]:10071`, `0.0.0.0:10071` (every IPv4
+    /// interface), `[::]:10071` (every IPv6 one; IPv4 too where the host's default says so).
     Ip(SocketAddr),
+    /// `:10071`: every interface, IPv6 and IPv4 on one dual-stack socket as Go listens, or
+    /// IPv4 only on a host without IPv6.
+    AllInterfaces(u16),
     /// A host name and port, resolved when binding: `localhost:10071`.
     Host {
         /// The name as given.
@@ -34,6 +37,7 @@ impl std::fmt::Display for ListenAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ListenAddress::Ip(a) => write!(f, "{a}"),
+            ListenAddress::AllInterfaces(port) => write!(f, ":{port}"),
             ListenAddress::Host { host, port } => write!(f, "{host}:{port}"),
         }
     }
@@ -43,7 +47,7 @@ impl std::fmt::Display for ListenAddress {
 const MAX_HOST_NAME: usize = 253;
 
 /// Parses a Prometheus-style listen address: `host:port` where host is an IPv4 address, an
-/// IPv6 address in brackets, a host name, or empty (`:10071`, every IPv4 interface).
+/// IPv6 address in brackets, a host name, or empty (`:10071`, every interface).
 pub fn parse_listen_address(s: &str) -> anyhow::Result<ListenAddress> {
     let bad = |why: &str| {
         anyhow::anyhow!(
@@ -58,7 +62,7 @@ pub fn parse_listen_address(s: &str) -> anyhow::Result<ListenAddress> {
         _ => return Err(bad("does not end in a port from 0 to 65535")),
     };
     if host.is_empty() {
-        return Ok(ListenAddress::Ip(SocketAddr::from(([0, 0, 0, 0], port))));
+        return Ok(ListenAddress::AllInterfaces(port));
     }
     if let Some(inner) = host.strip_prefix('[') {
         let Some(ip) = inner.strip_suffix(']') else {
@@ -117,6 +121,33 @@ pub async fn bind_listen_addresses(addrs: &[ListenAddress]) -> anyhow::Result<Ve
     let mut bound: Vec<SocketAddr> = Vec::new();
     for addr in addrs {
         match addr {
+            ListenAddress::AllInterfaces(port) => {
+                let v6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, *port));
+                let v4 = SocketAddr::from(([0, 0, 0, 0], *port));
+                if *port != 0 && (bound.contains(&v6) || bound.contains(&v4)) {
+                    continue;
+                }
+                let listener = match bind_dual_stack(v6) {
+                    Ok(l) => l,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied
+                        ) =>
+                    {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("cannot listen on {addr} (every interface)")));
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no dual-stack IPv6 socket; listening on IPv4 only");
+                        TcpListener::bind(v4)
+                            .await
+                            .with_context(|| format!("cannot listen on {v4}"))?
+                    }
+                };
+                bound.push(listener.local_addr().unwrap_or(v6));
+                listeners.push(listener);
+            }
             ListenAddress::Ip(ip) => {
                 if ip.port() != 0 && bound.contains(ip) {
                     continue;
@@ -200,6 +231,20 @@ pub async fn bind_listen_addresses(addrs: &[ListenAddress]) -> anyhow::Result<Ve
     Ok(listeners)
 }
 
+/// A listener on `[::]:port` that takes IPv4 too (`IPV6_V6ONLY` off, whatever the host's
+/// default), with the options tokio's `TcpListener::bind` sets.
+fn bind_dual_stack(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_only_v6(false)?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
 #[cfg(test)]
 mod listen_tests {
     use super::*;
@@ -215,8 +260,9 @@ mod listen_tests {
     fn listen_addresses_take_ips_names_and_bare_ports() {
         let ip = |s: &str| ListenAddress::Ip(s.parse().unwrap());
         for (input, want) in [
-            (":10071", ip("0.0.0.0:10071")),
-            (":0", ip("0.0.0.0:0")),
+            (":10071", ListenAddress::AllInterfaces(10071)),
+            (":0", ListenAddress::AllInterfaces(0)),
+            ("0.0.0.0:10071", ip("0.0.0.0:10071")),
             ("127.0.0.1:10071", ip("127.0.0.1:10071")),
             ("[::1]:10071", ip("[::1]:10071")),
             ("[::]:10071", ip("[::]:10071")),
@@ -304,6 +350,30 @@ mod listen_tests {
         assert!(got
             .iter()
             .all(|a| a.port() == got[0].port() && a.port() != 0));
+    }
+
+    #[tokio::test]
+    async fn a_bare_port_takes_ipv4_and_where_the_host_has_it_ipv6() {
+        let listeners = bind_listen_addresses(&[ListenAddress::AllInterfaces(0)])
+            .await
+            .unwrap();
+        assert_eq!(listeners.len(), 1);
+        let port = listeners[0].local_addr().unwrap().port();
+        let (accepted, connected) = tokio::join!(
+            listeners[0].accept(),
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+        );
+        assert!(accepted.is_ok() && connected.is_ok());
+        let has_ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+        if has_ipv6 {
+            let (accepted, connected) = tokio::join!(
+                listeners[0].accept(),
+                tokio::net::TcpStream::connect(("::1", port))
+            );
+            assert!(accepted.is_ok() && connected.is_ok());
+        } else {
+            println!("no IPv6 on this host: checked IPv4 only");
+        }
     }
 
     #[tokio::test]

@@ -16,8 +16,8 @@ struct Cli {
     /// Configuration file.
     #[arg(long = "config.file", default_value = "config.yaml")]
     config_file: PathBuf,
-    /// Address to listen on for the web interface and telemetry: `:port` (every IPv4
-    /// interface), `host:port` (a name listens on each address it resolves to), `[ipv6]:port`.
+    /// Address to listen on for the web interface and telemetry: `:port` (every interface),
+    /// `ip:port`, `[ipv6]:port`, `host:port` (a name listens on each address it resolves to).
     /// Repeat the flag to listen on several.
     #[arg(long = "web.listen-address", default_value = ":10071", action = clap::ArgAction::Append)]
     listen_address: Vec<String>,
