@@ -245,154 +245,6 @@ fn bind_dual_stack(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-#[cfg(test)]
-mod listen_tests {
-    use super::*;
-
-    fn host(h: &str, port: u16) -> ListenAddress {
-        ListenAddress::Host {
-            host: h.into(),
-            port,
-        }
-    }
-
-    #[test]
-    fn listen_addresses_take_ips_names_and_bare_ports() {
-        let ip = |s: &str| ListenAddress::Ip(s.parse().unwrap());
-        for (input, want) in [
-            (":10071", ListenAddress::AllInterfaces(10071)),
-            (":0", ListenAddress::AllInterfaces(0)),
-            ("0.0.0.0:10071", ip("0.0.0.0:10071")),
-            ("127.0.0.1:10071", ip("127.0.0.1:10071")),
-            ("[::1]:10071", ip("[::1]:10071")),
-            ("[::]:10071", ip("[::]:10071")),
-            ("localhost:10071", host("localhost", 10071)),
-            ("localhost:0", host("localhost", 0)),
-            (
-                "exporter-1.example.com.:80",
-                host("exporter-1.example.com.", 80),
-            ),
-            ("my_host:1", host("my_host", 1)),
-        ] {
-            assert_eq!(parse_listen_address(input).unwrap(), want, "{input}");
-        }
-    }
-
-    #[test]
-    fn bad_listen_addresses_say_what_is_wrong() {
-        let tail = " (e.g. :10071, localhost:10071, 127.0.0.1:10071 or [::1]:10071)";
-        for (input, why) in [
-            ("", "is not host:port"),
-            ("garbage", "is not host:port"),
-            ("10071", "is not host:port"),
-            ("localhost:", "does not end in a port from 0 to 65535"),
-            ("localhost:65536", "does not end in a port from 0 to 65535"),
-            ("localhost:+80", "does not end in a port from 0 to 65535"),
-            (":http", "does not end in a port from 0 to 65535"),
-            (
-                "::1:80",
-                "is an IPv6 address without brackets; write it as [addr]:port",
-            ),
-            ("[::1:80", "is not host:port"),
-            ("[nope]:80", "has no IPv6 address between its brackets"),
-            (
-                "1.2.3:80",
-                "is not host:port: the host is not a valid IPv4 address",
-            ),
-            (
-                "256.1.1.1:80",
-                "is not host:port: the host is not a valid IPv4 address",
-            ),
-            (
-                "foo bar:80",
-                "is not host:port: the host is neither an IP address nor a host name",
-            ),
-            (
-                "http://localhost:80",
-                "is not host:port: the host is neither an IP address nor a host name",
-            ),
-            (
-                "-x:80",
-                "is not host:port: the host is neither an IP address nor a host name",
-            ),
-            (
-                "a..b:80",
-                "is not host:port: the host is neither an IP address nor a host name",
-            ),
-            (
-                ".:80",
-                "is not host:port: the host is neither an IP address nor a host name",
-            ),
-        ] {
-            let err = parse_listen_address(input).unwrap_err().to_string();
-            assert_eq!(err, format!("--web.listen-address {input:?} {why}{tail}"));
-        }
-        let long = format!("{}:80", "a.".repeat(127));
-        assert!(parse_listen_address(&long).is_err());
-    }
-
-    #[tokio::test]
-    async fn a_name_listens_on_each_of_its_addresses_on_one_port() {
-        let want: Vec<std::net::IpAddr> = tokio::net::lookup_host(("localhost", 0))
-            .await
-            .unwrap()
-            .map(|a| a.ip())
-            .collect();
-        let listeners = bind_listen_addresses(&[host("localhost", 0)])
-            .await
-            .unwrap();
-        let got: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
-        let mut ips: Vec<_> = got.iter().map(SocketAddr::ip).collect();
-        ips.dedup();
-        let mut want_unique = want.clone();
-        want_unique.dedup();
-        assert_eq!(ips, want_unique);
-        assert!(got
-            .iter()
-            .all(|a| a.port() == got[0].port() && a.port() != 0));
-    }
-
-    #[tokio::test]
-    async fn a_bare_port_takes_ipv4_and_where_the_host_has_it_ipv6() {
-        let listeners = bind_listen_addresses(&[ListenAddress::AllInterfaces(0)])
-            .await
-            .unwrap();
-        assert_eq!(listeners.len(), 1);
-        let port = listeners[0].local_addr().unwrap().port();
-        let (accepted, connected) = tokio::join!(
-            listeners[0].accept(),
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-        );
-        assert!(accepted.is_ok() && connected.is_ok());
-        let has_ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
-        if has_ipv6 {
-            let (accepted, connected) = tokio::join!(
-                listeners[0].accept(),
-                tokio::net::TcpStream::connect(("::1", port))
-            );
-            assert!(accepted.is_ok() && connected.is_ok());
-        } else {
-            println!("no IPv6 on this host: checked IPv4 only");
-        }
-    }
-
-    #[tokio::test]
-    async fn the_same_address_twice_is_bound_once() {
-        let first = bind_listen_addresses(&[ListenAddress::Ip("127.0.0.1:0".parse().unwrap())])
-            .await
-            .unwrap();
-        let port = first[0].local_addr().unwrap().port();
-        drop(first);
-        let both = bind_listen_addresses(&[
-            ListenAddress::Ip(SocketAddr::from(([127, 0, 0, 1], port))),
-            ListenAddress::Ip(SocketAddr::from(([127, 0, 0, 1], port))),
-        ])
-        .await
-        .unwrap();
-        assert_eq!(both.len(), 1);
-    }
-}
-
 /// A bound, ready-to-run exporter.
 pub struct Application {
     /// One per listen address; all serve the same routes under the same web config.
@@ -681,4 +533,152 @@ pub async fn demo(
     // scheme a web config may change).
     app.sim = Some(sim);
     Ok(app)
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::*;
+
+    fn host(h: &str, port: u16) -> ListenAddress {
+        ListenAddress::Host {
+            host: h.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn listen_addresses_take_ips_names_and_bare_ports() {
+        let ip = |s: &str| ListenAddress::Ip(s.parse().unwrap());
+        for (input, want) in [
+            (":10071", ListenAddress::AllInterfaces(10071)),
+            (":0", ListenAddress::AllInterfaces(0)),
+            ("0.0.0.0:10071", ip("0.0.0.0:10071")),
+            ("127.0.0.1:10071", ip("127.0.0.1:10071")),
+            ("[::1]:10071", ip("[::1]:10071")),
+            ("[::]:10071", ip("[::]:10071")),
+            ("localhost:10071", host("localhost", 10071)),
+            ("localhost:0", host("localhost", 0)),
+            (
+                "exporter-1.example.com.:80",
+                host("exporter-1.example.com.", 80),
+            ),
+            ("my_host:1", host("my_host", 1)),
+        ] {
+            assert_eq!(parse_listen_address(input).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_listen_addresses_say_what_is_wrong() {
+        let tail = " (e.g. :10071, localhost:10071, 127.0.0.1:10071 or [::1]:10071)";
+        for (input, why) in [
+            ("", "is not host:port"),
+            ("garbage", "is not host:port"),
+            ("10071", "is not host:port"),
+            ("localhost:", "does not end in a port from 0 to 65535"),
+            ("localhost:65536", "does not end in a port from 0 to 65535"),
+            ("localhost:+80", "does not end in a port from 0 to 65535"),
+            (":http", "does not end in a port from 0 to 65535"),
+            (
+                "::1:80",
+                "is an IPv6 address without brackets; write it as [addr]:port",
+            ),
+            ("[::1:80", "is not host:port"),
+            ("[nope]:80", "has no IPv6 address between its brackets"),
+            (
+                "1.2.3:80",
+                "is not host:port: the host is not a valid IPv4 address",
+            ),
+            (
+                "256.1.1.1:80",
+                "is not host:port: the host is not a valid IPv4 address",
+            ),
+            (
+                "foo bar:80",
+                "is not host:port: the host is neither an IP address nor a host name",
+            ),
+            (
+                "http://localhost:80",
+                "is not host:port: the host is neither an IP address nor a host name",
+            ),
+            (
+                "-x:80",
+                "is not host:port: the host is neither an IP address nor a host name",
+            ),
+            (
+                "a..b:80",
+                "is not host:port: the host is neither an IP address nor a host name",
+            ),
+            (
+                ".:80",
+                "is not host:port: the host is neither an IP address nor a host name",
+            ),
+        ] {
+            let err = parse_listen_address(input).unwrap_err().to_string();
+            assert_eq!(err, format!("--web.listen-address {input:?} {why}{tail}"));
+        }
+        let long = format!("{}:80", "a.".repeat(127));
+        assert!(parse_listen_address(&long).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_name_listens_on_each_of_its_addresses_on_one_port() {
+        let want: Vec<std::net::IpAddr> = tokio::net::lookup_host(("localhost", 0))
+            .await
+            .unwrap()
+            .map(|a| a.ip())
+            .collect();
+        let listeners = bind_listen_addresses(&[host("localhost", 0)])
+            .await
+            .unwrap();
+        let got: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let mut ips: Vec<_> = got.iter().map(SocketAddr::ip).collect();
+        ips.dedup();
+        let mut want_unique = want.clone();
+        want_unique.dedup();
+        assert_eq!(ips, want_unique);
+        assert!(got
+            .iter()
+            .all(|a| a.port() == got[0].port() && a.port() != 0));
+    }
+
+    #[tokio::test]
+    async fn a_bare_port_takes_ipv4_and_where_the_host_has_it_ipv6() {
+        let listeners = bind_listen_addresses(&[ListenAddress::AllInterfaces(0)])
+            .await
+            .unwrap();
+        assert_eq!(listeners.len(), 1);
+        let port = listeners[0].local_addr().unwrap().port();
+        let (accepted, connected) = tokio::join!(
+            listeners[0].accept(),
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+        );
+        assert!(accepted.is_ok() && connected.is_ok());
+        let has_ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+        if has_ipv6 {
+            let (accepted, connected) = tokio::join!(
+                listeners[0].accept(),
+                tokio::net::TcpStream::connect(("::1", port))
+            );
+            assert!(accepted.is_ok() && connected.is_ok());
+        } else {
+            println!("no IPv6 on this host: checked IPv4 only");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_address_twice_is_bound_once() {
+        let first = bind_listen_addresses(&[ListenAddress::Ip("127.0.0.1:0".parse().unwrap())])
+            .await
+            .unwrap();
+        let port = first[0].local_addr().unwrap().port();
+        drop(first);
+        let both = bind_listen_addresses(&[
+            ListenAddress::Ip(SocketAddr::from(([127, 0, 0, 1], port))),
+            ListenAddress::Ip(SocketAddr::from(([127, 0, 0, 1], port))),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(both.len(), 1);
+    }
 }
