@@ -22,6 +22,7 @@ use std::io::Write as _;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record as SpanRecord};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -85,36 +86,66 @@ pub struct Line {
     pub fields: Vec<(String, Value)>,
 }
 
-/// The layer that writes [`Line`]s to stderr in `format`.
-#[derive(Debug)]
-pub struct LogLayer {
+/// The layer that writes [`Line`]s in `format`, each with one write to a fresh writer from
+/// `make_writer` (stderr in the binary).
+pub struct LogLayer<W = fn() -> std::io::Stderr> {
     /// Which of the two formats.
     format: Format,
+    /// Where lines go.
+    make_writer: W,
 }
 
 /// A layer writing `format` lines to stderr.
 pub fn layer(format: Format) -> LogLayer {
-    LogLayer { format }
+    LogLayer {
+        format,
+        make_writer: std::io::stderr,
+    }
+}
+
+impl<W> LogLayer<W> {
+    /// The same layer writing to `make_writer` instead.
+    pub fn with_writer<W2>(self, make_writer: W2) -> LogLayer<W2>
+    where
+        W2: for<'a> MakeWriter<'a> + 'static,
+    {
+        LogLayer {
+            format: self.format,
+            make_writer,
+        }
+    }
 }
 
 /// Fields recorded on a span, kept in its extensions until its events need them.
 struct SpanFields(Vec<(String, Value)>);
 
-/// Collects fields; `message` goes to `msg`.
+/// Collects fields; `message` goes to `msg`. Records from the `log` crate (bridged by
+/// tracing-log, as dependencies such as rustls log) carry their call site as `log.file` and
+/// `log.line` fields: those become `source`, and `log.target`/`log.module_path` are dropped.
 #[derive(Default)]
 struct Collect {
     msg: Option<String>,
     fields: Vec<(String, Value)>,
+    log_file: Option<String>,
+    log_line: Option<u32>,
 }
 
 impl Collect {
     fn put(&mut self, field: &Field, value: Value) {
         let name = field.name();
-        if name == "message" {
-            self.msg = Some(value.to_string());
-            return;
+        match name {
+            "message" => self.msg = Some(value.to_string()),
+            "log.file" => self.log_file = Some(value.to_string()),
+            "log.line" => {
+                self.log_line = match value {
+                    Value::U64(n) => u32::try_from(n).ok(),
+                    Value::I64(n) => u32::try_from(n).ok(),
+                    _ => None,
+                }
+            }
+            "log.target" | "log.module_path" => {}
+            _ => put(&mut self.fields, field_key(name), value),
         }
-        put(&mut self.fields, field_key(name), value);
     }
 }
 
@@ -176,9 +207,10 @@ impl Visit for Collect {
     }
 }
 
-impl<S> Layer<S> for LogLayer
+impl<S, W> Layer<S> for LogLayer<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut collect = Collect::default();
@@ -216,16 +248,22 @@ where
                 }
             }
         }
-        let mut collect = Collect { msg: None, fields };
+        let mut collect = Collect {
+            fields,
+            ..Collect::default()
+        };
         event.record(&mut collect);
         let meta = event.metadata();
         let line = Line {
             ts: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             level: *meta.level(),
-            source: meta
-                .file()
-                .map(|file| source(file, meta.line()))
-                .or_else(|| Some(meta.target().to_string())),
+            source: match &collect.log_file {
+                Some(file) => Some(source(file, collect.log_line)),
+                None => meta
+                    .file()
+                    .map(|file| source(file, meta.line()))
+                    .or_else(|| Some(meta.target().to_string())),
+            },
             msg: collect.msg.unwrap_or_default(),
             fields: collect.fields,
         };
@@ -236,7 +274,7 @@ where
         text.push('\n');
         // One write per line, so concurrent events do not interleave; a closed stderr is not
         // worth failing over.
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        let _ = self.make_writer.make_writer().write_all(text.as_bytes());
     }
 }
 
@@ -363,6 +401,69 @@ fn json_pair(out: &mut String, key: &str, value: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Lines written through the layer, for the tests.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn capture(format: Format, f: impl FnOnce()) -> Vec<String> {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(layer(format).with_writer(move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = out.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_layer_flattens_span_fields_and_keeps_the_event_s_last() {
+        let lines = capture(Format::Logfmt, || {
+            let span = tracing::info_span!("scrape", cloud = "prod ap1", request_id = 7u64);
+            let _guard = span.enter();
+            tracing::warn!(request_id = 8u64, msg = "shadow", "collector failed");
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let (head, rest) = lines[0].split_once(" msg=").unwrap();
+        assert!(head.contains(" level=warn source=logging.rs:"), "{head}");
+        assert_eq!(
+            rest,
+            "\"collector failed\" cloud=\"prod ap1\" request_id=8 field_msg=shadow"
+        );
+    }
+
+    #[test]
+    fn records_bridged_from_the_log_crate_take_their_call_site_as_source() {
+        let lines = capture(Format::Json, || {
+            tracing::warn!(
+                log.target = "rustls::conn",
+                log.module_path = "rustls::conn",
+                log.file = "/root/.cargo/registry/src/x/rustls-0.23.1/src/conn.rs",
+                log.line = 77u64,
+                "Sending fatal alert"
+            );
+        });
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["source"], "rustls-0.23.1/conn.rs:77");
+        assert_eq!(v["msg"], "Sending fatal alert");
+        assert_eq!(v.as_object().unwrap().len(), 4, "{v}");
+    }
 
     fn line(fields: Vec<(&str, Value)>) -> Line {
         Line {
