@@ -520,15 +520,22 @@ async fn build_info_carries_the_git_revision_and_rustc_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_listen_address_answers_with_the_same_basic_auth() {
-    // Arrange: an IP address and a host name on free ports, behind basic auth.
+async fn each_listen_address_answers_with_the_same_tls_and_basic_auth() {
+    // Arrange: an IP address and a host name on free ports, behind TLS and basic auth.
     let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, one_cloud(&sim, "multi")).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.path().join("server.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("server.key"), cert.key_pair.serialize_pem()).unwrap();
     let web = dir.path().join("web.yml");
     let hash = bcrypt::hash("wonderland", 4).unwrap();
-    std::fs::write(&web, format!("basic_auth_users:\n  alice: \"{hash}\"\n")).unwrap();
+    std::fs::write(
+        &web,
+        format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: \"{hash}\"\n"),
+    )
+    .unwrap();
     let localhost: Vec<std::net::IpAddr> = tokio::net::lookup_host(("localhost", 0))
         .await
         .unwrap()
@@ -555,12 +562,16 @@ async fn each_listen_address_answers_with_the_same_basic_auth() {
     assert_eq!(named.iter().map(|a| a.ip()).collect::<Vec<_>>(), localhost);
     assert!(named.iter().all(|a| a.port() == named[0].port()));
     assert_ne!(addrs[0].port(), named[0].port());
-    let http = reqwest::Client::new();
+    // The certificate is self-signed: what is checked here is that every listener speaks TLS.
+    let https = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
     for addr in &addrs {
-        let url = format!("http://{addr}/metrics");
-        let anonymous = http.get(&url).send().await.unwrap();
+        let url = format!("https://{addr}/metrics");
+        let anonymous = https.get(&url).send().await.unwrap();
         assert_eq!(anonymous.status(), 401, "{addr}");
-        let scrape = http
+        let scrape = https
             .get(&url)
             .basic_auth("alice", Some("wonderland"))
             .send()
@@ -569,10 +580,12 @@ async fn each_listen_address_answers_with_the_same_basic_auth() {
         assert_eq!(scrape.status(), 200, "{addr}");
         let m = crate::helpers::Exposition::parse(&scrape.text().await.unwrap());
         assert_eq!(m.success("multi", "dcs"), 1.0, "{addr}");
+        let plain = reqwest::get(format!("http://{addr}/-/healthy")).await;
+        assert!(plain.is_err(), "{addr} answered plain HTTP: {plain:?}");
     }
     // A host name by its name too.
-    let by_name = http
-        .get(format!("http://localhost:{}/-/healthy", named[0].port()))
+    let by_name = https
+        .get(format!("https://localhost:{}/-/healthy", named[0].port()))
         .send()
         .await
         .unwrap();
