@@ -160,8 +160,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli.telemetry_path
         );
     }
-    let listeners = app::bind_listen_addresses(&listen).await?;
     let mut application = if cli.demo {
+        let listeners = app::bind_listen_addresses(&listen).await?;
         app::demo(listeners, &cli.telemetry_path).await?
     } else {
         let mut cfg = config::load_file(&cli.config_file)?;
@@ -172,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.shard = config::Shard { index, total };
             tracing::info!(shard = %cfg.shard, "sharding phones; DCS and DDM are collected by shard 0 only");
         }
+        let listeners = app::bind_listen_addresses(&listen).await?;
         app::Application::build_on(
             cfg,
             Some(cli.config_file.clone()),
