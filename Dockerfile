@@ -2,7 +2,7 @@
 #
 # huaweicloud-exporter container image.
 #
-#   docker build -t huaweicloud-exporter .
+#   docker build --build-arg REVISION="$(git rev-parse --short=12 HEAD)" -t huaweicloud-exporter .
 #   docker run -p 10071:10071 huaweicloud-exporter --demo
 #   docker run -p 10071:10071 -e HWC_PASSWORD \
 #     -v "$PWD/config.yaml:/etc/huaweicloud-exporter/config.yaml:ro" huaweicloud-exporter
@@ -15,17 +15,23 @@
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS builder
+# The git revision for huaweicloud_exporter_build_info and --version: .git is not in the build
+# context, so it is passed in (empty: "unknown").
+ARG REVISION=""
 WORKDIR /src
 COPY . .
 # The cache mounts keep the registry and build artefacts between builds; the binary is
 # copied out of the cached target dir so the next stage can see it.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
+    HUAWEICLOUD_EXPORTER_REVISION="${REVISION}" \
     cargo build --release --locked --bin huaweicloud-exporter \
     && install -D -m 0755 target/release/huaweicloud-exporter /out/huaweicloud-exporter
 
 FROM gcr.io/distroless/cc-debian12:nonroot
+ARG REVISION=""
 LABEL org.opencontainers.image.title="huaweicloud-exporter" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.description="Prometheus exporter for Huawei Cloud management-plane state: DCS, KooPhone, DDM" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/huaweicloud-exporter /usr/local/bin/huaweicloud-exporter

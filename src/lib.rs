@@ -18,6 +18,8 @@
 //! - [`probe`]: KooPhone command probes (`/probe?module=&target=`): target resolution, the
 //!   command run and task polling, the per-request families, and sharing of concurrent identical
 //!   probes and of recent results.
+//! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
+//!   `msg`) in logfmt or JSON.
 //! - [`metrics`]: per-scrape metric families, the long-lived self metrics, text encoding.
 //! - [`http`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`).
 //! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
@@ -32,6 +34,7 @@ pub mod cloud;
 pub mod collectors;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod scrape;

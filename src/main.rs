@@ -4,18 +4,23 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use huaweicloud_exporter::{app, config};
+use huaweicloud_exporter::{app, config, logging, metrics};
 
 /// Prometheus exporter for Huawei Cloud management-plane state (DCS, KooPhone, DDM).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(about, disable_version_flag = true)]
 struct Cli {
+    /// Print the version, git revision, rustc version and build details, and exit.
+    #[arg(long, short = 'V')]
+    version: bool,
     /// Configuration file.
     #[arg(long = "config.file", default_value = "config.yaml")]
     config_file: PathBuf,
-    /// Address to listen on for the web interface and telemetry.
-    #[arg(long = "web.listen-address", default_value = ":10071")]
-    listen_address: String,
+    /// Address to listen on for the web interface and telemetry: `:port` (every interface),
+    /// `ip:port`, `[ipv6]:port`, `host:port` (a name listens on each address it resolves to).
+    /// Repeat the flag to listen on several.
+    #[arg(long = "web.listen-address", default_value = ":10071", action = clap::ArgAction::Append)]
+    listen_address: Vec<String>,
     /// Web config (exporter-toolkit format): TLS, client certificates, basic auth, headers.
     /// Re-read when it changes.
     #[arg(long = "web.config.file")]
@@ -80,28 +85,22 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         .with_target("huaweicloud_exporter", level);
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let registry = tracing_subscriber::registry().with(filter);
-    match format {
-        LogFormat::Logfmt => registry
-            .with(
-                tracing_logfmt::builder()
-                    .layer()
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-    }
+    let format = match format {
+        LogFormat::Logfmt => logging::Format::Logfmt,
+        LogFormat::Json => logging::Format::Json,
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(logging::layer(format))
+        .init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        print!("{}", metrics::build::version_text());
+        return ExitCode::SUCCESS;
+    }
     if cli.config_check {
         if let Some(path) = &cli.web_config_file {
             if let Err(e) = huaweicloud_exporter::web::load(path) {
@@ -139,8 +138,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // The log line only: with --log.format json every line of stderr stays JSON.
             tracing::error!(error = format!("{e:#}"), "exiting");
-            eprintln!("huaweicloud-exporter: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -150,7 +149,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Simulate(args)) = cli.command {
         return huaweicloud_exporter::sim::run_standalone(args).await;
     }
-    let listen = app::parse_listen_address(&cli.listen_address)?;
+    let listen = cli
+        .listen_address
+        .iter()
+        .map(|a| app::parse_listen_address(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if !cli.telemetry_path.starts_with('/') {
         anyhow::bail!(
             "--web.telemetry-path {:?} must start with /",
@@ -158,7 +161,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     let mut application = if cli.demo {
-        app::demo(listen, &cli.telemetry_path).await?
+        let listeners = app::bind_listen_addresses(&listen).await?;
+        app::demo(listeners, &cli.telemetry_path).await?
     } else {
         let mut cfg = config::load_file(&cli.config_file)?;
         if let (Some(index), Some(total)) = (cli.shard_index, cli.shard_total) {
@@ -168,28 +172,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.shard = config::Shard { index, total };
             tracing::info!(shard = %cfg.shard, "sharding phones; DCS and DDM are collected by shard 0 only");
         }
-        app::Application::build(
+        let listeners = app::bind_listen_addresses(&listen).await?;
+        app::Application::build_on(
             cfg,
             Some(cli.config_file.clone()),
-            listen,
+            listeners,
             &cli.telemetry_path,
             Vec::new(),
-        )
-        .await?
+        )?
     };
     if let Some(path) = &cli.web_config_file {
         application = application.with_web_config(path).await?;
     }
-    tracing::info!(
-        address = %application.local_addr(),
-        metrics = format!(
-            "{}://{}{}",
-            application.scheme(),
-            application.local_addr(),
-            cli.telemetry_path
-        ),
-        version = env!("CARGO_PKG_VERSION"),
-        "listening"
-    );
+    for address in application.local_addrs() {
+        tracing::info!(
+            %address,
+            metrics = format!(
+                "{}://{}{}",
+                application.scheme(),
+                address,
+                cli.telemetry_path
+            ),
+            version = metrics::build::VERSION,
+            revision = metrics::build::REVISION,
+            "listening"
+        );
+    }
     application.run_until(app::shutdown_signal()).await
 }

@@ -312,11 +312,7 @@ impl SelfMetrics {
             &["version", "revision", "rustc_version"],
         )?;
         build_info
-            .with_label_values(&[
-                env!("CARGO_PKG_VERSION"),
-                option_env!("HWC_EXPORTER_REVISION").unwrap_or("unknown"),
-                option_env!("HWC_EXPORTER_RUSTC").unwrap_or("unknown"),
-            ])
+            .with_label_values(&[build::VERSION, build::REVISION, build::RUSTC_VERSION])
             .set(1);
         registry.register(Box::new(api_requests.clone()))?;
         registry.register(Box::new(api_duration.clone()))?;
@@ -343,6 +339,37 @@ impl SelfMetrics {
             scrapes,
             _build_info: build_info,
         })
+    }
+}
+
+/// What this build is, as `build.rs` found it: for `huaweicloud_exporter_build_info` and
+/// `--version`. Each is `unknown` when it could not be found out.
+pub mod build {
+    /// The crate version.
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    /// Short git revision (or `HUAWEICLOUD_EXPORTER_REVISION` at build time).
+    pub const REVISION: &str = or_unknown(option_env!("HUAWEICLOUD_EXPORTER_BUILD_REVISION"));
+    /// `rustc -V` without the leading `rustc `.
+    pub const RUSTC_VERSION: &str = or_unknown(option_env!("HUAWEICLOUD_EXPORTER_BUILD_RUSTC"));
+    /// `user@host` that built it.
+    pub const USER: &str = or_unknown(option_env!("HUAWEICLOUD_EXPORTER_BUILD_USER"));
+    /// When (RFC 3339, UTC; `SOURCE_DATE_EPOCH` when set).
+    pub const DATE: &str = or_unknown(option_env!("HUAWEICLOUD_EXPORTER_BUILD_DATE"));
+    /// The target triple.
+    pub const PLATFORM: &str = or_unknown(option_env!("HUAWEICLOUD_EXPORTER_BUILD_PLATFORM"));
+
+    const fn or_unknown(v: Option<&'static str>) -> &'static str {
+        match v {
+            Some(v) if !v.is_empty() => v,
+            _ => "unknown",
+        }
+    }
+
+    /// `--version`, laid out as the Prometheus Go exporters print it.
+    pub fn version_text() -> String {
+        format!(
+            "huaweicloud-exporter, version {VERSION} (revision: {REVISION})\n  build user:       {USER}\n  build date:       {DATE}\n  rustc version:    {RUSTC_VERSION}\n  platform:         {PLATFORM}\n"
+        )
     }
 }
 

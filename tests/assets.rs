@@ -25,6 +25,7 @@ const DS: &str = "${datasource}";
 // ---------------------------------------------------------------- alerting rules
 
 #[test]
+#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
 fn promtool_check_rules() {
     let Some(promtool) = require_tool("promtool", "needed to check alerting rules") else {
         return;
@@ -39,6 +40,7 @@ fn promtool_check_rules() {
 }
 
 #[test]
+#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
 fn promtool_test_rules() {
     let Some(promtool) = require_tool("promtool", "needed to unit-test alerting rules") else {
         return;
@@ -52,6 +54,7 @@ fn promtool_test_rules() {
 }
 
 #[test]
+#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
 fn promtool_check_compose_prometheus_config() {
     let Some(promtool) = require_tool("promtool", "needed to check prometheus.yml") else {
         return;
@@ -349,6 +352,7 @@ fn expand_grafana_variables(expr: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
 fn dashboard_queries_are_valid_promql() {
     let Some(promtool) = require_tool("promtool", "needed to parse dashboard queries") else {
         return;
@@ -409,6 +413,7 @@ fn typecheck_dir() -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs node and npm: cargo test -- --include-ignored runs it (.ci/run does)"]
 fn dashboards_satisfy_grafana_schema_types() {
     let why = "needed to type-check dashboards against @grafana/schema";
     let Some(node) = require_tool("node", why) else {
@@ -461,6 +466,7 @@ fn dashboards_satisfy_grafana_schema_types() {
 // ---------------------------------------------------------------- container and deploy
 
 #[test]
+#[ignore = "needs hadolint: cargo test -- --include-ignored runs it (.ci/run does)"]
 fn hadolint_dockerfile() {
     let Some(hadolint) = require_tool("hadolint", "needed to lint the Dockerfile") else {
         return;
@@ -504,6 +510,7 @@ fn plain_manifests() -> Vec<PathBuf> {
 }
 
 #[test]
+#[ignore = "needs kubernetes-validate: cargo test -- --include-ignored runs it (.ci/run does)"]
 fn kubernetes_manifests_validate_strictly() {
     let Some(kv) = require_tool(
         "kubernetes-validate",

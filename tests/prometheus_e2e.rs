@@ -343,6 +343,7 @@ fn is_probe_metric(name: &str) -> bool {
 // ---------------------------------------------------------------- the tests
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: cargo test -- --include-ignored runs it (.ci/run does)"]
 async fn prometheus_scrapes_the_demo_and_every_dashboard_query_and_rule_works() {
     let Some(prometheus) = require_tool("prometheus", "needed to scrape the demo end to end")
     else {
@@ -547,6 +548,7 @@ async fn prometheus_scrapes_the_demo_and_every_dashboard_query_and_rule_works() 
 }
 
 #[tokio::test]
+#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
 async fn promtool_check_metrics_finds_nothing_in_the_demo() {
     let Some(promtool) = require_tool("promtool", "needed to lint the exposition") else {
         return;

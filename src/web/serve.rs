@@ -52,14 +52,53 @@ pub async fn serve<F>(
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
+    serve_all(vec![listener], router, web, shutdown).await
+}
+
+/// Serves `router` on every one of `listeners` (one per `--web.listen-address`) until
+/// `shutdown` resolves; the same web config (TLS, basic auth, headers) applies to all of them.
+/// On shutdown every listener stops accepting and in-flight requests get [`SHUTDOWN_GRACE`].
+pub async fn serve_all<F>(
+    listeners: Vec<TcpListener>,
+    router: Router,
+    web: Option<Arc<WebConfigHandle>>,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
+    {
+        let accepting = futures::future::join_all(
+            listeners
+                .iter()
+                .map(|listener| accept_loop(listener, &router, &web, &graceful)),
+        );
+        tokio::select! {
+            _ = accepting => {},
+            () = shutdown => {},
+        }
+    }
+    drop(listeners);
+    match tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await {
+        Ok(()) => tracing::debug!("all connections closed"),
+        Err(_) => tracing::warn!(
+            grace = ?SHUTDOWN_GRACE,
+            "in-flight requests did not finish within the grace period; dropping them"
+        ),
+    }
+    Ok(())
+}
+
+/// Accepts connections on `listener` and serves each in its own task, until dropped.
+async fn accept_loop(
+    listener: &TcpListener,
+    router: &Router,
+    web: &Option<Arc<WebConfigHandle>>,
+    graceful: &GracefulShutdown,
+) {
     loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
+        let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -95,15 +134,6 @@ where
             }
         });
     }
-    drop(listener);
-    match tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await {
-        Ok(()) => tracing::debug!("all connections closed"),
-        Err(_) => tracing::warn!(
-            grace = ?SHUTDOWN_GRACE,
-            "in-flight requests did not finish within the grace period; dropping them"
-        ),
-    }
-    Ok(())
 }
 
 async fn serve_connection<I>(

@@ -18,6 +18,11 @@ pub fn root() -> PathBuf {
 /// Returns its path when found. When it is missing: if `REQUIRE_PROMETHEUS=1` the test
 /// fails (CI must have installed it); otherwise this prints
 /// `skipped: <tool> not found (<why>)` and returns `None`, and the caller returns.
+///
+/// Tests that call this are marked `#[ignore = "needs <tool>: cargo test -- --include-ignored
+/// runs it (.ci/run does)"]`, so a plain `cargo test` reports them as ignored instead of
+/// passing them unseen; they run only when asked for (`--include-ignored`, as `.ci/run` does
+/// with `REQUIRE_PROMETHEUS=1`).
 pub fn require_tool(tool: &str, why: &str) -> Option<PathBuf> {
     if let Some(path) = find_on_path(tool) {
         return Some(path);
