@@ -9,7 +9,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::time::Instant;
 
 use crate::config;
 use crate::metrics::{encode, SelfMetrics};
@@ -128,8 +127,9 @@ async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap)
     let header = headers
         .get("x-prometheus-scrape-timeout-seconds")
         .and_then(|v| v.to_str().ok());
-    let deadline = Instant::now() + deadline_for(exporter.config.timeout, header);
-    let collected = exporter.scrape(deadline).await;
+    let collected = exporter
+        .scrape(deadline_for(exporter.config.timeout, header))
+        .await;
     let mut own = Vec::with_capacity(16 * 1024);
     if let Err(e) = encode(&state.metrics.registry.gather(), &mut own) {
         tracing::error!(error = %e, "encoding self metrics failed");
