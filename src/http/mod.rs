@@ -12,6 +12,7 @@ use axum::Router;
 
 use crate::config;
 use crate::metrics::{encode, SelfMetrics};
+use crate::probe::Refusal;
 use crate::scrape::{deadline_for, Exporter};
 
 /// Content type of the Prometheus text format.
@@ -156,11 +157,34 @@ async fn probe_handler(
         .and_then(|v| v.to_str().ok());
     match crate::probe::serve(&exporter, &params, header).await {
         Ok(body) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response(),
-        Err(reason) => {
+        Err(Refusal::BadRequest(reason)) => {
             tracing::debug!(reason = %reason, "probe request refused");
             bad_request(reason)
         }
+        Err(Refusal::Throttled {
+            retry_after,
+            reason,
+        }) => too_many_requests(retry_after, reason),
     }
+}
+
+/// A 429 with `Retry-After` (whole seconds, at least 1) and a one-line plain-text reason.
+fn too_many_requests(retry_after: std::time::Duration, reason: String) -> Response {
+    let mut line = reason.replace(['\r', '\n'], " ");
+    line.push('\n');
+    let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::RETRY_AFTER, secs.to_string()),
+        ],
+        line,
+    )
+        .into_response()
 }
 
 /// A 400 with a one-line plain-text reason.
