@@ -432,6 +432,34 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_job_ids_fault() {
+        let fleet = Fleet::new(1, 50);
+        let ids: Vec<&str> = fleet.ids()[..3].iter().map(String::as_str).collect();
+        let store = TaskStore::default();
+        let plain = store.create(&fleet, 0, "echo ok", &ids, false);
+        let jobs = |v: &Value| -> Vec<String> {
+            v["cmd_jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["job_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let j = jobs(&plain);
+        assert!(j[0] != j[1] && j[1] != j[2]);
+        let shared = jobs(&store.create(&fleet, 0, "echo ok", &ids, true));
+        assert_eq!(shared[0], shared[1]);
+        assert_ne!(shared[1], shared[2]);
+        let task = plain["task_id"].as_str().unwrap();
+        let rows = store.jobs(&fleet, task, Duration::ZERO).unwrap();
+        let doubled = with_failed_copies(rows.clone());
+        assert_eq!(doubled.len(), 2 * rows.len());
+        assert_eq!(doubled[0], rows[0]);
+        assert_eq!(doubled[1]["job_id"], rows[0]["job_id"]);
+        assert_eq!(doubled[1]["status"], -1);
+    }
+
+    #[test]
     fn status_results_faults() {
         let fleet = Fleet::new(1, 50);
         let ids: Vec<&str> = fleet.ids()[..10].iter().map(String::as_str).collect();
