@@ -189,7 +189,13 @@ pub struct ProbeModule {
     pub groups: BTreeMap<String, Vec<String>>,
     /// A repeat within this interval answers from the last result.
     pub min_interval: Duration,
+    /// Async-command calls this module may send per minute (one call carries up to 100
+    /// phones); beyond it `/probe` answers 429, or from an older result.
+    pub max_commands_per_minute: u32,
 }
+
+/// Default of a probe module's `max_commands_per_minute`.
+pub const DEFAULT_MAX_COMMANDS_PER_MINUTE: u32 = 60;
 
 /// The mapping from KooPhone status codes to `status` label values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -384,6 +390,8 @@ struct RawProbe {
     poll_interval: Option<String>,
     #[serde(default)]
     min_interval: Option<String>,
+    #[serde(default)]
+    max_commands_per_minute: Option<u32>,
     #[serde(default)]
     groups: BTreeMap<String, Vec<String>>,
 }
@@ -1095,6 +1103,29 @@ impl Validator<'_> {
                     "must be more than 0s; the default is 60s",
                 );
             }
+            let max_commands_per_minute = m
+                .max_commands_per_minute
+                .unwrap_or(DEFAULT_MAX_COMMANDS_PER_MINUTE);
+            if max_commands_per_minute == 0 {
+                self.fail(
+                    format!("{p}.max_commands_per_minute"),
+                    format!("must be at least 1; the default is {DEFAULT_MAX_COMMANDS_PER_MINUTE}"),
+                );
+            }
+            // A group probe sends one call per 100 phones; a group the budget can never pay for
+            // would answer 429 forever.
+            for (group, ids) in &groups {
+                let calls = ids.len().div_ceil(crate::cloud::koophone::MAX_IDS_PER_CALL);
+                if max_commands_per_minute > 0 && calls > max_commands_per_minute as usize {
+                    self.fail(
+                        format!("{p}.max_commands_per_minute"),
+                        format!(
+                            "is {max_commands_per_minute}, but group {group:?} has {} phones, {calls} calls per probe; raise it to at least {calls}",
+                            ids.len()
+                        ),
+                    );
+                }
+            }
             out.insert(
                 name,
                 ProbeModule {
@@ -1105,6 +1136,7 @@ impl Validator<'_> {
                     poll_interval,
                     groups,
                     min_interval,
+                    max_commands_per_minute,
                 },
             );
         }

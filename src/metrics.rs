@@ -293,7 +293,7 @@ impl SelfMetrics {
         let probe_commands = IntCounterVec::new(
             Opts::new(
                 "huaweicloud_koophone_probe_commands_total",
-                "Probe requests by how they were answered: a new command, a shared in-flight one, or the cached last result.",
+                "Probe requests by how they were answered: a new command, a shared in-flight run, the cached last result, refused by the command budget (throttled), or a deadline too short to poll (too_short).",
             ),
             &["module", "source"],
         )?;

@@ -1,7 +1,17 @@
 //! One scrape: every enabled collector of every cloud, concurrently, under one deadline; each
 //! wrapped so its success and duration are recorded and a failure leaves the others untouched.
-//! Concurrent scrapes are coalesced: while a collection is in flight, another scrape waits for it
-//! and serves the same result.
+//! Concurrent scrapes are coalesced: while a collection is in flight, another scrape may wait for
+//! it and serve the same result, but only when that collection *covers* it.
+//!
+//! A collection covers a scrape when its budget (the time its collectors are given) is at least
+//! the scrape's own budget, and it ends no later than the scrape's own deadline. The first
+//! condition means joining never cuts a collector shorter than the joiner's header asked for;
+//! the second means the joiner still answers by its own deadline. Prometheus servers with the
+//! same scrape timeout (an HA pair) always cover each other, since the later one has the same
+//! budget and a later deadline. A scrape with a tiny `X-Prometheus-Scrape-Timeout-Seconds` can
+//! join a normal collection only if that collection is about to end in time, and nobody joins
+//! its collection but scrapes with as little time as it has: the header affects its own request
+//! alone. A scrape that finds no covering collection starts its own, which others may join.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,6 +62,26 @@ pub struct CloudRuntime {
 
 type Collection = Shared<BoxFuture<'static, Bytes>>;
 
+/// A collection in flight and what it promises a scrape that joins it.
+struct InFlight {
+    /// Tells collections apart, so one only removes its own entry.
+    generation: u64,
+    /// The time its collectors were given.
+    budget: Duration,
+    /// When its collectors are cut.
+    deadline: Instant,
+    /// Its encoded families, shared by every scrape that joined it.
+    collection: Collection,
+}
+
+impl InFlight {
+    /// Whether a scrape with `budget` and `deadline` may serve this collection's result: it
+    /// gives its collectors at least as long as the scrape would, and answers in time.
+    fn covers(&self, budget: Duration, deadline: Instant) -> bool {
+        self.budget >= budget && self.deadline <= deadline && self.collection.peek().is_none()
+    }
+}
+
 /// What one wrapped collector run yields: cloud, collector, outcome, time taken.
 type CollectorRun<'a> = (&'a str, &'static str, Result<Families, ApiError>, Duration);
 
@@ -65,8 +95,9 @@ pub struct Exporter {
     pub clouds: Vec<CloudRuntime>,
     /// Command-probe runs in flight and last results; a reload starts with a fresh one.
     pub probes: crate::probe::Prober,
-    inflight: Mutex<Option<(u64, Collection)>>,
-    /// Tells collections apart, so one only clears its own in-flight slot.
+    /// Collections in flight, each with its own budget and deadline.
+    inflight: Mutex<Vec<InFlight>>,
+    /// Tells collections apart, so one only clears its own in-flight entry.
     generation: AtomicU64,
 }
 
@@ -107,7 +138,7 @@ impl Exporter {
             metrics,
             clouds,
             probes: crate::probe::Prober::default(),
-            inflight: Mutex::new(None),
+            inflight: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
         })
     }
@@ -117,15 +148,23 @@ impl Exporter {
         self.clouds.iter().find(|c| c.cfg.name == name)
     }
 
-    /// The encoded collector families of a scrape, joining one already in flight if there is one.
-    pub async fn scrape(self: &Arc<Self>, deadline: Instant) -> Bytes {
+    /// The encoded collector families of a scrape given `budget` (its deadline is `budget` from
+    /// now), joining a collection in flight when one covers it (see the module doc).
+    pub async fn scrape(self: &Arc<Self>, budget: Duration) -> Bytes {
+        let deadline = Instant::now() + budget;
         let (fut, joined) = {
             let mut guard = match self.inflight.lock() {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            match &*guard {
-                Some((_, f)) => (f.clone(), true),
+            // Of the covering collections, the one that ends first answers soonest.
+            let joinable = guard
+                .iter()
+                .filter(|c| c.covers(budget, deadline))
+                .min_by_key(|c| c.deadline)
+                .map(|c| c.collection.clone());
+            match joinable {
+                Some(f) => (f, true),
                 None => {
                     let gen = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
                     let me = self.clone();
@@ -141,15 +180,21 @@ impl Exporter {
                             Ok(g) => g,
                             Err(p) => p.into_inner(),
                         };
-                        if guard.as_ref().is_some_and(|(g, _)| *g == gen) {
-                            *guard = None;
-                        }
+                        guard.retain(|c| c.generation != gen);
                         out
                     });
                     let fut: Collection = async move { handle.await.unwrap_or_default() }
                         .boxed()
                         .shared();
-                    *guard = Some((gen, fut.clone()));
+                    // A collection that died without clearing itself (a panic) has resolved:
+                    // it covers nobody, and is dropped here.
+                    guard.retain(|c| c.collection.peek().is_none());
+                    guard.push(InFlight {
+                        generation: gen,
+                        budget,
+                        deadline,
+                        collection: fut.clone(),
+                    });
                     (fut, false)
                 }
             }
@@ -286,5 +331,41 @@ mod tests {
         assert_eq!(deadline_for(t, Some("nonsense")), t);
         assert_eq!(deadline_for(t, Some("-3")), t);
         assert_eq!(deadline_for(t, Some("NaN")), t);
+    }
+
+    #[tokio::test]
+    async fn a_collection_covers_only_scrapes_it_gives_as_much_time_in_time() {
+        let pending: Collection = futures::future::pending::<Bytes>().boxed().shared();
+        let started = Instant::now();
+        let normal = Duration::from_millis(4500);
+        let c = InFlight {
+            generation: 1,
+            budget: normal,
+            deadline: started + normal,
+            collection: pending,
+        };
+        let later = started + Duration::from_millis(300);
+        // Same timeout, arrived later: covered (an HA pair of Prometheus servers).
+        assert!(c.covers(normal, later + normal));
+        // A longer budget is not covered, even with a later deadline.
+        assert!(!c.covers(Duration::from_secs(9), later + Duration::from_secs(9)));
+        // A tiny budget is not covered by a collection that ends after it.
+        let tiny = Duration::from_millis(2);
+        assert!(!c.covers(tiny, later + tiny));
+        // ...and a tiny collection covers no normal scrape.
+        let t = InFlight {
+            budget: tiny,
+            deadline: later + tiny,
+            ..c
+        };
+        assert!(!t.covers(normal, later + normal));
+        assert!(t.covers(tiny, later + tiny));
+        // A finished collection covers nobody.
+        let done = InFlight {
+            collection: futures::future::ready(Bytes::new()).boxed().shared(),
+            ..t
+        };
+        let _ = done.collection.clone().await;
+        assert!(!done.covers(tiny, later + tiny));
     }
 }

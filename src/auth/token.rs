@@ -32,6 +32,12 @@ const REFRESH_AHEAD_FRACTION: f64 = 0.1;
 const BACKOFF_MIN: Duration = Duration::from_secs(10);
 /// How long IAM tokens live (DESIGN.md), assumed when an answer does not say.
 const DOCUMENTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// A token request is given at least this long, whatever the deadline of the caller that happens
+/// to make it: a caller with a tiny deadline (a scrape-timeout header of 4 ms) would otherwise
+/// time the one request out and put every caller of the cloud into backoff. That caller still
+/// stops waiting at its own deadline: dropping its future cancels the request, which leaves no
+/// backoff behind, and the next caller makes it afresh.
+const FETCH_TIME_FLOOR: Duration = Duration::from_secs(3);
 /// Longest wait between failed token requests (an AK/SK locks for 5 minutes after 5 bad tries).
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
@@ -183,7 +189,10 @@ impl TokenProvider {
                 return Err(e);
             }
         }
-        match self.fetch(deadline).await {
+        match self
+            .fetch(deadline.max(Instant::now() + FETCH_TIME_FLOOR))
+            .await
+        {
             Ok((value, expires_at)) => {
                 state.generation += 1;
                 let generation = state.generation;

@@ -179,13 +179,13 @@ impl CloudClient {
         self.call(&req, deadline, parse_status).await
     }
 
-    /// Starts `command` on up to 100 phones.
+    /// Starts `command` on up to 100 phones; also returns the answer's request id.
     pub async fn koophone_command(
         &self,
         command: &str,
         ids: &[String],
         deadline: Instant,
-    ) -> Result<CommandInfo, ApiError> {
+    ) -> Result<(CommandInfo, Option<String>), ApiError> {
         let req = Request {
             op: &ASYNC_COMMAND,
             method: Method::POST,
@@ -200,15 +200,15 @@ impl CloudClient {
                 .unwrap_or_default(),
             ),
         };
-        self.call(&req, deadline, parse_command).await
+        self.call_traced(&req, deadline, parse_command).await
     }
 
-    /// Jobs of a task.
+    /// Jobs of a task; also returns the answer's request id.
     pub async fn koophone_task(
         &self,
         task_id: &str,
         deadline: Instant,
-    ) -> Result<Vec<JobDetail>, ApiError> {
+    ) -> Result<(Vec<JobDetail>, Option<String>), ApiError> {
         let req = Request {
             op: &TASK,
             method: Method::GET,
@@ -217,7 +217,7 @@ impl CloudClient {
             query: Vec::new(),
             body: None,
         };
-        self.call(&req, deadline, parse_task).await
+        self.call_traced(&req, deadline, parse_task).await
     }
 }
 

@@ -636,6 +636,17 @@ impl CloudClient {
         deadline: Instant,
         parse: impl FnOnce(&[u8]) -> Result<T, E>,
     ) -> Result<T, ApiError> {
+        self.call_traced(req, deadline, parse).await.map(|(t, _)| t)
+    }
+
+    /// [`call`](Self::call), also returning the answer's request id, for log lines about what
+    /// a successful answer contained.
+    pub async fn call_traced<T, E: Into<BodyError>>(
+        &self,
+        req: &Request,
+        deadline: Instant,
+        parse: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<(T, Option<String>), ApiError> {
         let reply = self.send(req, deadline).await?;
         let decoded = parse(&reply.body).map_err(|e| match e.into() {
             BodyError::Decode(m) => ApiError::decode(req.op.name, &reply, m),
@@ -652,7 +663,9 @@ impl CloudClient {
                 }
             }
         });
-        self.transport.record_decoded(req.op, decoded)
+        self.transport
+            .record_decoded(req.op, decoded)
+            .map(|t| (t, reply.request_id.clone()))
     }
 
     /// Sends `req` with auth (the answer is not yet counted: see [`call`](Self::call)), retrying idempotent reads on 5xx/429/transport errors with jittered

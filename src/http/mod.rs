@@ -9,10 +9,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::time::Instant;
 
 use crate::config;
 use crate::metrics::{encode, SelfMetrics};
+use crate::probe::Refusal;
 use crate::scrape::{deadline_for, Exporter};
 
 /// Content type of the Prometheus text format.
@@ -128,8 +128,9 @@ async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap)
     let header = headers
         .get("x-prometheus-scrape-timeout-seconds")
         .and_then(|v| v.to_str().ok());
-    let deadline = Instant::now() + deadline_for(exporter.config.timeout, header);
-    let collected = exporter.scrape(deadline).await;
+    let collected = exporter
+        .scrape(deadline_for(exporter.config.timeout, header))
+        .await;
     let mut own = Vec::with_capacity(16 * 1024);
     if let Err(e) = encode(&state.metrics.registry.gather(), &mut own) {
         tracing::error!(error = %e, "encoding self metrics failed");
@@ -156,11 +157,34 @@ async fn probe_handler(
         .and_then(|v| v.to_str().ok());
     match crate::probe::serve(&exporter, &params, header).await {
         Ok(body) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response(),
-        Err(reason) => {
+        Err(Refusal::BadRequest(reason)) => {
             tracing::debug!(reason = %reason, "probe request refused");
             bad_request(reason)
         }
+        Err(Refusal::Throttled {
+            retry_after,
+            reason,
+        }) => too_many_requests(retry_after, reason),
     }
+}
+
+/// A 429 with `Retry-After` (whole seconds, at least 1) and a one-line plain-text reason.
+fn too_many_requests(retry_after: std::time::Duration, reason: String) -> Response {
+    let mut line = reason.replace(['\r', '\n'], " ");
+    line.push('\n');
+    let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::RETRY_AFTER, secs.to_string()),
+        ],
+        line,
+    )
+        .into_response()
 }
 
 /// A 400 with a one-line plain-text reason.

@@ -6,17 +6,34 @@
 //! `poll_interval` until no job runs or the deadline passes), the mapping of the jobs to a fresh
 //! set of families per request, and cost control:
 //!
-//! - identical concurrent probes (same module, same resolved phones) share one command;
+//! - identical concurrent probes (same module, same resolved phones) share one command, but a
+//!   probe joins a run only when that run gives its jobs at least as long as the probe's own
+//!   deadline would (the same rule as coalesced scrapes); otherwise it runs its own;
 //! - a repeat within `min_interval` is answered from the last result, with no new command.
 //!   A failed result is kept for only a quarter of `min_interval`, so a recovery shows up
 //!   soon, while a failing fleet (or a failing API) still costs at most four commands per
-//!   `min_interval` instead of one per scrape.
+//!   `min_interval` instead of one per scrape. A result cut short by its caller's deadline
+//!   (a scrape-timeout header below the module's `timeout`) says something about that caller,
+//!   not the phones: it is never kept;
+//! - a caller whose deadline leaves no time to poll a task gets "timeout" at once, and no
+//!   command is sent for it;
+//! - each module has a command budget (`max_commands_per_minute`, a token bucket holding a
+//!   minute's worth): a new command beyond it is refused at once, answered from an older last
+//!   result when there is one, else with 429 and `Retry-After`. Nothing queues.
 //!
-//! `huaweicloud_koophone_probe_commands_total{module,source}` counts which of the three answered
-//! (`command`, `shared`, `cached`). An upstream failure answers 200 with `probe_success 0` and a
-//! log line carrying the request id. Command output is only matched, never exported.
+//! The async-command answer is checked against the phones asked: every phone asked appears in
+//! the output, a phone the answer leaves out fails with `error_code="missing"`, phones given the
+//! same job id (whose results cannot be told apart) fail with `duplicate_job_id`, rows for phones
+//! not asked are ignored; a task answer that lists a job twice with different results fails that
+//! phone the same way. Each such answer gets one log line with its request id.
+//!
+//! `huaweicloud_koophone_probe_commands_total{module,source}` counts how each request was
+//! answered (`command`, `shared`, `cached`, `throttled`, `too_short`). An upstream failure
+//! answers 200 with `probe_success 0` and a log line carrying the request id. Command output is
+//! only matched, never exported.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,7 +41,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use regex::Regex;
 use tokio::time::Instant;
 
-use crate::cloud::koophone::{JobDetail, MAX_IDS_PER_CALL};
+use crate::cloud::koophone::{CmdJob, JobDetail, MAX_IDS_PER_CALL};
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::{check_instance_id, ProbeModule, MAX_INSTANCE_ID_LEN};
 use crate::metrics::Families;
@@ -107,6 +124,16 @@ impl ProbeResult {
         !self.jobs.is_empty() && self.jobs.iter().all(|(_, o)| o.succeeded() && o.matched())
     }
 
+    /// Some job ran out of time (its own, or the call's that would have reported it).
+    pub fn timed_out(&self) -> bool {
+        self.jobs.iter().any(|(_, o)| {
+            matches!(
+                o,
+                JobOutcome::TimedOut | JobOutcome::Upstream(ErrorKind::Timeout)
+            )
+        })
+    }
+
     /// Every phone with the same outcome (a run that could not start or finish at all).
     fn all(ids: &[String], outcome: JobOutcome, started: Instant) -> ProbeResult {
         let now = Instant::now();
@@ -133,10 +160,16 @@ pub fn cache_ttl(success: bool, min_interval: Duration) -> Duration {
 pub enum Source {
     /// This request ran a new command.
     Command,
-    /// This request joined an identical run already in flight.
+    /// This request joined a run already in flight that gives its jobs at least as long.
     Shared,
     /// This request was answered from the last result, within `min_interval`.
     Cached,
+    /// The module's command budget refused a new command: answered 429, or from an older last
+    /// result (within [`STALE_FACTOR`] × `min_interval`).
+    Throttled,
+    /// The caller's deadline left no time to poll a task: answered "timeout" at once, without
+    /// sending a command.
+    TooShort,
 }
 
 impl Source {
@@ -146,7 +179,34 @@ impl Source {
             Source::Command => "command",
             Source::Shared => "shared",
             Source::Cached => "cached",
+            Source::Throttled => "throttled",
+            Source::TooShort => "too_short",
         }
+    }
+
+    /// The answer is a result kept from an earlier run.
+    fn is_last_result(self) -> bool {
+        matches!(self, Source::Cached | Source::Throttled)
+    }
+}
+
+/// Why `/probe` did not answer with an exposition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The query is wrong (HTTP 400), with a one-line reason.
+    BadRequest(String),
+    /// The module's command budget is spent (HTTP 429); try again after `retry_after`.
+    Throttled {
+        /// When the budget holds enough for this probe again.
+        retry_after: Duration,
+        /// A one-line reason.
+        reason: String,
+    },
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Refusal::BadRequest(reason)
     }
 }
 
@@ -325,13 +385,13 @@ pub fn families(result: &ProbeResult, cached: bool, age: Duration) -> Families {
     f
 }
 
-/// Serves one `/probe` request: `Ok` is the exposition (HTTP 200), `Err` a one-line reason for a
-/// 400.
+/// Serves one `/probe` request: `Ok` is the exposition (HTTP 200), `Err` a refusal (400 with a
+/// one-line reason, or 429 when the module's command budget is spent).
 pub async fn serve(
     exporter: &Exporter,
     params: &[(String, String)],
     timeout_header: Option<&str>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Refusal> {
     let (name, target) = parse_params(params)?;
     let module = exporter.config.probes.get(name).ok_or_else(|| {
         let known: Vec<&str> = exporter.config.probes.keys().map(String::as_str).collect();
@@ -351,29 +411,50 @@ pub async fn serve(
                 return Err(format!(
                     "module {name:?} runs on cloud {:?}, which has no koophone section",
                     module.cloud
-                ))
+                )
+                .into())
             }
         },
         None => {
             return Err(format!(
                 "module {name:?} runs on cloud {:?}, which is not configured",
                 module.cloud
-            ))
+            )
+            .into())
         }
     };
     let ids = resolve_target(name, module, target, &configured)?;
-    let deadline = Instant::now() + deadline_for(module.timeout, timeout_header);
-    let (result, source) = exporter
+    let budget = deadline_for(module.timeout, timeout_header);
+    let answer = exporter
         .probes
-        .probe(name, module, target, client, ids, deadline)
+        .probe(name, module, target, client, ids, budget)
         .await;
+    let source = match &answer {
+        Ok((_, source)) => *source,
+        Err(_) => Source::Throttled,
+    };
     exporter
         .metrics
         .probe_commands
         .with_label_values(&[name, source.label()])
         .inc();
+    let (result, source) = answer.map_err(|retry_after| {
+        tracing::debug!(
+            module = name,
+            target,
+            retry_after_s = retry_after.as_secs_f64(),
+            "probe refused: command budget spent"
+        );
+        Refusal::Throttled {
+            retry_after,
+            reason: format!(
+                "module {name:?} has sent its max_commands_per_minute ({}); try again later",
+                module.max_commands_per_minute
+            ),
+        }
+    })?;
     let age = Instant::now().saturating_duration_since(result.finished);
-    let fams = families(&result, source == Source::Cached, age);
+    let fams = families(&result, source.is_last_result(), age);
     let mut out = Vec::with_capacity(4096);
     fams.encode(&mut out);
     Ok(out)
@@ -383,20 +464,59 @@ type Run = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
 /// A module name and the sorted phone ids it runs on: what makes two probes identical.
 type Key = (String, Vec<String>);
 
-/// One module + phone set: its run in flight and its last result.
+/// A run in flight and what it promises a probe that joins it.
+struct InFlight {
+    /// Tells runs of one key apart, so a run only removes its own entry.
+    id: u64,
+    /// The time the run gives its jobs: a probe joins it only when this is at least its own.
+    budget: Duration,
+    /// When it started (of the covering runs, the earliest answers soonest).
+    started: Instant,
+    /// The run, shared by every probe that joined it.
+    run: Run,
+}
+
+/// A result kept for later probes.
+struct Last {
+    /// The result.
+    result: Arc<ProbeResult>,
+    /// Served to any probe until then ([`cache_ttl`]).
+    fresh_until: Instant,
+    /// Served to a probe the command budget refuses until then.
+    stale_until: Instant,
+}
+
+/// One module + phone set: its runs in flight and its last result.
 #[derive(Default)]
 struct Entry {
-    /// The run in flight, which identical probes join.
-    inflight: Option<Run>,
-    /// The last result and until when it is served again.
-    last: Option<(Arc<ProbeResult>, Instant)>,
+    /// The runs in flight, each with its own budget.
+    inflight: Vec<InFlight>,
+    /// The last result that was not cut short by its caller's deadline.
+    last: Option<Last>,
 }
+
+/// A module's command budget: a token bucket holding `max_commands_per_minute`, refilled at that
+/// rate.
+struct Bucket {
+    /// Commands that may be sent now.
+    tokens: f64,
+    /// When `tokens` was last brought up to date.
+    at: Instant,
+}
+
+/// A result refused a new command by the budget is still served for this many `min_interval`s
+/// after it finished.
+pub const STALE_FACTOR: u32 = 5;
 
 /// Probe state that lives between requests (in the [`Exporter`]; a reload starts afresh).
 #[derive(Default)]
 pub struct Prober {
     /// By (module, sorted phone ids).
     entries: Arc<Mutex<HashMap<Key, Entry>>>,
+    /// Command budgets by module name (bounded by the configured modules).
+    budgets: Mutex<HashMap<String, Bucket>>,
+    /// Numbers runs.
+    next_run: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -404,8 +524,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Prober {
-    /// Answers a probe of `ids` by `module`: from the last result, by joining an identical run in
-    /// flight, or by starting one (which finishes and is kept even if this request goes away).
+    /// Answers a probe of `ids` by `module` whose caller allows `budget`: from the last result,
+    /// by joining a run in flight that gives its jobs at least `budget`, or by starting one
+    /// (which finishes and is kept even if this request goes away) when the module's command
+    /// budget allows. `Err` is the wait until it does.
     pub async fn probe(
         &self,
         name: &str,
@@ -413,47 +535,104 @@ impl Prober {
         target: &str,
         client: Arc<CloudClient>,
         ids: Vec<String>,
-        deadline: Instant,
-    ) -> (Arc<ProbeResult>, Source) {
+        budget: Duration,
+    ) -> Result<(Arc<ProbeResult>, Source), Duration> {
         let started = Instant::now();
+        let deadline = started + budget;
         let key = (name.to_string(), ids.clone());
         let (run, source) = {
             let mut entries = lock(&self.entries);
             let now = Instant::now();
             let entry = entries.entry(key.clone()).or_default();
-            if let Some((last, until)) = &entry.last {
-                if now < *until {
-                    return (last.clone(), Source::Cached);
+            if let Some(last) = &entry.last {
+                if now < last.fresh_until {
+                    return Ok((last.result.clone(), Source::Cached));
                 }
             }
-            // A run that resolved but is still listed died without clearing itself (a panic):
-            // start a fresh one rather than serve its stand-in result forever.
-            match entry.inflight.clone().filter(|r| r.peek().is_none()) {
-                Some(run) => (run, Source::Shared),
-                None => {
-                    let run = self.start(name, module, target, client, key.clone(), deadline);
-                    if let Some(e) = entries.get_mut(&key) {
-                        e.inflight = Some(run.clone());
-                    }
-                    // Forget what can no longer be served, so the map stays as small as the
-                    // set of targets probed recently.
-                    entries.retain(|_, e| {
-                        e.inflight.is_some() || e.last.as_ref().is_some_and(|(_, u)| now < *u)
-                    });
-                    (run, Source::Command)
+            // A run that resolved but is still listed died without clearing itself (a panic).
+            entry.inflight.retain(|r| r.run.peek().is_none());
+            let covering = entry
+                .inflight
+                .iter()
+                .filter(|r| r.budget >= budget)
+                .min_by_key(|r| r.started)
+                .map(|r| r.run.clone());
+            if let Some(run) = covering {
+                (run, Source::Shared)
+            } else if budget <= FINAL_POLL_MARGIN {
+                // No poll could happen before the deadline: a command would only cost.
+                return Ok((
+                    Arc::new(ProbeResult::all(&ids, JobOutcome::TimedOut, started)),
+                    Source::TooShort,
+                ));
+            } else {
+                let calls = ids.len().div_ceil(MAX_IDS_PER_CALL);
+                if let Err(wait) = self.spend(name, module.max_commands_per_minute, calls, now) {
+                    return match entry.last.as_ref().filter(|l| now < l.stale_until) {
+                        Some(last) => Ok((last.result.clone(), Source::Throttled)),
+                        None => Err(wait),
+                    };
                 }
+                let id = self.next_run.fetch_add(1, Ordering::Relaxed);
+                let run = self.start(name, module, target, client, key.clone(), id, budget);
+                entry.inflight.push(InFlight {
+                    id,
+                    budget,
+                    started: now,
+                    run: run.clone(),
+                });
+                // Forget what can no longer be served, so the map stays as small as the set
+                // of targets probed recently.
+                entries.retain(|_, e| {
+                    !e.inflight.is_empty() || e.last.as_ref().is_some_and(|l| now < l.stale_until)
+                });
+                (run, Source::Command)
             }
         };
         match tokio::time::timeout_at(deadline + ANSWER_GRACE, run).await {
-            Ok(result) => (result, source),
-            // Joined a run with a later deadline than ours: answer in time, as timed out.
-            Err(_) => (
+            Ok(result) => Ok((result, source)),
+            // Joined a run with a later deadline than ours, still running at ours: answer in
+            // time, as timed out (which is what a run of our own would have had).
+            Err(_) => Ok((
                 Arc::new(ProbeResult::all(&ids, JobOutcome::TimedOut, started)),
                 source,
-            ),
+            )),
         }
     }
 
+    /// Takes `calls` commands from module `name`'s budget, or says how long until it has them.
+    fn spend(
+        &self,
+        name: &str,
+        per_minute: u32,
+        calls: usize,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let capacity = f64::from(per_minute.max(1));
+        let rate = capacity / 60.0;
+        let need = calls as f64;
+        let mut budgets = lock(&self.budgets);
+        let bucket = budgets.entry(name.to_string()).or_insert(Bucket {
+            tokens: capacity,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
+        bucket.at = now;
+        if need > capacity {
+            // Never affordable (the config check keeps groups within the budget).
+            return Err(Duration::from_secs(60));
+        }
+        if bucket.tokens >= need {
+            bucket.tokens -= need;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64(
+            ((need - bucket.tokens) / rate).min(60.0),
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         name: &str,
@@ -461,19 +640,37 @@ impl Prober {
         target: &str,
         client: Arc<CloudClient>,
         key: Key,
-        deadline: Instant,
+        id: u64,
+        budget: Duration,
     ) -> Run {
         let entries = self.entries.clone();
         let module = module.clone();
         let (name, target) = (name.to_string(), target.to_string());
         let ids = key.1.clone();
+        let deadline = Instant::now() + budget;
         let handle = tokio::spawn(async move {
             let result = Arc::new(run(&client, &name, &target, &module, &key.1, deadline).await);
-            let until = result.finished + cache_ttl(result.success(), module.min_interval);
+            // Cut short by a caller who allowed less than the module's timeout: that says
+            // something about the caller, not the phones, so it is not kept for anyone else.
+            let cut_short = budget < module.timeout && result.timed_out();
             let mut entries = lock(&entries);
             let entry = entries.entry(key).or_default();
-            entry.inflight = None;
-            entry.last = Some((result.clone(), until));
+            entry.inflight.retain(|r| r.id != id);
+            if cut_short {
+                tracing::debug!(
+                    module = %name,
+                    target = %target,
+                    budget_s = budget.as_secs_f64(),
+                    "probe run cut short by its caller's deadline; not kept"
+                );
+            } else {
+                let ttl = cache_ttl(result.success(), module.min_interval);
+                entry.last = Some(Last {
+                    result: result.clone(),
+                    fresh_until: result.finished + ttl,
+                    stale_until: result.finished + module.min_interval * STALE_FACTOR,
+                });
+            }
             result
         });
         let started = Instant::now();
@@ -539,6 +736,113 @@ fn log_api_error(name: &str, target: &str, what: &str, e: &ApiError) {
     );
 }
 
+/// The `error_code` of a phone whose job the API's answers cannot tell apart from another's.
+pub const DUPLICATE_JOB_ID: &str = "duplicate_job_id";
+
+/// How an async-command answer's jobs map onto the phones asked.
+#[derive(Debug, Default, PartialEq)]
+pub struct Assignment {
+    /// Job id → phone, for the jobs to poll.
+    pub pending: HashMap<String, String>,
+    /// Phones settled without polling: missing from the answer, or sharing a job id with
+    /// another phone.
+    pub settled: Vec<(String, JobOutcome)>,
+    /// Rows for phones that were not asked (ignored).
+    pub unasked: usize,
+    /// Rows repeating a phone already listed (the first wins).
+    pub repeated: usize,
+}
+
+impl Assignment {
+    fn missing(&self) -> usize {
+        self.settled
+            .iter()
+            .filter(|(_, o)| *o == JobOutcome::Missing)
+            .count()
+    }
+
+    fn shared_job_ids(&self) -> usize {
+        self.settled.len() - self.missing()
+    }
+}
+
+/// Maps the async-command answer onto `ids` (distinct): every phone asked ends up either pending
+/// under its own job id or settled, whatever the answer lists.
+pub fn assign_jobs(ids: &[String], jobs: &[CmdJob]) -> Assignment {
+    let mut out = Assignment::default();
+    let asked: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut job_of: HashMap<&str, &str> = HashMap::with_capacity(ids.len());
+    for j in jobs {
+        if !asked.contains(j.instance_id.as_str()) {
+            out.unasked += 1;
+        } else if job_of.contains_key(j.instance_id.as_str()) {
+            out.repeated += 1;
+        } else {
+            job_of.insert(&j.instance_id, &j.job_id);
+        }
+    }
+    let mut holders: HashMap<&str, usize> = HashMap::with_capacity(job_of.len());
+    for job in job_of.values() {
+        *holders.entry(job).or_default() += 1;
+    }
+    for id in ids {
+        match job_of.get(id.as_str()) {
+            None => out.settled.push((id.clone(), JobOutcome::Missing)),
+            Some(job) if holders.get(job).copied().unwrap_or(0) > 1 => out.settled.push((
+                id.clone(),
+                JobOutcome::Failed {
+                    code: DUPLICATE_JOB_ID.into(),
+                    matched: false,
+                },
+            )),
+            Some(job) => {
+                out.pending.insert(job.to_string(), id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// What one task answer settles: the pending jobs it reports finished, each removed from
+/// `pending`. A job id answered by several rows that disagree cannot be read: its phone fails
+/// with [`DUPLICATE_JOB_ID`]. Rows of jobs not pending (settled earlier, or not this task's) are
+/// ignored. Also returns how many job ids came in rows that repeat (agreeing) and that conflict.
+pub fn settle_jobs(
+    pending: &mut HashMap<String, String>,
+    rows: &[JobDetail],
+    expect: Option<&Regex>,
+) -> (Vec<(String, JobOutcome)>, usize, usize) {
+    let mut by_job: HashMap<&str, Vec<&JobDetail>> = HashMap::new();
+    for row in rows {
+        if pending.contains_key(&row.job_id) {
+            by_job.entry(&row.job_id).or_default().push(row);
+        }
+    }
+    let (mut repeated, mut conflicting) = (0, 0);
+    let mut out = Vec::new();
+    for (job, rows) in by_job {
+        let first = rows[0];
+        let outcome = if rows.iter().all(|r| *r == first) {
+            if rows.len() > 1 {
+                repeated += 1;
+            }
+            job_outcome(first, expect)
+        } else {
+            conflicting += 1;
+            Some(JobOutcome::Failed {
+                code: DUPLICATE_JOB_ID.into(),
+                matched: false,
+            })
+        };
+        if let Some(outcome) = outcome {
+            if let Some(id) = pending.remove(job) {
+                out.push((id, outcome));
+            }
+        }
+    }
+    (out, repeated, conflicting)
+}
+
 /// One async-command call and the polling of its task.
 async fn run_call(
     client: &CloudClient,
@@ -549,13 +853,13 @@ async fn run_call(
     deadline: Instant,
 ) -> Vec<(String, JobOutcome)> {
     let every = |o: JobOutcome| ids.iter().map(|id| (id.clone(), o.clone())).collect();
-    let info = match tokio::time::timeout_at(
+    let (info, request_id) = match tokio::time::timeout_at(
         deadline,
         client.koophone_command(&module.command, ids, deadline),
     )
     .await
     {
-        Ok(Ok(info)) => info,
+        Ok(Ok(answer)) => answer,
         Ok(Err(e)) => {
             log_api_error(name, target, "command", &e);
             return every(JobOutcome::Upstream(e.kind));
@@ -569,19 +873,30 @@ async fn run_call(
             return every(JobOutcome::TimedOut);
         }
     };
-    let mut out = Vec::with_capacity(ids.len());
-    // job id → phone, for the jobs still running.
-    let mut pending: HashMap<String, String> = HashMap::with_capacity(ids.len());
-    for id in ids {
-        match info.cmd_jobs.iter().find(|j| &j.instance_id == id) {
-            Some(j) => {
-                pending.insert(j.job_id.clone(), id.clone());
-            }
-            None => out.push((id.clone(), JobOutcome::Missing)),
-        }
+    let assignment = assign_jobs(ids, &info.cmd_jobs);
+    let (missing, shared) = (assignment.missing(), assignment.shared_job_ids());
+    let Assignment {
+        mut pending,
+        settled: mut out,
+        unasked,
+        repeated,
+    } = assignment;
+    if missing + shared + unasked + repeated > 0 {
+        tracing::warn!(
+            module = name,
+            target,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            task_id = %label_safe(&info.task_id),
+            missing,
+            sharing_a_job_id = shared,
+            not_asked = unasked,
+            repeated_rows = repeated,
+            "probe command answer does not list one job per phone asked; those phones fail"
+        );
     }
     let last_chance = deadline.checked_sub(FINAL_POLL_MARGIN).unwrap_or(deadline);
     let mut stop = None;
+    let mut noted = false;
     while !pending.is_empty() {
         let now = Instant::now();
         let wake = (now + module.poll_interval).min(last_chance);
@@ -589,11 +904,11 @@ async fn run_call(
             break;
         }
         tokio::time::sleep_until(wake).await;
-        let jobs =
+        let (rows, request_id) =
             match tokio::time::timeout_at(deadline, client.koophone_task(&info.task_id, deadline))
                 .await
             {
-                Ok(Ok(jobs)) => jobs,
+                Ok(Ok(answer)) => answer,
                 Ok(Err(e)) if e.kind == ErrorKind::Timeout => break,
                 Ok(Err(e)) => {
                     log_api_error(name, target, "task query", &e);
@@ -602,12 +917,20 @@ async fn run_call(
                 }
                 Err(_) => break,
             };
-        for job in &jobs {
-            if let Some(outcome) = job_outcome(job, module.expect.as_ref()) {
-                if let Some(id) = pending.remove(&job.job_id) {
-                    out.push((id, outcome));
-                }
-            }
+        let (done, repeated, conflicting) =
+            settle_jobs(&mut pending, &rows, module.expect.as_ref());
+        out.extend(done);
+        if (repeated > 0 || conflicting > 0) && !noted {
+            // Once per call: a task polled every second would otherwise say it every second.
+            noted = true;
+            tracing::warn!(
+                module = name,
+                target,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                repeated_job_ids = repeated,
+                conflicting_job_ids = conflicting,
+                "probe task answer lists a job more than once; conflicting ones fail"
+            );
         }
     }
     let left = stop.unwrap_or(JobOutcome::TimedOut);
@@ -632,6 +955,7 @@ mod tests {
                 .map(|(n, ids)| (n.to_string(), ids.iter().map(|s| s.to_string()).collect()))
                 .collect::<BTreeMap<_, _>>(),
             min_interval: Duration::from_secs(60),
+            max_commands_per_minute: 60,
         }
     }
 
@@ -823,6 +1147,120 @@ mod tests {
             ..ok.clone()
         };
         assert!(!empty.success(), "no phone, no success");
+    }
+
+    fn cmd(phone: &str, job: &str) -> CmdJob {
+        CmdJob {
+            instance_id: phone.into(),
+            job_id: job.into(),
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_phone_asked_is_assigned_whatever_the_command_answer_lists() {
+        let ids = strings(&["a", "b", "c", "d", "e"]);
+        let answer = [
+            cmd("a", "j1"),
+            cmd("b", "j2"),
+            cmd("c", "j2"),        // shares b's job id
+            cmd("a", "j9"),        // a repeated: the first row wins
+            cmd("stranger", "j3"), // not asked
+            cmd("e", "j5"),
+            // d missing
+        ];
+        let a = assign_jobs(&ids, &answer);
+        assert_eq!(
+            a.pending,
+            HashMap::from([
+                ("j1".to_string(), "a".to_string()),
+                ("j5".into(), "e".into())
+            ])
+        );
+        let dup = JobOutcome::Failed {
+            code: DUPLICATE_JOB_ID.into(),
+            matched: false,
+        };
+        assert_eq!(
+            a.settled,
+            vec![
+                ("b".to_string(), dup.clone()),
+                ("c".to_string(), dup),
+                ("d".to_string(), JobOutcome::Missing),
+            ]
+        );
+        assert_eq!((a.unasked, a.repeated), (1, 1));
+        assert_eq!((a.missing(), a.shared_job_ids()), (1, 2));
+        let clean = assign_jobs(&ids[..2], &[cmd("b", "x"), cmd("a", "y")]);
+        assert_eq!(clean.pending.len(), 2);
+        assert!(clean.settled.is_empty());
+    }
+
+    #[test]
+    fn task_rows_settle_pending_jobs_and_conflicts_fail() {
+        let row = |id: &str, status: i64, out: Option<&str>| JobDetail {
+            job_id: id.into(),
+            ..job(status, "", out)
+        };
+        let mut pending: HashMap<String, String> =
+            [("j1", "a"), ("j2", "b"), ("j3", "c"), ("j4", "d")]
+                .iter()
+                .map(|(j, p)| (j.to_string(), p.to_string()))
+                .collect();
+        let rows = [
+            row("j1", 2, Some("1")),
+            row("j1", 2, Some("1")), // identical repeat: fine
+            row("j2", 2, Some("1")),
+            row("j2", -1, None),      // conflicting: b cannot be read
+            row("j3", 1, None),       // still running
+            row("old", 2, Some("1")), // not pending: ignored
+        ];
+        let (mut done, repeated, conflicting) = settle_jobs(&mut pending, &rows, None);
+        done.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            done,
+            vec![
+                ("a".to_string(), JobOutcome::Succeeded { matched: true }),
+                (
+                    "b".to_string(),
+                    JobOutcome::Failed {
+                        code: DUPLICATE_JOB_ID.into(),
+                        matched: false
+                    }
+                ),
+            ]
+        );
+        assert_eq!((repeated, conflicting), (1, 1));
+        let mut left: Vec<_> = pending.values().cloned().collect();
+        left.sort();
+        assert_eq!(left, ["c", "d"]);
+    }
+
+    #[test]
+    fn the_command_budget_holds_a_minute_and_refills_at_its_rate() {
+        let p = Prober::default();
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            assert_eq!(p.spend("m", 6, 1, t0), Ok(()));
+        }
+        // Spent: one more comes back every 10 s.
+        let wait = p.spend("m", 6, 1, t0).unwrap_err();
+        assert_eq!(wait.as_secs_f64().round(), 10.0);
+        assert!(p.spend("m", 6, 1, t0 + Duration::from_secs(5)).is_err());
+        assert_eq!(p.spend("m", 6, 1, t0 + Duration::from_secs(10)), Ok(()));
+        // Another module has its own budget; a run of two calls needs two.
+        assert_eq!(p.spend("other", 6, 2, t0), Ok(()));
+        // Never more than a minute's worth, however long it was idle.
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!(p.spend("m", 6, 6, later), Ok(()));
+        assert!(p.spend("m", 6, 1, later).is_err());
+        // A run the budget can never pay for is refused, not queued.
+        assert!(p
+            .spend("m", 6, 7, later + Duration::from_secs(3600))
+            .is_err());
     }
 
     #[test]

@@ -122,10 +122,13 @@ pub enum FaultKind {
     NewState,
     /// Batch status: the first requested phone is missing from `status_results`.
     MissingPhone,
+    /// Async command: the first two phones get the same `job_id`. Task query: every job is
+    /// listed twice under its id, the copy saying it failed. Other operations: no effect.
+    DuplicateJobIds,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 13] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -139,6 +142,7 @@ impl FaultKind {
         FaultKind::UnknownStatus,
         FaultKind::NewState,
         FaultKind::MissingPhone,
+        FaultKind::DuplicateJobIds,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -156,6 +160,7 @@ impl FaultKind {
             FaultKind::UnknownStatus => "unknown_status",
             FaultKind::NewState => "new_state",
             FaultKind::MissingPhone => "missing_phone",
+            FaultKind::DuplicateJobIds => "duplicate_job_ids",
         }
     }
 }

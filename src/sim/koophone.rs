@@ -138,7 +138,7 @@ pub(crate) fn status_results(
 
 pub(crate) async fn async_command(State(inner): State<Arc<Inner>>, call: Call) -> Response {
     inner
-        .serve(Operation::KoophoneAsyncCommand, &call, |inner, _| {
+        .serve(Operation::KoophoneAsyncCommand, &call, |inner, fault| {
             if !has_request_id(&call.headers) {
                 return missing_request_id();
             }
@@ -155,9 +155,10 @@ pub(crate) async fn async_command(State(inner): State<Arc<Inner>>, call: Call) -
                 Ok(ids) => ids,
                 Err(why) => return bad_param(&why),
             };
+            let share = fault == Some(FaultKind::DuplicateJobIds);
             let task = inner
                 .tasks
-                .create(&inner.fleet, inner.tick(), command, &ids);
+                .create(&inner.fleet, inner.tick(), command, &ids, share);
             success(task)
         })
         .await
@@ -169,7 +170,7 @@ pub(crate) async fn task(
     call: Call,
 ) -> Response {
     inner
-        .serve(Operation::KoophoneTask, &call, |inner, _| {
+        .serve(Operation::KoophoneTask, &call, |inner, fault| {
             if !has_request_id(&call.headers) {
                 return missing_request_id();
             }
@@ -177,6 +178,9 @@ pub(crate) async fn task(
                 .tasks
                 .jobs(&inner.fleet, &task_id, inner.config.job_delay)
             {
+                Some(jobs) if fault == Some(FaultKind::DuplicateJobIds) => {
+                    success(json!({ "jobs": with_failed_copies(jobs) }))
+                }
                 Some(jobs) => success(json!({ "jobs": jobs })),
                 None => error("KOOPHONE.API.1323", "The task does not exist."),
             }
@@ -216,16 +220,20 @@ impl TaskStore {
         self.tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a task and answers `{task_id, cmd_jobs}`.
-    fn create(&self, fleet: &Fleet, tick: u64, command: &str, ids: &[&str]) -> Value {
+    /// Records a task and answers `{task_id, cmd_jobs}`; with `share`, the first two phones get
+    /// the same job id (the `duplicate_job_ids` fault).
+    fn create(&self, fleet: &Fleet, tick: u64, command: &str, ids: &[&str], share: bool) -> Value {
         let task_id = hex_id();
-        let jobs: Vec<Job> = ids
+        let mut jobs: Vec<Job> = ids
             .iter()
             .map(|id| Job {
                 job_id: hex_id(),
                 phone: fleet.index_of(id),
             })
             .collect();
+        if share && jobs.len() >= 2 {
+            jobs[1].job_id = jobs[0].job_id.clone();
+        }
         let cmd_jobs: Vec<Value> = ids
             .iter()
             .zip(&jobs)
@@ -269,6 +277,23 @@ impl TaskStore {
                 .collect(),
         )
     }
+}
+
+/// Each job followed by a copy under the same id saying it failed (the `duplicate_job_ids` fault
+/// on the task query).
+fn with_failed_copies(jobs: Vec<Value>) -> Vec<Value> {
+    jobs.into_iter()
+        .flat_map(|job| {
+            let copy = json!({
+                "job_id": job["job_id"],
+                "status": -1,
+                "error_code": "CPS9999",
+                "error_msg": "Internal error.",
+                "execute_msg": null,
+            });
+            [job, copy]
+        })
+        .collect()
 }
 
 fn job_detail(fleet: &Fleet, task: &Task, job: &Job, done: bool) -> Value {
@@ -404,6 +429,34 @@ mod tests {
             assert!(parse_ids(&bad).is_err(), "{bad}");
         }
         assert!(parse_ids(&json!({"instance_ids": ["x".repeat(32)]})).is_ok());
+    }
+
+    #[test]
+    fn duplicate_job_ids_fault() {
+        let fleet = Fleet::new(1, 50);
+        let ids: Vec<&str> = fleet.ids()[..3].iter().map(String::as_str).collect();
+        let store = TaskStore::default();
+        let plain = store.create(&fleet, 0, "echo ok", &ids, false);
+        let jobs = |v: &Value| -> Vec<String> {
+            v["cmd_jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["job_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let j = jobs(&plain);
+        assert!(j[0] != j[1] && j[1] != j[2]);
+        let shared = jobs(&store.create(&fleet, 0, "echo ok", &ids, true));
+        assert_eq!(shared[0], shared[1]);
+        assert_ne!(shared[1], shared[2]);
+        let task = plain["task_id"].as_str().unwrap();
+        let rows = store.jobs(&fleet, task, Duration::ZERO).unwrap();
+        let doubled = with_failed_copies(rows.clone());
+        assert_eq!(doubled.len(), 2 * rows.len());
+        assert_eq!(doubled[0], rows[0]);
+        assert_eq!(doubled[1]["job_id"], rows[0]["job_id"]);
+        assert_eq!(doubled[1]["status"], -1);
     }
 
     #[test]

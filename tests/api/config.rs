@@ -24,6 +24,10 @@ const PW: &str = "    auth: { password: { domain: acme, user: mon, password: ${H
 #[test]
 fn invalid_configs_are_refused_with_file_field_and_fix() {
     let long = "a".repeat(40);
+    let many = (0..150)
+        .map(|i| format!("p{i:05}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let cases: Vec<(String, String)> = vec![
         ("".into(), "config.yaml: the file is empty; it needs at least a `clouds:` list (see the annotated config.yaml)".into()),
         ("clouds: [".into(), "config.yaml: not valid YAML: did not find expected node content at line 2 column 1, while parsing a flow node; fix the syntax at that position".into()),
@@ -52,6 +56,8 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         (format!("{HEAD}    region: x\n{PW}    dcs: {{}}\n"), "config.yaml: not valid YAML: clouds[0]: duplicate entry with key \"region\" at line 2 column 5; fix the syntax at that position".into()),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [a] }}\nprobes:\n  boot: {{ cloud: prod, command: \"reboot; rm -rf /\" }}\n"), "config.yaml: probes.boot.command: contains ';'; the API allows only letters, digits, spaces and `_ . / : -`".into()),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [a] }}\nprobes:\n  boot: {{ cloud: nope, command: getprop x }}\n"), "config.yaml: probes.boot.cloud: \"nope\" is not a configured cloud; use one of the names under clouds:".into()),
+        (format!("{HEAD}{PW}    koophone: {{ instance_ids: [a] }}\nprobes:\n  boot: {{ cloud: prod, command: getprop x, max_commands_per_minute: 0 }}\n"), "config.yaml: probes.boot.max_commands_per_minute: must be at least 1; the default is 60".into()),
+        (format!("{HEAD}{PW}    koophone: {{ instance_ids: [{phones}] }}\nprobes:\n  boot: {{ cloud: prod, command: getprop x, max_commands_per_minute: 1, groups: {{ all: [{phones}] }} }}\n", phones = many), "config.yaml: probes.boot.max_commands_per_minute: is 1, but group \"all\" has 150 phones, 2 calls per probe; raise it to at least 2".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\nshard: {{ index: 3, total: 3 }}\n"), "config.yaml: shard: index 3 of total 3 is impossible; index counts from 0 and must be below total".into()),
     ];
     let mut failures = Vec::new();

@@ -501,3 +501,247 @@ probes:
         "every phone either ran the command or says why not"
     );
 }
+
+fn error_code(m: &Exposition, id: &str) -> Vec<String> {
+    m.find(
+        "huaweicloud_koophone_probe_job_error_info",
+        &[("instance_id", id)],
+    )
+    .iter()
+    .map(|s| s.labels["error_code"].clone())
+    .collect()
+}
+
+#[tokio::test]
+async fn a_probe_cut_short_by_its_callers_deadline_is_not_kept() {
+    // Jobs take 1.5 s; the module allows 5 s, the first caller 1 s (header 1.5 minus 0.5).
+    let (app, healthy) = probe_app(Duration::from_millis(1500)).await;
+    let q = format!("module=boot&target={}", healthy[0]);
+    let (status, _, text) = get(&app, &q, Some("1.5")).await;
+    assert_eq!(status, 200, "{text}");
+    let short = Exposition::parse(&text);
+    assert_eq!(short.value("probe_success", &[]), 0.0);
+    assert_eq!(error_code(&short, &healthy[0]), ["timeout"]);
+
+    // Act: a normal probe right after, well within min_interval.
+    let m = probe(&app, &q).await;
+
+    // Assert: it ran its own command instead of being served the caller-made timeout.
+    assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    // That full result is kept.
+    let again = probe(&app, &q).await;
+    assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
+    assert_eq!(again.value("probe_success", &[]), 1.0);
+}
+
+#[tokio::test]
+async fn a_tiny_header_probe_sends_no_command_and_spoils_nothing() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+    let q = format!("module=boot&target={}", healthy[0]);
+
+    let (status, _, text) = get(&app, &q, Some("0.004")).await;
+
+    assert_eq!(status, 200, "{text}");
+    let tiny = Exposition::parse(&text);
+    assert_eq!(tiny.value("probe_success", &[]), 0.0);
+    assert_eq!(error_code(&tiny, &healthy[0]), ["timeout"]);
+    assert_eq!(
+        app.sim.calls(Operation::KoophoneAsyncCommand),
+        0,
+        "no time to poll, so no command"
+    );
+    assert_eq!(commands_total(&app, "boot", "too_short").await, 1.0);
+    let m = probe(&app, &q).await;
+    assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+}
+
+#[tokio::test]
+async fn a_probe_never_shares_a_run_with_a_shorter_deadline() {
+    // Jobs take 1.5 s. A probe allowing 1 s starts a run; a normal probe sent once that run's
+    // command is out must not join it; a second short probe, sent once the normal run's command
+    // is out too, joins a run (either gives it enough time) rather than sending a command.
+    let (app, healthy) = probe_app(Duration::from_millis(1500)).await;
+    let q = format!("module=boot&target={}", healthy[0]);
+    let sim = &app.sim;
+    let commands_sent = |n: u64| async move {
+        while sim.calls(Operation::KoophoneAsyncCommand) < n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let short = get(&app, &q, Some("1.5"));
+    let normal = async {
+        commands_sent(1).await;
+        get(&app, &q, None).await
+    };
+    let short_again = async {
+        commands_sent(2).await;
+        get(&app, &q, Some("1.5")).await
+    };
+
+    let (short, normal, short_again) = futures::join!(short, normal, short_again);
+
+    let parse = |(status, _, text): &(u16, String, String)| {
+        assert_eq!(*status, 200, "{text}");
+        Exposition::parse(text)
+    };
+    let (short, normal, short_again) = (parse(&short), parse(&normal), parse(&short_again));
+    assert_eq!(normal.value("probe_success", &[]), 1.0);
+    assert_eq!(normal.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
+    assert_eq!(short.value("probe_success", &[]), 0.0);
+    assert_eq!(short_again.value("probe_success", &[]), 0.0);
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(commands_total(&app, "boot", "command").await, 2.0);
+    assert_eq!(commands_total(&app, "boot", "shared").await, 1.0);
+}
+
+#[tokio::test]
+async fn phones_given_the_same_job_id_fail_and_none_vanishes() {
+    let (app, mut healthy) = probe_app(Duration::from_millis(200)).await;
+    healthy.sort();
+    // The simulator gives the first two phones of the call (ids are sent sorted) one job id.
+    app.sim.set_fault(
+        Operation::KoophoneAsyncCommand,
+        fault(FaultKind::DuplicateJobIds),
+    );
+
+    let m = probe(&app, "module=boot&target=healthy").await;
+
+    assert_eq!(m.value("probe_success", &[]), 0.0);
+    assert_eq!(
+        m.find("huaweicloud_koophone_probe_job_success", &[]).len(),
+        3,
+        "every phone asked appears"
+    );
+    for id in &healthy[..2] {
+        assert_eq!(job(&m, "huaweicloud_koophone_probe_job_success", id), 0.0);
+        assert_eq!(error_code(&m, id), ["duplicate_job_id"], "{id}");
+    }
+    assert_eq!(
+        job(&m, "huaweicloud_koophone_probe_job_success", &healthy[2]),
+        1.0
+    );
+    assert!(error_code(&m, &healthy[2]).is_empty());
+}
+
+#[tokio::test]
+async fn a_task_answer_with_conflicting_rows_for_a_job_fails_that_phone() {
+    let (app, healthy) = probe_app(Duration::from_millis(200)).await;
+    // Every job listed twice under its id, the copy saying it failed.
+    app.sim
+        .set_fault(Operation::KoophoneTask, fault(FaultKind::DuplicateJobIds));
+
+    let m = probe(&app, "module=boot&target=healthy").await;
+
+    assert_eq!(m.value("probe_success", &[]), 0.0);
+    assert_eq!(
+        m.find("huaweicloud_koophone_probe_job_success", &[]).len(),
+        3
+    );
+    for id in &healthy {
+        assert_eq!(error_code(&m, id), ["duplicate_job_id"], "{id}");
+    }
+}
+
+/// A fleet of 120 phones, all configured, and a module allowed 5 commands a minute.
+async fn budget_app(min_interval: &str, per_minute: u32) -> TestApp {
+    spawn_app(Opts {
+        sim: SimConfig {
+            job_delay: Duration::from_millis(100),
+            ..frozen_sim(120)
+        },
+        config: format!(
+            r#"
+clouds:
+  - name: pw
+    region: ap-southeast-1
+    project_id: {{project}}
+    auth: {{ token: {{ value: demo-static-token }} }}
+    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
+    koophone: {{ instance_ids: [{{phones}}] }}
+probes:
+  any:
+    cloud: pw
+    command: echo hello
+    poll_interval: 50ms
+    min_interval: {min_interval}
+    max_commands_per_minute: {per_minute}
+"#
+        ),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_flood_of_distinct_probes_is_held_to_the_command_budget() {
+    let app = budget_app("60s", 5).await;
+    let ids = app.sim.phone_ids();
+    let started = Instant::now();
+
+    let app = &app;
+    let answers = futures::future::join_all(ids.iter().map(|id| async move {
+        let resp = app
+            .http
+            .get(app.url(&format!("/probe?module=any&target={id}")))
+            .send()
+            .await
+            .expect("probe");
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        (status, retry_after, resp.text().await.expect("body"))
+    }))
+    .await;
+    let elapsed = started.elapsed();
+
+    let answered = answers.iter().filter(|(s, _, _)| *s == 200).count();
+    let refused: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 429).collect();
+    assert_eq!(answered + refused.len(), ids.len(), "only 200 and 429");
+    for (_, retry_after, text) in &refused {
+        assert!(retry_after.is_some_and(|s| s >= 1), "Retry-After: {text}");
+        assert!(text.contains("max_commands_per_minute"), "{text}");
+    }
+    // The budget holds 5, refilled at 5 a minute while the flood lasted.
+    let allowed = 5 + (elapsed.as_secs_f64() * 5.0 / 60.0).floor() as u64;
+    let sent = app.sim.calls(Operation::KoophoneAsyncCommand);
+    assert!(
+        (1..=allowed).contains(&sent),
+        "{sent} commands, budget {allowed}"
+    );
+    assert_eq!(sent as usize, answered, "each answer ran its own command");
+    assert_eq!(
+        commands_total(app, "any", "throttled").await,
+        refused.len() as f64
+    );
+    assert!(
+        app.sim.calls(Operation::KoophoneTask) <= sent * 10,
+        "polls only for commands sent"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_probe_is_answered_from_an_older_result_when_there_is_one() {
+    let app = budget_app("1s", 1).await;
+    let ids = app.sim.phone_ids();
+    let (a, b) = (&ids[0], &ids[1]);
+    let first = probe(&app, &format!("module=any&target={a}")).await;
+    assert_eq!(first.value("probe_success", &[]), 1.0);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past min_interval
+
+    // Act: the budget (one a minute) is spent.
+    let again = probe(&app, &format!("module=any&target={a}")).await;
+    let (status, _, text) = get(&app, &format!("module=any&target={b}"), None).await;
+
+    // Assert: `a` has a result to serve; `b` has none and is refused.
+    assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
+    assert_eq!(again.value("probe_success", &[]), 1.0);
+    assert!(again.value("huaweicloud_koophone_probe_result_age_seconds", &[]) >= 1.0);
+    assert_eq!(status, 429, "{text}");
+    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(commands_total(&app, "any", "throttled").await, 2.0);
+}

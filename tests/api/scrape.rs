@@ -464,3 +464,71 @@ async fn a_wrong_password_fails_without_hammering_iam() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn a_tiny_scrape_timeout_header_spoils_no_other_scrape() {
+    // Arrange: every batch-status call takes 300 ms; four clients scrape in a loop with a 4 ms
+    // timeout header while twenty normal scrapes come and go.
+    let app = two_clouds(250).await;
+    app.sim.set_fault(
+        Operation::KoophoneBatchStatus,
+        FaultSpec {
+            latency: Some(Duration::from_millis(300)),
+            ..FaultSpec::default()
+        },
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (app, done) = (&app, &done);
+    let tiny_client = || async move {
+        let mut answers = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            answers.push(app.scrape_raw(Some("0.004")).await);
+        }
+        answers
+    };
+    let normal = async {
+        let scrapes = (0..20u64).map(|i| async move {
+            tokio::time::sleep(Duration::from_millis(40 * i)).await;
+            app.scrape_raw(None).await
+        });
+        let answers = futures::future::join_all(scrapes).await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        answers
+    };
+
+    // Act
+    let (normal, t1, t2, t3, t4) = futures::join!(
+        normal,
+        tiny_client(),
+        tiny_client(),
+        tiny_client(),
+        tiny_client()
+    );
+
+    // Assert: every normal scrape has every phone.
+    for (i, (status, text)) in normal.iter().enumerate() {
+        assert_eq!(*status, 200, "normal scrape {i}");
+        let m = Exposition::parse(text);
+        assert_eq!(m.success("pw", "koophone"), 1.0, "normal scrape {i}");
+        assert_eq!(
+            m.find("huaweicloud_koophone_instance_status", &[("cloud", "pw")])
+                .len(),
+            250,
+            "normal scrape {i}"
+        );
+    }
+    // The tiny header did cut the tiny scrapes' own collections, and they still answered 200.
+    let tiny: Vec<_> = [t1, t2, t3, t4].into_iter().flatten().collect();
+    assert!(tiny.iter().all(|(status, _)| *status == 200));
+    assert!(
+        tiny.iter()
+            .any(|(_, text)| Exposition::parse(text).success("pw", "koophone") == 0.0),
+        "some tiny scrape lost its phones to its own deadline"
+    );
+    // Normal scrapes still share collections with each other.
+    let m = app.scrape().await;
+    assert!(
+        m.value("huaweicloud_exporter_scrapes_total", &[("mode", "joined")]) >= 1.0,
+        "overlapping normal scrapes coalesce"
+    );
+}
