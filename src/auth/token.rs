@@ -2,6 +2,12 @@
 //! until shortly before `expires_at`, lets exactly one request go to IAM however many callers
 //! need a token at once (single flight), and backs off after failures so a wrong password never
 //! turns into a loop of IAM calls.
+//!
+//! Whatever IAM answers, this cloud makes at most one token request per
+//! [`MIN_REQUEST_INTERVAL`] (30 s), backoff included: an `expires_at` in the past (1970, or a
+//! clock far ahead of IAM's) is warned about once and the token is kept until a call is refused
+//! with a 401; a 401 within 30 s of the last token request is retried once with the same token
+//! rather than with a new one.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -22,14 +28,18 @@ pub static IAM_TOKEN: Operation = Operation {
     name: "iam_token",
     idempotent: false,
     koophone: false,
+    budget: None,
 };
 
 /// Refresh ahead: when less than this much of the token's life is left...
 const REFRESH_AHEAD_MAX: Duration = Duration::from_secs(3600);
 /// ...or less than this fraction of it, whichever is shorter.
 const REFRESH_AHEAD_FRACTION: f64 = 0.1;
+/// At most one IAM token request per cloud in this interval, whatever the answers, refusals
+/// and backoff say.
+pub const MIN_REQUEST_INTERVAL: Duration = Duration::from_secs(30);
 /// First wait after a failed token request; doubles up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = MIN_REQUEST_INTERVAL;
 /// How long IAM tokens live (DESIGN.md), assumed when an answer does not say.
 const DOCUMENTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Longest wait between failed token requests (an AK/SK locks for 5 minutes after 5 bad tries).
@@ -52,9 +62,12 @@ enum Source {
 
 struct Cached {
     value: SecretString,
+    /// `None` when IAM did not give a believable one: kept until refused.
     expires_at: Option<SystemTime>,
     refresh_at: Option<SystemTime>,
     generation: u64,
+    /// A call was refused with it (401): replaced as soon as IAM may be asked again.
+    refused: bool,
 }
 
 #[derive(Default)]
@@ -64,6 +77,22 @@ struct State {
     failures: u32,
     next_try: Option<Instant>,
     last_error: Option<ApiError>,
+    /// When IAM was last asked for a token (the [`MIN_REQUEST_INTERVAL`] counts from here).
+    last_request: Option<Instant>,
+    /// The clock warning is logged once per provider.
+    clock_warned: bool,
+}
+
+impl State {
+    /// When IAM may be asked next: [`MIN_REQUEST_INTERVAL`] after the last request, later
+    /// while backing off after failures.
+    fn next_request(&self) -> Option<Instant> {
+        let floor = self.last_request.map(|t| t + MIN_REQUEST_INTERVAL);
+        match (floor, self.next_try) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// Hands out a valid token for one cloud.
@@ -155,38 +184,56 @@ impl TokenProvider {
             }
         };
         let now = SystemTime::now();
+        let wait = state
+            .next_request()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .filter(|w| !w.is_zero());
         if let Some(c) = &state.current {
-            let fresh = c.refresh_at.is_none_or(|r| now < r);
-            if fresh {
+            let due = c.refused || c.refresh_at.is_some_and(|r| now >= r);
+            // Fresh, or due but IAM may not be asked yet: serve it (a 401 will say if it is
+            // really no good; the configured host is the only one it goes to).
+            if !due || wait.is_some() {
                 return Ok((c.value.clone(), c.generation));
             }
         }
-        // Due for refresh (or none): respect the backoff after failures, but keep serving a token
-        // that has not expired yet.
-        if let Some(next) = state.next_try {
-            if Instant::now() < next {
-                if let Some(c) = usable(&state.current, now) {
-                    return Ok(c);
-                }
-                let mut e = state.last_error.clone().unwrap_or_else(|| {
-                    ApiError::new(
-                        ErrorKind::Unauthorized,
-                        IAM_TOKEN.name,
-                        "token request failed",
-                    )
-                });
-                e.message = format!(
-                    "{} (not retrying IAM for another {}s)",
-                    e.message,
-                    next.saturating_duration_since(Instant::now()).as_secs()
-                );
-                return Err(e);
-            }
+        if let Some(wait) = wait {
+            let mut e = state.last_error.clone().unwrap_or_else(|| {
+                ApiError::new(
+                    ErrorKind::Unauthorized,
+                    IAM_TOKEN.name,
+                    "token request failed",
+                )
+            });
+            e.message = format!(
+                "{} (not asking IAM again for another {}s)",
+                e.message,
+                wait.as_secs_f64().ceil()
+            );
+            return Err(e);
         }
+        state.last_request = Some(Instant::now());
         match self.fetch(deadline).await {
-            Ok((value, expires_at)) => {
+            Ok((value, expires_at, request_id)) => {
                 state.generation += 1;
                 let generation = state.generation;
+                // An expiry already past (1970, a skewed clock) is not believed: the token is
+                // kept until a call is refused with it.
+                let expires_at = match expires_at {
+                    Some(exp) if exp <= now => {
+                        if !state.clock_warned {
+                            state.clock_warned = true;
+                            tracing::warn!(
+                                cloud = %self.cloud,
+                                expires_at = %humantime::format_rfc3339_seconds(exp),
+                                now = %humantime::format_rfc3339_seconds(now),
+                                request_id = request_id.as_deref().unwrap_or("-"),
+                                "IAM issued a token that expired before it arrived: this host's clock or IAM's is wrong; keeping the token until it is refused (logged once)"
+                            );
+                        }
+                        None
+                    }
+                    other => other,
+                };
                 let refresh_at = expires_at.map(|exp| {
                     let life = exp.duration_since(now).unwrap_or_default();
                     let ahead = life.mul_f64(REFRESH_AHEAD_FRACTION).min(REFRESH_AHEAD_MAX);
@@ -207,12 +254,13 @@ impl TokenProvider {
                     expires_at,
                     refresh_at,
                     generation,
+                    refused: false,
                 });
                 state.failures = 0;
                 state.next_try = None;
                 state.last_error = None;
                 self.count("ok");
-                tracing::debug!(cloud = %self.cloud, "new IAM token");
+                tracing::debug!(cloud = %self.cloud, request_id = request_id.as_deref().unwrap_or("-"), "new IAM token");
                 Ok((value, generation))
             }
             Err(e) => {
@@ -223,27 +271,40 @@ impl TokenProvider {
                     .min(BACKOFF_MAX);
                 state.next_try = Some(Instant::now() + wait);
                 state.last_error = Some(e.clone());
-                tracing::warn!(cloud = %self.cloud, error = %e, retry_in_s = wait.as_secs(), "IAM token request failed");
-                if let Some(c) = usable(&state.current, now) {
-                    return Ok(c);
+                tracing::warn!(cloud = %self.cloud, error = %e, request_id = e.request_id.as_deref().unwrap_or("-"), retry_in_s = wait.as_secs(), "IAM token request failed");
+                // Keep serving the token held, if any: a 401 says when it is really no good.
+                if let Some(c) = &state.current {
+                    return Ok((c.value.clone(), c.generation));
                 }
                 Err(e)
             }
         }
     }
 
-    /// Drops the cached token if it is still generation `generation` (a call was refused with
-    /// it), so the next [`token`](Self::token) fetches a new one at once.
-    pub async fn invalidate(&self, generation: u64) {
+    /// Marks the cached token refused if it is still generation `generation` (a call was
+    /// refused with it), so the next [`token`](Self::token) fetches a new one as soon as IAM
+    /// may be asked. Returns how long until then (zero: at once).
+    pub async fn refuse(&self, generation: u64) -> Duration {
         let mut state = self.state.lock().await;
-        if state
-            .current
-            .as_ref()
-            .is_some_and(|c| c.generation == generation)
-        {
-            state.current = None;
-            state.next_try = None;
+        if let Some(c) = state.current.as_mut() {
+            if c.generation == generation {
+                c.refused = true;
+            }
         }
+        state
+            .next_request()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
+    }
+
+    /// Moves the provider's notion of its last IAM request `by` into the past, as if that
+    /// long had gone by (tests: the 30 s floor without waiting 30 s).
+    #[doc(hidden)]
+    pub async fn backdate(&self, by: Duration) {
+        let mut state = self.state.lock().await;
+        let back = |t: Instant| t.checked_sub(by).unwrap_or(t);
+        state.last_request = state.last_request.map(back);
+        state.next_try = state.next_try.map(back);
     }
 
     /// When the cached token expires, if one is cached.
@@ -266,7 +327,7 @@ impl TokenProvider {
     async fn fetch(
         &self,
         deadline: Instant,
-    ) -> Result<(SecretString, Option<SystemTime>), ApiError> {
+    ) -> Result<(SecretString, Option<SystemTime>, Option<String>), ApiError> {
         let Source::Password {
             transport,
             iam,
@@ -310,7 +371,9 @@ impl TokenProvider {
             .execute(&req, &url, HeaderMap::new(), deadline)
             .await?;
         let decoded = self.decode(&reply);
-        transport.record_decoded(&IAM_TOKEN, decoded)
+        transport
+            .record_decoded(&IAM_TOKEN, decoded)
+            .map(|(t, e)| (t, e, reply.request_id.clone()))
     }
 
     /// The token (from `X-Subject-Token`) and its expiry (from the body).
@@ -350,12 +413,4 @@ pub fn parse_expiry(body: &[u8]) -> Result<Result<SystemTime, String>, String> {
         Some(s) => humantime::parse_rfc3339_weak(s)
             .map_err(|e| format!("token.expires_at is not RFC 3339 ({e})")),
     })
-}
-
-/// The cached token if it has not expired yet.
-fn usable(current: &Option<Cached>, now: SystemTime) -> Option<(SecretString, u64)> {
-    current
-        .as_ref()
-        .filter(|c| c.expires_at.is_none_or(|e| now < e))
-        .map(|c| (c.value.clone(), c.generation))
 }
