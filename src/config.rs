@@ -1049,8 +1049,11 @@ impl Validator<'_> {
             d.cache_ttl.as_deref(),
             Duration::from_secs(300),
         );
-        let max_series =
-            self.max_series(&format!("{p}.max_series"), d.max_series, DEFAULT_DDM_MAX_SERIES);
+        let max_series = self.max_series(
+            &format!("{p}.max_series"),
+            d.max_series,
+            DEFAULT_DDM_MAX_SERIES,
+        );
         DdmConfig {
             max_series,
             instance_ids: dedup(d.instance_ids),

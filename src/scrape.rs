@@ -184,7 +184,8 @@ impl Exporter {
                 jobs.push(
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let ids = phones.current();
-                        collectors::koophone::collect(client, &ids, &names, max_series, deadline).await
+                        collectors::koophone::collect(client, &ids, &names, max_series, deadline)
+                            .await
                     })
                     .boxed(),
                 );

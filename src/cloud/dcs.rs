@@ -204,7 +204,10 @@ mod tests {
         );
         let s = parse(body.as_bytes()).unwrap();
         assert_eq!(s.states, vec![("running".into(), 1)]);
-        assert_eq!(s.engines, vec![("redis".into(), vec![("running".into(), 1)])]);
+        assert_eq!(
+            s.engines,
+            vec![("redis".into(), vec![("running".into(), 1)])]
+        );
         assert_eq!(s.rejected, 5);
         assert!(s.rejected_example.is_some());
         assert_eq!(s.series(), 2);

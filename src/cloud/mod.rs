@@ -76,7 +76,11 @@ impl BudgetWindow {
             let wait = self
                 .sent
                 .front()
-                .map(|first| budget.per.saturating_sub(now.saturating_duration_since(*first)))
+                .map(|first| {
+                    budget
+                        .per
+                        .saturating_sub(now.saturating_duration_since(*first))
+                })
                 .unwrap_or(budget.per);
             return Err(wait);
         }
@@ -669,7 +673,9 @@ pub fn location_host(headers: &HeaderMap) -> String {
         Some(host) => {
             let mut clean: String = host
                 .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+                .filter(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_')
+                })
                 .collect();
             truncate(&mut clean, 100);
             format!("host {clean:?}")
@@ -780,7 +786,9 @@ impl CloudClient {
         deadline: Instant,
         parse: impl FnOnce(&[u8]) -> Result<T, E>,
     ) -> Result<T, ApiError> {
-        self.call_with_id(req, deadline, parse).await.map(|(v, _)| v)
+        self.call_with_id(req, deadline, parse)
+            .await
+            .map(|(v, _)| v)
     }
 
     /// [`call`](Self::call), also returning the answer's request id (for log lines about

@@ -199,12 +199,19 @@ mod tests {
         assert_eq!(
             f.value(
                 INSTANCE_STATUS,
-                &[("instance_id", "x"), ("status", "unknown"), ("code", "9223372036854775808")]
+                &[
+                    ("instance_id", "x"),
+                    ("status", "unknown"),
+                    ("code", "9223372036854775808")
+                ]
             ),
             Some(1.0)
         );
         assert_eq!(
-            f.value(INSTANCE_STATUS, &[("instance_id", "y"), ("status", "streaming")]),
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "y"), ("status", "streaming")]
+            ),
             Some(1.0)
         );
         assert_eq!(f.value(INSTANCES, &[("status", "unknown")]), Some(1.0));
@@ -267,9 +274,18 @@ mod tests {
             vec![r("b", 1), r("x", 0), r("a", 2), r("b", 3), r("a", 4)],
         );
         assert_eq!(kept, vec![r("b", 1), r("a", 2)]);
-        assert_eq!(odd, Oddities { not_asked: 1, repeated: 2 });
+        assert_eq!(
+            odd,
+            Oddities {
+                not_asked: 1,
+                repeated: 2
+            }
+        );
         let in_order = vec![r("a", 1), r("b", 2)];
-        assert_eq!(keep_asked_once(&asked, in_order.clone()), (in_order, Oddities::default()));
+        assert_eq!(
+            keep_asked_once(&asked, in_order.clone()),
+            (in_order, Oddities::default())
+        );
         assert_eq!(
             keep_asked_once(&asked, vec![r("a", 1), r("b", 2), r("c", 3), r("a", 4)]).0,
             vec![r("a", 1), r("b", 2), r("c", 3)]

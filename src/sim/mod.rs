@@ -455,6 +455,18 @@ impl Inner {
                 return resp;
             }
             Some(FaultKind::ApiError) => return api_error(op),
+            Some(FaultKind::Redirect) => {
+                let to = fault
+                    .and_then(|f| f.location)
+                    .unwrap_or_else(|| "http://127.0.0.1:9".to_string());
+                return redirect(&to, &call.uri);
+            }
+            Some(FaultKind::RequestRejected) if op.is_koophone() => {
+                return koophone::rejection(op, StatusCode::BAD_REQUEST)
+            }
+            Some(FaultKind::ErrorsIn200) if op.is_koophone() => {
+                return koophone::rejection(op, StatusCode::OK)
+            }
             _ => {}
         }
         finish(answer(self, kind), kind)
@@ -588,6 +600,20 @@ fn api_error(op: Operation) -> Response {
         }
         Operation::DdmRestorable => ddm::param_error(),
     }
+}
+
+/// 307 to `to` plus the call's path and query: method and body would be sent again there.
+fn redirect(to: &str, uri: &Uri) -> Response {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let location = format!("{}{path}", to.trim_end_matches('/'));
+    let mut resp = json_response(
+        StatusCode::TEMPORARY_REDIRECT,
+        &json!({"error_code": "APIGW.0307", "error_msg": "Moved."}),
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 /// `{"error_code","error_msg"}` in the service's shape (DCS adds `error_ext_msg: null`).
