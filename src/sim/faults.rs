@@ -157,6 +157,7 @@ pub enum FaultKind {
     RequestRejected,
     /// KooPhone: the same rejection inside HTTP 200, the form the simulator served before it
     /// followed the pages.
+    #[serde(rename = "errors_in_200")]
     ErrorsIn200,
 }
 

@@ -675,7 +675,7 @@ fn wrong_types(value: Value, key: Option<&str>) -> Value {
         Value::Number(n) => Value::String(n.to_string()),
         Value::Bool(b) => Value::String(b.to_string()),
         Value::String(s) => match key {
-            Some("expires_at" | "issued_at" | "task_id" | "job_id") => json!(12345),
+            Some("expires_at" | "issued_at" | "task_id" | "job_id" | "instance_id") => json!(12345),
             _ => Value::String(s),
         },
         Value::Array(items) => {

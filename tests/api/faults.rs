@@ -87,7 +87,6 @@ async fn every_fault_on_every_scrape_operation() {
             })
             .await;
             app.scrape().await; // token cached, like a running exporter
-            let kind = fault.kind;
             app.sim.set_fault(op, fault);
             let started = Instant::now();
             let (status, text) = app.scrape_raw(Some(HEADER)).await;
@@ -98,10 +97,6 @@ async fn every_fault_on_every_scrape_operation() {
                 failures.push(format!("{case}: status {status} after {took:?}"));
                 continue;
             }
-            // A batch-status row whose `status` is not a code maps to "unknown" (issue 11):
-            // wrong types there leave the batch standing.
-            let survives = survives
-                || (op == Operation::KoophoneBatchStatus && kind == Some(FaultKind::WrongTypes));
             for other in ["dcs", "koophone", "ddm"] {
                 let want = if other == hit {
                     if survives {
