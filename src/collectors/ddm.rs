@@ -178,7 +178,7 @@ pub async fn fetch(
         tracing::warn!(cloud = %client.cloud, instance_id, dropped, request_id, "DDM listed the same restore target more than once; kept the first of each");
     }
     if total != targets.len() as u64 {
-        tracing::warn!(cloud = %client.cloud, instance_id, total, listed = targets.len(), request_id, "DDM's total disagrees with the targets listed; reporting the targets listed");
+        tracing::warn!(cloud = %client.cloud, instance_id, total, listed = targets.len(), request_id, "the total DDM reported disagrees with the targets listed; reporting the targets listed");
     }
     Ok(Answer { total, targets })
 }
