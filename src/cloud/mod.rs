@@ -986,3 +986,97 @@ mod decode_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod boundary_tests {
+    use super::*;
+
+    fn with_location(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::LOCATION, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_location_host_is_named_never_its_path_or_query() {
+        assert_eq!(
+            location_host(&with_location(
+                "https://evil.example.com:8443/v3/auth/tokens?token=abc"
+            )),
+            "host \"evil.example.com:8443\""
+        );
+        assert_eq!(
+            location_host(&with_location("//other.example/x?y")),
+            "host \"other.example\""
+        );
+        assert_eq!(
+            location_host(&with_location("/v2/elsewhere?secret=1")),
+            "a relative Location on the same host"
+        );
+        assert_eq!(
+            location_host(&with_location("http://user:pw@[::1]:9/")),
+            "host \"[::1]:9\""
+        );
+        assert_eq!(location_host(&HeaderMap::new()), "no Location header");
+        let long = format!("http://{}.example/", "a".repeat(300));
+        let named = location_host(&with_location(&long));
+        assert!(named.len() < 120, "{named}");
+        assert_eq!(
+            location_host(&with_location("http://%zz/")),
+            "a Location that is not a URL"
+        );
+    }
+
+    #[test]
+    fn a_budget_window_lets_through_at_most_its_calls_in_any_window() {
+        let budget = Budget {
+            calls: 60,
+            per: Duration::from_secs(60),
+        };
+        let mut w = BudgetWindow::default();
+        let t0 = Instant::now();
+        for i in 0..60 {
+            assert!(w
+                .try_acquire(budget, t0 + Duration::from_millis(i * 10))
+                .is_ok());
+        }
+        let wait = w
+            .try_acquire(budget, t0 + Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_secs(59));
+        assert!(w
+            .try_acquire(budget, t0 + Duration::from_millis(59_999))
+            .is_err());
+        // The first call leaves the window at 60 s; the second at 60.01 s.
+        assert!(w.try_acquire(budget, t0 + Duration::from_secs(60)).is_ok());
+        assert!(w.try_acquire(budget, t0 + Duration::from_secs(60)).is_err());
+        assert!(w
+            .try_acquire(budget, t0 + Duration::from_millis(60_010))
+            .is_ok());
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_the_first_wins() {
+        let rows = vec![("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let (kept, dropped) = drop_duplicates(rows, |r| r.0);
+        assert_eq!(kept, vec![("a", 1), ("b", 2), ("c", 4)]);
+        assert_eq!(dropped, 2);
+        let (kept, dropped) = drop_duplicates(Vec::<(&str, u8)>::new(), |r| r.0);
+        assert!(kept.is_empty() && dropped == 0);
+    }
+
+    #[test]
+    fn a_3xx_is_a_redirect_error() {
+        let reply = Reply {
+            status: 307,
+            body: Bytes::new(),
+            request_id: Some("r".into()),
+            headers: with_location("http://other.example/x"),
+        };
+        let e = classify(&ddm::RESTORABLE, StatusCode::TEMPORARY_REDIRECT, &reply).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Redirect);
+        assert_eq!(e.kind.result(), "redirect");
+        assert!(!e.retryable());
+        assert!(e.message.contains("other.example"), "{e}");
+    }
+}

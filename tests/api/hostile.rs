@@ -666,3 +666,27 @@ async fn each_oddity_gets_a_log_line_with_its_request_id() {
     assert!(!logs.contains("secret?q=token"), "{logs}");
     assert_eq!(other.connections.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn series_caps_are_configurable_and_checked() {
+    let load = |dcs: &str| {
+        let text = format!(
+            "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcdef\n    auth: {{ token: {{ value: t }} }}\n    dcs: {dcs}\n"
+        );
+        huaweicloud_exporter::config::load_str(
+            &text,
+            "config.yaml",
+            std::path::Path::new("."),
+            &|_| None,
+        )
+        .map_err(|e| e.to_string())
+    };
+    let c = load("{}").unwrap();
+    assert_eq!(c.clouds[0].dcs.as_ref().unwrap().max_series, 1_000);
+    let c = load("{ max_series: 5 }").unwrap();
+    assert_eq!(c.clouds[0].dcs.as_ref().unwrap().max_series, 5);
+    assert_eq!(
+        load("{ max_series: 0 }").unwrap_err(),
+        "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)"
+    );
+}
