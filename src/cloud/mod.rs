@@ -1,6 +1,12 @@
 //! The upstream HTTP client: one connection pool and one in-flight limit per cloud, request ids,
 //! authentication, retries within the scrape deadline, body size limits, and the
 //! `huaweicloud_api_*` metrics for every call. One file per service holds its typed calls.
+//!
+//! Boundaries held here for every service: redirects are never followed (a 3xx is
+//! [`ErrorKind::Redirect`], and the log names only the `Location` host), so credentials go
+//! only to the configured endpoint; a service with a documented [`Budget`] has one sliding
+//! window per cloud that every call (retries included) draws on; [`drop_duplicates`] is the
+//! one rule for repeated rows of a list.
 
 pub mod dcs;
 pub mod ddm;

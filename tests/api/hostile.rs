@@ -690,3 +690,25 @@ fn series_caps_are_configurable_and_checked() {
         "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)"
     );
 }
+
+#[tokio::test]
+async fn a_ddm_listing_that_does_not_end_within_the_page_cap_fails() {
+    let app = spawn_app(Opts {
+        sim: SimConfig {
+            ddm_instances: vec![SimDdmInstance {
+                id: DDM_ID.into(),
+                targets: 10_000,
+            }],
+            ..frozen_sim(10)
+        },
+        config: ONE_CLOUD.into(),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "ddm"), 0.0);
+    assert_eq!(m.success("c", "dcs"), 1.0);
+    assert_eq!(
+        app.sim.calls(Operation::DdmRestorable),
+        huaweicloud_exporter::collectors::ddm::MAX_PAGES
+    );
+}
