@@ -414,3 +414,31 @@ pub fn parse_expiry(body: &[u8]) -> Result<Result<SystemTime, String>, String> {
             .map_err(|e| format!("token.expires_at is not RFC 3339 ({e})")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_is_asked_at_most_once_per_30_s_backoff_included() {
+        let mut state = State::default();
+        assert_eq!(state.next_request(), None, "the first request goes at once");
+        let t0 = Instant::now();
+        state.last_request = Some(t0);
+        assert_eq!(state.next_request(), Some(t0 + MIN_REQUEST_INTERVAL));
+        // A backoff shorter than the floor does not shorten it; a longer one lengthens it.
+        state.next_try = Some(t0 + Duration::from_secs(5));
+        assert_eq!(state.next_request(), Some(t0 + MIN_REQUEST_INTERVAL));
+        state.next_try = Some(t0 + Duration::from_secs(120));
+        assert_eq!(state.next_request(), Some(t0 + Duration::from_secs(120)));
+        assert!(BACKOFF_MIN >= MIN_REQUEST_INTERVAL);
+    }
+
+    #[test]
+    fn an_expiry_in_the_past_still_parses() {
+        let t = parse_expiry(br#"{"token":{"expires_at":"1970-01-01T00:00:00.000000Z"}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t, SystemTime::UNIX_EPOCH);
+    }
+}
