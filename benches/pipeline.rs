@@ -78,7 +78,7 @@ fn main() {
             .enumerate()
             .map(|(i, id)| StatusResult {
                 instance_id: id.clone(),
-                status: (i % 9) as i64,
+                status: ((i % 9) as i64).into(),
             })
             .collect();
         if want("map") {
@@ -110,6 +110,7 @@ fn main() {
                 instance_ids: Vec::new(),
                 instance_ids_file: Some(path.clone()),
                 status_names: Arc::new(StatusNames::default()),
+                max_series: huaweicloud_exporter::config::DEFAULT_KOOPHONE_MAX_SERIES,
             };
             let d = time(iters.min(20), || PhoneList::new(&cfg, Shard::default()));
             report(&format!("instance_ids_file first load, {n} ids"), d, n);

@@ -150,7 +150,19 @@ impl Endpoints {
 pub struct DcsConfig {
     /// Ask for `createfailed_count` too.
     pub include_failure: bool,
+    /// Most series (states plus engine × state) one answer may become; beyond it the
+    /// collector fails.
+    pub max_series: usize,
 }
+
+/// Default series cap of the DCS collector: states and engines × states.
+pub const DEFAULT_DCS_MAX_SERIES: usize = 1_000;
+/// Default series cap of the KooPhone collector: 100,000 phones fit twice over.
+pub const DEFAULT_KOOPHONE_MAX_SERIES: usize = 250_000;
+/// Default series cap of the DDM collector (all instances of a cloud together).
+pub const DEFAULT_DDM_MAX_SERIES: usize = 20_000;
+/// Largest series cap accepted for any collector.
+pub const MAX_SERIES_LIMIT: usize = 10_000_000;
 
 /// KooPhone collector settings.
 #[derive(Debug, Clone)]
@@ -161,6 +173,8 @@ pub struct KoophoneConfig {
     pub instance_ids_file: Option<PathBuf>,
     /// Status code → name, the defaults with the config's overrides applied.
     pub status_names: Arc<StatusNames>,
+    /// Most series one scrape of this cloud's phones may become; beyond it the collector fails.
+    pub max_series: usize,
 }
 
 /// DDM collector settings.
@@ -170,6 +184,8 @@ pub struct DdmConfig {
     pub instance_ids: Vec<String>,
     /// How long an answer is served before it is fetched again (DDM allows 60 calls/min).
     pub cache_ttl: Duration,
+    /// Most series the answers of all instances may become; beyond it the collector fails.
+    pub max_series: usize,
 }
 
 /// A command-probe module.
@@ -352,6 +368,8 @@ struct RawDcs {
     enabled: bool,
     #[serde(default = "yes")]
     include_failure: bool,
+    #[serde(default)]
+    max_series: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -367,6 +385,8 @@ struct RawKoophone {
     instance_ids_file: Option<String>,
     #[serde(default)]
     status_names: BTreeMap<i64, String>,
+    #[serde(default)]
+    max_series: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -375,6 +395,8 @@ struct RawDdm {
     instance_ids: Vec<String>,
     #[serde(default)]
     cache_ttl: Option<String>,
+    #[serde(default)]
+    max_series: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -857,6 +879,11 @@ impl Validator<'_> {
             };
             let dcs = c.dcs.filter(|d| d.enabled).map(|d| DcsConfig {
                 include_failure: d.include_failure,
+                max_series: self.max_series(
+                    &format!("{p}.dcs.max_series"),
+                    d.max_series,
+                    DEFAULT_DCS_MAX_SERIES,
+                ),
             });
             let koophone = c
                 .koophone
@@ -988,11 +1015,29 @@ impl Validator<'_> {
                 self.fail(format!("{p}.status_names.{code}"), format!("{name:?} is not a usable label value; use lower_snake_case like backup_exception"));
             }
         }
+        let max_series = self.max_series(
+            &format!("{p}.max_series"),
+            k.max_series,
+            DEFAULT_KOOPHONE_MAX_SERIES,
+        );
         KoophoneConfig {
+            max_series,
             instance_ids: dedup(k.instance_ids),
             instance_ids_file: file,
             status_names: Arc::new(StatusNames::default().with_overrides(&k.status_names)),
         }
+    }
+
+    fn max_series(&mut self, p: &str, value: Option<usize>, default: usize) -> usize {
+        let v = value.unwrap_or(default);
+        if !(1..=MAX_SERIES_LIMIT).contains(&v) {
+            self.fail(
+                p,
+                format!("is {v}; it must be between 1 and {MAX_SERIES_LIMIT} (default {default})"),
+            );
+            return default;
+        }
+        v
     }
 
     fn ddm(&mut self, p: &str, d: RawDdm) -> DdmConfig {
@@ -1012,7 +1057,13 @@ impl Validator<'_> {
             d.cache_ttl.as_deref(),
             Duration::from_secs(300),
         );
+        let max_series = self.max_series(
+            &format!("{p}.max_series"),
+            d.max_series,
+            DEFAULT_DDM_MAX_SERIES,
+        );
         DdmConfig {
+            max_series,
             instance_ids: dedup(d.instance_ids),
             cache_ttl,
         }

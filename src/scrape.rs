@@ -224,11 +224,13 @@ impl Exporter {
             }
             if let (Some(k), Some(phones)) = (&c.cfg.koophone, &c.phones) {
                 let names = k.status_names.clone();
+                let max_series = k.max_series;
                 let client = &c.client;
                 jobs.push(
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let ids = phones.current();
-                        collectors::koophone::collect(client, &ids, &names, deadline).await
+                        collectors::koophone::collect(client, &ids, &names, max_series, deadline)
+                            .await
                     })
                     .boxed(),
                 );

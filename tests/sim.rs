@@ -195,7 +195,7 @@ async fn tokens_expire_after_ttl() {
 }
 
 #[tokio::test]
-async fn koophone_errors_come_inside_http_200() {
+async fn koophone_rejections_are_http_400_as_the_pages_list_them() {
     let sim = spawn(SimConfig::default()).await;
     let path = "/v1/instances/batch-query-status";
     let long = format!(r#"{{"instance_ids":["{}"]}}"#, "x".repeat(33));
@@ -210,7 +210,7 @@ async fn koophone_errors_come_inside_http_200() {
         many.as_str(),
     ] {
         let a = koophone_post(&sim, path, Some(STATIC_TOKEN), body).await;
-        assert_eq!(a.status, 200, "{body}");
+        assert_eq!(a.status, 400, "{body}");
         assert_eq!(a.body["error_code"], "KOOPHONE.API.1000", "{body}");
     }
 
@@ -233,7 +233,26 @@ async fn koophone_errors_come_inside_http_200() {
         r#"{"command":"ls; reboot","instance_ids":["a44uhlf7"]}"#,
     )
     .await;
+    assert_eq!(bad_cmd.status, 400);
     assert_eq!(bad_cmd.body["error_code"], "KOOPHONE.API.1000");
+
+    // `errors_in_200` serves the old form: the same body inside HTTP 200.
+    sim.set_fault(
+        Operation::KoophoneBatchStatus,
+        FaultSpec {
+            kind: Some(FaultKind::ErrorsIn200),
+            ..FaultSpec::default()
+        },
+    );
+    let old = koophone_post(
+        &sim,
+        path,
+        Some(STATIC_TOKEN),
+        r#"{"instance_ids":["a44uhlf7"]}"#,
+    )
+    .await;
+    assert_eq!(old.status, 200);
+    assert_eq!(old.body["error_code"], "KOOPHONE.API.1000");
 }
 
 #[tokio::test]
@@ -250,7 +269,7 @@ async fn async_command_and_tasks() {
         STATIC_TOKEN,
     )
     .await;
-    assert_eq!(unknown.status, 200);
+    assert_eq!(unknown.status, 400);
     assert_eq!(
         unknown.body,
         json!({"error_code": "KOOPHONE.API.1323", "error_msg": "The task does not exist."})

@@ -2,8 +2,16 @@
 //! until shortly before `expires_at`, lets exactly one request go to IAM however many callers
 //! need a token at once (single flight), and backs off after failures so a wrong password never
 //! turns into a loop of IAM calls.
+//!
+//! Whatever IAM answers, this cloud makes at most one token request per
+//! [`MIN_REQUEST_INTERVAL`] (30 s), backoff included: an `expires_at` in the past (1970, or a
+//! clock far ahead of IAM's) is warned about once and the token is kept until a call is refused
+//! with a 401; a 401 within 30 s of the last token request is retried once with the same token
+//! rather than with a new one.
 
 use std::sync::Arc;
+
+use futures::future::{BoxFuture, FutureExt, Shared};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
@@ -22,21 +30,25 @@ pub static IAM_TOKEN: Operation = Operation {
     name: "iam_token",
     idempotent: false,
     koophone: false,
+    budget: None,
 };
 
 /// Refresh ahead: when less than this much of the token's life is left...
 const REFRESH_AHEAD_MAX: Duration = Duration::from_secs(3600);
 /// ...or less than this fraction of it, whichever is shorter.
 const REFRESH_AHEAD_FRACTION: f64 = 0.1;
+/// At most one IAM token request per cloud in this interval, whatever the answers, refusals
+/// and backoff say.
+pub const MIN_REQUEST_INTERVAL: Duration = Duration::from_secs(30);
 /// First wait after a failed token request; doubles up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = MIN_REQUEST_INTERVAL;
 /// How long IAM tokens live (DESIGN.md), assumed when an answer does not say.
 const DOCUMENTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A token request is given at least this long, whatever the deadline of the caller that happens
 /// to make it: a caller with a tiny deadline (a scrape-timeout header of 4 ms) would otherwise
 /// time the one request out and put every caller of the cloud into backoff. That caller still
-/// stops waiting at its own deadline: dropping its future cancels the request, which leaves no
-/// backoff behind, and the next caller makes it afresh.
+/// stops waiting at its own deadline; the request itself runs on (it is spawned), and its answer
+/// goes to the next caller.
 const FETCH_TIME_FLOOR: Duration = Duration::from_secs(3);
 /// Longest wait between failed token requests (an AK/SK locks for 5 minutes after 5 bad tries).
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -44,23 +56,35 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Where tokens come from.
 enum Source {
     /// IAM password flow.
-    Password {
-        transport: Arc<Transport>,
-        iam: String,
-        domain: String,
-        user: String,
-        password: SecretString,
-        project_id: String,
-    },
+    Password(Arc<Password>),
     /// A fixed token from config: never refreshed.
     Fixed(SecretString),
 }
 
+/// What a password-flow token request needs; shared with the spawned request.
+struct Password {
+    cloud: String,
+    transport: Arc<Transport>,
+    iam: String,
+    domain: String,
+    user: String,
+    password: SecretString,
+    project_id: String,
+}
+
+/// A token request's answer: the token, its believed expiry, the answer's request id.
+type Fetched = Result<(SecretString, Option<SystemTime>, Option<String>), ApiError>;
+/// The token request in flight, awaited by whoever holds the state lock.
+type PendingFetch = Shared<BoxFuture<'static, Fetched>>;
+
 struct Cached {
     value: SecretString,
+    /// `None` when IAM did not give a believable one: kept until refused.
     expires_at: Option<SystemTime>,
     refresh_at: Option<SystemTime>,
     generation: u64,
+    /// A call was refused with it (401): replaced as soon as IAM may be asked again.
+    refused: bool,
 }
 
 #[derive(Default)]
@@ -70,6 +94,24 @@ struct State {
     failures: u32,
     next_try: Option<Instant>,
     last_error: Option<ApiError>,
+    /// When IAM was last asked for a token (the [`MIN_REQUEST_INTERVAL`] counts from here).
+    last_request: Option<Instant>,
+    /// The clock warning is logged once per provider.
+    clock_warned: bool,
+    /// The token request in flight, if its caller stopped waiting before it answered.
+    pending: Option<PendingFetch>,
+}
+
+impl State {
+    /// When IAM may be asked next: [`MIN_REQUEST_INTERVAL`] after the last request, later
+    /// while backing off after failures.
+    fn next_request(&self) -> Option<Instant> {
+        let floor = self.last_request.map(|t| t + MIN_REQUEST_INTERVAL);
+        match (floor, self.next_try) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// Hands out a valid token for one cloud.
@@ -112,14 +154,15 @@ impl TokenProvider {
     ) -> TokenProvider {
         TokenProvider {
             cloud: transport.cloud.clone(),
-            source: Source::Password {
+            source: Source::Password(Arc::new(Password {
+                cloud: transport.cloud.clone(),
                 transport,
                 iam: iam.trim_end_matches('/').to_string(),
                 domain: domain.to_string(),
                 user: user.to_string(),
                 password,
                 project_id: project_id.to_string(),
-            },
+            })),
             metrics,
             state: Mutex::new(State::default()),
         }
@@ -137,14 +180,14 @@ impl TokenProvider {
 
     /// Whether a refused token can be replaced by asking IAM again.
     pub fn can_renew(&self) -> bool {
-        matches!(self.source, Source::Password { .. })
+        matches!(self.source, Source::Password(_))
     }
 
     /// A token valid now, and its generation (pass it to [`invalidate`](Self::invalidate)).
     /// Fetches one if none is cached or the cached one is due for refresh; concurrent callers
     /// wait for that one fetch.
     pub async fn token(&self, deadline: Instant) -> Result<(SecretString, u64), ApiError> {
-        let Source::Password { .. } = &self.source else {
+        let Source::Password(_) = &self.source else {
             let Source::Fixed(t) = &self.source else {
                 unreachable!("matched above")
             };
@@ -161,41 +204,95 @@ impl TokenProvider {
             }
         };
         let now = SystemTime::now();
+        let wait = state
+            .next_request()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .filter(|w| !w.is_zero());
         if let Some(c) = &state.current {
-            let fresh = c.refresh_at.is_none_or(|r| now < r);
-            if fresh {
+            let due = c.refused || c.refresh_at.is_some_and(|r| now >= r);
+            // Fresh, or due but IAM may not be asked yet: serve it (a 401 will say if it is
+            // really no good; the configured host is the only one it goes to).
+            if !due || wait.is_some() || (state.pending.is_some() && !c.refused) {
                 return Ok((c.value.clone(), c.generation));
             }
         }
-        // Due for refresh (or none): respect the backoff after failures, but keep serving a token
-        // that has not expired yet.
-        if let Some(next) = state.next_try {
-            if Instant::now() < next {
-                if let Some(c) = usable(&state.current, now) {
-                    return Ok(c);
+        let pending = match &state.pending {
+            Some(p) => p.clone(),
+            None => {
+                if let Some(wait) = wait {
+                    let mut e = state.last_error.clone().unwrap_or_else(|| {
+                        ApiError::new(
+                            ErrorKind::Unauthorized,
+                            IAM_TOKEN.name,
+                            "token request failed",
+                        )
+                    });
+                    e.message = format!(
+                        "{} (not asking IAM again for another {}s)",
+                        e.message,
+                        wait.as_secs_f64().ceil()
+                    );
+                    return Err(e);
                 }
-                let mut e = state.last_error.clone().unwrap_or_else(|| {
-                    ApiError::new(
-                        ErrorKind::Unauthorized,
-                        IAM_TOKEN.name,
-                        "token request failed",
-                    )
-                });
-                e.message = format!(
-                    "{} (not retrying IAM for another {}s)",
-                    e.message,
-                    next.saturating_duration_since(Instant::now()).as_secs()
-                );
-                return Err(e);
+                let Source::Password(pw) = &self.source else {
+                    unreachable!("fixed tokens returned above")
+                };
+                state.last_request = Some(Instant::now());
+                let pw = pw.clone();
+                let until = deadline.max(Instant::now() + FETCH_TIME_FLOOR);
+                // Spawned: the request runs to its end even if the caller that started it
+                // goes away at its own (maybe tiny) deadline, so its answer serves the next
+                // caller instead of being lost while the 30 s floor forbids asking again.
+                let task = tokio::spawn(async move { pw.fetch(until).await });
+                let fut: PendingFetch = async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(ApiError::new(
+                            ErrorKind::TransportError,
+                            IAM_TOKEN.name,
+                            format!("the token request task ended abnormally: {e}"),
+                        ))
+                    })
+                }
+                .boxed()
+                .shared();
+                state.pending = Some(fut.clone());
+                fut
             }
-        }
-        match self
-            .fetch(deadline.max(Instant::now() + FETCH_TIME_FLOOR))
-            .await
-        {
-            Ok((value, expires_at)) => {
+        };
+        let fetched = match tokio::time::timeout_at(deadline, pending).await {
+            Ok(r) => r,
+            // The request goes on; whoever asks next takes its answer.
+            Err(_) => {
+                return Err(ApiError::new(
+                    ErrorKind::Timeout,
+                    IAM_TOKEN.name,
+                    "deadline passed while waiting for the token request in flight",
+                ))
+            }
+        };
+        state.pending = None;
+        match fetched {
+            Ok((value, expires_at, request_id)) => {
                 state.generation += 1;
                 let generation = state.generation;
+                // An expiry already past (1970, a skewed clock) is not believed: the token is
+                // kept until a call is refused with it.
+                let expires_at = match expires_at {
+                    Some(exp) if exp <= now => {
+                        if !state.clock_warned {
+                            state.clock_warned = true;
+                            tracing::warn!(
+                                cloud = %self.cloud,
+                                expires_at = %humantime::format_rfc3339_seconds(exp),
+                                now = %humantime::format_rfc3339_seconds(now),
+                                request_id = request_id.as_deref().unwrap_or("-"),
+                                "IAM issued a token that expired before it arrived: this host's clock or IAM's is wrong; keeping the token until it is refused (logged once)"
+                            );
+                        }
+                        None
+                    }
+                    other => other,
+                };
                 let refresh_at = expires_at.map(|exp| {
                     let life = exp.duration_since(now).unwrap_or_default();
                     let ahead = life.mul_f64(REFRESH_AHEAD_FRACTION).min(REFRESH_AHEAD_MAX);
@@ -216,12 +313,13 @@ impl TokenProvider {
                     expires_at,
                     refresh_at,
                     generation,
+                    refused: false,
                 });
                 state.failures = 0;
                 state.next_try = None;
                 state.last_error = None;
                 self.count("ok");
-                tracing::debug!(cloud = %self.cloud, "new IAM token");
+                tracing::debug!(cloud = %self.cloud, request_id = request_id.as_deref().unwrap_or("-"), "new IAM token");
                 Ok((value, generation))
             }
             Err(e) => {
@@ -232,27 +330,40 @@ impl TokenProvider {
                     .min(BACKOFF_MAX);
                 state.next_try = Some(Instant::now() + wait);
                 state.last_error = Some(e.clone());
-                tracing::warn!(cloud = %self.cloud, error = %e, retry_in_s = wait.as_secs(), "IAM token request failed");
-                if let Some(c) = usable(&state.current, now) {
-                    return Ok(c);
+                tracing::warn!(cloud = %self.cloud, error = %e, request_id = e.request_id.as_deref().unwrap_or("-"), retry_in_s = wait.as_secs(), "IAM token request failed");
+                // Keep serving the token held, if any: a 401 says when it is really no good.
+                if let Some(c) = &state.current {
+                    return Ok((c.value.clone(), c.generation));
                 }
                 Err(e)
             }
         }
     }
 
-    /// Drops the cached token if it is still generation `generation` (a call was refused with
-    /// it), so the next [`token`](Self::token) fetches a new one at once.
-    pub async fn invalidate(&self, generation: u64) {
+    /// Marks the cached token refused if it is still generation `generation` (a call was
+    /// refused with it), so the next [`token`](Self::token) fetches a new one as soon as IAM
+    /// may be asked. Returns how long until then (zero: at once).
+    pub async fn refuse(&self, generation: u64) -> Duration {
         let mut state = self.state.lock().await;
-        if state
-            .current
-            .as_ref()
-            .is_some_and(|c| c.generation == generation)
-        {
-            state.current = None;
-            state.next_try = None;
+        if let Some(c) = state.current.as_mut() {
+            if c.generation == generation {
+                c.refused = true;
+            }
         }
+        state
+            .next_request()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
+    }
+
+    /// Moves the provider's notion of its last IAM request `by` into the past, as if that
+    /// long had gone by (tests: the 30 s floor without waiting 30 s).
+    #[doc(hidden)]
+    pub async fn backdate(&self, by: Duration) {
+        let mut state = self.state.lock().await;
+        let back = |t: Instant| t.checked_sub(by).unwrap_or(t);
+        state.last_request = state.last_request.map(back);
+        state.next_try = state.next_try.map(back);
     }
 
     /// When the cached token expires, if one is cached.
@@ -271,26 +382,19 @@ impl TokenProvider {
             .with_label_values(&[&self.cloud, result])
             .inc();
     }
+}
 
-    async fn fetch(
-        &self,
-        deadline: Instant,
-    ) -> Result<(SecretString, Option<SystemTime>), ApiError> {
-        let Source::Password {
+impl Password {
+    async fn fetch(&self, deadline: Instant) -> Fetched {
+        let Password {
             transport,
             iam,
             domain,
             user,
             password,
             project_id,
-        } = &self.source
-        else {
-            return Err(ApiError::new(
-                ErrorKind::Unauthorized,
-                IAM_TOKEN.name,
-                "no password configured",
-            ));
-        };
+            ..
+        } = self;
         let body = serde_json::json!({
             "auth": {
                 "identity": {
@@ -319,7 +423,9 @@ impl TokenProvider {
             .execute(&req, &url, HeaderMap::new(), deadline)
             .await?;
         let decoded = self.decode(&reply);
-        transport.record_decoded(&IAM_TOKEN, decoded)
+        transport
+            .record_decoded(&IAM_TOKEN, decoded)
+            .map(|(t, e)| (t, e, reply.request_id.clone()))
     }
 
     /// The token (from `X-Subject-Token`) and its expiry (from the body).
@@ -361,10 +467,30 @@ pub fn parse_expiry(body: &[u8]) -> Result<Result<SystemTime, String>, String> {
     })
 }
 
-/// The cached token if it has not expired yet.
-fn usable(current: &Option<Cached>, now: SystemTime) -> Option<(SecretString, u64)> {
-    current
-        .as_ref()
-        .filter(|c| c.expires_at.is_none_or(|e| now < e))
-        .map(|c| (c.value.clone(), c.generation))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_is_asked_at_most_once_per_30_s_backoff_included() {
+        let mut state = State::default();
+        assert_eq!(state.next_request(), None, "the first request goes at once");
+        let t0 = Instant::now();
+        state.last_request = Some(t0);
+        assert_eq!(state.next_request(), Some(t0 + MIN_REQUEST_INTERVAL));
+        // A backoff shorter than the floor does not shorten it; a longer one lengthens it.
+        state.next_try = Some(t0 + Duration::from_secs(5));
+        assert_eq!(state.next_request(), Some(t0 + MIN_REQUEST_INTERVAL));
+        state.next_try = Some(t0 + Duration::from_secs(120));
+        assert_eq!(state.next_request(), Some(t0 + Duration::from_secs(120)));
+        assert!(BACKOFF_MIN >= MIN_REQUEST_INTERVAL);
+    }
+
+    #[test]
+    fn an_expiry_in_the_past_still_parses() {
+        let t = parse_expiry(br#"{"token":{"expires_at":"1970-01-01T00:00:00.000000Z"}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t, SystemTime::UNIX_EPOCH);
+    }
 }

@@ -13,6 +13,7 @@ pub static DCS_STATUS: Operation = Operation {
     name: "dcs_status",
     idempotent: true,
     koophone: false,
+    budget: None,
 };
 
 /// Instance counts: account-wide per state, and per engine per state.
@@ -22,6 +23,33 @@ pub struct DcsStatus {
     pub states: Vec<(String, u64)>,
     /// `(engine, [(state, count)])` from every object of counts, sorted by engine.
     pub engines: Vec<(String, Vec<(String, u64)>)>,
+    /// Fields left out because their name is no sane label value (see [`sane_label`]).
+    pub rejected: usize,
+    /// The first such name, escaped and shortened for a log line.
+    pub rejected_example: Option<String>,
+}
+
+/// Longest state or engine name taken as a label value.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// Whether a field-derived name (a state or an engine) is a sane label value: 1 to
+/// [`MAX_LABEL_CHARS`] characters of ASCII letters, digits, `_`, `-` and `.`. Anything else
+/// (quotes, control characters, non-ASCII, a 10 KB key) is left out of the answer and logged,
+/// never exported.
+pub fn sane_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_LABEL_CHARS
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn example(name: &str) -> String {
+    let mut out: String = name.escape_debug().take(40).collect();
+    if name.escape_debug().nth(40).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Decodes the body. Every top-level `<state>_count` integer is a state, every object holding
@@ -29,16 +57,19 @@ pub struct DcsStatus {
 /// an error, and so is a body with no counts at all.
 pub fn parse(body: &[u8]) -> Result<DcsStatus, String> {
     let map: Map<String, Value> = decode_json(body)?;
-    let mut out = DcsStatus {
-        states: counts(&map, "")?,
-        engines: Vec::new(),
-    };
+    let mut out = DcsStatus::default();
+    out.states = counts(&map, "", &mut out)?;
     for (key, value) in &map {
         if let Value::Object(inner) = value {
-            let c = counts(inner, key)?;
-            if !c.is_empty() {
-                out.engines.push((key.clone(), c));
+            let c = counts(inner, key, &mut out)?;
+            if c.is_empty() {
+                continue;
             }
+            if !sane_label(key) {
+                out.reject(key);
+                continue;
+            }
+            out.engines.push((key.clone(), c));
         }
     }
     if out.states.is_empty() && out.engines.is_empty() {
@@ -48,7 +79,25 @@ pub fn parse(body: &[u8]) -> Result<DcsStatus, String> {
     Ok(out)
 }
 
-fn counts(map: &Map<String, Value>, prefix: &str) -> Result<Vec<(String, u64)>, String> {
+impl DcsStatus {
+    fn reject(&mut self, name: &str) {
+        self.rejected += 1;
+        if self.rejected_example.is_none() {
+            self.rejected_example = Some(example(name));
+        }
+    }
+
+    /// Series this answer makes: one per state, one per engine and state.
+    pub fn series(&self) -> usize {
+        self.states.len() + self.engines.iter().map(|(_, s)| s.len()).sum::<usize>()
+    }
+}
+
+fn counts(
+    map: &Map<String, Value>,
+    prefix: &str,
+    out: &mut DcsStatus,
+) -> Result<Vec<(String, u64)>, String> {
     let mut v = Vec::new();
     for (key, value) in map {
         let Some(state) = key.strip_suffix("_count") else {
@@ -73,6 +122,10 @@ fn counts(map: &Map<String, Value>, prefix: &str) -> Result<Vec<(String, u64)>, 
                 kind(value)
             )
         })?;
+        if !sane_label(state) {
+            out.reject(key);
+            continue;
+        }
         v.push((state.to_string(), n));
     }
     v.sort();
@@ -91,12 +144,12 @@ fn kind(v: &Value) -> &'static str {
 }
 
 impl CloudClient {
-    /// Instance counts by state.
+    /// Instance counts by state, and the answer's request id.
     pub async fn dcs_status(
         &self,
         include_failure: bool,
         deadline: Instant,
-    ) -> Result<DcsStatus, ApiError> {
+    ) -> Result<(DcsStatus, Option<String>), ApiError> {
         let req = Request {
             op: &DCS_STATUS,
             method: Method::GET,
@@ -105,7 +158,7 @@ impl CloudClient {
             query: vec![("include_failure".into(), include_failure.to_string())],
             body: None,
         };
-        self.call(&req, deadline, parse).await
+        self.call_with_id(&req, deadline, parse).await
     }
 }
 
@@ -141,6 +194,25 @@ mod tests {
                 vec![("hibernating".into(), 4), ("running".into(), 3)]
             )]
         );
+    }
+
+    #[test]
+    fn insane_field_names_are_left_out() {
+        let long = "x".repeat(65);
+        let body = format!(
+            r#"{{"running_count":1,"bad\"name_count":2,"{long}_count":3,"ünï_count":4,"redis":{{"running_count":1,"a b_count":5}},"bad engine":{{"running_count":9}}}}"#
+        );
+        let s = parse(body.as_bytes()).unwrap();
+        assert_eq!(s.states, vec![("running".into(), 1)]);
+        assert_eq!(
+            s.engines,
+            vec![("redis".into(), vec![("running".into(), 1)])]
+        );
+        assert_eq!(s.rejected, 5);
+        assert!(s.rejected_example.is_some());
+        assert_eq!(s.series(), 2);
+        assert!(sane_label("createfailed") && sane_label("v-1.2_x"));
+        assert!(!sane_label("") && !sane_label(&long) && !sane_label("a\nb"));
     }
 
     #[test]

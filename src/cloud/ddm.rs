@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{encode_component, ApiError, CloudClient, Operation, Request};
+use super::{encode_component, ApiError, Budget, CloudClient, Operation, Request};
 
 /// Largest page the API serves.
 pub const MAX_LIMIT: u32 = 128;
@@ -16,6 +16,14 @@ pub static RESTORABLE: Operation = Operation {
     name: "ddm_restorable",
     idempotent: true,
     koophone: false,
+    budget: Some(DDM_BUDGET),
+};
+
+/// DDM allows 60 calls per minute per user: one window per cloud holds every DDM call of it
+/// (retries included), whatever the number of instances, scrapes and pages.
+pub const DDM_BUDGET: Budget = Budget {
+    calls: 60,
+    per: std::time::Duration::from_secs(60),
 };
 
 /// One page.
@@ -60,14 +68,14 @@ pub fn parse_page(body: &[u8]) -> Result<RestorablePage, String> {
 }
 
 impl CloudClient {
-    /// One page of restore targets for `instance_id`.
+    /// One page of restore targets for `instance_id`, and the answer's request id.
     pub async fn ddm_restorable_page(
         &self,
         instance_id: &str,
         offset: u64,
         limit: u32,
         deadline: Instant,
-    ) -> Result<RestorablePage, ApiError> {
+    ) -> Result<(RestorablePage, Option<String>), ApiError> {
         let req = Request {
             op: &RESTORABLE,
             method: Method::GET,
@@ -83,7 +91,7 @@ impl CloudClient {
             ],
             body: None,
         };
-        self.call(&req, deadline, parse_page).await
+        self.call_with_id(&req, deadline, parse_page).await
     }
 }
 

@@ -16,6 +16,7 @@ pub static BATCH_STATUS: Operation = Operation {
     name: "koophone_batch_status",
     idempotent: true,
     koophone: true,
+    budget: None,
 };
 /// `POST /v1/instances/async-command`: runs a command, so never retried.
 pub static ASYNC_COMMAND: Operation = Operation {
@@ -23,6 +24,7 @@ pub static ASYNC_COMMAND: Operation = Operation {
     name: "koophone_async_command",
     idempotent: false,
     koophone: true,
+    budget: None,
 };
 /// `GET /v1/instances/tasks/{task_id}`.
 pub static TASK: Operation = Operation {
@@ -30,6 +32,7 @@ pub static TASK: Operation = Operation {
     name: "koophone_task",
     idempotent: true,
     koophone: true,
+    budget: None,
 };
 
 /// `{"data": T, "error_code": "0", "error_msg": "ok"}`: success is `error_code == "0"`.
@@ -88,8 +91,107 @@ pub struct StatusResultWrapper {
 pub struct StatusResult {
     /// Phone id.
     pub instance_id: String,
-    /// Status code (see the page's response table).
-    pub status: i64,
+    /// Status code (see the page's response table), or what stood there instead.
+    #[serde(default)]
+    pub status: StatusValue,
+}
+
+/// Longest raw text kept from a status that is not a code.
+pub const MAX_RAW_STATUS_CHARS: usize = 32;
+
+/// A row's `status`: an integer code, or — for anything else the API might put there (an
+/// integer beyond `i64`, a float, a string, null, an object) — its raw text, bounded to
+/// [`MAX_RAW_STATUS_CHARS`] with control characters replaced. Such a row maps to
+/// `status="unknown"`, the rest of the batch standing.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub enum StatusValue {
+    /// A code that fits `i64`.
+    Code(i64),
+    /// Not a code: the raw text (empty when the field is missing).
+    Unreadable(String),
+}
+
+impl Default for StatusValue {
+    fn default() -> Self {
+        StatusValue::Unreadable(String::new())
+    }
+}
+
+impl From<i64> for StatusValue {
+    fn from(c: i64) -> Self {
+        StatusValue::Code(c)
+    }
+}
+
+impl StatusValue {
+    fn raw(text: &str) -> StatusValue {
+        StatusValue::Unreadable(
+            text.chars()
+                .take(MAX_RAW_STATUS_CHARS)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect(),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StatusValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a status code")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StatusValue, E> {
+                Ok(StatusValue::Code(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StatusValue, E> {
+                Ok(match i64::try_from(v) {
+                    Ok(c) => StatusValue::Code(c),
+                    Err(_) => StatusValue::raw(&v.to_string()),
+                })
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<StatusValue, E> {
+                Ok(StatusValue::raw(&v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<StatusValue, E> {
+                Ok(StatusValue::raw(v))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<StatusValue, E> {
+                Ok(StatusValue::raw(if v { "true" } else { "false" }))
+            }
+            fn visit_unit<E>(self) -> Result<StatusValue, E> {
+                Ok(StatusValue::raw("null"))
+            }
+            fn visit_none<E>(self) -> Result<StatusValue, E> {
+                Ok(StatusValue::raw("null"))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<StatusValue, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StatusValue, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(StatusValue::raw("array"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StatusValue, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(StatusValue::raw("object"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Async command payload.
@@ -162,12 +264,12 @@ pub fn parse_task(body: &[u8]) -> Result<Vec<JobDetail>, BodyError> {
 }
 
 impl CloudClient {
-    /// Status of up to 100 phones.
+    /// Status of up to 100 phones, and the answer's request id.
     pub async fn koophone_status(
         &self,
         ids: &[String],
         deadline: Instant,
-    ) -> Result<Vec<StatusResult>, ApiError> {
+    ) -> Result<(Vec<StatusResult>, Option<String>), ApiError> {
         let req = Request {
             op: &BATCH_STATUS,
             method: Method::POST,
@@ -176,7 +278,7 @@ impl CloudClient {
             query: Vec::new(),
             body: Some(serde_json::to_vec(&IdsBody { instance_ids: ids }).unwrap_or_default()),
         };
-        self.call(&req, deadline, parse_status).await
+        self.call_with_id(&req, deadline, parse_status).await
     }
 
     /// Starts `command` on up to 100 phones; also returns the answer's request id.
@@ -200,7 +302,7 @@ impl CloudClient {
                 .unwrap_or_default(),
             ),
         };
-        self.call_traced(&req, deadline, parse_command).await
+        self.call_with_id(&req, deadline, parse_command).await
     }
 
     /// Jobs of a task; also returns the answer's request id.
@@ -217,7 +319,7 @@ impl CloudClient {
             query: Vec::new(),
             body: None,
         };
-        self.call_traced(&req, deadline, parse_task).await
+        self.call_with_id(&req, deadline, parse_task).await
     }
 }
 
@@ -232,7 +334,7 @@ mod tests {
             s,
             vec![StatusResult {
                 instance_id: "a44uhlf7".into(),
-                status: 0
+                status: StatusValue::Code(0)
             }]
         );
         let c = parse_command(br#"{"data":{"task_id":"6837531fd3f54550927b930180a706bf","cmd_jobs":[{"instance_id":"a44uhlf7","job_id":"1564567b8bab40f34711234cb80d0123"},{"instance_id":"efjy72gs","job_id":"1564567b8bab40f34711234cb80d0456"}]},"error_code":"0","error_msg":"ok"}"#).unwrap();
@@ -246,14 +348,50 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_and_odd_statuses_keep_their_raw_text() {
+        let s = parse_status(br#"{"data":{"status_results":[
+            {"instance_id":"a","status":9223372036854775808},
+            {"instance_id":"b","status":"3"},
+            {"instance_id":"c","status":2.5},
+            {"instance_id":"d","status":null},
+            {"instance_id":"e"},
+            {"instance_id":"f","status":[1,{"x":2}]},
+            {"instance_id":"g","status":{"k":"v"}},
+            {"instance_id":"h","status":"line\nbreak and a string far longer than thirty-two characters"},
+            {"instance_id":"i","status":-9223372036854775808},
+            {"instance_id":"j","status":true},
+            {"instance_id":"k","status":4}
+        ]},"error_code":"0"}"#)
+        .unwrap();
+        let got: Vec<StatusValue> = s.into_iter().map(|r| r.status).collect();
+        let raw = |t: &str| StatusValue::Unreadable(t.into());
+        assert_eq!(
+            got,
+            vec![
+                raw("9223372036854775808"),
+                raw("3"),
+                raw("2.5"),
+                raw("null"),
+                raw(""),
+                raw("array"),
+                raw("object"),
+                raw("line?break and a string far long"),
+                StatusValue::Code(i64::MIN),
+                raw("true"),
+                StatusValue::Code(4),
+            ]
+        );
+    }
+
+    #[test]
     fn wrong_types_name_the_field() {
         let e = parse_status(
-            br#"{"data":{"status_results":[{"instance_id":"a","status":"3"}]},"error_code":"0"}"#,
+            br#"{"data":{"status_results":[{"instance_id":7,"status":3}]},"error_code":"0"}"#,
         )
         .unwrap_err()
         .to_string();
         assert!(
-            e.starts_with("at data.status_results[0].status: invalid type: string"),
+            e.starts_with("at data.status_results[0].instance_id: invalid type: integer"),
             "{e}"
         );
         let e = parse_status(br#"{"error_code":"0"}"#).unwrap_err();

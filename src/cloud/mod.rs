@@ -1,6 +1,12 @@
 //! The upstream HTTP client: one connection pool and one in-flight limit per cloud, request ids,
 //! authentication, retries within the scrape deadline, body size limits, and the
 //! `huaweicloud_api_*` metrics for every call. One file per service holds its typed calls.
+//!
+//! Boundaries held here for every service: redirects are never followed (a 3xx is
+//! [`ErrorKind::Redirect`], and the log names only the `Location` host), so credentials go
+//! only to the configured endpoint; a service with a documented [`Budget`] has one sliding
+//! window per cloud that every call (retries included) draws on; [`drop_duplicates`] is the
+//! one rule for repeated rows of a list.
 
 pub mod dcs;
 pub mod ddm;
@@ -40,6 +46,53 @@ pub struct Operation {
     pub idempotent: bool,
     /// KooPhone: a fresh `x-request-id` is required and errors come inside HTTP 200.
     pub koophone: bool,
+    /// The service's documented call budget, shared by every call of the service on one
+    /// cloud ([`CloudClient`] holds one window per service); `None` when it documents none.
+    pub budget: Option<Budget>,
+}
+
+/// A call budget: at most `calls` calls in any window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Calls allowed in one window.
+    pub calls: usize,
+    /// The window.
+    pub per: Duration,
+}
+
+/// A sliding window of the calls made against one [`Budget`]: any `per` holds at most
+/// `calls` calls, however many collectors, instances, scrapes and pages ask.
+#[derive(Debug, Default)]
+pub struct BudgetWindow {
+    /// When each call of the last `per` was let through, oldest first (at most `calls`).
+    sent: std::collections::VecDeque<Instant>,
+}
+
+impl BudgetWindow {
+    /// Lets one call through now, or says how long until one may go.
+    pub fn try_acquire(&mut self, budget: Budget, now: Instant) -> Result<(), Duration> {
+        while let Some(first) = self.sent.front() {
+            if now.saturating_duration_since(*first) >= budget.per {
+                self.sent.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.sent.len() >= budget.calls {
+            let wait = self
+                .sent
+                .front()
+                .map(|first| {
+                    budget
+                        .per
+                        .saturating_sub(now.saturating_duration_since(*first))
+                })
+                .unwrap_or(budget.per);
+            return Err(wait);
+        }
+        self.sent.push_back(now);
+        Ok(())
+    }
 }
 
 /// Why an upstream call failed; its `result` label is [`ErrorKind::result`].
@@ -61,6 +114,12 @@ pub enum ErrorKind {
     TransportError,
     /// The body was not what the API documents (malformed, truncated, wrong types, too large).
     DecodeError,
+    /// A 3xx: redirects are never followed, so credentials never reach another host.
+    Redirect,
+    /// Refused by the exporter itself before or after the call: a call budget, the pages of
+    /// a listing, or the series cap of a collector. Never counted in
+    /// `huaweicloud_api_requests_total` (no call, or a call already counted `ok`).
+    LimitExceeded,
 }
 
 impl ErrorKind {
@@ -75,6 +134,8 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::TransportError => "transport_error",
             ErrorKind::DecodeError => "decode_error",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::LimitExceeded => "limit_exceeded",
         }
     }
 }
@@ -282,6 +343,8 @@ pub struct Transport {
     http: reqwest::Client,
     limiter: Arc<Semaphore>,
     metrics: SelfMetrics,
+    /// One window per service that has a [`Budget`], for every call of this cloud.
+    budgets: std::sync::Mutex<std::collections::HashMap<&'static str, BudgetWindow>>,
 }
 
 impl Transport {
@@ -297,12 +360,16 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(90))
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
+            // A redirect would carry `X-Auth-Token`, a signature or the IAM password body to
+            // whatever host `Location` names: a 3xx is an error for that call instead.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Transport {
             cloud: cloud.to_string(),
             http,
             limiter: Arc::new(Semaphore::new(max_concurrency)),
             metrics,
+            budgets: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -316,6 +383,26 @@ impl Transport {
         deadline: Instant,
     ) -> Result<Reply, ApiError> {
         let op = req.op;
+        if let Some(budget) = op.budget {
+            let mut windows = match self.budgets.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let window = windows.entry(op.service).or_default();
+            if let Err(wait) = window.try_acquire(budget, Instant::now()) {
+                return Err(ApiError::new(
+                    ErrorKind::LimitExceeded,
+                    op.name,
+                    format!(
+                        "call not sent: the {} budget of {} calls per {}s for this cloud is used up; the next call may go in {:.0}s",
+                        op.service,
+                        budget.calls,
+                        budget.per.as_secs(),
+                        wait.as_secs_f64().ceil()
+                    ),
+                ));
+            }
+        }
         let sent_id = if op.koophone {
             Some(new_request_id())
         } else {
@@ -523,6 +610,14 @@ fn classify(op: &'static Operation, status: StatusCode, reply: &Reply) -> Result
         // (see `koophone::parse_answer`).
         return Ok(());
     }
+    if status.is_redirection() {
+        let mut e = base(ErrorKind::Redirect);
+        e.message = format!(
+            "redirected to {}; redirects are never followed (credentials go only to the configured endpoint)",
+            location_host(&reply.headers)
+        );
+        return Err(e);
+    }
     let kind = match status.as_u16() {
         429 => ErrorKind::Throttled,
         401 => ErrorKind::Unauthorized,
@@ -553,6 +648,67 @@ fn classify(op: &'static Operation, status: StatusCode, reply: &Reply) -> Result
         .and_then(|s| s.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     Err(e)
+}
+
+/// The host a 3xx's `Location` names, for the log line: bounded, only the characters a host
+/// name or address holds, never the path or query (they may carry anything). A relative
+/// `Location` names the same host.
+pub fn location_host(headers: &HeaderMap) -> String {
+    let Some(raw) = headers.get(reqwest::header::LOCATION) else {
+        return "no Location header".into();
+    };
+    let Ok(text) = raw.to_str() else {
+        return "a Location that is not text".into();
+    };
+    let text = text.trim();
+    if !text.contains("://") && !text.starts_with("//") {
+        return "a relative Location on the same host".into();
+    }
+    let url = if text.starts_with("//") {
+        reqwest::Url::parse(&format!("http:{text}"))
+    } else {
+        reqwest::Url::parse(text)
+    };
+    match url.ok().and_then(|u| {
+        let host = u.host_str()?.to_string();
+        Some(match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        })
+    }) {
+        Some(host) => {
+            let mut clean: String = host
+                .chars()
+                .filter(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_')
+                })
+                .collect();
+            truncate(&mut clean, 100);
+            format!("host {clean:?}")
+        }
+        None => "a Location that is not a URL".into(),
+    }
+}
+
+/// Drops every row whose key was seen before, the first one winning; returns the rows kept
+/// and how many were dropped. For every list an API answers (DDM targets, KooPhone rows, job
+/// rows): a duplicate would be a duplicate series, which Prometheus rejects.
+pub fn drop_duplicates<T, F>(rows: Vec<T>, key: F) -> (Vec<T>, usize)
+where
+    F: for<'a> Fn(&'a T) -> &'a str,
+{
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        rows.iter().map(|r| seen.insert(key(r))).collect()
+    };
+    let before = rows.len();
+    let kept: Vec<T> = rows
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect();
+    let dropped = before - kept.len();
+    (kept, dropped)
 }
 
 /// A fresh request id: 32 lowercase hex characters.
@@ -636,12 +792,14 @@ impl CloudClient {
         deadline: Instant,
         parse: impl FnOnce(&[u8]) -> Result<T, E>,
     ) -> Result<T, ApiError> {
-        self.call_traced(req, deadline, parse).await.map(|(t, _)| t)
+        self.call_with_id(req, deadline, parse)
+            .await
+            .map(|(v, _)| v)
     }
 
-    /// [`call`](Self::call), also returning the answer's request id, for log lines about what
-    /// a successful answer contained.
-    pub async fn call_traced<T, E: Into<BodyError>>(
+    /// [`call`](Self::call), also returning the answer's request id (for log lines about
+    /// what the answer held).
+    pub async fn call_with_id<T, E: Into<BodyError>>(
         &self,
         req: &Request,
         deadline: Instant,
@@ -665,7 +823,7 @@ impl CloudClient {
         });
         self.transport
             .record_decoded(req.op, decoded)
-            .map(|t| (t, reply.request_id.clone()))
+            .map(|v| (v, reply.request_id))
     }
 
     /// Sends `req` with auth (the answer is not yet counted: see [`call`](Self::call)), retrying idempotent reads on 5xx/429/transport errors with jittered
@@ -687,8 +845,13 @@ impl CloudClient {
                 if let (Auth::Token(p), Some(g)) = (&self.auth, generation) {
                     if p.can_renew() {
                         renewed_token = true;
-                        p.invalidate(g).await;
-                        tracing::info!(cloud = %self.cloud, error = %err, "token refused; fetching a new one and retrying once");
+                        let wait = p.refuse(g).await;
+                        let request_id = err.request_id.as_deref().unwrap_or("-");
+                        if wait.is_zero() {
+                            tracing::info!(cloud = %self.cloud, request_id, error = %err, "token refused; fetching a new one and retrying once");
+                        } else {
+                            tracing::warn!(cloud = %self.cloud, request_id, error = %err, next_iam_request_in_s = wait.as_secs(), "token refused, but IAM was asked less than 30 s ago; retrying once with the same token");
+                        }
                         continue;
                     }
                 }
@@ -827,5 +990,99 @@ mod decode_tests {
             decode_json::<Doc>(br#"{"a":[]} junk"#),
             Ok(Doc { a: vec![] })
         );
+    }
+}
+
+#[cfg(test)]
+mod boundary_tests {
+    use super::*;
+
+    fn with_location(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::LOCATION, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_location_host_is_named_never_its_path_or_query() {
+        assert_eq!(
+            location_host(&with_location(
+                "https://evil.example.com:8443/v3/auth/tokens?token=abc"
+            )),
+            "host \"evil.example.com:8443\""
+        );
+        assert_eq!(
+            location_host(&with_location("//other.example/x?y")),
+            "host \"other.example\""
+        );
+        assert_eq!(
+            location_host(&with_location("/v2/elsewhere?secret=1")),
+            "a relative Location on the same host"
+        );
+        assert_eq!(
+            location_host(&with_location("http://user:pw@[::1]:9/")),
+            "host \"[::1]:9\""
+        );
+        assert_eq!(location_host(&HeaderMap::new()), "no Location header");
+        let long = format!("http://{}.example/", "a".repeat(300));
+        let named = location_host(&with_location(&long));
+        assert!(named.len() < 120, "{named}");
+        assert_eq!(
+            location_host(&with_location("http://%zz/")),
+            "a Location that is not a URL"
+        );
+    }
+
+    #[test]
+    fn a_budget_window_lets_through_at_most_its_calls_in_any_window() {
+        let budget = Budget {
+            calls: 60,
+            per: Duration::from_secs(60),
+        };
+        let mut w = BudgetWindow::default();
+        let t0 = Instant::now();
+        for i in 0..60 {
+            assert!(w
+                .try_acquire(budget, t0 + Duration::from_millis(i * 10))
+                .is_ok());
+        }
+        let wait = w
+            .try_acquire(budget, t0 + Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_secs(59));
+        assert!(w
+            .try_acquire(budget, t0 + Duration::from_millis(59_999))
+            .is_err());
+        // The first call leaves the window at 60 s; the second at 60.01 s.
+        assert!(w.try_acquire(budget, t0 + Duration::from_secs(60)).is_ok());
+        assert!(w.try_acquire(budget, t0 + Duration::from_secs(60)).is_err());
+        assert!(w
+            .try_acquire(budget, t0 + Duration::from_millis(60_010))
+            .is_ok());
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_the_first_wins() {
+        let rows = vec![("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let (kept, dropped) = drop_duplicates(rows, |r| r.0);
+        assert_eq!(kept, vec![("a", 1), ("b", 2), ("c", 4)]);
+        assert_eq!(dropped, 2);
+        let (kept, dropped) = drop_duplicates(Vec::<(&str, u8)>::new(), |r| r.0);
+        assert!(kept.is_empty() && dropped == 0);
+    }
+
+    #[test]
+    fn a_3xx_is_a_redirect_error() {
+        let reply = Reply {
+            status: 307,
+            body: Bytes::new(),
+            request_id: Some("r".into()),
+            headers: with_location("http://other.example/x"),
+        };
+        let e = classify(&ddm::RESTORABLE, StatusCode::TEMPORARY_REDIRECT, &reply).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Redirect);
+        assert_eq!(e.kind.result(), "redirect");
+        assert!(!e.retryable());
+        assert!(e.message.contains("other.example"), "{e}");
     }
 }

@@ -1,7 +1,9 @@
-//! DCS instance counts by state, account-wide and per engine.
+//! DCS instance counts by state, account-wide and per engine. An answer that would make more
+//! than `dcs.max_series` series (default 1,000) fails the collector; a field whose name is no
+//! sane label value is left out and logged (see [`crate::cloud::dcs::sane_label`]).
 
 use crate::cloud::dcs::DcsStatus;
-use crate::cloud::{ApiError, CloudClient};
+use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::DcsConfig;
 use crate::metrics::Families;
 use tokio::time::Instant;
@@ -17,7 +19,30 @@ pub async fn collect(
     cfg: &DcsConfig,
     deadline: Instant,
 ) -> Result<Families, ApiError> {
-    let status = client.dcs_status(cfg.include_failure, deadline).await?;
+    let (status, request_id) = client.dcs_status(cfg.include_failure, deadline).await?;
+    if status.series() > cfg.max_series {
+        return Err(ApiError {
+            request_id,
+            ..ApiError::new(
+                ErrorKind::LimitExceeded,
+                crate::cloud::dcs::DCS_STATUS.name,
+                format!(
+                    "the answer would make {} series, more than dcs.max_series ({}); raise it if the answer is real",
+                    status.series(),
+                    cfg.max_series
+                ),
+            )
+        });
+    }
+    if status.rejected > 0 {
+        tracing::warn!(
+            cloud = %client.cloud,
+            rejected = status.rejected,
+            example = status.rejected_example.as_deref().unwrap_or(""),
+            request_id = request_id.as_deref().unwrap_or("-"),
+            "DCS answered fields whose names are no sane label value; left them out"
+        );
+    }
     Ok(map(&client.cloud, &status))
 }
 

@@ -1,6 +1,18 @@
-//! DDM restore readiness: every restore target of each configured DDM instance, read page by page
-//! (the first page tells the total; the rest are fetched concurrently), cached for `cache_ttl`
-//! because DDM allows only 60 calls per minute per user.
+//! DDM restore readiness: every restore target of each configured DDM instance, cached for
+//! `cache_ttl` because DDM allows only 60 calls per minute per user.
+//!
+//! A listing is paged by the rows received, never by `total` alone: each page asks for
+//! [`MAX_LIMIT`] rows at the offset of the rows received so far, and the listing ends at a
+//! short or empty page, or once the rows received reach the first page's `total`. A listing
+//! that has not ended after [`MAX_PAGES`] pages fails. Every DDM call of a cloud draws on one
+//! budget of 60 per minute ([`crate::cloud::ddm::DDM_BUDGET`], held by the cloud's client); a
+//! call the budget refuses fails the instance, which is then served from its last answer if
+//! there is one (its age shows how old), else fails the collector.
+//!
+//! Rows are deduplicated by `instance_id` (the first wins, one log line with the request id),
+//! and `huaweicloud_ddm_restorable_instances` is the number of distinct targets listed — the
+//! number of `…_available` series — even when the API's `total` says otherwise (which is
+//! logged). The series of all instances together are capped at `max_series`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +23,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::cloud::ddm::{RestoreTarget, MAX_LIMIT};
-use crate::cloud::{ApiError, CloudClient, ErrorKind};
+use crate::cloud::{drop_duplicates, ApiError, CloudClient, ErrorKind};
 use crate::config::DdmConfig;
 use crate::metrics::Families;
 
@@ -24,15 +36,15 @@ pub const UNAVAILABLE_INFO: &str = "huaweicloud_ddm_restorable_instance_unavaila
 /// Age of the answer served.
 pub const AGE: &str = "huaweicloud_ddm_restorable_data_age_seconds";
 
-/// Refusing runaway pagination: more targets than this is not a DDM answer we believe.
-const MAX_TARGETS: u64 = 100_000;
+/// Most pages of one listing (40 × 128 = 5,120 targets); a listing not done by then fails.
+pub const MAX_PAGES: u64 = 40;
 
 /// One instance's answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// The `total` the API reported.
+    /// The `total` the API reported on the first page (logged when the rows disagree).
     pub total: u64,
-    /// Every target.
+    /// Every distinct target, in the order listed.
     pub targets: Vec<RestoreTarget>,
 }
 
@@ -52,7 +64,8 @@ impl DdmCollector {
     }
 
     /// Serves each instance from the cache while it is younger than `cache_ttl`, else refreshes
-    /// it. Any failed refresh fails the collector.
+    /// it. A refresh the DDM budget refuses serves the last answer if there is one; any other
+    /// failed refresh fails the collector, and so do more series than `max_series`.
     pub async fn collect(
         &self,
         client: &CloudClient,
@@ -61,22 +74,41 @@ impl DdmCollector {
         let now = Instant::now();
         let calls = self.cfg.instance_ids.iter().map(|id| async move {
             let cached = self.cache.lock().await.get(id).cloned();
-            if let Some((at, answer)) = cached {
-                if now.duration_since(at) < self.cfg.cache_ttl {
-                    return Ok::<_, ApiError>((id.as_str(), now.duration_since(at), answer));
+            if let Some((at, answer)) = &cached {
+                if now.duration_since(*at) < self.cfg.cache_ttl {
+                    return Ok::<_, ApiError>((id.as_str(), now.duration_since(*at), answer.clone()));
                 }
             }
-            let answer = Arc::new(fetch(client, id, deadline).await?);
-            let at = Instant::now();
-            if !self.cfg.cache_ttl.is_zero() {
-                self.cache
-                    .lock()
-                    .await
-                    .insert(id.clone(), (at, answer.clone()));
-            }
+            let answer = match fetch(client, id, deadline).await {
+                Ok(a) => Arc::new(a),
+                Err(e) if e.kind == ErrorKind::LimitExceeded => match cached {
+                    Some((at, answer)) => {
+                        tracing::warn!(cloud = %client.cloud, instance_id = %id, error = %e, age_s = at.elapsed().as_secs(), "serving the last DDM answer");
+                        return Ok((id.as_str(), at.elapsed(), answer));
+                    }
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            };
+            // Kept even when cache_ttl is 0: it is what a refused call serves.
+            self.cache
+                .lock()
+                .await
+                .insert(id.clone(), (Instant::now(), answer.clone()));
             Ok((id.as_str(), Duration::ZERO, answer))
         });
         let answers = try_join_all(calls).await?;
+        let series: usize = answers.iter().map(|(_, _, a)| series_of(a)).sum();
+        if series > self.cfg.max_series {
+            return Err(ApiError::new(
+                ErrorKind::LimitExceeded,
+                crate::cloud::ddm::RESTORABLE.name,
+                format!(
+                    "the answers would make {series} series, more than ddm.max_series ({}); raise it if the listing is real",
+                    self.cfg.max_series
+                ),
+            ));
+        }
         let mut f = Families::new();
         for (id, age, answer) in answers {
             f.merge(map(&client.cloud, id, &answer, age));
@@ -85,34 +117,68 @@ impl DdmCollector {
     }
 }
 
-/// Reads every page of restore targets of `instance_id`.
+/// Series [`map`] makes of one answer.
+fn series_of(a: &Answer) -> usize {
+    2 + a.targets.len() + a.targets.iter().filter(|t| !t.available).count()
+}
+
+/// Reads every page of restore targets of `instance_id`, paging by the rows received.
 pub async fn fetch(
     client: &CloudClient,
     instance_id: &str,
     deadline: Instant,
 ) -> Result<Answer, ApiError> {
-    let first = client
-        .ddm_restorable_page(instance_id, 0, MAX_LIMIT, deadline)
-        .await?;
-    let total = first.total;
-    if total > MAX_TARGETS {
-        return Err(ApiError::new(
-            ErrorKind::DecodeError,
-            crate::cloud::ddm::RESTORABLE.name,
-            format!("total {total} restore targets is beyond belief; refusing to page through it"),
-        ));
-    }
-    let mut targets = first.instances;
-    let page = u64::from(MAX_LIMIT);
-    if (targets.len() as u64) < total && !targets.is_empty() {
-        let offsets = (1..total.div_ceil(page)).map(|i| i * page);
-        let pages = try_join_all(
-            offsets.map(|off| client.ddm_restorable_page(instance_id, off, MAX_LIMIT, deadline)),
-        )
-        .await?;
-        for p in pages {
-            targets.extend(p.instances);
+    let limit = usize::try_from(MAX_LIMIT).unwrap_or(usize::MAX);
+    let mut targets: Vec<RestoreTarget> = Vec::new();
+    let mut total = None;
+    let mut offset: u64 = 0;
+    let mut last_request_id = None;
+    let mut ended = false;
+    for _ in 0..MAX_PAGES {
+        let (page, request_id) = client
+            .ddm_restorable_page(instance_id, offset, MAX_LIMIT, deadline)
+            .await?;
+        let rows = page.instances.len();
+        if rows > limit {
+            return Err(ApiError {
+                request_id,
+                ..ApiError::new(
+                    ErrorKind::DecodeError,
+                    crate::cloud::ddm::RESTORABLE.name,
+                    format!("a page holds {rows} targets; at most {MAX_LIMIT} were asked for"),
+                )
+            });
         }
+        let first_total = *total.get_or_insert(page.total);
+        targets.extend(page.instances);
+        offset = offset.saturating_add(rows as u64);
+        last_request_id = request_id;
+        if rows < limit || offset >= first_total {
+            ended = true;
+            break;
+        }
+    }
+    if !ended {
+        return Err(ApiError {
+            request_id: last_request_id,
+            ..ApiError::new(
+                ErrorKind::DecodeError,
+                crate::cloud::ddm::RESTORABLE.name,
+                format!(
+                    "the listing of {instance_id} did not end within {MAX_PAGES} pages ({} targets); not an answer to believe",
+                    MAX_PAGES * u64::from(MAX_LIMIT)
+                ),
+            )
+        });
+    }
+    let total = total.unwrap_or(0);
+    let request_id = last_request_id.as_deref().unwrap_or("-");
+    let (targets, dropped) = drop_duplicates(targets, |t| t.instance_id.as_str());
+    if dropped > 0 {
+        tracing::warn!(cloud = %client.cloud, instance_id, dropped, request_id, "DDM listed the same restore target more than once; kept the first of each");
+    }
+    if total != targets.len() as u64 {
+        tracing::warn!(cloud = %client.cloud, instance_id, total, listed = targets.len(), request_id, "the total DDM reported disagrees with the targets listed; reporting the targets listed");
     }
     Ok(Answer { total, targets })
 }
@@ -122,9 +188,9 @@ pub fn map(cloud: &str, instance_id: &str, answer: &Answer, age: Duration) -> Fa
     let mut f = Families::new();
     f.gauge(
         RESTORABLE,
-        "DDM instances that a backup of this DDM instance can be restored onto (the API's total).",
+        "DDM instances that a backup of this DDM instance can be restored onto (distinct targets listed).",
         &[("cloud", cloud), ("instance_id", instance_id)],
-        answer.total as f64,
+        answer.targets.len() as f64,
     );
     f.gauge(
         AGE,

@@ -1,5 +1,10 @@
 //! KooPhone phone status: ids chunked ≤ 100 per call, calls concurrent within the cloud's
 //! in-flight limit, mapped to one series per phone plus counts per status.
+//!
+//! Only phones asked for are kept, once each (the first row wins); rows for ids not asked and
+//! repeated rows get one log line per answer with its request id. A status that is no `i64`
+//! code maps to `status="unknown"` with its raw text in `code`. A phone list that would make
+//! more than `koophone.max_series` series fails the collector before any call.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -7,9 +12,9 @@ use std::collections::HashMap;
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use crate::cloud::koophone::{StatusResult, MAX_IDS_PER_CALL};
-use crate::cloud::{ApiError, CloudClient};
-use crate::config::StatusNames;
+use crate::cloud::koophone::{StatusResult, StatusValue, MAX_IDS_PER_CALL};
+use crate::cloud::{ApiError, CloudClient, ErrorKind};
+use crate::config::{StatusNames, UNKNOWN_STATUS};
 use crate::metrics::Families;
 
 /// One series per phone.
@@ -27,8 +32,21 @@ pub async fn collect(
     client: &CloudClient,
     ids: &[String],
     names: &StatusNames,
+    max_series: usize,
     deadline: Instant,
 ) -> Result<Families, ApiError> {
+    // Only asked phones are kept, so the phone list bounds the series: checked before any call.
+    let series = ids.len() + names.all_names().len() + 2;
+    if series > max_series {
+        return Err(ApiError::new(
+            ErrorKind::LimitExceeded,
+            crate::cloud::koophone::BATCH_STATUS.name,
+            format!(
+                "{} phones would make {series} series, more than koophone.max_series ({max_series}); raise it or shard the phones",
+                ids.len()
+            ),
+        ));
+    }
     let results = fetch(client, ids, deadline).await?;
     Ok(map(&client.cloud, ids.len(), &results, names))
 }
@@ -40,8 +58,18 @@ pub async fn fetch(
     deadline: Instant,
 ) -> Result<Vec<StatusResult>, ApiError> {
     let calls = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
-        let results = client.koophone_status(chunk, deadline).await?;
-        Ok::<_, ApiError>(keep_asked_once(chunk, results))
+        let (results, request_id) = client.koophone_status(chunk, deadline).await?;
+        let (kept, odd) = keep_asked_once(chunk, results);
+        if odd.not_asked > 0 || odd.repeated > 0 {
+            tracing::warn!(
+                cloud = %client.cloud,
+                not_asked = odd.not_asked,
+                repeated = odd.repeated,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                "KooPhone answered for phones not asked, or for a phone more than once; kept the first row of each phone asked"
+            );
+        }
+        Ok::<_, ApiError>(kept)
     });
     let chunks = try_join_all(calls).await?;
     Ok(chunks.into_iter().flatten().collect())
@@ -51,26 +79,44 @@ pub async fn fetch(
 /// deduplicated), the first one only for each, in the order received. The API answers in the
 /// order asked, so that case is checked first without hashing; otherwise one map of at most 100
 /// borrowed ids marks what was seen, so no id is cloned.
-fn keep_asked_once(asked: &[String], results: Vec<StatusResult>) -> Vec<StatusResult> {
+fn keep_asked_once(asked: &[String], results: Vec<StatusResult>) -> (Vec<StatusResult>, Oddities) {
+    let mut odd = Oddities::default();
     if results.len() <= asked.len()
         && results
             .iter()
             .zip(asked)
             .all(|(r, id)| r.instance_id == *id)
     {
-        return results;
+        return (results, odd);
     }
     let mut seen: HashMap<&str, bool> = asked.iter().map(|id| (id.as_str(), false)).collect();
-    results
+    let kept = results
         .into_iter()
         .filter(|r| match seen.get_mut(r.instance_id.as_str()) {
             Some(s) if !*s => {
                 *s = true;
                 true
             }
-            _ => false,
+            Some(_) => {
+                odd.repeated += 1;
+                false
+            }
+            None => {
+                odd.not_asked += 1;
+                false
+            }
         })
-        .collect()
+        .collect();
+    (kept, odd)
+}
+
+/// What [`keep_asked_once`] dropped.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Oddities {
+    /// Rows for ids not asked.
+    not_asked: usize,
+    /// Repeated rows of a phone asked.
+    repeated: usize,
 }
 
 /// `code` label values of the documented statuses, so the common case allocates nothing.
@@ -88,14 +134,19 @@ pub fn map(
     let all = names.all_names();
     let mut counts = vec![0u64; all.len()];
     for r in results {
-        let name = names.name(r.status);
+        let (name, code) = match &r.status {
+            StatusValue::Code(c) => (
+                names.name(*c),
+                match usize::try_from(*c).ok().and_then(|i| CODES.get(i)) {
+                    Some(s) => Cow::Borrowed(*s),
+                    None => Cow::Owned(c.to_string()),
+                },
+            ),
+            StatusValue::Unreadable(raw) => (UNKNOWN_STATUS, Cow::Borrowed(raw.as_str())),
+        };
         if let Ok(i) = all.binary_search(&name) {
             counts[i] += 1;
         }
-        let code = match usize::try_from(r.status).ok().and_then(|i| CODES.get(i)) {
-            Some(c) => Cow::Borrowed(*c),
-            None => Cow::Owned(r.status.to_string()),
-        };
         f.gauge(
             INSTANCE_STATUS,
             "Current status of each KooPhone cloud phone: 1 for its status name, with the raw status code.",
@@ -133,8 +184,37 @@ mod tests {
     fn r(id: &str, status: i64) -> StatusResult {
         StatusResult {
             instance_id: id.into(),
-            status,
+            status: StatusValue::Code(status),
         }
+    }
+
+    #[test]
+    fn an_unreadable_status_is_unknown_with_its_raw_text() {
+        let names = StatusNames::default();
+        let odd = StatusResult {
+            instance_id: "x".into(),
+            status: StatusValue::Unreadable("9223372036854775808".into()),
+        };
+        let f = map("c", 2, &[odd, r("y", 3)], &names);
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[
+                    ("instance_id", "x"),
+                    ("status", "unknown"),
+                    ("code", "9223372036854775808")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "y"), ("status", "streaming")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(f.value(INSTANCES, &[("status", "unknown")]), Some(1.0));
     }
 
     #[test]
@@ -189,15 +269,25 @@ mod tests {
     #[test]
     fn keeps_only_asked_phones_once_each() {
         let asked = vec!["a".to_string(), "b".to_string(), "c".to_string()];
-        let kept = keep_asked_once(
+        let (kept, odd) = keep_asked_once(
             &asked,
             vec![r("b", 1), r("x", 0), r("a", 2), r("b", 3), r("a", 4)],
         );
         assert_eq!(kept, vec![r("b", 1), r("a", 2)]);
-        let in_order = vec![r("a", 1), r("b", 2)];
-        assert_eq!(keep_asked_once(&asked, in_order.clone()), in_order);
         assert_eq!(
-            keep_asked_once(&asked, vec![r("a", 1), r("b", 2), r("c", 3), r("a", 4)]),
+            odd,
+            Oddities {
+                not_asked: 1,
+                repeated: 2
+            }
+        );
+        let in_order = vec![r("a", 1), r("b", 2)];
+        assert_eq!(
+            keep_asked_once(&asked, in_order.clone()),
+            (in_order, Oddities::default())
+        );
+        assert_eq!(
+            keep_asked_once(&asked, vec![r("a", 1), r("b", 2), r("c", 3), r("a", 4)]).0,
             vec![r("a", 1), r("b", 2), r("c", 3)]
         );
     }

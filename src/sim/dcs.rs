@@ -43,11 +43,45 @@ fn answer(inner: &Inner, project_id: &str, query: Option<&str>, fault: Option<Fa
             }),
         );
     }
-    Reply::ok(body(
+    let mut value = body(
         &inner.fleet.dcs_counts(inner.tick()),
         include_failure(query),
         fault == Some(FaultKind::NewState),
-    ))
+    );
+    match fault {
+        Some(FaultKind::ManyFields) => many_fields(&mut value),
+        Some(FaultKind::InsaneFieldNames) => insane_field_names(&mut value),
+        _ => {}
+    }
+    Reply::ok(value)
+}
+
+/// Fields `many_fields` adds at the top level and in `redis`.
+pub const MANY_FIELDS: usize = 5_000;
+
+fn many_fields(value: &mut Value) {
+    for i in 0..MANY_FIELDS {
+        value[format!("state{i}_count")] = json!(1);
+        value["redis"][format!("state{i}_count")] = json!(1);
+    }
+}
+
+/// Names `insane_field_names` adds, each a `_count` field; plus an engine named `bad "engine"`.
+pub fn insane_names() -> Vec<String> {
+    vec![
+        "quo\"te_count".to_string(),
+        "new\nline_count".to_string(),
+        "ünïcode_count".to_string(),
+        format!("{}_count", "x".repeat(300)),
+        "sp ace_count".to_string(),
+    ]
+}
+
+fn insane_field_names(value: &mut Value) {
+    for name in insane_names() {
+        value[name.as_str()] = json!(3);
+    }
+    value["bad \"engine\""] = json!({"running_count": 1});
 }
 
 /// The answer body; `new_state` adds `hibernating_count` everywhere and a `valkey` engine.

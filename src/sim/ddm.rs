@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::fleet::{hash3, hash_str, mix};
-use super::{json_response, Call, Inner, Operation, Reply};
+use super::{json_response, Call, FaultKind, Inner, Operation, Reply};
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 128;
@@ -69,7 +69,7 @@ pub(crate) async fn restorable(
     call: Call,
 ) -> Response {
     inner
-        .serve(Operation::DdmRestorable, &call, |inner, _| {
+        .serve(Operation::DdmRestorable, &call, |inner, fault| {
             let Some((offset, limit)) = page(call.uri.query()) else {
                 return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
             };
@@ -83,17 +83,50 @@ pub(crate) async fn restorable(
                 );
             };
             let total = targets as u64;
-            let instances: Vec<Value> = window(offset, limit, total)
-                .map(|j| target(inner.config.seed, &instance_id, j))
-                .collect();
+            let instances = page_rows(inner.config.seed, &instance_id, offset, limit, total, fault);
+            let reported = if fault == Some(FaultKind::TotalLies) {
+                100_000
+            } else {
+                total
+            };
             Reply::ok(json!({
                 "instances": instances,
                 "offset": offset,
                 "limit": limit,
-                "total": total,
+                "total": reported,
             }))
         })
         .await
+}
+
+/// The rows of one page; `duplicate_rows` repeats the first row (in place of the last of a
+/// full page) and starts a page past the first one row early.
+fn page_rows(
+    seed: u64,
+    instance_id: &str,
+    offset: u64,
+    limit: u64,
+    total: u64,
+    fault: Option<FaultKind>,
+) -> Vec<Value> {
+    let dup = fault == Some(FaultKind::DuplicateRows);
+    let start = if dup {
+        offset.saturating_sub(1)
+    } else {
+        offset
+    };
+    let mut rows: Vec<Value> = window(start, limit, total)
+        .map(|j| target(seed, instance_id, j))
+        .collect();
+    if dup {
+        if let Some(first) = rows.first().cloned() {
+            if rows.len() as u64 >= limit {
+                rows.pop();
+            }
+            rows.push(first);
+        }
+    }
+    rows
 }
 
 /// Restore target `j` of DDM instance `instance_id`: mostly normal and available, some not.

@@ -48,6 +48,16 @@ impl Operation {
         }
     }
 
+    /// A KooPhone operation (errors in the KooPhone shape, `x-request-id` required).
+    pub fn is_koophone(&self) -> bool {
+        matches!(
+            self,
+            Operation::KoophoneBatchStatus
+                | Operation::KoophoneAsyncCommand
+                | Operation::KoophoneTask
+        )
+    }
+
     /// Position in [`Operation::ALL`], used to index per-operation counters.
     pub(crate) fn index(&self) -> usize {
         match self {
@@ -122,13 +132,40 @@ pub enum FaultKind {
     NewState,
     /// Batch status: the first requested phone is missing from `status_results`.
     MissingPhone,
+    /// 307 to the fault's `location` (plus the call's path and query): a hostile or
+    /// misconfigured endpoint sending the caller, and its credentials, to another host.
+    Redirect,
+    /// DDM: `total` says 100,000 whatever the rows. Other operations: no effect.
+    TotalLies,
+    /// DDM: each page repeats its first row (the repeat replaces the last row of a full page),
+    /// and a page past the first starts one row early, as an insertion between calls shifts
+    /// it. Batch status: every row twice. Other operations: no effect.
+    DuplicateRows,
+    /// Batch status: rows also for phones not asked (a few ids nobody asked about).
+    UnaskedIds,
+    /// IAM: the token's `expires_at` is 1970-01-01 (a nonsense expiry or a skewed clock).
+    ExpiredTokenIssued,
+    /// DCS: 5,000 extra `<state>_count` fields, top level and in `redis`.
+    ManyFields,
+    /// DCS: `_count` fields and an engine whose names are no sane label value (quotes, a
+    /// newline, non-ASCII, 300 characters).
+    InsaneFieldNames,
+    /// Batch status: some rows' `status` is 9223372036854775808, the string "3" or 2.5.
+    StatusOutOfRange,
+    /// KooPhone: the request is rejected as the pages list it: HTTP 400 with
+    /// `KOOPHONE.API.1000` (task query: `.1323`, the task does not exist).
+    RequestRejected,
+    /// KooPhone: the same rejection inside HTTP 200, the form the simulator served before it
+    /// followed the pages.
+    #[serde(rename = "errors_in_200")]
+    ErrorsIn200,
     /// Async command: the first two phones get the same `job_id`. Task query: every job is
     /// listed twice under its id, the copy saying it failed. Other operations: no effect.
     DuplicateJobIds,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 24] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -142,6 +179,16 @@ impl FaultKind {
         FaultKind::UnknownStatus,
         FaultKind::NewState,
         FaultKind::MissingPhone,
+        FaultKind::Redirect,
+        FaultKind::TotalLies,
+        FaultKind::DuplicateRows,
+        FaultKind::UnaskedIds,
+        FaultKind::ExpiredTokenIssued,
+        FaultKind::ManyFields,
+        FaultKind::InsaneFieldNames,
+        FaultKind::StatusOutOfRange,
+        FaultKind::RequestRejected,
+        FaultKind::ErrorsIn200,
         FaultKind::DuplicateJobIds,
     ];
 
@@ -160,6 +207,16 @@ impl FaultKind {
             FaultKind::UnknownStatus => "unknown_status",
             FaultKind::NewState => "new_state",
             FaultKind::MissingPhone => "missing_phone",
+            FaultKind::Redirect => "redirect",
+            FaultKind::TotalLies => "total_lies",
+            FaultKind::DuplicateRows => "duplicate_rows",
+            FaultKind::UnaskedIds => "unasked_ids",
+            FaultKind::ExpiredTokenIssued => "expired_token_issued",
+            FaultKind::ManyFields => "many_fields",
+            FaultKind::InsaneFieldNames => "insane_field_names",
+            FaultKind::StatusOutOfRange => "status_out_of_range",
+            FaultKind::RequestRejected => "request_rejected",
+            FaultKind::ErrorsIn200 => "errors_in_200",
             FaultKind::DuplicateJobIds => "duplicate_job_ids",
         }
     }
@@ -186,7 +243,8 @@ impl FromStr for FaultKind {
     }
 }
 
-/// One operation's fault. JSON: `{"kind":"server_error","times":2,"latency_ms":100,"retry_after_secs":1}`.
+/// One operation's fault. JSON: `{"kind":"server_error","times":2,"latency_ms":100,"retry_after_secs":1}`,
+/// or `{"kind":"redirect","location":"http://127.0.0.1:9"}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
@@ -207,6 +265,10 @@ pub struct FaultSpec {
     /// `Retry-After` for [`FaultKind::Throttled`]; 1 when unset.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    /// Where [`FaultKind::Redirect`] sends the caller (a base URL; the call's path and query
+    /// are appended); `http://127.0.0.1:9` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 fn ser_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -337,6 +399,7 @@ mod tests {
                 latency: Some(Duration::from_millis(100)),
                 times: Some(2),
                 retry_after_secs: Some(1),
+                location: None,
             }
         );
         let back = serde_json::to_value(&spec).unwrap();

@@ -13,7 +13,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{json_response, Call, Inner, Operation, Reply};
+use super::{json_response, Call, FaultKind, Inner, Operation, Reply};
 
 /// Revoked or expired tokens are remembered this long (to answer "token expired"), then forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
@@ -100,8 +100,8 @@ fn error_body(status: StatusCode, message: &str) -> Value {
 
 pub(crate) async fn tokens(State(inner): State<Arc<Inner>>, call: Call) -> Response {
     inner
-        .serve(Operation::IamToken, &call, |inner, _| {
-            issue(inner, &call.body)
+        .serve(Operation::IamToken, &call, |inner, fault| {
+            issue(inner, &call.body, fault)
         })
         .await
 }
@@ -147,7 +147,7 @@ fn str_at<'a>(v: &'a Value, path: &str, why: &'static str) -> Result<&'a str, &'
     v.pointer(path).and_then(Value::as_str).ok_or(why)
 }
 
-fn issue(inner: &Inner, body: &[u8]) -> Reply {
+fn issue(inner: &Inner, body: &[u8], fault: Option<FaultKind>) -> Reply {
     let bad = |msg: &str| {
         Reply::new(
             StatusCode::BAD_REQUEST,
@@ -188,9 +188,14 @@ fn issue(inner: &Inner, body: &[u8]) -> Reply {
     }
     let token = inner.tokens.issue();
     let issued = SystemTime::now();
-    let expires = issued
-        .checked_add(inner.config.token_ttl)
-        .unwrap_or(issued + Duration::from_secs(100 * 365 * 86_400));
+    let expires = if fault == Some(FaultKind::ExpiredTokenIssued) {
+        // The token itself is live; only the expiry it is reported with is nonsense.
+        SystemTime::UNIX_EPOCH
+    } else {
+        issued
+            .checked_add(inner.config.token_ttl)
+            .unwrap_or(issued + Duration::from_secs(100 * 365 * 86_400))
+    };
     let mut reply = Reply::new(
         StatusCode::CREATED,
         json!({

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -24,16 +24,39 @@ const TASK_RETENTION: Duration = Duration::from_secs(3600);
 /// A status code no table knows, reported under the `unknown_status` fault.
 const UNKNOWN_STATUS: u8 = 42;
 
-/// A KooPhone error: HTTP 200 with a non-"0" `error_code`.
+/// A KooPhone error inside HTTP 200 (a non-"0" `error_code`): how the service reports a
+/// valid request it could not serve.
 pub(crate) fn error(code: &str, msg: &str) -> Reply {
     Reply::ok(json!({"error_code": code, "error_msg": msg}))
 }
 
+/// A request the pages list under HTTP 400 (bad parameters, an unknown task): the same body.
+fn rejected(code: &str, msg: &str) -> Reply {
+    Reply::new(
+        StatusCode::BAD_REQUEST,
+        json!({"error_code": code, "error_msg": msg}),
+    )
+}
+
 fn bad_param(detail: &str) -> Reply {
-    error(
+    rejected(
         "KOOPHONE.API.1000",
         &format!("The request parameter is incorrect: {detail}"),
     )
+}
+
+const TASK_NOT_FOUND: (&str, &str) = ("KOOPHONE.API.1323", "The task does not exist.");
+
+/// The rejection `request_rejected` (HTTP 400) and `errors_in_200` (HTTP 200) serve.
+pub(crate) fn rejection(op: Operation, status: StatusCode) -> Response {
+    let (code, msg) = match op {
+        Operation::KoophoneTask => TASK_NOT_FOUND,
+        _ => (
+            "KOOPHONE.API.1000",
+            "The request parameter is incorrect: rejected by the simulator's fault",
+        ),
+    };
+    super::json_response(status, &json!({"error_code": code, "error_msg": msg}))
 }
 
 fn success(data: Value) -> Reply {
@@ -121,19 +144,41 @@ pub(crate) fn status_results(
     fault: Option<FaultKind>,
 ) -> Vec<Value> {
     let skip = usize::from(fault == Some(FaultKind::MissingPhone));
-    ids.iter()
+    let mut rows: Vec<Value> = ids
+        .iter()
         .skip(skip)
         .filter_map(|id| fleet.index_of(id).map(|idx| (*id, idx)))
         .enumerate()
         .map(|(n, (id, idx))| {
-            let status = if fault == Some(FaultKind::UnknownStatus) && n % 5 == 0 {
-                UNKNOWN_STATUS
-            } else {
-                fleet.phone_status(idx, tick)
+            let status = match fault {
+                Some(FaultKind::UnknownStatus) if n % 5 == 0 => json!(UNKNOWN_STATUS),
+                Some(FaultKind::StatusOutOfRange) if n % 4 == 0 => match n / 4 % 3 {
+                    0 => json!(9_223_372_036_854_775_808u64),
+                    1 => json!("3"),
+                    _ => json!(2.5),
+                },
+                _ => json!(fleet.phone_status(idx, tick)),
             };
             json!({"instance_id": id, "status": status})
         })
-        .collect()
+        .collect();
+    match fault {
+        Some(FaultKind::DuplicateRows) => {
+            // Every row twice, the repeat saying another status: the first must win.
+            let repeats: Vec<Value> = rows
+                .iter()
+                .map(|r| json!({"instance_id": r["instance_id"], "status": 6}))
+                .collect();
+            rows.extend(repeats);
+        }
+        Some(FaultKind::UnaskedIds) => {
+            for i in 0..3 {
+                rows.push(json!({"instance_id": format!("notasked{i}"), "status": 0}));
+            }
+        }
+        _ => {}
+    }
+    rows
 }
 
 pub(crate) async fn async_command(State(inner): State<Arc<Inner>>, call: Call) -> Response {
@@ -182,7 +227,7 @@ pub(crate) async fn task(
                     success(json!({ "jobs": with_failed_copies(jobs) }))
                 }
                 Some(jobs) => success(json!({ "jobs": jobs })),
-                None => error("KOOPHONE.API.1323", "The task does not exist."),
+                None => rejected(TASK_NOT_FOUND.0, TASK_NOT_FOUND.1),
             }
         })
         .await

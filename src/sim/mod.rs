@@ -15,7 +15,10 @@
 //! Codes the pages do not give, chosen here: DDM unknown instance 404 `DBS.280108`; DDM wrong
 //! project 400 `DBS.280001`; DCS wrong project and `api_error` 400 `DCS.4800`; DCS 500
 //! `DCS.5000`; a job on a phone in backup/restoration exception fails with `CPS0102`; a hung call
-//! that is finally released gets 504 `APIG.0201`; an unknown path 404 `APIGW.0101`.
+//! that is finally released gets 504 `APIG.0201`; an unknown path 404 `APIGW.0101`; the
+//! `redirect` fault's 307 carries `APIGW.0307`. KooPhone rejections (bad parameters, an unknown
+//! task) are HTTP 400 with the `KOOPHONE.API.1000` / `.1323` body, as the reference pages list
+//! them; the `errors_in_200` fault serves them inside HTTP 200 instead.
 
 mod cli;
 mod control;
@@ -455,6 +458,18 @@ impl Inner {
                 return resp;
             }
             Some(FaultKind::ApiError) => return api_error(op),
+            Some(FaultKind::Redirect) => {
+                let to = fault
+                    .and_then(|f| f.location)
+                    .unwrap_or_else(|| "http://127.0.0.1:9".to_string());
+                return redirect(&to, &call.uri);
+            }
+            Some(FaultKind::RequestRejected) if op.is_koophone() => {
+                return koophone::rejection(op, StatusCode::BAD_REQUEST)
+            }
+            Some(FaultKind::ErrorsIn200) if op.is_koophone() => {
+                return koophone::rejection(op, StatusCode::OK)
+            }
             _ => {}
         }
         finish(answer(self, kind), kind)
@@ -590,6 +605,20 @@ fn api_error(op: Operation) -> Response {
     }
 }
 
+/// 307 to `to` plus the call's path and query: method and body would be sent again there.
+fn redirect(to: &str, uri: &Uri) -> Response {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let location = format!("{}{path}", to.trim_end_matches('/'));
+    let mut resp = json_response(
+        StatusCode::TEMPORARY_REDIRECT,
+        &json!({"error_code": "APIGW.0307", "error_msg": "Moved."}),
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
 /// `{"error_code","error_msg"}` in the service's shape (DCS adds `error_ext_msg: null`).
 pub(crate) fn service_error(op: Operation, status: StatusCode, code: &str, msg: &str) -> Response {
     let body = match op {
@@ -649,7 +678,7 @@ fn wrong_types(value: Value, key: Option<&str>) -> Value {
         Value::Number(n) => Value::String(n.to_string()),
         Value::Bool(b) => Value::String(b.to_string()),
         Value::String(s) => match key {
-            Some("expires_at" | "issued_at" | "task_id" | "job_id") => json!(12345),
+            Some("expires_at" | "issued_at" | "task_id" | "job_id" | "instance_id") => json!(12345),
             _ => Value::String(s),
         },
         Value::Array(items) => {

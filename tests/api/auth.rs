@@ -247,6 +247,17 @@ async fn a_token_is_refreshed_before_it_expires() {
     );
     // Past 90% of the token's life, but before it ends: the exporter must not wait for a 401.
     tokio::time::sleep(Duration::from_millis(1900)).await;
+    // As if the token had been fetched 30 s ago: IAM is asked at most once per 30 s.
+    let provider = app
+        .state
+        .exporter()
+        .cloud("pw")
+        .unwrap()
+        .client
+        .token_provider()
+        .unwrap()
+        .clone();
+    provider.backdate(Duration::from_secs(30)).await;
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 1.0);
     assert_eq!(app.sim.calls(Operation::IamToken), 2);

@@ -7,6 +7,7 @@ mod config;
 mod faults;
 mod golden;
 mod helpers;
+mod hostile;
 mod http;
 mod probe;
 mod scrape;
