@@ -122,10 +122,13 @@ pub enum FaultKind {
     NewState,
     /// Batch status: the first requested phone is missing from `status_results`.
     MissingPhone,
+    /// The service's error (as `api_error`), its message carrying markup, control characters
+    /// and a forged log line and sample: a hostile or compromised peer.
+    HostileMessage,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 13] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -139,6 +142,7 @@ impl FaultKind {
         FaultKind::UnknownStatus,
         FaultKind::NewState,
         FaultKind::MissingPhone,
+        FaultKind::HostileMessage,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -156,6 +160,7 @@ impl FaultKind {
             FaultKind::UnknownStatus => "unknown_status",
             FaultKind::NewState => "new_state",
             FaultKind::MissingPhone => "missing_phone",
+            FaultKind::HostileMessage => "hostile_message",
         }
     }
 }

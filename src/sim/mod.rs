@@ -455,6 +455,7 @@ impl Inner {
                 return resp;
             }
             Some(FaultKind::ApiError) => return api_error(op),
+            Some(FaultKind::HostileMessage) => return hostile_error(op),
             _ => {}
         }
         finish(answer(self, kind), kind)
@@ -587,6 +588,22 @@ fn api_error(op: Operation) -> Response {
             koophone::error("KOOPHONE.API.9999", "Internal service error.").into_plain()
         }
         Operation::DdmRestorable => ddm::param_error(),
+    }
+}
+
+/// What a hostile peer puts in an error message: markup that runs if a page does not escape it,
+/// and a forged log line and sample for text that does not escape newlines.
+pub const HOSTILE_MESSAGE: &str = "<script>document.title='owned'</script><img src=x onerror=\"document.body.dataset.owned='yes'\">\nlevel=info msg=\"forged line\"\r\nprobe_success 1";
+
+fn hostile_error(op: Operation) -> Response {
+    match op {
+        Operation::IamToken => iam::error(StatusCode::BAD_REQUEST, HOSTILE_MESSAGE),
+        Operation::KoophoneBatchStatus
+        | Operation::KoophoneAsyncCommand
+        | Operation::KoophoneTask => {
+            koophone::error("KOOPHONE.API.9999", HOSTILE_MESSAGE).into_plain()
+        }
+        _ => service_error(op, StatusCode::BAD_REQUEST, "APIG.1000", HOSTILE_MESSAGE),
     }
 }
 
