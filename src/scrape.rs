@@ -65,6 +65,10 @@ pub struct Exporter {
     pub clouds: Vec<CloudRuntime>,
     /// Command-probe runs in flight and last results; a reload starts with a fresh one.
     pub probes: crate::probe::Prober,
+    /// Debug probe runs (`debug=true`), apart from `probes` so they never change its answers.
+    pub probe_debug: crate::probe::debug::DebugRuns,
+    /// What the landing page shows; carried over reloads.
+    pub status: Arc<crate::status::Status>,
     inflight: Mutex<Option<(u64, Collection)>>,
     /// Tells collections apart, so one only clears its own in-flight slot.
     generation: AtomicU64,
@@ -107,6 +111,8 @@ impl Exporter {
             metrics,
             clouds,
             probes: crate::probe::Prober::default(),
+            probe_debug: Default::default(),
+            status: Default::default(),
             inflight: Mutex::new(None),
             generation: AtomicU64::new(0),
         })
@@ -215,6 +221,8 @@ impl Exporter {
             );
         }
         for (cloud, collector, result, elapsed) in results {
+            self.status
+                .record_collector(cloud, collector, result.as_ref().err(), elapsed);
             let ok = match result {
                 Ok(f) => {
                     out.merge(f);

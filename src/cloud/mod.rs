@@ -315,6 +315,19 @@ impl Transport {
         headers: HeaderMap,
         deadline: Instant,
     ) -> Result<Reply, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.execute_once(req, url, headers, deadline).await;
+        crate::debug_log::upstream_call(req, url, &result, started.elapsed());
+        result
+    }
+
+    async fn execute_once(
+        &self,
+        req: &Request,
+        url: &str,
+        headers: HeaderMap,
+        deadline: Instant,
+    ) -> Result<Reply, ApiError> {
         let op = req.op;
         let sent_id = if op.koophone {
             Some(new_request_id())
@@ -652,6 +665,9 @@ impl CloudClient {
                 }
             }
         });
+        if let Err(e) = &decoded {
+            crate::debug_log::answer_refused(e);
+        }
         self.transport.record_decoded(req.op, decoded)
     }
 

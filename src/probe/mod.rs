@@ -16,6 +16,8 @@
 //! (`command`, `shared`, `cached`). An upstream failure answers 200 with `probe_success 0` and a
 //! log line carrying the request id. Command output is only matched, never exported.
 
+pub mod debug;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -332,6 +334,59 @@ pub async fn serve(
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<Vec<u8>, String> {
+    let Resolved {
+        name,
+        target,
+        module,
+        client,
+        ids,
+        deadline,
+    } = resolve(exporter, params, timeout_header)?;
+    let (result, source) = exporter
+        .probes
+        .probe(name, module, target, client, ids, deadline)
+        .await;
+    exporter
+        .metrics
+        .probe_commands
+        .with_label_values(&[name, source.label()])
+        .inc();
+    exporter.status.record_probe(crate::status::ProbeRecord::of(
+        name,
+        target,
+        &result,
+        source.label(),
+    ));
+    let age = Instant::now().saturating_duration_since(result.finished);
+    let fams = families(&result, source == Source::Cached, age);
+    let mut out = Vec::with_capacity(4096);
+    fams.encode(&mut out);
+    Ok(out)
+}
+
+/// A `/probe` request checked against the config: what a run needs.
+pub(crate) struct Resolved<'a> {
+    /// Module name.
+    pub name: &'a str,
+    /// Target as given.
+    pub target: &'a str,
+    /// The module.
+    pub module: &'a ProbeModule,
+    /// The client of the module's cloud.
+    pub client: Arc<CloudClient>,
+    /// The phones the target resolves to, sorted.
+    pub ids: Vec<String>,
+    /// The run's deadline (module timeout, capped by the scrape-timeout header).
+    pub deadline: Instant,
+}
+
+/// Checks the query against the config: a configured module, a cloud with phones, a target of
+/// that cloud's phones. `Err` is a one-line reason for a 400.
+pub(crate) fn resolve<'a>(
+    exporter: &'a Exporter,
+    params: &'a [(String, String)],
+    timeout_header: Option<&str>,
+) -> Result<Resolved<'a>, String> {
     let (name, target) = parse_params(params)?;
     let module = exporter.config.probes.get(name).ok_or_else(|| {
         let known: Vec<&str> = exporter.config.probes.keys().map(String::as_str).collect();
@@ -363,20 +418,14 @@ pub async fn serve(
     };
     let ids = resolve_target(name, module, target, &configured)?;
     let deadline = Instant::now() + deadline_for(module.timeout, timeout_header);
-    let (result, source) = exporter
-        .probes
-        .probe(name, module, target, client, ids, deadline)
-        .await;
-    exporter
-        .metrics
-        .probe_commands
-        .with_label_values(&[name, source.label()])
-        .inc();
-    let age = Instant::now().saturating_duration_since(result.finished);
-    let fams = families(&result, source == Source::Cached, age);
-    let mut out = Vec::with_capacity(4096);
-    fams.encode(&mut out);
-    Ok(out)
+    Ok(Resolved {
+        name,
+        target,
+        module,
+        client,
+        ids,
+        deadline,
+    })
 }
 
 type Run = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
@@ -569,6 +618,13 @@ async fn run_call(
             return every(JobOutcome::TimedOut);
         }
     };
+    crate::debug_log::event("info", "command accepted", || {
+        vec![
+            ("task_id", info.task_id.clone()),
+            ("jobs", info.cmd_jobs.len().to_string()),
+            ("phones", ids.len().to_string()),
+        ]
+    });
     let mut out = Vec::with_capacity(ids.len());
     // job id → phone, for the jobs still running.
     let mut pending: HashMap<String, String> = HashMap::with_capacity(ids.len());
@@ -609,6 +665,13 @@ async fn run_call(
                 }
             }
         }
+        crate::debug_log::event("info", "task polled", || {
+            vec![
+                ("task_id", info.task_id.clone()),
+                ("jobs", jobs.len().to_string()),
+                ("still_running", pending.len().to_string()),
+            ]
+        });
     }
     let left = stop.unwrap_or(JobOutcome::TimedOut);
     out.extend(pending.into_values().map(|id| (id, left.clone())));
