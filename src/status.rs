@@ -260,6 +260,12 @@ impl Status {
         });
     }
 
+    /// Forgets the collectors of clouds not in `clouds` (after a reload), so the map stays as
+    /// small as the configuration.
+    pub fn retain_clouds(&self, clouds: &[&str]) {
+        lock(&self.collectors).retain(|(cloud, _), _| clouds.contains(&cloud.as_str()));
+    }
+
     /// The last run of `cloud` × `collector`, if it ran since start.
     pub fn collector(&self, cloud: &str, collector: &'static str) -> Option<CollectorStatus> {
         lock(&self.collectors)
@@ -310,6 +316,12 @@ mod tests {
         assert_eq!(got.took, Duration::from_millis(10));
         assert_eq!(got.last_error.unwrap().request_id.as_deref(), Some("rid-1"));
         assert!(s.collector("c", "ddm").is_none());
+
+        s.retain_clouds(&["other"]);
+        assert!(
+            s.collector("c", "dcs").is_none(),
+            "a cloud gone from the config"
+        );
     }
 
     #[test]

@@ -96,6 +96,12 @@ impl AppState {
             .map(|mut exporter| {
                 // The landing page keeps what it knew (it shows only the clouds configured now).
                 exporter.status = self.exporter().status.clone();
+                let names: Vec<&str> = exporter
+                    .clouds
+                    .iter()
+                    .map(|c| c.cfg.name.as_str())
+                    .collect();
+                exporter.status.retain_clouds(&names);
                 exporter
             });
         match result {

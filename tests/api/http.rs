@@ -181,9 +181,12 @@ fn gunzip(body: &[u8]) -> String {
     out
 }
 
+/// A sample as (name, labels, value) for comparing.
+type Series = (String, Vec<(String, String)>, String);
+
 /// The series of an exposition whose values do not move between two scrapes of a frozen fleet
 /// (self metrics that count or time the scrapes themselves left out).
-fn steady(m: &Exposition) -> Vec<(String, Vec<(String, String)>, String)> {
+fn steady(m: &Exposition) -> Vec<Series> {
     let mut v: Vec<_> = m
         .samples
         .iter()
