@@ -15,6 +15,8 @@
 //! `huaweicloud_koophone_probe_commands_total{module,source}` counts which of the three answered
 //! (`command`, `shared`, `cached`). An upstream failure answers 200 with `probe_success 0` and a
 //! log line carrying the request id. Command output is only matched, never exported.
+//! `debug=true` answers a run's log and metrics as text instead, apart from this cache, with a
+//! budget of its own (see [`debug`]).
 
 pub mod debug;
 
