@@ -238,6 +238,8 @@ async fn metrics_are_gzipped_exactly_when_the_client_accepts_gzip() {
         ("gzip;q=0.000", false),
         ("identity", false),
         ("identity;q=1, gzip;q=0.5", false),
+        ("gzip, identity", false),
+        ("*", false),
         ("br, zstd", false),
         ("", false),
         ("gzip;q=nonsense", false),
