@@ -275,3 +275,56 @@ fn took(d: Duration) -> String {
         format!("{:.2} s", d.as_secs_f64())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inventories_say_where_they_come_from_and_what_this_shard_has() {
+        let i = |source, total, collected| Inventory {
+            unit: "phones",
+            source,
+            total,
+            collected,
+        };
+        let text = |i: Inventory| text_of(&inventory_text(&i));
+        assert_eq!(
+            text(i(InventorySource::Config, 10, 10)),
+            "10 phones (listed in the config)"
+        );
+        assert_eq!(
+            text(i(InventorySource::File, 10, 4)),
+            "10 phones, 4 on this shard (listed in instance_ids_file)"
+        );
+        assert_eq!(
+            text(i(InventorySource::Discovered { refreshed: None }, 1, 1)),
+            "1 phone (discovery: not listed yet)"
+        );
+        assert_eq!(text(i(InventorySource::AccountWide, 0, 0)), "account-wide");
+    }
+
+    #[test]
+    fn times_show_the_date_only_when_it_is_not_today() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400 * 365 + 3_600);
+        let recent = now - Duration::from_secs(75);
+        assert_eq!(text_of(&when(recent, now)), "00:58:45Z (1m 15s ago)");
+        let old = now - Duration::from_secs(86_400 * 2);
+        assert!(text_of(&when(old, now)).starts_with("1970-12-30T01:00:00Z"));
+    }
+
+    /// Text of an HTML fragment (tags dropped).
+    fn text_of(html: &str) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    }
+}
