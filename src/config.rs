@@ -1210,6 +1210,8 @@ struct PhoneListState {
     stamp: Option<(SystemTime, u64)>,
     /// The current merged, deduplicated, sharded list.
     ids: Arc<Vec<String>>,
+    /// How many ids were listed (merged and deduplicated) before sharding.
+    listed: usize,
 }
 
 impl PhoneList {
@@ -1222,6 +1224,7 @@ impl PhoneList {
             state: std::sync::Mutex::new(PhoneListState {
                 stamp: None,
                 ids: Arc::new(Vec::new()),
+                listed: 0,
             }),
         };
         list.refresh()?;
@@ -1240,6 +1243,16 @@ impl PhoneList {
         }
     }
 
+    /// Phones listed (config and file, deduplicated) and, of those, this replica's shard, as
+    /// last read (no re-read).
+    pub fn sizes(&self) -> (usize, usize) {
+        let s = match self.state.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        (s.listed, s.ids.len())
+    }
+
     fn refresh(&self) -> Result<(), String> {
         let mut state = match self.state.lock() {
             Ok(s) => s,
@@ -1248,6 +1261,7 @@ impl PhoneList {
         let from_file = match &self.file {
             None => {
                 if state.stamp.is_none() && state.ids.is_empty() {
+                    state.listed = self.static_ids.len();
                     state.ids = Arc::new(self.shard_filter(self.static_ids.clone()));
                     state.stamp = Some((SystemTime::UNIX_EPOCH, 0));
                 }
@@ -1271,7 +1285,9 @@ impl PhoneList {
         let mut all = self.static_ids.clone();
         all.extend(from_file);
         let n = all.len();
-        state.ids = Arc::new(self.shard_filter(dedup(all)));
+        let all = dedup(all);
+        state.listed = all.len();
+        state.ids = Arc::new(self.shard_filter(all));
         tracing::info!(phones = state.ids.len(), listed = n, "phone list loaded");
         Ok(())
     }

@@ -21,6 +21,9 @@
 //! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
 //!   `msg`) in logfmt or JSON.
 //! - [`metrics`]: per-scrape metric families, the long-lived self metrics, text encoding.
+//! - [`status`]: what the landing page shows: each collector's last outcome and error, the
+//!   inventory sizes, the recent probes.
+//! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
 //! - [`http`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`).
 //! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
 //!   `--demo`, the tests and the benchmarks.
@@ -33,10 +36,12 @@ pub mod auth;
 pub mod cloud;
 pub mod collectors;
 pub mod config;
+pub mod debug_log;
 pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod scrape;
 pub mod sim;
+pub mod status;
 pub mod web;

@@ -95,6 +95,10 @@ pub struct Exporter {
     pub clouds: Vec<CloudRuntime>,
     /// Command-probe runs in flight and last results; a reload starts with a fresh one.
     pub probes: crate::probe::Prober,
+    /// Debug probe runs (`debug=true`), apart from `probes` so they never change its answers.
+    pub probe_debug: crate::probe::debug::DebugRuns,
+    /// What the landing page shows; carried over reloads.
+    pub status: Arc<crate::status::Status>,
     /// Collections in flight, each with its own budget and deadline.
     inflight: Mutex<Vec<InFlight>>,
     /// Tells collections apart, so one only clears its own in-flight entry.
@@ -138,6 +142,8 @@ impl Exporter {
             metrics,
             clouds,
             probes: crate::probe::Prober::default(),
+            probe_debug: Default::default(),
+            status: Default::default(),
             inflight: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
         })
@@ -262,6 +268,8 @@ impl Exporter {
             );
         }
         for (cloud, collector, result, elapsed) in results {
+            self.status
+                .record_collector(cloud, collector, result.as_ref().err(), elapsed);
             let ok = match result {
                 Ok(f) => {
                     out.merge(f);

@@ -243,7 +243,9 @@ impl TokenProvider {
                 // Spawned: the request runs to its end even if the caller that started it
                 // goes away at its own (maybe tiny) deadline, so its answer serves the next
                 // caller instead of being lost while the 30 s floor forbids asking again.
-                let task = tokio::spawn(async move { pw.fetch(until).await });
+                let task = tokio::spawn(crate::debug_log::carry(
+                    async move { pw.fetch(until).await },
+                ));
                 let fut: PendingFetch = async move {
                     task.await.unwrap_or_else(|e| {
                         Err(ApiError::new(

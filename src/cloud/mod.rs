@@ -382,6 +382,19 @@ impl Transport {
         headers: HeaderMap,
         deadline: Instant,
     ) -> Result<Reply, ApiError> {
+        let started = std::time::Instant::now();
+        let result = self.execute_once(req, url, headers, deadline).await;
+        crate::debug_log::upstream_call(req, url, &result, started.elapsed());
+        result
+    }
+
+    async fn execute_once(
+        &self,
+        req: &Request,
+        url: &str,
+        headers: HeaderMap,
+        deadline: Instant,
+    ) -> Result<Reply, ApiError> {
         let op = req.op;
         if let Some(budget) = op.budget {
             let mut windows = match self.budgets.lock() {
@@ -821,6 +834,9 @@ impl CloudClient {
                 }
             }
         });
+        if let Err(e) = &decoded {
+            crate::debug_log::answer_refused(e);
+        }
         self.transport
             .record_decoded(req.op, decoded)
             .map(|v| (v, reply.request_id))

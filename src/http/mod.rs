@@ -1,13 +1,17 @@
-//! The HTTP face: landing page, `/metrics`, `/probe`, health and readiness, and `/-/reload`.
+//! The HTTP face: landing page, `/metrics`, `/probe` (and its `debug=true` log), health and
+//! readiness, and `/-/reload`; gzip on the two expositions.
+
+mod landing;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::HeaderValue;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use crate::config;
@@ -89,6 +93,17 @@ impl AppState {
                     cfg.shard = s;
                 }
                 Exporter::new(cfg, self.metrics.clone())
+            })
+            .map(|mut exporter| {
+                // The landing page keeps what it knew (it shows only the clouds configured now).
+                exporter.status = self.exporter().status.clone();
+                let names: Vec<&str> = exporter
+                    .clouds
+                    .iter()
+                    .map(|c| c.cfg.name.as_str())
+                    .collect();
+                exporter.status.retain_clouds(&names);
+                exporter
             });
         match result {
             Ok(exporter) => {
@@ -115,12 +130,111 @@ pub fn router(state: Arc<AppState>) -> Router {
     let telemetry = state.telemetry_path.clone();
     Router::new()
         .route("/", get(landing))
-        .route(&telemetry, get(metrics_handler))
-        .route("/probe", get(probe_handler))
+        .route(&telemetry, with_gzip(get(metrics_handler)))
+        .route("/probe", with_gzip(get(probe_handler)))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(|| async { "Ready.\n" }))
         .route("/-/reload", post(reload_handler))
         .with_state(state)
+}
+
+/// gzip for an exposition route, negotiated from `Accept-Encoding` as client_golang does
+/// ([`accepts_gzip`]): the header is first reduced to that verdict, then tower-http's
+/// `CompressionLayer` compresses as the body streams (so no `Content-Length`) and adds
+/// `Vary: Accept-Encoding`. The fastest level: on exposition text it already gives ~11x for a
+/// few percent more CPU (BENCHMARKS.md, "gzip").
+fn with_gzip(route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
+    route
+        .layer::<_, std::convert::Infallible>(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .quality(tower_http::CompressionLevel::Fastest),
+        )
+        .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
+            |mut req: axum::extract::Request| {
+                let gzip = req
+                    .headers()
+                    .get_all(header::ACCEPT_ENCODING)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let headers = req.headers_mut();
+                if accepts_gzip(&gzip) {
+                    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+                } else {
+                    headers.remove(header::ACCEPT_ENCODING);
+                }
+                req
+            },
+        ))
+}
+
+/// Whether an `Accept-Encoding` value chooses gzip over plain text, the way client_golang's
+/// promhttp negotiates (its `NegotiateContentEncoding` over the offers identity, then gzip):
+/// the offer with the highest q-value wins, `*` matches either, a tie goes to identity (the
+/// first offer), and q=0 means "not this one". Nothing acceptable, or a header that does not
+/// parse from some element on, falls back to plain text (client_golang answers an error there;
+/// an exporter had better answer). Unlike client_golang, codings compare case-insensitively and
+/// `x-gzip` counts as gzip, as RFC 9110 asks.
+pub fn accepts_gzip(header: &str) -> bool {
+    let mut best: Option<(&str, u16)> = None; // (offer, q in thousandths)
+    let specs = parse_accept_encoding(header);
+    for offer in ["identity", "gzip"] {
+        for (coding, q) in &specs {
+            let matches = *coding == "*"
+                || coding.eq_ignore_ascii_case(offer)
+                || (offer == "gzip" && coding.eq_ignore_ascii_case("x-gzip"));
+            if matches && best.is_none_or(|(_, b)| *q > b) {
+                best = Some((offer, *q));
+            }
+        }
+    }
+    matches!(best, Some(("gzip", q)) if q > 0)
+}
+
+/// `coding[;q=N], …` as (coding, q × 1000); parsing stops at the first element that is not of
+/// that shape, as client_golang's does.
+fn parse_accept_encoding(header: &str) -> Vec<(&str, u16)> {
+    let mut out = Vec::new();
+    for element in header.split(',') {
+        let mut parts = element.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        if coding.is_empty()
+            || !coding
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            break;
+        }
+        let q = match parts.next() {
+            None => Some(1000),
+            Some(param) => param
+                .trim()
+                .strip_prefix("q=")
+                .or_else(|| param.trim().strip_prefix("Q="))
+                .and_then(parse_qvalue),
+        };
+        match (q, parts.next()) {
+            (Some(q), None) => out.push((coding, q)),
+            _ => break,
+        }
+    }
+    out
+}
+
+/// An RFC 9110 qvalue (`0`, `0.5`, `1.000`) in thousandths.
+fn parse_qvalue(s: &str) -> Option<u16> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_value = format!("{frac:0<3}").parse::<u16>().ok()?;
+    match int {
+        "0" => Some(frac_value),
+        "1" if frac_value == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -155,6 +269,19 @@ async fn probe_handler(
     let header = headers
         .get("x-prometheus-scrape-timeout-seconds")
         .and_then(|v| v.to_str().ok());
+    // As blackbox_exporter: `debug=true` answers the probe's log and metrics as plain text.
+    if params.iter().any(|(k, v)| k == "debug" && v == "true") {
+        return match crate::probe::debug::serve(&exporter, &params, header).await {
+            Ok(text) => {
+                ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+            }
+            Err(Refusal::BadRequest(reason)) => bad_request(reason),
+            Err(Refusal::Throttled {
+                retry_after,
+                reason,
+            }) => too_many_requests(retry_after, reason),
+        };
+    }
     match crate::probe::serve(&exporter, &params, header).await {
         Ok(body) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response(),
         Err(Refusal::BadRequest(reason)) => {
@@ -212,41 +339,10 @@ async fn reload_handler(State(state): State<Arc<AppState>>) -> Response {
 
 async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
     let exporter = state.exporter();
-    let mut clouds = String::new();
-    for c in &exporter.clouds {
-        let mut collectors = Vec::new();
-        if c.cfg.dcs.is_some() {
-            collectors.push("dcs".to_string());
-        }
-        if let Some(p) = &c.phones {
-            collectors.push(format!("koophone ({} phones)", p.current().len()));
-        }
-        if c.ddm.is_some() {
-            collectors.push("ddm".to_string());
-        }
-        clouds.push_str(&format!(
-            "<li><b>{}</b> — {} / {} — auth: {} — collectors: {}</li>\n",
-            escape(&c.cfg.name),
-            escape(&c.cfg.region),
-            escape(&c.cfg.project_id),
-            c.cfg.auth.method(),
-            escape(&collectors.join(", "))
-        ));
-    }
-    let mut links = format!(
-        "<li><a href=\"{0}\">{0}</a> — metrics</li>\n",
-        escape(&state.telemetry_path)
-    );
-    for (href, text) in &state.extra_links {
-        links.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>\n",
-            escape(href),
-            escape(text)
-        ));
-    }
-    Html(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Huawei Cloud Exporter</title></head>\n<body>\n<h1>Huawei Cloud Exporter</h1>\n<p>Version {version}. Management-plane state of Huawei Cloud (DCS, KooPhone, DDM) as Prometheus metrics.</p>\n<ul>\n{links}<li><a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a> · POST /-/reload</li>\n</ul>\n<h2>Clouds</h2>\n<ul>\n{clouds}</ul>\n</body></html>\n",
-        version = env!("CARGO_PKG_VERSION"),
+    Html(landing::render(
+        &exporter,
+        &state.telemetry_path,
+        &state.extra_links,
     ))
 }
 
@@ -264,4 +360,43 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_is_negotiated_as_client_golang_does() {
+        for (header, gzip) in [
+            ("gzip", true),
+            ("", false),
+            ("gzip;q=0", false),
+            ("gzip;q=0.000", false),
+            ("gzip;q=0.001", true),
+            ("gzip; q=0.5", true),
+            ("deflate, gzip;q=0.5", true),
+            ("br, zstd", false),
+            ("identity", false),
+            // A tie goes to identity, the first offer; a higher q wins.
+            ("gzip, identity", false),
+            ("identity;q=0.5, gzip", true),
+            ("identity;q=1, gzip;q=0.5", false),
+            ("*", false),
+            ("*;q=0.5, gzip", true),
+            ("gzip;q=0, *", false),
+            ("identity;q=0", false),
+            // Case and x-gzip as RFC 9110 asks.
+            ("GZIP", true),
+            ("x-gzip", true),
+            // Malformed from some element on: what came before it counts.
+            ("gzip;q=nonsense", false),
+            ("gzip;q=1.5", false),
+            ("gzip, bad coding", true),
+            ("bad coding, gzip", false),
+            ("gzip;level=9", false),
+        ] {
+            assert_eq!(accepts_gzip(header), gzip, "{header:?}");
+        }
+    }
 }

@@ -31,6 +31,10 @@
 //! answered (`command`, `shared`, `cached`, `throttled`, `too_short`). An upstream failure
 //! answers 200 with `probe_success 0` and a log line carrying the request id. Command output is
 //! only matched, never exported.
+//! `debug=true` answers a run's log and metrics as text instead, apart from this cache, with a
+//! budget of its own (see [`debug`]); its commands also count against the module's command budget.
+
+pub mod debug;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -392,39 +396,14 @@ pub async fn serve(
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<Vec<u8>, Refusal> {
-    let (name, target) = parse_params(params)?;
-    let module = exporter.config.probes.get(name).ok_or_else(|| {
-        let known: Vec<&str> = exporter.config.probes.keys().map(String::as_str).collect();
-        if known.is_empty() {
-            format!("module {name:?} is not configured; this exporter has no `probes:`")
-        } else {
-            format!(
-                "module {name:?} is not configured; configured modules: {}",
-                known.join(", ")
-            )
-        }
-    })?;
-    let (client, configured) = match exporter.cloud(&module.cloud) {
-        Some(c) => match &c.phones {
-            Some(p) => (c.client.clone(), p.current()),
-            None => {
-                return Err(format!(
-                    "module {name:?} runs on cloud {:?}, which has no koophone section",
-                    module.cloud
-                )
-                .into())
-            }
-        },
-        None => {
-            return Err(format!(
-                "module {name:?} runs on cloud {:?}, which is not configured",
-                module.cloud
-            )
-            .into())
-        }
-    };
-    let ids = resolve_target(name, module, target, &configured)?;
-    let budget = deadline_for(module.timeout, timeout_header);
+    let Resolved {
+        name,
+        target,
+        module,
+        client,
+        ids,
+        budget,
+    } = resolve(exporter, params, timeout_header)?;
     let answer = exporter
         .probes
         .probe(name, module, target, client, ids, budget)
@@ -453,11 +432,81 @@ pub async fn serve(
             ),
         }
     })?;
+    exporter.status.record_probe(crate::status::ProbeRecord::of(
+        name,
+        target,
+        &result,
+        source.label(),
+    ));
     let age = Instant::now().saturating_duration_since(result.finished);
     let fams = families(&result, source.is_last_result(), age);
     let mut out = Vec::with_capacity(4096);
     fams.encode(&mut out);
     Ok(out)
+}
+
+/// A `/probe` request checked against the config: what a run needs.
+pub(crate) struct Resolved<'a> {
+    /// Module name.
+    pub name: &'a str,
+    /// Target as given.
+    pub target: &'a str,
+    /// The module.
+    pub module: &'a ProbeModule,
+    /// The client of the module's cloud.
+    pub client: Arc<CloudClient>,
+    /// The phones the target resolves to, sorted.
+    pub ids: Vec<String>,
+    /// The run's time (module timeout, capped by the scrape-timeout header).
+    pub budget: Duration,
+}
+
+/// Checks the query against the config: a configured module, a cloud with phones, a target of
+/// that cloud's phones. `Err` is a one-line reason for a 400.
+pub(crate) fn resolve<'a>(
+    exporter: &'a Exporter,
+    params: &'a [(String, String)],
+    timeout_header: Option<&str>,
+) -> Result<Resolved<'a>, String> {
+    let (name, target) = parse_params(params)?;
+    let module = exporter.config.probes.get(name).ok_or_else(|| {
+        let known: Vec<&str> = exporter.config.probes.keys().map(String::as_str).collect();
+        if known.is_empty() {
+            format!("module {name:?} is not configured; this exporter has no `probes:`")
+        } else {
+            format!(
+                "module {name:?} is not configured; configured modules: {}",
+                known.join(", ")
+            )
+        }
+    })?;
+    let (client, configured) = match exporter.cloud(&module.cloud) {
+        Some(c) => match &c.phones {
+            Some(p) => (c.client.clone(), p.current()),
+            None => {
+                return Err(format!(
+                    "module {name:?} runs on cloud {:?}, which has no koophone section",
+                    module.cloud
+                ))
+            }
+        },
+        None => {
+            return Err(format!(
+                "module {name:?} runs on cloud {:?}, which is not configured",
+                module.cloud
+            ))
+        }
+    };
+    let ids = resolve_target(name, module, target, &configured)?;
+    let budget = deadline_for(module.timeout, timeout_header);
+    Ok(Resolved {
+        name,
+        target,
+        module,
+        client,
+        ids,
+        budget,
+    })
 }
 
 type Run = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
@@ -601,7 +650,7 @@ impl Prober {
     }
 
     /// Takes `calls` commands from module `name`'s budget, or says how long until it has them.
-    fn spend(
+    pub(crate) fn spend(
         &self,
         name: &str,
         per_minute: u32,
@@ -873,6 +922,13 @@ async fn run_call(
             return every(JobOutcome::TimedOut);
         }
     };
+    crate::debug_log::event("info", "command accepted", || {
+        vec![
+            ("task_id", info.task_id.clone()),
+            ("jobs", info.cmd_jobs.len().to_string()),
+            ("phones", ids.len().to_string()),
+        ]
+    });
     let assignment = assign_jobs(ids, &info.cmd_jobs);
     let (missing, shared) = (assignment.missing(), assignment.shared_job_ids());
     let Assignment {
@@ -932,6 +988,13 @@ async fn run_call(
                 "probe task answer lists a job more than once; conflicting ones fail"
             );
         }
+        crate::debug_log::event("info", "task polled", || {
+            vec![
+                ("task_id", info.task_id.clone()),
+                ("rows", rows.len().to_string()),
+                ("still_running", pending.len().to_string()),
+            ]
+        });
     }
     let left = stop.unwrap_or(JobOutcome::TimedOut);
     out.extend(pending.into_values().map(|id| (id, left.clone())));

@@ -162,10 +162,13 @@ pub enum FaultKind {
     /// Async command: the first two phones get the same `job_id`. Task query: every job is
     /// listed twice under its id, the copy saying it failed. Other operations: no effect.
     DuplicateJobIds,
+    /// The service's error (as `api_error`), its message carrying markup, control characters
+    /// and a forged log line and sample: a hostile or compromised peer.
+    HostileMessage,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 24] = [
+    pub const ALL: [FaultKind; 25] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -190,6 +193,7 @@ impl FaultKind {
         FaultKind::RequestRejected,
         FaultKind::ErrorsIn200,
         FaultKind::DuplicateJobIds,
+        FaultKind::HostileMessage,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -218,6 +222,7 @@ impl FaultKind {
             FaultKind::RequestRejected => "request_rejected",
             FaultKind::ErrorsIn200 => "errors_in_200",
             FaultKind::DuplicateJobIds => "duplicate_job_ids",
+            FaultKind::HostileMessage => "hostile_message",
         }
     }
 }

@@ -470,6 +470,7 @@ impl Inner {
             Some(FaultKind::ErrorsIn200) if op.is_koophone() => {
                 return koophone::rejection(op, StatusCode::OK)
             }
+            Some(FaultKind::HostileMessage) => return hostile_error(op),
             _ => {}
         }
         finish(answer(self, kind), kind)
@@ -617,6 +618,22 @@ fn redirect(to: &str, uri: &Uri) -> Response {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
+}
+
+/// What a hostile peer puts in an error message: markup that runs if a page does not escape it,
+/// and a forged log line and sample for text that does not escape newlines.
+pub const HOSTILE_MESSAGE: &str = "<script>document.title='owned'</script><img src=x onerror=\"document.body.dataset.owned='yes'\">\nlevel=info msg=\"forged line\"\r\nprobe_success 1";
+
+fn hostile_error(op: Operation) -> Response {
+    match op {
+        Operation::IamToken => iam::error(StatusCode::BAD_REQUEST, HOSTILE_MESSAGE),
+        Operation::KoophoneBatchStatus
+        | Operation::KoophoneAsyncCommand
+        | Operation::KoophoneTask => {
+            koophone::error("KOOPHONE.API.9999", HOSTILE_MESSAGE).into_plain()
+        }
+        _ => service_error(op, StatusCode::BAD_REQUEST, "APIG.1000", HOSTILE_MESSAGE),
+    }
 }
 
 /// `{"error_code","error_msg"}` in the service's shape (DCS adds `error_ext_msg: null`).

@@ -1,0 +1,342 @@
+//! What the landing page shows about the exporter's recent work: the last collection of every
+//! cloud × collector (outcome, when, how long), its last error with the request id, the size of
+//! each inventory, and the recent probes (blackbox_exporter's "Recent Probes").
+//!
+//! Written by one-line hooks where the facts are known (the scrape's per-collector wrapper, the
+//! probe handler), read only by the landing page. Bounded whatever the traffic: one entry per
+//! configured cloud × collector, the last [`RECENT_PROBES`] probes, error texts cut to
+//! [`MAX_TEXT`] characters. Kept across reloads (the page filters by the clouds configured now).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::cloud::ApiError;
+use crate::scrape::CloudRuntime;
+
+/// How many probes the page lists.
+pub const RECENT_PROBES: usize = 100;
+/// Longest error message or target kept (longer ones are cut).
+pub const MAX_TEXT: usize = 300;
+
+/// The last collection of one cloud × collector.
+#[derive(Debug, Clone)]
+pub struct CollectorStatus {
+    /// When the last collection started.
+    pub at: SystemTime,
+    /// How long it took.
+    pub took: Duration,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// When it last succeeded, if ever since start.
+    pub last_success: Option<SystemTime>,
+    /// Its last failure, kept after later successes so a flapping collector can be diagnosed.
+    pub last_error: Option<ErrorRecord>,
+}
+
+/// One failure, as the log line said it.
+#[derive(Debug, Clone)]
+pub struct ErrorRecord {
+    /// When the failed collection started.
+    pub at: SystemTime,
+    /// The `result` label of the failure (`server_error`, `timeout`, …).
+    pub result: &'static str,
+    /// Operation, HTTP status, service code and message (cut to [`MAX_TEXT`]; may carry a
+    /// hostile peer's text: escape it).
+    pub message: String,
+    /// The upstream request id, or the one we sent.
+    pub request_id: Option<String>,
+}
+
+/// One answered `/probe` request.
+#[derive(Debug, Clone)]
+pub struct ProbeRecord {
+    /// Module name (from the config).
+    pub module: String,
+    /// Target as the request gave it (a configured phone or group; cut to [`MAX_TEXT`]).
+    pub target: String,
+    /// When the answer was sent.
+    pub at: SystemTime,
+    /// `probe_duration_seconds` of the answer.
+    pub took: Duration,
+    /// `probe_success` of the answer.
+    pub success: bool,
+    /// Phones probed.
+    pub phones: usize,
+    /// Phones whose job failed, timed out or did not match.
+    pub failed: usize,
+    /// Where the answer came from: `command`, `shared`, `cached`, or `debug`.
+    pub source: &'static str,
+}
+
+impl ProbeRecord {
+    /// The record of an answer built from `result`, now.
+    pub fn of(
+        module: &str,
+        target: &str,
+        result: &crate::probe::ProbeResult,
+        source: &'static str,
+    ) -> ProbeRecord {
+        ProbeRecord {
+            module: module.to_string(),
+            target: target.to_string(),
+            at: SystemTime::now(),
+            took: result.duration,
+            success: result.success(),
+            phones: result.jobs.len(),
+            failed: result
+                .jobs
+                .iter()
+                .filter(|(_, o)| !(o.succeeded() && o.matched()))
+                .count(),
+            source,
+        }
+    }
+}
+
+/// Where an inventory comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InventorySource {
+    /// Ids written in the config file.
+    Config,
+    /// Ids from an `instance_ids_file` (and the config, when both are given).
+    File,
+    /// Listed from the cloud's list API; when it was last listed in full.
+    Discovered {
+        /// Last complete listing, `None` before the first.
+        refreshed: Option<SystemTime>,
+    },
+    /// The API answers for the whole account; there is no list of resources.
+    AccountWide,
+}
+
+/// The size of what one collector reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    /// What is counted: `phones`, `instances`.
+    pub unit: &'static str,
+    /// Where the list comes from.
+    pub source: InventorySource,
+    /// Resources listed or discovered, before sharding.
+    pub total: usize,
+    /// Of those, the ones this replica collects (its shard).
+    pub collected: usize,
+}
+
+/// The inventories of one cloud's collectors, by collector name, as configured now.
+pub fn inventories(c: &CloudRuntime, shard_index: u32) -> Vec<(&'static str, Inventory)> {
+    let mut out = Vec::new();
+    if c.cfg.dcs.is_some() && shard_index == 0 {
+        out.push((
+            crate::collectors::DCS,
+            Inventory {
+                unit: "instances",
+                source: InventorySource::AccountWide,
+                total: 0,
+                collected: 0,
+            },
+        ));
+    }
+    if let (Some(k), Some(phones)) = (&c.cfg.koophone, &c.phones) {
+        let (total, collected) = phones.sizes();
+        out.push((
+            crate::collectors::KOOPHONE,
+            Inventory {
+                unit: "phones",
+                source: if k.instance_ids_file.is_some() {
+                    InventorySource::File
+                } else {
+                    InventorySource::Config
+                },
+                total,
+                collected,
+            },
+        ));
+    }
+    if let (Some(d), true) = (&c.cfg.ddm, c.ddm.is_some()) {
+        out.push((
+            crate::collectors::DDM,
+            Inventory {
+                unit: "instances",
+                source: InventorySource::Config,
+                total: d.instance_ids.len(),
+                collected: d.instance_ids.len(),
+            },
+        ));
+    }
+    out
+}
+
+/// The recorded state. One per exporter lineage (carried over reloads).
+#[derive(Debug, Default)]
+pub struct Status {
+    /// By (cloud, collector).
+    collectors: Mutex<BTreeMap<(String, &'static str), CollectorStatus>>,
+    /// Newest last.
+    probes: Mutex<VecDeque<ProbeRecord>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `s` cut to [`MAX_TEXT`] characters, control characters replaced by spaces.
+pub fn bounded(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(MAX_TEXT)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().nth(MAX_TEXT).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// An error as the page shows it: operation, HTTP status, service code and message (its kind
+/// and request id have columns of their own).
+fn describe(e: &ApiError) -> String {
+    let mut out = e.operation.to_string();
+    if let Some(s) = e.status {
+        out.push_str(&format!(" (HTTP {s})"));
+    }
+    if let Some(c) = &e.code {
+        out.push(' ');
+        out.push_str(c);
+    }
+    if !e.message.is_empty() {
+        out.push_str(": ");
+        out.push_str(&e.message);
+    }
+    out
+}
+
+impl Status {
+    /// Records one collector run that took `took` and ended in `error` (`None`: success).
+    pub fn record_collector(
+        &self,
+        cloud: &str,
+        collector: &'static str,
+        error: Option<&ApiError>,
+        took: Duration,
+    ) {
+        let now = SystemTime::now();
+        let at = now.checked_sub(took).unwrap_or(now);
+        let mut map = lock(&self.collectors);
+        let entry = map
+            .entry((cloud.to_string(), collector))
+            .or_insert(CollectorStatus {
+                at,
+                took,
+                ok: false,
+                last_success: None,
+                last_error: None,
+            });
+        entry.at = at;
+        entry.took = took;
+        entry.ok = error.is_none();
+        match error {
+            None => entry.last_success = Some(at),
+            Some(e) => {
+                entry.last_error = Some(ErrorRecord {
+                    at,
+                    result: e.kind.result(),
+                    message: bounded(&describe(e)),
+                    request_id: e.request_id.as_deref().map(bounded),
+                })
+            }
+        }
+    }
+
+    /// Records one answered probe.
+    pub fn record_probe(&self, record: ProbeRecord) {
+        let mut ring = lock(&self.probes);
+        if ring.len() >= RECENT_PROBES {
+            ring.pop_front();
+        }
+        ring.push_back(ProbeRecord {
+            target: bounded(&record.target),
+            ..record
+        });
+    }
+
+    /// Forgets the collectors of clouds not in `clouds` (after a reload), so the map stays as
+    /// small as the configuration.
+    pub fn retain_clouds(&self, clouds: &[&str]) {
+        lock(&self.collectors).retain(|(cloud, _), _| clouds.contains(&cloud.as_str()));
+    }
+
+    /// The last run of `cloud` × `collector`, if it ran since start.
+    pub fn collector(&self, cloud: &str, collector: &'static str) -> Option<CollectorStatus> {
+        lock(&self.collectors)
+            .get(&(cloud.to_string(), collector))
+            .cloned()
+    }
+
+    /// The recent probes, newest first.
+    pub fn recent_probes(&self) -> Vec<ProbeRecord> {
+        lock(&self.probes).iter().rev().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::ErrorKind;
+
+    fn probe(n: usize) -> ProbeRecord {
+        ProbeRecord {
+            module: "boot".into(),
+            target: format!("t{n}"),
+            at: SystemTime::now(),
+            took: Duration::from_millis(5),
+            success: true,
+            phones: 1,
+            failed: 0,
+            source: "command",
+        }
+    }
+
+    #[test]
+    fn a_failure_is_kept_after_a_later_success() {
+        let s = Status::default();
+        let mut e = ApiError::new(ErrorKind::ServerError, "dcs_status", "boom\n<b>");
+        e.request_id = Some("rid-1".into());
+        s.record_collector("c", "dcs", Some(&e), Duration::from_millis(20));
+        let got = s.collector("c", "dcs").unwrap();
+        assert!(!got.ok && got.last_success.is_none());
+        let err = got.last_error.unwrap();
+        assert_eq!(err.result, "server_error");
+        assert_eq!(err.request_id.as_deref(), Some("rid-1"));
+        assert_eq!(err.message, "dcs_status: boom <b>");
+
+        s.record_collector("c", "dcs", None, Duration::from_millis(10));
+        let got = s.collector("c", "dcs").unwrap();
+        assert!(got.ok && got.last_success.is_some());
+        assert_eq!(got.took, Duration::from_millis(10));
+        assert_eq!(got.last_error.unwrap().request_id.as_deref(), Some("rid-1"));
+        assert!(s.collector("c", "ddm").is_none());
+
+        s.retain_clouds(&["other"]);
+        assert!(
+            s.collector("c", "dcs").is_none(),
+            "a cloud gone from the config"
+        );
+    }
+
+    #[test]
+    fn the_probe_ring_and_texts_are_bounded() {
+        let s = Status::default();
+        for n in 0..RECENT_PROBES + 5 {
+            s.record_probe(probe(n));
+        }
+        let recent = s.recent_probes();
+        assert_eq!(recent.len(), RECENT_PROBES);
+        assert_eq!(recent[0].target, format!("t{}", RECENT_PROBES + 4));
+        s.record_probe(ProbeRecord {
+            target: "x".repeat(10_000),
+            ..probe(0)
+        });
+        assert_eq!(s.recent_probes()[0].target.chars().count(), MAX_TEXT + 1);
+    }
+}
