@@ -38,7 +38,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the exporter from `config` and binds `listen`.
+    /// Builds the exporter from `config` and binds `listen`. A reload re-reads `config_path`
+    /// as it is, with no command-line overrides: use [`from_source`](Self::from_source) for those.
     pub async fn build(
         config: Config,
         config_path: Option<PathBuf>,
@@ -46,17 +47,34 @@ impl Application {
         telemetry_path: &str,
         extra_links: Vec<(String, String)>,
     ) -> anyhow::Result<Application> {
+        let source = config_path.map(crate::config::Source::file);
+        Self::build_with_source(config, source, listen, telemetry_path, extra_links).await
+    }
+
+    /// Loads `source` (the file, then the command-line overrides, exactly as every reload will)
+    /// and binds `listen`.
+    pub async fn from_source(
+        source: crate::config::Source,
+        listen: SocketAddr,
+        telemetry_path: &str,
+    ) -> anyhow::Result<Application> {
+        let config = source.load()?;
+        Self::build_with_source(config, Some(source), listen, telemetry_path, Vec::new()).await
+    }
+
+    async fn build_with_source(
+        config: Config,
+        source: Option<crate::config::Source>,
+        listen: SocketAddr,
+        telemetry_path: &str,
+        extra_links: Vec<(String, String)>,
+    ) -> anyhow::Result<Application> {
         let metrics = SelfMetrics::new().context("registering self metrics")?;
-        let exporter = Exporter::new(config, metrics).map_err(anyhow::Error::msg)?;
+        let exporter = Exporter::new(config, metrics, None).map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let state = Arc::new(AppState::new(
-            exporter,
-            config_path,
-            telemetry_path,
-            extra_links,
-        ));
+        let state = Arc::new(AppState::new(exporter, source, telemetry_path, extra_links));
         Ok(Application {
             listener,
             state,

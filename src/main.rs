@@ -109,7 +109,17 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        return match config::load_file(&cli.config_file) {
+        let source = match config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total) {
+            Ok(overrides) => config::Source {
+                path: cli.config_file.clone(),
+                overrides,
+            },
+            Err(e) => {
+                println!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match source.load() {
             Ok(cfg) => {
                 println!(
                     "{}: valid ({} clouds, {} probe modules)",
@@ -160,22 +170,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut application = if cli.demo {
         app::demo(listen, &cli.telemetry_path).await?
     } else {
-        let mut cfg = config::load_file(&cli.config_file)?;
-        if let (Some(index), Some(total)) = (cli.shard_index, cli.shard_total) {
-            if total == 0 || index >= total {
-                anyhow::bail!("--shard.index {index} --shard.total {total}: index counts from 0 and must be below total");
-            }
-            cfg.shard = config::Shard { index, total };
-            tracing::info!(shard = %cfg.shard, "sharding phones; DCS and DDM are collected by shard 0 only");
+        let source = config::Source {
+            path: cli.config_file.clone(),
+            overrides: config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total)
+                .map_err(anyhow::Error::msg)?,
+        };
+        if let Some(shard) = source.overrides.shard {
+            tracing::info!(shard = %shard, "sharding phones (the flags outrank the file, on every reload too); DCS and DDM are collected by shard 0 only");
         }
-        app::Application::build(
-            cfg,
-            Some(cli.config_file.clone()),
-            listen,
-            &cli.telemetry_path,
-            Vec::new(),
-        )
-        .await?
+        app::Application::from_source(source, listen, &cli.telemetry_path).await?
     };
     if let Some(path) = &cli.web_config_file {
         application = application.with_web_config(path).await?;

@@ -69,13 +69,13 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
 
 #[test]
 fn secrets_never_appear_in_errors() {
-    // A password written where a map belongs: serde would echo the string.
+    // A password written where its section belongs: serde would echo the string.
     let text = format!("{HEAD}    auth: {{ password: ${{HWC_PASSWORD}} }}\n    dcs: {{}}\n");
     let err = load(&text).unwrap_err();
     assert!(!err.contains("s3cr3t-pa55"), "{err}");
-    assert!(
-        err.starts_with("config.yaml: clouds[0].auth.password: invalid type"),
-        "{err}"
+    assert_eq!(
+        err,
+        "config.yaml: clouds[0].auth.password: is text, not a mapping (its value is not shown: this section holds secrets); write this section as a mapping of its fields (see the annotated config.yaml)"
     );
 }
 
@@ -139,4 +139,216 @@ fn secret_files_and_dollar_escapes() {
         }
         other => panic!("wrong auth {}", other.method()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets that are not text: refused by their type, never quoted, at load and on reload.
+
+/// The digits of a numeric secret: none of them may appear in any message.
+const DIGITS: &str = "86753091234567";
+
+/// Each YAML type a secret may be written as by mistake, and what the error says it is.
+fn secret_forms() -> Vec<(String, &'static str)> {
+    vec![
+        (DIGITS.to_string(), "a number"),
+        (format!("-{DIGITS}"), "a number"),
+        (format!("{DIGITS}.5"), "a number"),
+        ("8.6753091234567e13".to_string(), "a number"),
+        (format!("0x{DIGITS}"), "a number"),
+        (format!("{DIGITS}{DIGITS}{DIGITS}"), "a number"),
+        ("true".to_string(), "a boolean"),
+        (format!("[{DIGITS}]"), "a list"),
+        (format!("{{ pin: {DIGITS} }}"), "a mapping"),
+        (format!("!pin {DIGITS}"), "a tagged value (`!tag …`)"),
+    ]
+}
+
+const QUOTE_IT: &str = "quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents), or better take it from ${VAR} or the *_file form of this key";
+const ONE_STRING: &str = "write the secret as one quoted string, or better take it from ${VAR} or the *_file form of this key";
+
+/// The secret fields, as a config with `{}` where the value goes, and the field's path.
+const SECRET_FIELDS: &[(&str, &str)] = &[
+    (
+        "    auth: { password: { domain: acme, user: mon, password: {} } }\n    dcs: {}\n",
+        "clouds[0].auth.password.password",
+    ),
+    (
+        "    auth: { token: { value: {} } }\n    dcs: {}\n",
+        "clouds[0].auth.token.value",
+    ),
+    (
+        "    auth: { aksk: { access_key: AKEXAMPLE, secret_key: {} } }\n    dcs: {}\n",
+        "clouds[0].auth.aksk.secret_key",
+    ),
+    (
+        "    auth: { aksk: { access_key: {}, secret_key: sk-example } }\n    dcs: {}\n",
+        "clouds[0].auth.aksk.access_key",
+    ),
+];
+
+/// The sections that hold secrets, written as something else.
+const SECRET_SECTIONS: &[(&str, &str)] = &[
+    ("    auth: {}\n    dcs: {}\n", "clouds[0].auth"),
+    (
+        "    auth: { password: {} }\n    dcs: {}\n",
+        "clouds[0].auth.password",
+    ),
+    (
+        "    auth: { token: {} }\n    dcs: {}\n",
+        "clouds[0].auth.token",
+    ),
+    (
+        "    auth: { aksk: {} }\n    dcs: {}\n",
+        "clouds[0].auth.aksk",
+    ),
+];
+
+/// (config text, the exact error `load` gives for it as `config.yaml`).
+fn secret_cases() -> Vec<(String, String)> {
+    let mut cases = Vec::new();
+    for (template, path) in SECRET_FIELDS {
+        for (form, kind) in secret_forms() {
+            let fix = if matches!(kind, "a number" | "a boolean") {
+                QUOTE_IT
+            } else {
+                ONE_STRING
+            };
+            cases.push((
+                format!("{HEAD}{}", template.replacen("{}", &form, 1)),
+                format!("config.yaml: {path}: is {kind}, not text (its value is not shown: this field holds a secret); {fix}"),
+            ));
+        }
+        // Null: an optional secret is missing, a required one empty.
+        let null = format!("{HEAD}{}", template.replacen("{}", "~", 1));
+        let want = match *path {
+            "clouds[0].auth.aksk.access_key" => format!("config.yaml: {path}: is empty (null), not text (its value is not shown: this field holds a secret); set it, for example from an environment variable: ${{VAR}}"),
+            p => {
+                let (section, key) = p.rsplit_once('.').unwrap();
+                format!("config.yaml: {section}: missing {key}; set {key} (e.g. ${{VAR}}) or {key}_file")
+            }
+        };
+        cases.push((null, want));
+    }
+    for (template, path) in SECRET_SECTIONS {
+        for (form, kind) in secret_forms()
+            .into_iter()
+            .filter(|(_, kind)| *kind != "a mapping")
+            .chain([(format!("s3cr3t-{DIGITS}"), "text")])
+        {
+            cases.push((
+                format!("{HEAD}{}", template.replacen("{}", &form, 1)),
+                format!("config.yaml: {path}: is {kind}, not a mapping (its value is not shown: this section holds secrets); write this section as a mapping of its fields (see the annotated config.yaml)"),
+            ));
+        }
+    }
+    cases
+}
+
+#[test]
+fn a_secret_of_any_yaml_type_is_refused_without_being_echoed() {
+    let mut failures = Vec::new();
+    for (i, (text, want)) in secret_cases().iter().enumerate() {
+        match load(text) {
+            Ok(_) => failures.push(format!("case {i}: accepted\n{text}")),
+            Err(got) => {
+                if &got != want {
+                    failures.push(format!("case {i}:\n{text}  got  {got:?}\n  want {want:?}"));
+                }
+                if got.contains(DIGITS) || got.contains("3091") {
+                    failures.push(format!("case {i}: the secret leaked: {got}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_quoted_numeric_secret_is_text() {
+    let text = format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: \"0{DIGITS}\" }} }}\n    dcs: {{}}\n");
+    let cfg = load(&text).unwrap();
+    match &cfg.clouds[0].auth {
+        AuthConfig::Password { password, .. } => {
+            assert_eq!(password.expose_secret(), format!("0{DIGITS}"))
+        }
+        other => panic!("wrong auth {}", other.method()),
+    }
+}
+
+/// One-letter secrets used to be blanked out of every message by search-and-replace, garbling it
+/// (`d<secret>main`) and showing where the letter occurs.
+fn one_letter_cases() -> Vec<(String, String)> {
+    vec![
+        (
+            format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: o, pasword_file: /run/pw }} }}\n    dcs: {{}}\n"),
+            "config.yaml: clouds[0].auth.password.pasword_file: unknown field `pasword_file`, expected one of `domain`, `user`, `password`, `password_file`; remove it or fix its spelling".into(),
+        ),
+        (
+            format!("{HEAD}    auth: {{ token: {{ value: o }} }}\n    dcs: {{}}\ntimeout: soon\n"),
+            "config.yaml: timeout: \"soon\" is not a duration (expected number at 0); write it like 10s, 5m or 1h30m".into(),
+        ),
+    ]
+}
+
+#[test]
+fn a_one_letter_secret_leaves_messages_intact() {
+    for (text, want) in one_letter_cases() {
+        assert_eq!(load(&text).unwrap_err(), want);
+    }
+}
+
+#[test]
+fn a_bad_reference_inside_a_secret_is_not_quoted() {
+    let text = format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: \"{DIGITS}${{no-such}}\" }} }}\n    dcs: {{}}\n");
+    let err = load(&text).unwrap_err();
+    assert_eq!(err, "config.yaml: clouds[0].auth.password.password: holds a `${` that is not a valid environment variable reference (not shown: this field is a secret); names use letters, digits and `_`, and `$$` is a literal `$`");
+}
+
+#[tokio::test]
+async fn reload_errors_for_secrets_are_the_load_errors_and_never_echo() {
+    // Arrange: an exporter serving a good file.
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let good = format!(
+        "clouds:\n  - name: tok\n    region: ap-southeast-1\n    project_id: {}\n    auth: {{ token: {{ value: demo-static-token }} }}\n    endpoints: {{ dcs: \"{}\" }}\n    dcs: {{}}\n",
+        sim.project_id(),
+        sim.base_url()
+    );
+    std::fs::write(&path, &good).unwrap();
+    let cfg = huaweicloud_exporter::config::load_file(&path).unwrap();
+    let (addr, _state, _stop) =
+        crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
+    let http = reqwest::Client::new();
+    let file = path.display().to_string();
+
+    // Act + Assert: every bad file is refused with the load message, naming this file.
+    let mut failures = Vec::new();
+    for (i, (text, want)) in secret_cases()
+        .into_iter()
+        .chain(one_letter_cases())
+        .enumerate()
+    {
+        std::fs::write(&path, &text).unwrap();
+        let r = http
+            .post(format!("http://{addr}/-/reload"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        let want = format!(
+            "Reload failed: {}\n",
+            want.replacen("config.yaml", &file, 1)
+        );
+        if status != 500 || body != want {
+            failures.push(format!(
+                "case {i}: HTTP {status}\n  got  {body:?}\n  want {want:?}"
+            ));
+        }
+        if body.contains(DIGITS) {
+            failures.push(format!("case {i}: the secret leaked: {body}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
