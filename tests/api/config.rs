@@ -352,3 +352,210 @@ async fn reload_errors_for_secrets_are_the_load_errors_and_never_echo() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reload: command-line overrides survive it, and what did not change is kept.
+
+/// A one-cloud config file against `sim`: `auth` as given, the `phones` as its KooPhone list.
+fn reload_config(
+    sim: &huaweicloud_exporter::sim::SimHandle,
+    auth: &str,
+    phones: &[String],
+    extra: &str,
+) -> String {
+    format!(
+        "shard: {{ index: 2, total: 3 }}\nclouds:\n  - name: pw\n    region: ap-southeast-1\n    project_id: {}\n    auth: {auth}\n    endpoints: {{ iam: \"{b}\", dcs: \"{b}\", ddm: \"{b}\", koophone: \"{b}\" }}\n    dcs: {{}}\n    koophone: {{ instance_ids: [{}] }}\n{extra}",
+        sim.project_id(),
+        phones.join(", "),
+        b = sim.base_url()
+    )
+}
+
+/// The phone ids of the `huaweicloud_koophone_instance_status` series of `m`, sorted.
+fn phones_in(m: &crate::helpers::Exposition) -> Vec<String> {
+    let mut ids: Vec<String> = m
+        .find("huaweicloud_koophone_instance_status", &[("cloud", "pw")])
+        .iter()
+        .map(|s| s.labels["instance_id"].clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn shard_flags_outrank_the_file_on_every_reload() {
+    use huaweicloud_exporter::config::{shard_of, Overrides, Source};
+    // Arrange: the file says shard 2 of 3; the flags say shard 1 of 3.
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(60)).await;
+    let ids = sim.phone_ids();
+    let mut mine: Vec<String> = ids
+        .iter()
+        .filter(|id| shard_of(id, 3) == 1)
+        .cloned()
+        .collect();
+    mine.sort();
+    assert!(!mine.is_empty() && mine.len() < ids.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let token = "{ token: { value: demo-static-token } }";
+    std::fs::write(&path, reload_config(&sim, token, &ids, "")).unwrap();
+    let source = Source {
+        path: path.clone(),
+        overrides: Overrides::from_shard_flags(Some(1), Some(3)).unwrap(),
+    };
+    let app = huaweicloud_exporter::app::Application::from_source(
+        source,
+        "127.0.0.1:0".parse().unwrap(),
+        "/metrics",
+    )
+    .await
+    .unwrap();
+    let (addr, _state, _stop) = crate::helpers::serve(app);
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        let text = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        crate::helpers::Exposition::parse(&text)
+    };
+    let before = scrape().await;
+
+    // Act: reload twice, the second time with a changed file.
+    let mut after = Vec::new();
+    for extra in ["", "timeout: 7s\n"] {
+        std::fs::write(&path, reload_config(&sim, token, &ids, extra)).unwrap();
+        let r = http
+            .post(format!("http://{addr}/-/reload"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        after.push(scrape().await);
+    }
+
+    // Assert: shard 1's phones only, and no DCS (shard 0 collects it), every time.
+    for m in std::iter::once(&before).chain(&after) {
+        assert_eq!(phones_in(m), mine);
+        assert!(m
+            .find(
+                "huaweicloud_scrape_collector_success",
+                &[("collector", "dcs")]
+            )
+            .is_empty());
+    }
+}
+
+#[test]
+fn shard_flags_are_checked_like_the_file() {
+    use huaweicloud_exporter::config::{Overrides, Shard};
+    assert_eq!(Overrides::from_shard_flags(None, None).unwrap().shard, None);
+    assert_eq!(
+        Overrides::from_shard_flags(Some(2), Some(3)).unwrap().shard,
+        Some(Shard { index: 2, total: 3 })
+    );
+    assert_eq!(
+        Overrides::from_shard_flags(Some(3), Some(3)).unwrap_err(),
+        "--shard.index 3 --shard.total 3: index counts from 0 and must be below total"
+    );
+    assert_eq!(
+        Overrides::from_shard_flags(Some(0), Some(0)).unwrap_err(),
+        "--shard.index 0 --shard.total 0: index counts from 0 and must be below total"
+    );
+}
+
+#[tokio::test]
+async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
+    use huaweicloud_exporter::sim::{Operation, SimUser};
+    // Arrange: the simulator also knows the password the operator rotates to.
+    let mut sim_config = crate::helpers::frozen_sim(20);
+    sim_config.users.push(SimUser {
+        domain: "demo-domain".into(),
+        user: "monitoring".into(),
+        password: "rotated-password".into(),
+    });
+    let sim = crate::helpers::spawn_sim(sim_config).await;
+    let ids = sim.phone_ids();
+    let auth = |pw: &str| {
+        format!("{{ password: {{ domain: demo-domain, user: monitoring, password: {pw} }} }}")
+    };
+    let ddm = "    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 1h }\n";
+    let file = |pw: &str, phones: usize| {
+        // Shard 0 of 1, so DCS and DDM are collected.
+        reload_config(&sim, &auth(pw), &ids[..phones], ddm).replace(
+            "shard: { index: 2, total: 3 }",
+            "shard: { index: 0, total: 1 }",
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, file("demo-password", 10)).unwrap();
+    let cfg = huaweicloud_exporter::config::load_file(&path).unwrap();
+    let (addr, _state, _stop) =
+        crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        let text = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        crate::helpers::Exposition::parse(&text)
+    };
+    let reload = |text: String| {
+        std::fs::write(&path, text).unwrap();
+        let r = http.post(format!("http://{addr}/-/reload")).send();
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    let first = scrape().await;
+    assert_eq!(first.success("pw", "ddm"), 1.0);
+    let ddm_calls = sim.calls(Operation::DdmRestorable);
+    assert_eq!(sim.calls(Operation::IamToken), 1);
+
+    // Act: 20 reloads, every other one changing the phone list (not the cloud's auth).
+    let mut last = first;
+    for i in 0..20 {
+        reload(file("demo-password", if i % 2 == 0 { 11 } else { 10 })).await;
+        last = scrape().await;
+        assert_eq!(last.success("pw", "koophone"), 1.0);
+    }
+    let iam_after_reloads = sim.calls(Operation::IamToken);
+    let ddm_after_reloads = sim.calls(Operation::DdmRestorable);
+    // Act: rotate the password.
+    reload(file("rotated-password", 10)).await;
+    let rotated = scrape().await;
+
+    // Assert: one token for all 20 reloads, DDM served from the kept cache, the phone list
+    // rebuilt; a new password is a new client: a new token, a fresh DDM read.
+    assert_eq!(iam_after_reloads, 1, "20 reloads must not fetch new tokens");
+    assert_eq!(
+        ddm_after_reloads, ddm_calls,
+        "the DDM cache survives reloads"
+    );
+    assert_eq!(
+        last.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "pw")]
+        ),
+        10.0
+    );
+    assert_eq!(
+        sim.calls(Operation::IamToken),
+        2,
+        "a changed password is a new token"
+    );
+    assert!(sim.calls(Operation::DdmRestorable) > ddm_calls);
+    for collector in ["dcs", "koophone", "ddm"] {
+        assert_eq!(rotated.success("pw", collector), 1.0, "{collector}");
+    }
+}
