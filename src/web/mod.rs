@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`config`]: strict decoding and validation of the file (pure, tested on literals).
-//! - [`auth`]: basic auth against bcrypt hashes, with the dummy hash and the verdict cache.
+//! - [`auth`]: basic auth against bcrypt hashes, with the dummy hash, the verdict caches and the
+//!   bounded hashing pool that answers 429 rather than queue.
 //! - `tls`: the rustls server config and client-certificate verifiers.
 //! - [`serve`]: accept loop, TLS handshakes, limits, the auth/header gate, shutdown grace.
 
