@@ -456,14 +456,17 @@ impl fmt::Debug for SecretText {
     }
 }
 
+/// In every message about a secret that is not text; the config file's errors add where a
+/// secret had better come from.
+const NOT_SHOWN: &str = "(its value is not shown: this field holds a secret)";
+
 /// What a secret field holds instead of text, and how to fix it. Never the value itself.
 fn not_text(kind: &str, fix: &str) -> String {
-    format!("is {kind}, not text (its value is not shown: this field holds a secret); {fix}")
+    format!("is {kind}, not text {NOT_SHOWN}; {fix}")
 }
 
-const QUOTE_IT: &str = "quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents), or better take it from ${VAR} or the *_file form of this key";
-const ONE_STRING: &str =
-    "write the secret as one quoted string, or better take it from ${VAR} or the *_file form of this key";
+const QUOTE_IT: &str = "quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents)";
+const ONE_STRING: &str = "write the secret as one quoted string";
 
 struct SecretTextVisitor;
 
@@ -511,10 +514,9 @@ impl<'de> Visitor<'de> for SecretTextVisitor {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<SecretText, E> {
-        Err(E::custom(not_text(
-            "empty (null)",
-            "set it, for example from an environment variable: ${VAR}",
-        )))
+        Err(E::custom(
+            "is empty (null); set it, for example from an environment variable: ${VAR}",
+        ))
     }
 
     fn visit_none<E: de::Error>(self) -> Result<SecretText, E> {
@@ -709,7 +711,9 @@ pub fn load_str(
 
 /// Adds the usual fix to serde's wording.
 fn decode_hint(message: String) -> String {
-    if message.starts_with("unknown field") {
+    if message.contains(NOT_SHOWN) {
+        format!("{message}, or better take it from ${{VAR}} or the *_file form of this key")
+    } else if message.starts_with("unknown field") {
         format!("{message}; remove it or fix its spelling")
     } else if message.starts_with("missing field") {
         format!("{message}; add it (see the annotated config.yaml)")

@@ -164,7 +164,8 @@ fn secret_forms() -> Vec<(String, &'static str)> {
 }
 
 const QUOTE_IT: &str = "quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents), or better take it from ${VAR} or the *_file form of this key";
-const ONE_STRING: &str = "write the secret as one quoted string, or better take it from ${VAR} or the *_file form of this key";
+const ONE_STRING: &str =
+    "write the secret as one quoted string, or better take it from ${VAR} or the *_file form of this key";
 
 /// The secret fields, as a config with `{}` where the value goes, and the field's path.
 const SECRET_FIELDS: &[(&str, &str)] = &[
@@ -221,7 +222,7 @@ fn secret_cases() -> Vec<(String, String)> {
         // Null: an optional secret is missing, a required one empty.
         let null = format!("{HEAD}{}", template.replacen("{}", "~", 1));
         let want = match *path {
-            "clouds[0].auth.aksk.access_key" => format!("config.yaml: {path}: is empty (null), not text (its value is not shown: this field holds a secret); set it, for example from an environment variable: ${{VAR}}"),
+            "clouds[0].auth.aksk.access_key" => format!("config.yaml: {path}: is empty (null); set it, for example from an environment variable: ${{VAR}}"),
             p => {
                 let (section, key) = p.rsplit_once('.').unwrap();
                 format!("config.yaml: {section}: missing {key}; set {key} (e.g. ${{VAR}}) or {key}_file")

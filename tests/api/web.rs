@@ -342,6 +342,8 @@ fn invalid_web_configs_are_refused_with_file_field_and_fix() {
         (format!("{tls}  min_version: TLS13\n  max_version: TLS12\n"), "web.yml: tls_server_config.min_version: is above max_version; lower min_version or raise max_version"),
         (format!("{tls}  cipher_suites: [TLS_AES_128_GCM_SHA256]\n"), "web.yml: tls_server_config.cipher_suites: is not supported (rustls offers only modern AEAD suites); remove it"),
         (format!("{tls}  colour: blue\n"), "web.yml: tls_server_config.colour: unknown field `colour`, expected one of `cert_file`, `key_file`, `client_ca_file`, `client_auth_type`, `min_version`, `max_version`, `cert`, `key`, `client_ca`, `cipher_suites`, `curve_preferences`, `prefer_server_cipher_suites`, `client_allowed_sans`; remove it or fix its spelling"),
+        ("basic_auth_users:\n  alice: 86753091234567\n".into(), "web.yml: basic_auth_users.alice: is a number, not text (its value is not shown: this field holds a secret); quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents)"),
+        ("basic_auth_users:\n  alice: [s3cr3t]\n".into(), "web.yml: basic_auth_users.alice: is a list, not text (its value is not shown: this field holds a secret); write the secret as one quoted string"),
         ("basic_auth_users:\n  alice: s3cr3t\n".into(), "web.yml: basic_auth_users.alice: is not a bcrypt hash ($2y$<cost>$ followed by 53 characters); hash the password with bcrypt, e.g. `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"),
         (format!("basic_auth_users:\n  \"a:b\": \"{h}\"\n"), "web.yml: basic_auth_users.a:b: user names cannot contain ':' (HTTP basic auth splits user and password at the first ':'); rename the user"),
         ("http_server_config:\n  headers:\n    Server: hwc\n".into(), "web.yml: http_server_config.headers.Server: HTTP header \"Server\" can not be configured; use one of Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy"),
@@ -354,6 +356,7 @@ fn invalid_web_configs_are_refused_with_file_field_and_fix() {
             .unwrap_or_else(|e| e.to_string());
         assert_eq!(got, want, "for\n{text}");
         assert!(!got.contains("s3cr3t"), "a secret leaked into: {got}");
+        assert!(!got.contains("3091"), "a secret leaked into: {got}");
     }
 }
 
