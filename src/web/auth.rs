@@ -9,7 +9,8 @@
 //! without touching the pool, whatever the load. An uncached one takes a free slot of the pool
 //! ([`hash_slots`]: half the cores, at least 2, at most 8) if its client address (an IPv4
 //! address, or an IPv6 /64) has no bcrypt run in flight, and is otherwise answered **429 with
-//! `Retry-After: 1` at once**, never queued. So a flood from one address holds at most one slot,
+//! `Retry-After: 1` at once**, never queued. (An identical check already in flight, like the
+//! same client's `/metrics` and `/probe` at once, is waited for instead: one run serves both.) So a flood from one address holds at most one slot,
 //! and a legitimate client elsewhere — Prometheus after a restart, or after a web config re-read
 //! with a changed hash — gets a slot for its first request. Against a flood from many addresses
 //! it may get the 429 instead; Prometheus then marks that scrape failed (`up` 0) and tries again
@@ -26,7 +27,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Good verdicts kept at most. Only a caller holding a valid password can add one, so this is
 /// never churned by an attacker; emptied when full.
@@ -74,6 +75,8 @@ pub struct BasicAuth {
     bcrypt_runs: AtomicU64,
     /// Where bcrypt runs: the process-wide pool.
     pool: Arc<Pool>,
+    /// Checks in flight: cache key → where their verdict will be published.
+    inflight: Mutex<HashMap<[u8; 32], watch::Receiver<Option<bool>>>>,
 }
 
 impl std::fmt::Debug for BasicAuth {
@@ -269,6 +272,7 @@ impl BasicAuth {
             bad: Mutex::new(HashMap::new()),
             bcrypt_runs: AtomicU64::new(0),
             pool: pool().clone(),
+            inflight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -342,30 +346,72 @@ impl BasicAuth {
         if self.bad.lock().is_ok_and(|c| c.contains_key(&key)) {
             return Verdict::Denied;
         }
-        let Some(slot) = self.pool.try_slot(peer) else {
-            report_refused();
-            return Verdict::Busy;
+        // An identical check in flight (the same client's /metrics and /probe, say) is waited
+        // for rather than run again or refused: it is one bcrypt run away at most.
+        let start = {
+            let mut inflight = match self.inflight.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            match inflight.get(&key).cloned() {
+                Some(rx) => Err(Some(rx)),
+                None => match self.pool.try_slot(peer) {
+                    None => Err(None),
+                    Some(slot) => {
+                        let (tx, rx) = watch::channel(None);
+                        inflight.insert(key, rx.clone());
+                        Ok((tx, rx, slot))
+                    }
+                },
+            }
+        };
+        let (tx, rx, slot) = match start {
+            Ok(run) => run,
+            Err(Some(rx)) => return self.wait_for(key, rx).await,
+            Err(None) => {
+                report_refused();
+                return Verdict::Busy;
+            }
         };
         let (hash, known) = match self.target(user) {
             Target::Known(h) => (h.to_string(), true),
             Target::Unknown(h) => (h.to_string(), false),
         };
-        let password = password.to_string();
+        let (user, password) = (user.to_string(), password.to_string());
         let this = self.clone();
-        let matched = tokio::task::spawn_blocking(move || {
-            // The slot is held until bcrypt is done, even if the request goes away meanwhile.
-            let _slot = slot;
+        // Everything after the run happens on the blocking thread, so it completes (verdict
+        // cached, waiters told, slot freed) even if the request that started it goes away.
+        let _run = tokio::task::spawn_blocking(move || {
             this.bcrypt_runs.fetch_add(1, Ordering::Relaxed);
-            bcrypt::verify(password, &hash).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        if known && matched {
-            insert_bounded(&self.good, GOOD_CACHE_CAPACITY, key, user);
-            Verdict::Allowed
-        } else {
-            insert_bounded(&self.bad, CACHE_CAPACITY, key, user);
-            Verdict::Denied
+            let verdict = known && bcrypt::verify(password, &hash).unwrap_or(false);
+            if verdict {
+                insert_bounded(&this.good, GOOD_CACHE_CAPACITY, key, &user);
+            } else {
+                insert_bounded(&this.bad, CACHE_CAPACITY, key, &user);
+            }
+            if let Ok(mut inflight) = this.inflight.lock() {
+                inflight.remove(&key);
+            }
+            let _ = tx.send(Some(verdict));
+            drop(slot);
+        });
+        self.wait_for(key, rx).await
+    }
+
+    /// The verdict of the check in flight for `key`.
+    async fn wait_for(&self, key: [u8; 32], mut rx: watch::Receiver<Option<bool>>) -> Verdict {
+        let verdict = rx.wait_for(Option::is_some).await.map(|v| *v == Some(true));
+        match verdict {
+            Ok(true) => Verdict::Allowed,
+            Ok(false) => Verdict::Denied,
+            Err(_) => {
+                // The run died without a verdict (a panic in bcrypt): forget it, so the next
+                // request runs its own.
+                if let Ok(mut inflight) = self.inflight.lock() {
+                    inflight.remove(&key);
+                }
+                Verdict::Denied
+            }
         }
     }
 }
@@ -492,6 +538,27 @@ mod tests {
         assert_eq!(after.bcrypt_runs(), 0, "alice's verdict was kept");
         assert_eq!(after.verify("bob", "builder", None).await, Verdict::Denied);
         assert_eq!(after.bcrypt_runs(), 1, "bob's hash changed: checked again");
+    }
+
+    #[tokio::test]
+    async fn an_identical_check_in_flight_is_waited_for_not_refused() {
+        let auth = gate();
+        let peer: IpAddr = "192.0.2.7".parse().unwrap();
+        let (a, b) = tokio::join!(
+            auth.verify("alice", "right", Some(peer)),
+            auth.verify("alice", "right", Some(peer))
+        );
+        assert_eq!((a, b), (Verdict::Allowed, Verdict::Allowed));
+        assert_eq!(auth.bcrypt_runs(), 1);
+        let (a, b) = tokio::join!(
+            auth.verify("alice", "wrong", Some(peer)),
+            auth.verify("alice", "other", Some(peer))
+        );
+        assert_eq!(
+            (a, b),
+            (Verdict::Denied, Verdict::Busy),
+            "a different check from the same address is refused at once"
+        );
     }
 
     #[test]
