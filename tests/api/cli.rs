@@ -240,3 +240,15 @@ fn config_check_applies_the_shard_flags() {
         "--shard.index 3 --shard.total 3: index counts from 0 and must be below total\n"
     );
 }
+
+#[test]
+fn config_check_never_prints_a_numeric_password() {
+    let config = "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcdef\n    auth: { password: { domain: acme, user: mon, password: 86753091234567 } }\n    dcs: {}\n";
+    let (ok, text) = check(config, &[]);
+    assert!(!ok);
+    assert!(!text.contains("3091"), "{text}");
+    assert!(
+        text.ends_with("config.yaml: clouds[0].auth.password.password: is a number, not text (its value is not shown: this field holds a secret); quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents), or better take it from ${VAR} or the *_file form of this key\n"),
+        "{text}"
+    );
+}
