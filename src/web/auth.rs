@@ -384,6 +384,9 @@ impl BasicAuth {
         let _run = tokio::task::spawn_blocking(move || {
             this.bcrypt_runs.fetch_add(1, Ordering::Relaxed);
             let verdict = known && bcrypt::verify(password, &hash).unwrap_or(false);
+            // The slot is given back before anyone hears the verdict: a client that sends its
+            // next request as soon as it has the answer must find its share free again.
+            drop(slot);
             if verdict {
                 insert_bounded(&this.good, GOOD_CACHE_CAPACITY, key, &user);
             } else {
@@ -393,7 +396,6 @@ impl BasicAuth {
                 inflight.remove(&key);
             }
             let _ = tx.send(Some(verdict));
-            drop(slot);
         });
         self.wait_for(key, rx).await
     }
@@ -559,6 +561,18 @@ mod tests {
             (Verdict::Denied, Verdict::Busy),
             "a different check from the same address is refused at once"
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_asking_again_after_its_answer_finds_its_share_free() {
+        let auth = gate();
+        let peer: IpAddr = "192.0.2.8".parse().unwrap();
+        for i in 0..20 {
+            let got = auth
+                .verify("alice", &format!("wrong-{i}"), Some(peer))
+                .await;
+            assert_eq!(got, Verdict::Denied, "attempt {i}");
+        }
     }
 
     #[test]
