@@ -257,7 +257,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the exporter from `config` and binds `listen`.
+    /// Builds the exporter from `config` and binds `listen`. A reload re-reads `config_path`
+    /// as it is, with no command-line overrides: use [`from_source`](Self::from_source) for those.
     pub async fn build(
         config: Config,
         config_path: Option<PathBuf>,
@@ -268,20 +269,39 @@ impl Application {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        Application::build_on(
-            config,
-            config_path,
-            vec![listener],
-            telemetry_path,
-            extra_links,
-        )
+        let source = config_path.map(crate::config::Source::file);
+        Application::build_on(config, source, vec![listener], telemetry_path, extra_links)
     }
 
-    /// Builds the exporter from `config` to serve on `listeners` (see
-    /// [`bind_listen_addresses`]); at least one.
+    /// Loads `source` (the file, then the command-line overrides, exactly as every reload will)
+    /// and serves on `listen`.
+    pub async fn from_source(
+        source: crate::config::Source,
+        listen: SocketAddr,
+        telemetry_path: &str,
+    ) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Application::from_source_on(source, vec![listener], telemetry_path)
+    }
+
+    /// [`from_source`](Self::from_source) on listeners already bound (see
+    /// [`bind_listen_addresses`]).
+    pub fn from_source_on(
+        source: crate::config::Source,
+        listeners: Vec<TcpListener>,
+        telemetry_path: &str,
+    ) -> anyhow::Result<Application> {
+        let config = source.load()?;
+        Application::build_on(config, Some(source), listeners, telemetry_path, Vec::new())
+    }
+
+    /// Builds the exporter from `config` to serve on `listeners` (at least one); `source`, when
+    /// given, is what a reload loads.
     pub fn build_on(
         config: Config,
-        config_path: Option<PathBuf>,
+        source: Option<crate::config::Source>,
         listeners: Vec<TcpListener>,
         telemetry_path: &str,
         extra_links: Vec<(String, String)>,
@@ -290,13 +310,8 @@ impl Application {
             anyhow::bail!("no address to listen on");
         }
         let metrics = SelfMetrics::new().context("registering self metrics")?;
-        let exporter = Exporter::new(config, metrics).map_err(anyhow::Error::msg)?;
-        let state = Arc::new(AppState::new(
-            exporter,
-            config_path,
-            telemetry_path,
-            extra_links,
-        ));
+        let exporter = Exporter::new(config, metrics, None).map_err(anyhow::Error::msg)?;
+        let state = Arc::new(AppState::new(exporter, source, telemetry_path, extra_links));
         Ok(Application {
             listeners,
             state,

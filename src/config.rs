@@ -1,8 +1,10 @@
 //! Configuration: the YAML schema, defaults, `${VAR}` expansion, `*_file` secrets and validation.
 //!
 //! Loading is strict: unknown keys are errors, and every error names the file, the field path and
-//! the fix. Secrets are wrapped in [`SecretString`] as soon as they are read, and any text of a
-//! secret that a decoding error would echo back is blanked out of the message.
+//! the fix. Secrets are read as [`SecretText`], whose decoding accepts text only and refuses every
+//! other YAML type without echoing it; the sections that hold secrets refuse anything but a
+//! mapping the same way ([`Section`]). Nothing is redacted afterwards: no message ever held a
+//! secret to begin with.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
@@ -11,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use regex::Regex;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_yaml::Value;
 
@@ -63,7 +66,7 @@ impl Default for Shard {
 }
 
 /// One cloud: a set of credentials scoped to one project in one region.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CloudConfig {
     /// The `cloud` label value.
     pub name: String,
@@ -107,6 +110,39 @@ pub enum AuthConfig {
         /// Secret access key.
         secret_key: SecretString,
     },
+}
+
+/// Same method, same names, same secrets: a reload compares configs to keep what did not change.
+impl PartialEq for AuthConfig {
+    fn eq(&self, other: &AuthConfig) -> bool {
+        let same = |a: &SecretString, b: &SecretString| a.expose_secret() == b.expose_secret();
+        match (self, other) {
+            (
+                AuthConfig::Password {
+                    domain,
+                    user,
+                    password,
+                },
+                AuthConfig::Password {
+                    domain: d,
+                    user: u,
+                    password: p,
+                },
+            ) => domain == d && user == u && same(password, p),
+            (AuthConfig::Token { value }, AuthConfig::Token { value: v }) => same(value, v),
+            (
+                AuthConfig::Aksk {
+                    access_key,
+                    secret_key,
+                },
+                AuthConfig::Aksk {
+                    access_key: a,
+                    secret_key: k,
+                },
+            ) => access_key == a && same(secret_key, k),
+            _ => false,
+        }
+    }
 }
 
 impl AuthConfig {
@@ -165,7 +201,7 @@ pub const DEFAULT_DDM_MAX_SERIES: usize = 20_000;
 pub const MAX_SERIES_LIMIT: usize = 10_000_000;
 
 /// KooPhone collector settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KoophoneConfig {
     /// Phone ids written in the config itself (deduplicated, validated).
     pub instance_ids: Vec<String>,
@@ -178,7 +214,7 @@ pub struct KoophoneConfig {
 }
 
 /// DDM collector settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DdmConfig {
     /// DDM instances whose restore targets are listed.
     pub instance_ids: Vec<String>,
@@ -296,7 +332,7 @@ struct RawCloud {
     name: String,
     region: String,
     project_id: String,
-    auth: RawAuth,
+    auth: Section<RawAuth>,
     #[serde(default)]
     endpoints: RawEndpoints,
     #[serde(default)]
@@ -311,11 +347,11 @@ struct RawCloud {
 #[serde(deny_unknown_fields)]
 struct RawAuth {
     #[serde(default)]
-    password: Option<RawPassword>,
+    password: Option<Section<RawPassword>>,
     #[serde(default)]
-    token: Option<RawToken>,
+    token: Option<Section<RawToken>>,
     #[serde(default)]
-    aksk: Option<RawAksk>,
+    aksk: Option<Section<RawAksk>>,
 }
 
 #[derive(Deserialize)]
@@ -324,7 +360,7 @@ struct RawPassword {
     domain: String,
     user: String,
     #[serde(default)]
-    password: Option<String>,
+    password: Option<SecretText>,
     #[serde(default)]
     password_file: Option<String>,
 }
@@ -333,7 +369,7 @@ struct RawPassword {
 #[serde(deny_unknown_fields)]
 struct RawToken {
     #[serde(default)]
-    value: Option<String>,
+    value: Option<SecretText>,
     #[serde(default)]
     value_file: Option<String>,
 }
@@ -341,9 +377,10 @@ struct RawToken {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAksk {
-    access_key: String,
+    /// Not a secret (it travels in the `Authorization` header), but never echoed either.
+    access_key: SecretText,
     #[serde(default)]
-    secret_key: Option<String>,
+    secret_key: Option<SecretText>,
     #[serde(default)]
     secret_key_file: Option<String>,
 }
@@ -418,8 +455,228 @@ struct RawProbe {
     groups: BTreeMap<String, Vec<String>>,
 }
 
-/// Keys whose string values are secrets: their text is blanked out of decoding errors.
-const SECRET_KEYS: &[&str] = &["password", "value", "secret_key"];
+/// Keys whose values are secrets (or, for `access_key`, never echoed): an `${…}` error in them
+/// does not quote the text around it.
+const SECRET_KEYS: &[&str] = &["password", "value", "secret_key", "access_key"];
+
+// ---------------------------------------------------------------------------------------------
+// Types that decode secrets without ever echoing them.
+
+/// A secret as written in a file: text only. Its decoding refuses every other YAML type (number,
+/// boolean, null, list, mapping, tagged value) with a message that names the type and never the
+/// value; it has no `Display`, and `Debug` shows nothing of it. The web config's password hashes
+/// use it too, since a plaintext password is what ends up there by mistake.
+pub struct SecretText(SecretString);
+
+impl SecretText {
+    /// The secret, still wrapped.
+    pub fn into_secret(self) -> SecretString {
+        self.0
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.expose_secret().is_empty()
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText([REDACTED])")
+    }
+}
+
+/// In every message about a secret that is not text; the config file's errors add where a
+/// secret had better come from.
+const NOT_SHOWN: &str = "(its value is not shown: this field holds a secret)";
+
+/// What a secret field holds instead of text, and how to fix it. Never the value itself.
+fn not_text(kind: &str, fix: &str) -> String {
+    format!("is {kind}, not text {NOT_SHOWN}; {fix}")
+}
+
+const QUOTE_IT: &str = "quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents)";
+const ONE_STRING: &str = "write the secret as one quoted string";
+
+struct SecretTextVisitor;
+
+impl<'de> Visitor<'de> for SecretTextVisitor {
+    type Value = SecretText;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("text")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<SecretText, E> {
+        Ok(SecretText(SecretString::from(v)))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<SecretText, E> {
+        Ok(SecretText(SecretString::from(v)))
+    }
+
+    fn visit_char<E: de::Error>(self, v: char) -> Result<SecretText, E> {
+        Ok(SecretText(SecretString::from(v.to_string())))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretText, E> {
+        Err(E::custom(not_text("a boolean", QUOTE_IT)))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretText, E> {
+        Err(E::custom(not_text("a number", QUOTE_IT)))
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<SecretText, E> {
+        Err(E::custom(not_text("a number", QUOTE_IT)))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretText, E> {
+        Err(E::custom(not_text("a number", QUOTE_IT)))
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<SecretText, E> {
+        Err(E::custom(not_text("a number", QUOTE_IT)))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretText, E> {
+        Err(E::custom(not_text("a number", QUOTE_IT)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<SecretText, E> {
+        Err(E::custom(
+            "is empty (null); set it, for example from an environment variable: ${VAR}",
+        ))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<SecretText, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<SecretText, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<SecretText, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<SecretText, E> {
+        Err(E::custom(not_text("binary data", ONE_STRING)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<SecretText, A::Error> {
+        Err(de::Error::custom(not_text("a list", ONE_STRING)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<SecretText, A::Error> {
+        Err(de::Error::custom(not_text("a mapping", ONE_STRING)))
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<SecretText, A::Error> {
+        Err(de::Error::custom(not_text(
+            "a tagged value (`!tag …`)",
+            ONE_STRING,
+        )))
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SecretText, D::Error> {
+        // `deserialize_any`, not `deserialize_string`: the latter lets the format report a wrong
+        // type itself, quoting the value (``invalid type: integer `86753091234567` ``).
+        d.deserialize_any(SecretTextVisitor)
+    }
+}
+
+/// A section that holds secrets (`auth`, `auth.password`, …): a mapping decoded as `T`, field
+/// paths and unknown-key errors intact. Anything else is refused by its type, never quoted: a
+/// secret written where its section belongs (`auth: { password: ${PW} }`) would otherwise be
+/// echoed by the "expected struct" error.
+pub struct Section<T>(pub T);
+
+struct SectionVisitor<T>(std::marker::PhantomData<T>);
+
+const A_MAPPING: &str =
+    "write this section as a mapping of its fields (see the annotated config.yaml)";
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for SectionVisitor<T> {
+    type Value = Section<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Section<T>, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Section)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Section<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Section<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("text")))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("a boolean")))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("a number")))
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("a number")))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("a number")))
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("a number")))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("a number")))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("empty (null)")))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Section<T>, E> {
+        self.visit_unit()
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Section<T>, E> {
+        Err(E::custom(not_mapping("binary data")))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Section<T>, A::Error> {
+        Err(de::Error::custom(not_mapping("a list")))
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<Section<T>, A::Error> {
+        Err(de::Error::custom(not_mapping("a tagged value (`!tag …`)")))
+    }
+}
+
+fn not_mapping(kind: &str) -> String {
+    format!("is {kind}, not a mapping (its value is not shown: this section holds secrets); {A_MAPPING}")
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Section<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Section<T>, D::Error> {
+        d.deserialize_any(SectionVisitor(std::marker::PhantomData))
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Loading.
@@ -465,19 +722,14 @@ pub fn load_str(
                 .into(),
         ));
     }
-    let mut secrets = Vec::new();
-    expand_env(&mut value, &mut String::new(), env, &mut secrets, false)
+    expand_env(&mut value, &mut String::new(), env, false)
         .map_err(|(path, message)| err(path, message))?;
+    // Secrets are refused by their own types when they are not text, so no message below ever
+    // holds one: nothing is blanked out afterwards.
     let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        let mut message = e.into_inner().to_string();
-        for s in &secrets {
-            if !s.is_empty() {
-                message = message.replace(s.as_str(), "<secret>");
-            }
-        }
-        err(path, decode_hint(message))
+        err(path, decode_hint(e.into_inner().to_string()))
     })?;
     Validator {
         file,
@@ -489,7 +741,9 @@ pub fn load_str(
 
 /// Adds the usual fix to serde's wording.
 fn decode_hint(message: String) -> String {
-    if message.starts_with("unknown field") {
+    if message.contains(NOT_SHOWN) {
+        format!("{message}, or better take it from ${{VAR}} or the *_file form of this key")
+    } else if message.starts_with("unknown field") {
         format!("{message}; remove it or fix its spelling")
     } else if message.starts_with("missing field") {
         format!("{message}; add it (see the annotated config.yaml)")
@@ -534,28 +788,25 @@ fn protect_env_refs(text: &str) -> String {
     out
 }
 
-/// Expands `${VAR}` in every string value (`$$` is a literal `$`), and collects secret values.
+/// Expands `${VAR}` in every string value (`$$` is a literal `$`). Under a secret key an error
+/// does not quote the reference, which is part of the secret's text.
 fn expand_env(
     value: &mut Value,
     path: &mut String,
     env: &dyn Fn(&str) -> Option<String>,
-    secrets: &mut Vec<String>,
     is_secret: bool,
 ) -> Result<(), (String, String)> {
     match value {
         Value::String(s) => {
             if s.contains('$') || s.contains(REF_CLOSE) {
-                *s = expand_one(s, env).map_err(|m| (path.clone(), m))?;
-            }
-            if is_secret {
-                secrets.push(s.clone());
+                *s = expand_one(s, env, is_secret).map_err(|m| (path.clone(), m))?;
             }
         }
         Value::Sequence(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                expand_env(item, path, env, secrets, is_secret)?;
+                expand_env(item, path, env, is_secret)?;
                 path.truncate(len);
             }
         }
@@ -574,17 +825,21 @@ fn expand_env(
                 }
                 path.push_str(&key);
                 let secret = is_secret || SECRET_KEYS.contains(&key.as_str());
-                expand_env(v, path, env, secrets, secret)?;
+                expand_env(v, path, env, secret)?;
                 path.truncate(len);
             }
         }
-        Value::Tagged(t) => expand_env(&mut t.value, path, env, secrets, is_secret)?,
+        Value::Tagged(t) => expand_env(&mut t.value, path, env, is_secret)?,
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
     Ok(())
 }
 
-fn expand_one(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn expand_one(
+    s: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    is_secret: bool,
+) -> Result<String, String> {
     let restored = s.replace(REF_OPEN, "${").replace(REF_CLOSE, "}");
     let s = restored.as_str();
     let mut out = String::with_capacity(s.len());
@@ -604,6 +859,9 @@ fn expand_one(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
             let valid = !name.is_empty()
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !name.starts_with(|c: char| c.is_ascii_digit());
+            if !valid && is_secret {
+                return Err("holds a `${` that is not a valid environment variable reference (not shown: this field is a secret); names use letters, digits and `_`, and `$$` is a literal `$`".into());
+            }
             if !valid {
                 return Err(format!(
                     "`${{{name}}}` is not a valid environment variable reference; names use letters, digits and `_`"
@@ -745,7 +1003,7 @@ impl Validator<'_> {
         &mut self,
         path: &str,
         key: &str,
-        inline: Option<String>,
+        inline: Option<SecretText>,
         file: Option<String>,
     ) -> SecretString {
         match (inline, file) {
@@ -756,7 +1014,7 @@ impl Validator<'_> {
                         "is empty; set it, for example from an environment variable: ${VAR}",
                     );
                 }
-                SecretString::from(v)
+                v.into_secret()
             }
             (None, Some(f)) => {
                 let full = self.resolve(&f);
@@ -865,7 +1123,7 @@ impl Validator<'_> {
             {
                 self.fail(format!("{p}.project_id"), format!("{:?} is not a project id; copy the 32-character id from My Credentials > Projects", c.project_id));
             }
-            let auth = self.auth(&format!("{p}.auth"), c.auth);
+            let auth = self.auth(&format!("{p}.auth"), c.auth.0);
             let defaults = Endpoints::for_region(&c.region);
             let endpoints = Endpoints {
                 iam: self.endpoint(&format!("{p}.endpoints.iam"), c.endpoints.iam, defaults.iam),
@@ -947,7 +1205,7 @@ impl Validator<'_> {
             );
             return None;
         }
-        if let Some(pw) = a.password {
+        if let Some(Section(pw)) = a.password {
             let pp = format!("{p}.password");
             if pw.domain.is_empty() {
                 self.fail(
@@ -965,13 +1223,14 @@ impl Validator<'_> {
                 password,
             });
         }
-        if let Some(t) = a.token {
+        if let Some(Section(t)) = a.token {
             let value = self.secret(&format!("{p}.token"), "value", t.value, t.value_file);
             return Some(AuthConfig::Token { value });
         }
-        let k = a.aksk?;
+        let Section(k) = a.aksk?;
         let pp = format!("{p}.aksk");
-        if k.access_key.is_empty() {
+        let access_key = k.access_key.into_secret().expose_secret().to_string();
+        if access_key.is_empty() {
             self.fail(
                 format!("{pp}.access_key"),
                 "is empty; set it, e.g. ${HWC_AK}",
@@ -979,7 +1238,7 @@ impl Validator<'_> {
         }
         let secret_key = self.secret(&pp, "secret_key", k.secret_key, k.secret_key_file);
         Some(AuthConfig::Aksk {
-            access_key: k.access_key,
+            access_key,
             secret_key,
         })
     }
@@ -1316,5 +1575,65 @@ pub fn shard_of(id: &str, total: u32) -> u32 {
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index, self.total)
+    }
+}
+
+/// Command-line settings that outrank the file. They are part of where the config comes from
+/// ([`Source`]), so every load applies them: at start, on SIGHUP and on `POST /-/reload` alike.
+/// A new flag that overrides a config setting belongs here and nowhere else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--shard.index` / `--shard.total`: replaces the file's `shard:`.
+    pub shard: Option<Shard>,
+}
+
+impl Overrides {
+    /// The overrides of the `--shard.index` / `--shard.total` flags, checked as the file's
+    /// `shard:` is.
+    pub fn from_shard_flags(index: Option<u32>, total: Option<u32>) -> Result<Overrides, String> {
+        let shard = match (index, total) {
+            (None, None) => None,
+            (Some(index), Some(total)) if total > 0 && index < total => {
+                Some(Shard { index, total })
+            }
+            (Some(index), Some(total)) => {
+                return Err(format!("--shard.index {index} --shard.total {total}: index counts from 0 and must be below total"))
+            }
+            _ => return Err("--shard.index and --shard.total go together; give both".into()),
+        };
+        Ok(Overrides { shard })
+    }
+
+    /// Applies the overrides to a freshly loaded config.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(shard) = self.shard {
+            config.shard = shard;
+        }
+    }
+}
+
+/// Where the config comes from: the file and the command-line overrides on top of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The config file (`--config.file`).
+    pub path: PathBuf,
+    /// The flags that outrank it.
+    pub overrides: Overrides,
+}
+
+impl Source {
+    /// The file alone, no overrides.
+    pub fn file(path: PathBuf) -> Source {
+        Source {
+            path,
+            overrides: Overrides::default(),
+        }
+    }
+
+    /// Reads the file, then applies the overrides.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = load_file(&self.path)?;
+        self.overrides.apply(&mut config);
+        Ok(config)
     }
 }

@@ -108,7 +108,17 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        return match config::load_file(&cli.config_file) {
+        let source = match config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total) {
+            Ok(overrides) => config::Source {
+                path: cli.config_file.clone(),
+                overrides,
+            },
+            Err(e) => {
+                println!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match source.load() {
             Ok(cfg) => {
                 println!(
                     "{}: valid ({} clouds, {} probe modules)",
@@ -164,22 +174,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let listeners = app::bind_listen_addresses(&listen).await?;
         app::demo(listeners, &cli.telemetry_path).await?
     } else {
-        let mut cfg = config::load_file(&cli.config_file)?;
-        if let (Some(index), Some(total)) = (cli.shard_index, cli.shard_total) {
-            if total == 0 || index >= total {
-                anyhow::bail!("--shard.index {index} --shard.total {total}: index counts from 0 and must be below total");
-            }
-            cfg.shard = config::Shard { index, total };
-            tracing::info!(shard = %cfg.shard, "sharding phones; DCS and DDM are collected by shard 0 only");
+        let source = config::Source {
+            path: cli.config_file.clone(),
+            overrides: config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total)
+                .map_err(anyhow::Error::msg)?,
+        };
+        if let Some(shard) = source.overrides.shard {
+            tracing::info!(shard = %shard, "sharding phones (the flags outrank the file, on every reload too); DCS and DDM are collected by shard 0 only");
         }
         let listeners = app::bind_listen_addresses(&listen).await?;
-        app::Application::build_on(
-            cfg,
-            Some(cli.config_file.clone()),
-            listeners,
-            &cli.telemetry_path,
-            Vec::new(),
-        )?
+        app::Application::from_source_on(source, listeners, &cli.telemetry_path)?
     };
     if let Some(path) = &cli.web_config_file {
         application = application.with_web_config(path).await?;

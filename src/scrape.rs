@@ -107,23 +107,64 @@ pub struct Exporter {
 
 impl Exporter {
     /// Builds clients and reads phone lists (a bad `instance_ids_file` is an error here).
-    pub fn new(config: Config, metrics: SelfMetrics) -> Result<Exporter, String> {
+    ///
+    /// On a reload, `previous` is the exporter serving until now, and what did not change is
+    /// carried over rather than rebuilt: a cloud's client — its token cache, connection pool,
+    /// in-flight limiter and upstream budgets — when everything it is built from is the same
+    /// (see [`client_unchanged`]); its DDM collector and cache when, in addition, its `ddm`
+    /// section is the same; its phone list when its `koophone` ids, file and the shard are the
+    /// same. Anything else is built afresh.
+    pub fn new(
+        config: Config,
+        metrics: SelfMetrics,
+        previous: Option<&Exporter>,
+    ) -> Result<Exporter, String> {
         let mut clouds = Vec::new();
         for cfg in &config.clouds {
-            let client = CloudClient::new(cfg, config.max_concurrency, metrics.clone())
-                .map_err(|e| format!("cloud {}: cannot build the HTTP client: {e}", cfg.name))?;
-            let phones = match &cfg.koophone {
-                Some(k) => Some(Arc::new(PhoneList::new(k, config.shard).map_err(|e| {
-                    format!("cloud {}: koophone.instance_ids_file: {e}", cfg.name)
-                })?)),
-                None => None,
+            let before = previous.and_then(|p| Some((p.cloud(&cfg.name)?, &p.config)));
+            let kept = before.filter(|(c, old)| client_unchanged(&c.cfg, old, cfg, &config));
+            let client = match kept {
+                Some((c, _)) => c.client.clone(),
+                None => Arc::new(
+                    CloudClient::new(cfg, config.max_concurrency, metrics.clone()).map_err(
+                        |e| format!("cloud {}: cannot build the HTTP client: {e}", cfg.name),
+                    )?,
+                ),
             };
-            // DCS and DDM are account-wide: only shard 0 collects them.
+            let kept_phones = before
+                .filter(|(c, old)| {
+                    old.shard == config.shard
+                        && match (&c.cfg.koophone, &cfg.koophone) {
+                            (Some(a), Some(b)) => {
+                                a.instance_ids == b.instance_ids
+                                    && a.instance_ids_file == b.instance_ids_file
+                            }
+                            _ => false,
+                        }
+                })
+                .and_then(|(c, _)| c.phones.clone());
+            let phones = match (&cfg.koophone, kept_phones) {
+                (Some(_), Some(kept)) => Some(kept),
+                (Some(k), None) => {
+                    Some(Arc::new(PhoneList::new(k, config.shard).map_err(|e| {
+                        format!("cloud {}: koophone.instance_ids_file: {e}", cfg.name)
+                    })?))
+                }
+                (None, _) => None,
+            };
+            // DCS and DDM are account-wide: only shard 0 collects them. The cached answers were
+            // read with the client's credentials, so they go with it.
+            let kept_ddm = kept
+                .filter(|(c, _)| c.cfg.ddm == cfg.ddm)
+                .and_then(|(c, _)| c.ddm.clone());
             let ddm = cfg
                 .ddm
                 .clone()
                 .filter(|_| config.shard.index == 0)
-                .map(|d| Arc::new(DdmCollector::new(d)));
+                .map(|d| kept_ddm.unwrap_or_else(|| Arc::new(DdmCollector::new(d))));
+            if kept.is_some() {
+                tracing::debug!(cloud = %cfg.name, "reload: auth and endpoints unchanged; keeping the client, its token and caches");
+            }
             metrics.config_reload_time.set(
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -132,7 +173,7 @@ impl Exporter {
             );
             clouds.push(CloudRuntime {
                 cfg: cfg.clone(),
-                client: Arc::new(client),
+                client,
                 phones,
                 ddm,
             });
@@ -149,7 +190,7 @@ impl Exporter {
         })
     }
 
-    /// The client of cloud `name`.
+    /// The runtime of cloud `name`.
     pub fn cloud(&self, name: &str) -> Option<&CloudRuntime> {
         self.clouds.iter().find(|c| c.cfg.name == name)
     }
@@ -303,6 +344,26 @@ impl Exporter {
         }
         out
     }
+}
+
+/// Whether a cloud's client (token cache, pool, limiter, budgets) can serve `new` as it served
+/// `old`: the same cloud in every setting outside its collector sections — name, region,
+/// project, auth with its secrets, endpoints, and any setting added there later — and the same
+/// `max_concurrency`, which sizes its pool and limiter.
+pub fn client_unchanged(
+    old: &CloudConfig,
+    old_config: &Config,
+    new: &CloudConfig,
+    new_config: &Config,
+) -> bool {
+    let outside_collectors = |c: &CloudConfig| CloudConfig {
+        dcs: None,
+        koophone: None,
+        ddm: None,
+        ..c.clone()
+    };
+    old_config.max_concurrency == new_config.max_concurrency
+        && outside_collectors(old) == outside_collectors(new)
 }
 
 /// Runs one collector with a hard stop at the deadline and measures it.

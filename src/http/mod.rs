@@ -3,7 +3,6 @@
 
 mod landing;
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::rejection::QueryRejection;
@@ -28,23 +27,22 @@ pub struct AppState {
     exporter: RwLock<Arc<Exporter>>,
     /// Long-lived self metrics (outlive reloads).
     pub metrics: SelfMetrics,
-    /// Where the config came from; `None` for the demo's built-in config (not reloadable).
-    config_path: Option<PathBuf>,
+    /// Where the config came from (file and command-line overrides, applied again on every
+    /// reload); `None` for the demo's built-in config (not reloadable).
+    source: Option<config::Source>,
     /// Where `/metrics` lives.
     telemetry_path: String,
     /// Extra landing-page links (e.g. the demo's probe).
     extra_links: Vec<(String, String)>,
     /// Serialises reloads.
     reload_lock: tokio::sync::Mutex<()>,
-    /// `--shard.*` flags, which outrank the file on every reload too.
-    shard_override: std::sync::Mutex<Option<config::Shard>>,
 }
 
 impl AppState {
     /// State serving `exporter`.
     pub fn new(
         exporter: Exporter,
-        config_path: Option<PathBuf>,
+        source: Option<config::Source>,
         telemetry_path: &str,
         extra_links: Vec<(String, String)>,
     ) -> AppState {
@@ -53,18 +51,10 @@ impl AppState {
         AppState {
             exporter: RwLock::new(Arc::new(exporter)),
             metrics,
-            config_path,
+            source,
             telemetry_path: telemetry_path.to_string(),
             extra_links,
             reload_lock: tokio::sync::Mutex::new(()),
-            shard_override: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// Makes `shard` outrank the config file's `shard:` on reloads.
-    pub fn set_shard_override(&self, shard: Option<config::Shard>) {
-        if let Ok(mut g) = self.shard_override.lock() {
-            *g = shard;
         }
     }
 
@@ -76,27 +66,26 @@ impl AppState {
         }
     }
 
-    /// Re-reads the config file and swaps the exporter. A broken file keeps the old one serving
-    /// and sets `huaweicloud_exporter_config_last_reload_successful` to 0.
+    /// Re-reads the config file, applies the command-line overrides again, and swaps the
+    /// exporter. What did not change carries over from the previous exporter (each unchanged
+    /// cloud's client with its token, pool and budgets, its DDM cache, its phone list: see
+    /// [`Exporter::new`]). A broken file keeps the old one serving and sets
+    /// `huaweicloud_exporter_config_last_reload_successful` to 0.
     pub async fn reload(&self) -> Result<(), String> {
         let _guard = self.reload_lock.lock().await;
-        let Some(path) = &self.config_path else {
+        let Some(source) = &self.source else {
             return Err(
                 "this exporter runs a built-in config (--demo); there is no file to reload".into(),
             );
         };
-        let shard = self.shard_override.lock().ok().and_then(|g| *g);
-        let result = config::load_file(path)
+        let previous = self.exporter();
+        let result = source
+            .load()
             .map_err(|e| e.to_string())
-            .and_then(|mut cfg| {
-                if let Some(s) = shard {
-                    cfg.shard = s;
-                }
-                Exporter::new(cfg, self.metrics.clone())
-            })
+            .and_then(|cfg| Exporter::new(cfg, self.metrics.clone(), Some(&previous)))
             .map(|mut exporter| {
                 // The landing page keeps what it knew (it shows only the clouds configured now).
-                exporter.status = self.exporter().status.clone();
+                exporter.status = previous.status.clone();
                 let names: Vec<&str> = exporter
                     .clouds
                     .iter()
@@ -107,13 +96,14 @@ impl AppState {
             });
         match result {
             Ok(exporter) => {
+                let shard = exporter.config.shard;
                 let new = Arc::new(exporter);
                 match self.exporter.write() {
                     Ok(mut g) => *g = new,
                     Err(p) => *p.into_inner() = new,
                 }
                 self.metrics.config_reload_ok.set(1);
-                tracing::info!(file = %path.display(), "configuration reloaded");
+                tracing::info!(file = %source.path.display(), shard = %shard, "configuration reloaded");
                 Ok(())
             }
             Err(e) => {

@@ -1,8 +1,24 @@
 //! HTTP basic auth against `basic_auth_users` bcrypt hashes: unknown users pay for a bcrypt run
-//! like known ones, verdicts are cached by a keyed hash of the presented credentials (never the
-//! plaintext), and bcrypt runs one at a time so a password storm cannot eat every core.
+//! like known ones; verdicts are cached by a keyed hash of the presented credentials (never the
+//! plaintext), good and bad apart so a storm of wrong passwords never evicts a good one; and
+//! bcrypt runs in a small pool, at most one run per client address, the excess answered at once.
+//!
+//! # Fairness under a password storm
+//!
+//! A request whose verdict is cached (a credential that worked, or failed, before) is answered
+//! without touching the pool, whatever the load. An uncached one takes a free slot of the pool
+//! ([`hash_slots`]: half the cores, at least 2, at most 8) if its client address (an IPv4
+//! address, or an IPv6 /64) has no bcrypt run in flight, and is otherwise answered **429 with
+//! `Retry-After: 1` at once**, never queued. (An identical check already in flight, like the
+//! same client's `/metrics` and `/probe` at once, is waited for instead: one run serves both.) So a flood from one address holds at most one slot,
+//! and a legitimate client elsewhere — Prometheus after a restart, or after a web config re-read
+//! with a changed hash — gets a slot for its first request. Against a flood from many addresses
+//! it may get the 429 instead; Prometheus then marks that scrape failed (`up` 0) and tries again
+//! at the next scrape interval, and its first success is cached from then on. Behind a proxy
+//! every client shares the proxy's address, and the pool alone bounds the work.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -11,10 +27,29 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-/// Cached verdicts kept at most; the cache is emptied when full (cheap, and an attacker filling
-/// it only costs legitimate clients one more bcrypt run each).
+/// Good verdicts kept at most. Only a caller holding a valid password can add one, so this is
+/// never churned by an attacker; emptied when full.
+pub const GOOD_CACHE_CAPACITY: usize = 256;
+/// Bad verdicts kept at most (so a client retrying a wrong password costs one bcrypt run, not
+/// one per request); emptied when full, which costs only those clients one more run.
 pub const CACHE_CAPACITY: usize = 1024;
+/// bcrypt runs one client address may have in flight.
+pub const PER_PEER_RUNS: usize = 1;
+/// The `Retry-After` of a 429, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// What the gate answers for one request's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A configured user with its password (or no users configured): let it in.
+    Allowed,
+    /// No or wrong credentials: 401.
+    Denied,
+    /// Not checked: no hashing slot was free for this client; 429 with `Retry-After`.
+    Busy,
+}
 
 /// Which hash a login attempt is checked against.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,13 +67,16 @@ pub struct BasicAuth {
     /// A bcrypt hash of a random password at the highest cost among `users`: what unknown
     /// users are checked against.
     dummy_hash: String,
-    /// HMAC key for cache keys, random per process, so the cache holds nothing that could be
-    /// brute-forced offline into a password.
-    cache_key: [u8; 32],
-    /// Cache key → verdict.
-    cache: Mutex<HashMap<[u8; 32], bool>>,
+    /// Cache key → user, for credentials that matched.
+    good: Mutex<HashMap<[u8; 32], String>>,
+    /// Cache key → user, for credentials that did not.
+    bad: Mutex<HashMap<[u8; 32], String>>,
     /// bcrypt runs done (for tests and debugging; never the inputs).
     bcrypt_runs: AtomicU64,
+    /// Where bcrypt runs: the process-wide pool.
+    pool: Arc<Pool>,
+    /// Checks in flight: cache key → where their verdict will be published.
+    inflight: Mutex<HashMap<[u8; 32], watch::Receiver<Option<bool>>>>,
 }
 
 impl std::fmt::Debug for BasicAuth {
@@ -49,10 +87,129 @@ impl std::fmt::Debug for BasicAuth {
     }
 }
 
-/// One process-wide slot for bcrypt: it is CPU-bound and deliberately slow.
-fn bcrypt_slot() -> &'static tokio::sync::Semaphore {
-    static SLOT: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SLOT.get_or_init(|| tokio::sync::Semaphore::new(1))
+/// Concurrent bcrypt runs allowed in the process: half the cores, at least 2 (so that one busy
+/// client address never holds them all), at most 8. bcrypt is CPU-bound and deliberately slow.
+pub fn hash_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores / 2).clamp(2, 8)
+}
+
+/// A hashing pool: its slots, and the runs in flight per client address.
+struct Pool {
+    slots: Arc<Semaphore>,
+    peers: Mutex<HashMap<PeerKey, usize>>,
+}
+
+/// The process-wide pool: one for every loaded web config, so a re-read never adds slots.
+fn pool() -> &'static Arc<Pool> {
+    static POOL: OnceLock<Arc<Pool>> = OnceLock::new();
+    POOL.get_or_init(|| Arc::new(Pool::new(hash_slots())))
+}
+
+/// A client address as the pool counts it: IPv4 as it is, IPv6 by its /64 (one host usually
+/// holds a whole /64), IPv4-mapped IPv6 as IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PeerKey {
+    V4(u32),
+    V6(u64),
+}
+
+fn peer_key(ip: IpAddr) -> PeerKey {
+    match ip {
+        IpAddr::V4(v4) => PeerKey::V4(u32::from(v4)),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => PeerKey::V4(u32::from(v4)),
+            None => PeerKey::V6((u128::from(v6) >> 64) as u64),
+        },
+    }
+}
+
+/// One bcrypt slot, held for one run; gives the slot (and the address's share) back on drop.
+struct Slot {
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+    peer: Option<PeerKey>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(peer) = self.peer else { return };
+        let mut peers = match self.pool.peers.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(n) = peers.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                peers.remove(&peer);
+            }
+        }
+    }
+}
+
+impl Pool {
+    fn new(slots: usize) -> Pool {
+        Pool {
+            slots: Arc::new(Semaphore::new(slots)),
+            peers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A free slot for a client at `peer`, or `None` at once (the pool is full, or this
+    /// address already has its share in flight).
+    fn try_slot(self: &Arc<Pool>, peer: Option<IpAddr>) -> Option<Slot> {
+        let key = peer.map(peer_key);
+        let mut peers = match self.peers.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(k) = key {
+            if peers.get(&k).copied().unwrap_or(0) >= PER_PEER_RUNS {
+                return None;
+            }
+        }
+        let permit = self.slots.clone().try_acquire_owned().ok()?;
+        if let Some(k) = key {
+            *peers.entry(k).or_insert(0) += 1;
+        }
+        Some(Slot {
+            pool: self.clone(),
+            _permit: permit,
+            peer: key,
+        })
+    }
+}
+
+/// Counts a 429 and logs at most one line a minute about them (a storm must not flood the log).
+fn report_refused() {
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    static LAST_REPORT: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    let Ok(mut last) = LAST_REPORT.lock() else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(60)) {
+        return;
+    }
+    *last = Some(now);
+    REFUSED.store(0, Ordering::Relaxed);
+    tracing::warn!(
+        refused,
+        slots = hash_slots(),
+        "basic auth: uncached credentials while every password-check slot was busy (or their client already had one); answered 429 with Retry-After"
+    );
+}
+
+/// The HMAC key of cache keys: random per process (never in the config), shared by every
+/// loaded web config so a re-read can keep the verdicts that still hold.
+fn cache_key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        key
+    })
 }
 
 /// Dummy hashes by cost, kept across reloads so a reload does not pay for a new one.
@@ -81,6 +238,20 @@ fn dummy_for_cost(cost: u32) -> String {
 /// exporter-toolkit's dummy (cost 10), used only if making our own fails.
 const FALLBACK_DUMMY: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
+fn insert_bounded(
+    cache: &Mutex<HashMap<[u8; 32], String>>,
+    capacity: usize,
+    key: [u8; 32],
+    user: &str,
+) {
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= capacity {
+            c.clear();
+        }
+        c.insert(key, user.to_string());
+    }
+}
+
 impl BasicAuth {
     /// A gate for `users` (already validated as bcrypt hashes). With users, this runs bcrypt
     /// once to make the dummy hash: call it off the async threads.
@@ -94,15 +265,37 @@ impl BasicAuth {
             Some(c) => dummy_for_cost(c),
             None => String::new(),
         };
-        let mut cache_key = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut cache_key);
         BasicAuth {
             users,
             dummy_hash,
-            cache_key,
-            cache: Mutex::new(HashMap::new()),
+            good: Mutex::new(HashMap::new()),
+            bad: Mutex::new(HashMap::new()),
             bcrypt_runs: AtomicU64::new(0),
+            pool: pool().clone(),
+            inflight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A gate for `users` that keeps `previous`'s verdicts wherever they still hold: those of
+    /// users whose hash did not change (a re-read for a rotated TLS certificate must not send
+    /// every client back to the hashing pool).
+    pub fn carrying_over(users: BTreeMap<String, String>, previous: &BasicAuth) -> BasicAuth {
+        let new = BasicAuth::new(users);
+        let unchanged = |user: &String| new.users.get(user) == previous.users.get(user);
+        for (from, to) in [(&previous.good, &new.good), (&previous.bad, &new.bad)] {
+            let kept: Vec<([u8; 32], String)> = match from.lock() {
+                Ok(c) => c
+                    .iter()
+                    .filter(|(_, u)| unchanged(u))
+                    .map(|(k, u)| (*k, u.clone()))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            if let Ok(mut c) = to.lock() {
+                c.extend(kept);
+            }
+        }
+        new
     }
 
     /// Whether any user is configured (otherwise everyone is let in).
@@ -123,58 +316,117 @@ impl BasicAuth {
         }
     }
 
-    /// Whether the `Authorization` header carries a configured user and its password.
-    pub async fn check(self: &Arc<Self>, authorization: Option<&HeaderValue>) -> bool {
+    /// The verdict on the `Authorization` header of a request from `peer`.
+    pub async fn check(
+        self: &Arc<Self>,
+        authorization: Option<&HeaderValue>,
+        peer: Option<IpAddr>,
+    ) -> Verdict {
         if !self.enabled() {
-            return true;
+            return Verdict::Allowed;
         }
         let Some((user, password)) = authorization.and_then(decode_basic) else {
-            return false;
+            return Verdict::Denied;
         };
-        self.verify(&user, &password).await
+        self.verify(&user, &password, peer).await
     }
 
-    /// Checks `user`/`password`, from the cache when this pair was seen before.
-    pub async fn verify(self: &Arc<Self>, user: &str, password: &str) -> bool {
-        let key = self.cache_key_for(user, password);
-        if let Some(v) = self.cache.lock().ok().and_then(|c| c.get(&key).copied()) {
-            return v;
+    /// Checks `user`/`password` from a client at `peer`: from the cache when this pair was seen
+    /// before, else with bcrypt in a free slot of the pool, else [`Verdict::Busy`] at once.
+    pub async fn verify(
+        self: &Arc<Self>,
+        user: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Verdict {
+        let key = cache_key_for(user, password);
+        if self.good.lock().is_ok_and(|c| c.contains_key(&key)) {
+            return Verdict::Allowed;
         }
+        if self.bad.lock().is_ok_and(|c| c.contains_key(&key)) {
+            return Verdict::Denied;
+        }
+        // An identical check in flight (the same client's /metrics and /probe, say) is waited
+        // for rather than run again or refused: it is one bcrypt run away at most.
+        let start = {
+            let mut inflight = match self.inflight.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            match inflight.get(&key).cloned() {
+                Some(rx) => Err(Some(rx)),
+                None => match self.pool.try_slot(peer) {
+                    None => Err(None),
+                    Some(slot) => {
+                        let (tx, rx) = watch::channel(None);
+                        inflight.insert(key, rx.clone());
+                        Ok((tx, rx, slot))
+                    }
+                },
+            }
+        };
+        let (tx, rx, slot) = match start {
+            Ok(run) => run,
+            Err(Some(rx)) => return self.wait_for(key, rx).await,
+            Err(None) => {
+                report_refused();
+                return Verdict::Busy;
+            }
+        };
         let (hash, known) = match self.target(user) {
             Target::Known(h) => (h.to_string(), true),
             Target::Unknown(h) => (h.to_string(), false),
         };
-        let password = password.to_string();
+        let (user, password) = (user.to_string(), password.to_string());
         let this = self.clone();
-        let Ok(_permit) = bcrypt_slot().acquire().await else {
-            return false;
-        };
-        let matched = tokio::task::spawn_blocking(move || {
+        // Everything after the run happens on the blocking thread, so it completes (verdict
+        // cached, waiters told, slot freed) even if the request that started it goes away.
+        let _run = tokio::task::spawn_blocking(move || {
             this.bcrypt_runs.fetch_add(1, Ordering::Relaxed);
-            bcrypt::verify(password, &hash).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        let verdict = known && matched;
-        if let Ok(mut c) = self.cache.lock() {
-            if c.len() >= CACHE_CAPACITY {
-                c.clear();
+            let verdict = known && bcrypt::verify(password, &hash).unwrap_or(false);
+            // The slot is given back before anyone hears the verdict: a client that sends its
+            // next request as soon as it has the answer must find its share free again.
+            drop(slot);
+            if verdict {
+                insert_bounded(&this.good, GOOD_CACHE_CAPACITY, key, &user);
+            } else {
+                insert_bounded(&this.bad, CACHE_CAPACITY, key, &user);
             }
-            c.insert(key, verdict);
-        }
-        verdict
+            if let Ok(mut inflight) = this.inflight.lock() {
+                inflight.remove(&key);
+            }
+            let _ = tx.send(Some(verdict));
+        });
+        self.wait_for(key, rx).await
     }
 
-    fn cache_key_for(&self, user: &str, password: &str) -> [u8; 32] {
-        // A keyed hash: the key is in `new`'s randomness, not in the config.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.cache_key) else {
-            return [0; 32];
-        };
-        mac.update(&(user.len() as u64).to_be_bytes());
-        mac.update(user.as_bytes());
-        mac.update(password.as_bytes());
-        mac.finalize().into_bytes().into()
+    /// The verdict of the check in flight for `key`.
+    async fn wait_for(&self, key: [u8; 32], mut rx: watch::Receiver<Option<bool>>) -> Verdict {
+        let verdict = rx.wait_for(Option::is_some).await.map(|v| *v == Some(true));
+        match verdict {
+            Ok(true) => Verdict::Allowed,
+            Ok(false) => Verdict::Denied,
+            Err(_) => {
+                // The run died without a verdict (a panic in bcrypt): forget it, so the next
+                // request runs its own.
+                if let Ok(mut inflight) = self.inflight.lock() {
+                    inflight.remove(&key);
+                }
+                Verdict::Denied
+            }
+        }
     }
+}
+
+fn cache_key_for(user: &str, password: &str) -> [u8; 32] {
+    // A keyed hash: the key is the process's own randomness, not in the config.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(cache_key()) else {
+        return [0; 32];
+    };
+    mac.update(&(user.len() as u64).to_be_bytes());
+    mac.update(user.as_bytes());
+    mac.update(password.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 /// `Basic base64(user:password)` → (user, password); `None` when malformed.
@@ -196,9 +448,15 @@ pub fn decode_basic(value: &HeaderValue) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
+    /// A gate with a pool of its own, so tests running in parallel never see each other busy.
+    fn own_pool(mut auth: BasicAuth) -> Arc<BasicAuth> {
+        auth.pool = Arc::new(Pool::new(4));
+        Arc::new(auth)
+    }
+
     fn gate() -> Arc<BasicAuth> {
         let hash = bcrypt::hash("right", 4).unwrap();
-        Arc::new(BasicAuth::new(BTreeMap::from([(
+        own_pool(BasicAuth::new(BTreeMap::from([(
             "alice".to_string(),
             hash,
         )])))
@@ -215,7 +473,7 @@ mod tests {
         let cost = |h: &str| h.parse::<bcrypt::HashParts>().unwrap().get_cost();
         assert_eq!(cost(dummy), cost(&auth.users["alice"]));
 
-        assert!(!auth.verify("mallory", "right").await);
+        assert_eq!(auth.verify("mallory", "right", None).await, Verdict::Denied);
         assert_eq!(
             auth.bcrypt_runs(),
             1,
@@ -226,15 +484,127 @@ mod tests {
     #[tokio::test]
     async fn verdicts_are_cached_per_user_and_password() {
         let auth = gate();
-        assert!(auth.verify("alice", "right").await);
-        assert!(auth.verify("alice", "right").await);
+        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
+        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
         assert_eq!(auth.bcrypt_runs(), 1);
-        assert!(!auth.verify("alice", "wrong").await);
-        assert!(!auth.verify("alice", "wrong").await);
+        assert_eq!(auth.verify("alice", "wrong", None).await, Verdict::Denied);
+        assert_eq!(auth.verify("alice", "wrong", None).await, Verdict::Denied);
         assert_eq!(auth.bcrypt_runs(), 2);
         // A password that makes the same concatenation with another user is another key.
-        assert!(!auth.verify("alicer", "ight").await);
+        assert_eq!(auth.verify("alicer", "ight", None).await, Verdict::Denied);
         assert_eq!(auth.bcrypt_runs(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_storm_of_wrong_passwords_never_evicts_a_good_verdict() {
+        let auth = gate();
+        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
+        let runs = auth.bcrypt_runs();
+        // More distinct wrong passwords than the bad-verdict cache holds (inserted directly:
+        // what a storm leaves behind, without paying for its bcrypt runs).
+        for i in 0..(CACHE_CAPACITY * 2) {
+            let key = cache_key_for("alice", &format!("wrong-{i}"));
+            insert_bounded(&auth.bad, CACHE_CAPACITY, key, "alice");
+        }
+        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
+        assert_eq!(
+            auth.bcrypt_runs(),
+            runs,
+            "the good verdict came from the cache"
+        );
+    }
+
+    #[tokio::test]
+    async fn verdicts_carry_over_a_re_read_only_for_unchanged_users() {
+        let alice = bcrypt::hash("right", 4).unwrap();
+        let bob = bcrypt::hash("builder", 4).unwrap();
+        let users = |bob_hash: &str| {
+            BTreeMap::from([
+                ("alice".to_string(), alice.clone()),
+                ("bob".to_string(), bob_hash.to_string()),
+            ])
+        };
+        let before = own_pool(BasicAuth::new(users(&bob)));
+        assert_eq!(
+            before.verify("alice", "right", None).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            before.verify("bob", "builder", None).await,
+            Verdict::Allowed
+        );
+
+        let new_bob = bcrypt::hash("fixer", 4).unwrap();
+        let after = own_pool(BasicAuth::carrying_over(users(&new_bob), &before));
+        assert_eq!(after.verify("alice", "right", None).await, Verdict::Allowed);
+        assert_eq!(after.bcrypt_runs(), 0, "alice's verdict was kept");
+        assert_eq!(after.verify("bob", "builder", None).await, Verdict::Denied);
+        assert_eq!(after.bcrypt_runs(), 1, "bob's hash changed: checked again");
+    }
+
+    #[tokio::test]
+    async fn an_identical_check_in_flight_is_waited_for_not_refused() {
+        let auth = gate();
+        let peer: IpAddr = "192.0.2.7".parse().unwrap();
+        let (a, b) = tokio::join!(
+            auth.verify("alice", "right", Some(peer)),
+            auth.verify("alice", "right", Some(peer))
+        );
+        assert_eq!((a, b), (Verdict::Allowed, Verdict::Allowed));
+        assert_eq!(auth.bcrypt_runs(), 1);
+        let (a, b) = tokio::join!(
+            auth.verify("alice", "wrong", Some(peer)),
+            auth.verify("alice", "other", Some(peer))
+        );
+        assert_eq!(
+            (a, b),
+            (Verdict::Denied, Verdict::Busy),
+            "a different check from the same address is refused at once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_asking_again_after_its_answer_finds_its_share_free() {
+        let auth = gate();
+        let peer: IpAddr = "192.0.2.8".parse().unwrap();
+        for i in 0..20 {
+            let got = auth
+                .verify("alice", &format!("wrong-{i}"), Some(peer))
+                .await;
+            assert_eq!(got, Verdict::Denied, "attempt {i}");
+        }
+    }
+
+    #[test]
+    fn one_address_holds_at_most_its_share_of_the_pool() {
+        let pool = Arc::new(Pool::new(2));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let a_v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let a_v6_same_64: IpAddr = "2001:db8::ffff:1".parse().unwrap();
+
+        let first = pool.try_slot(Some(a)).expect("a free slot");
+        assert!(
+            pool.try_slot(Some(a)).is_none(),
+            "a second run for the same address"
+        );
+        let second = pool
+            .try_slot(Some(b))
+            .expect("another address gets the other slot");
+        assert!(pool.try_slot(Some(a_v6)).is_none(), "the pool is full");
+        drop(first);
+        let third = pool.try_slot(Some(a_v6)).expect("a slot freed");
+        assert!(
+            pool.try_slot(Some(a_v6_same_64)).is_none(),
+            "an IPv6 /64 counts as one address"
+        );
+        drop((second, third));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        let _held = pool.try_slot(Some(a)).expect("free again");
+        assert!(
+            pool.try_slot(Some(mapped)).is_none(),
+            "IPv4-mapped IPv6 is the IPv4 address"
+        );
     }
 
     #[test]

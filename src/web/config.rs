@@ -129,8 +129,10 @@ struct RawWebConfig {
     tls_server_config: Option<RawTls>,
     #[serde(default)]
     http_server_config: Option<RawHttp>,
+    /// Read as secrets: a plaintext password put here by mistake (a number, say) must not be
+    /// quoted back by a type error.
     #[serde(default)]
-    basic_auth_users: Option<BTreeMap<String, String>>,
+    basic_auth_users: Option<BTreeMap<String, crate::config::SecretText>>,
     /// exporter-toolkit has it; we refuse it by name rather than as an unknown key.
     #[serde(default)]
     rate_limit: Option<Value>,
@@ -220,6 +222,7 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<WebConfig, WebConfig
     };
     let mut users = BTreeMap::new();
     for (user, hash) in raw.basic_auth_users.unwrap_or_default() {
+        let hash = secrecy::ExposeSecret::expose_secret(&hash.into_secret()).to_string();
         let path = format!("basic_auth_users.{user}");
         if user.is_empty() {
             return Err(err(

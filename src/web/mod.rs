@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`config`]: strict decoding and validation of the file (pure, tested on literals).
-//! - [`auth`]: basic auth against bcrypt hashes, with the dummy hash and the verdict cache.
+//! - [`auth`]: basic auth against bcrypt hashes, with the dummy hash, the verdict caches and the
+//!   bounded hashing pool that answers 429 rather than queue.
 //! - `tls`: the rustls server config and client-certificate verifiers.
 //! - [`serve`]: accept loop, TLS handshakes, limits, the auth/header gate, shutdown grace.
 
@@ -58,6 +59,14 @@ impl std::fmt::Debug for WebConfigHandle {
 /// Reads and builds everything `path` asks for. Blocking (file reads, one bcrypt run for the
 /// dummy hash).
 pub fn load(path: &Path) -> Result<ActiveWebConfig, WebConfigError> {
+    load_after(path, None)
+}
+
+/// [`load`], keeping the cached basic-auth verdicts of `previous` that still hold.
+fn load_after(
+    path: &Path,
+    previous: Option<&BasicAuth>,
+) -> Result<ActiveWebConfig, WebConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| WebConfigError {
         file: file.clone(),
@@ -78,7 +87,10 @@ pub fn load(path: &Path) -> Result<ActiveWebConfig, WebConfigError> {
             })?,
         ),
     };
-    let auth = Arc::new(BasicAuth::new(config.users.clone()));
+    let auth = Arc::new(match previous {
+        Some(p) => BasicAuth::carrying_over(config.users.clone(), p),
+        None => BasicAuth::new(config.users.clone()),
+    });
     Ok(ActiveWebConfig { config, tls, auth })
 }
 
@@ -162,11 +174,12 @@ impl WebConfigHandle {
             return active;
         }
         let path = self.path.clone();
+        let previous = active.auth.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             // The web config's own stat is taken before the read, so a write racing the read
             // is noticed next time.
             let before = fingerprint(&path, None);
-            load(&path).map(|new| {
+            load_after(&path, Some(&previous)).map(|new| {
                 let seen: Fingerprint = before
                     .into_iter()
                     .chain(fingerprint(&path, Some(&new.config)).into_iter().skip(1))

@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use super::auth::{Verdict, RETRY_AFTER_SECS};
 use super::WebConfigHandle;
 
 /// Request line plus headers may take at most this many bytes (hyper's read buffer).
@@ -117,13 +118,13 @@ async fn accept_loop(
                 None => None,
             };
             match tls {
-                None => serve_connection(stream, router, web, watcher).await,
+                None => serve_connection(stream, router, web, watcher, peer.ip()).await,
                 Some(config) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls_stream)) => {
-                            serve_connection(tls_stream, router, web, watcher).await
+                            serve_connection(tls_stream, router, web, watcher, peer.ip()).await
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed")
@@ -141,13 +142,14 @@ async fn serve_connection<I>(
     router: Router,
     web: Option<Arc<WebConfigHandle>>,
     watcher: Watcher,
+    peer: std::net::IpAddr,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let router = router.clone();
         let web = web.clone();
-        async move { Ok::<_, Infallible>(gate(req, router, web).await) }
+        async move { Ok::<_, Infallible>(gate(req, router, web, peer).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -162,10 +164,13 @@ async fn serve_connection<I>(
 }
 
 /// Body limit, authentication, then the routes; the configured headers go on every answer.
+/// Credentials that cannot be checked now (no free hashing slot for this client, see
+/// [`super::auth`]) are answered 429 with `Retry-After` at once.
 async fn gate(
     req: Request<Incoming>,
     router: Router,
     web: Option<Arc<WebConfigHandle>>,
+    peer: std::net::IpAddr,
 ) -> Response<Body> {
     let active = match &web {
         Some(w) => Some(w.current().await),
@@ -183,22 +188,34 @@ async fn gate(
             "Request body too large.\n".into(),
         )
     } else {
-        let allowed = match &active {
+        let verdict = match &active {
             Some(a) if req.uri().path() != UNAUTHENTICATED_PATH => {
-                a.auth.check(req.headers().get(header::AUTHORIZATION)).await
+                a.auth
+                    .check(req.headers().get(header::AUTHORIZATION), Some(peer))
+                    .await
             }
-            _ => true,
+            _ => Verdict::Allowed,
         };
-        if allowed {
-            match router.oneshot(req).await {
+        match verdict {
+            Verdict::Allowed => match router.oneshot(req).await {
                 Ok(r) => r,
                 Err(never) => match never {},
+            },
+            Verdict::Denied => {
+                let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n".into());
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+                r
             }
-        } else {
-            let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n".into());
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
-            r
+            Verdict::Busy => {
+                let mut r = plain(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many password checks in progress; retry later.\n".into(),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                r
+            }
         }
     };
     if let Some(a) = &active {

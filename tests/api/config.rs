@@ -75,13 +75,13 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
 
 #[test]
 fn secrets_never_appear_in_errors() {
-    // A password written where a map belongs: serde would echo the string.
+    // A password written where its section belongs: serde would echo the string.
     let text = format!("{HEAD}    auth: {{ password: ${{HWC_PASSWORD}} }}\n    dcs: {{}}\n");
     let err = load(&text).unwrap_err();
     assert!(!err.contains("s3cr3t-pa55"), "{err}");
-    assert!(
-        err.starts_with("config.yaml: clouds[0].auth.password: invalid type"),
-        "{err}"
+    assert_eq!(
+        err,
+        "config.yaml: clouds[0].auth.password: is text, not a mapping (its value is not shown: this section holds secrets); write this section as a mapping of its fields (see the annotated config.yaml)"
     );
 }
 
@@ -144,5 +144,425 @@ fn secret_files_and_dollar_escapes() {
             assert_eq!(password.expose_secret(), "from-file");
         }
         other => panic!("wrong auth {}", other.method()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets that are not text: refused by their type, never quoted, at load and on reload.
+
+/// The digits of a numeric secret: none of them may appear in any message.
+const DIGITS: &str = "86753091234567";
+
+/// Each YAML type a secret may be written as by mistake, and what the error says it is.
+fn secret_forms() -> Vec<(String, &'static str)> {
+    vec![
+        (DIGITS.to_string(), "a number"),
+        (format!("-{DIGITS}"), "a number"),
+        (format!("{DIGITS}.5"), "a number"),
+        ("8.6753091234567e13".to_string(), "a number"),
+        (format!("0x{DIGITS}"), "a number"),
+        (format!("{DIGITS}{DIGITS}{DIGITS}"), "a number"),
+        ("true".to_string(), "a boolean"),
+        (format!("[{DIGITS}]"), "a list"),
+        (format!("{{ pin: {DIGITS} }}"), "a mapping"),
+        (format!("!pin {DIGITS}"), "a tagged value (`!tag …`)"),
+    ]
+}
+
+const QUOTE_IT: &str = "quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents), or better take it from ${VAR} or the *_file form of this key";
+const ONE_STRING: &str =
+    "write the secret as one quoted string, or better take it from ${VAR} or the *_file form of this key";
+
+/// The secret fields, as a config with `{}` where the value goes, and the field's path.
+const SECRET_FIELDS: &[(&str, &str)] = &[
+    (
+        "    auth: { password: { domain: acme, user: mon, password: {} } }\n    dcs: {}\n",
+        "clouds[0].auth.password.password",
+    ),
+    (
+        "    auth: { token: { value: {} } }\n    dcs: {}\n",
+        "clouds[0].auth.token.value",
+    ),
+    (
+        "    auth: { aksk: { access_key: AKEXAMPLE, secret_key: {} } }\n    dcs: {}\n",
+        "clouds[0].auth.aksk.secret_key",
+    ),
+    (
+        "    auth: { aksk: { access_key: {}, secret_key: sk-example } }\n    dcs: {}\n",
+        "clouds[0].auth.aksk.access_key",
+    ),
+];
+
+/// The sections that hold secrets, written as something else.
+const SECRET_SECTIONS: &[(&str, &str)] = &[
+    ("    auth: {}\n    dcs: {}\n", "clouds[0].auth"),
+    (
+        "    auth: { password: {} }\n    dcs: {}\n",
+        "clouds[0].auth.password",
+    ),
+    (
+        "    auth: { token: {} }\n    dcs: {}\n",
+        "clouds[0].auth.token",
+    ),
+    (
+        "    auth: { aksk: {} }\n    dcs: {}\n",
+        "clouds[0].auth.aksk",
+    ),
+];
+
+/// (config text, the exact error `load` gives for it as `config.yaml`).
+fn secret_cases() -> Vec<(String, String)> {
+    let mut cases = Vec::new();
+    for (template, path) in SECRET_FIELDS {
+        for (form, kind) in secret_forms() {
+            let fix = if matches!(kind, "a number" | "a boolean") {
+                QUOTE_IT
+            } else {
+                ONE_STRING
+            };
+            cases.push((
+                format!("{HEAD}{}", template.replacen("{}", &form, 1)),
+                format!("config.yaml: {path}: is {kind}, not text (its value is not shown: this field holds a secret); {fix}"),
+            ));
+        }
+        // Null: an optional secret is missing, a required one empty.
+        let null = format!("{HEAD}{}", template.replacen("{}", "~", 1));
+        let want = match *path {
+            "clouds[0].auth.aksk.access_key" => format!("config.yaml: {path}: is empty (null); set it, for example from an environment variable: ${{VAR}}"),
+            p => {
+                let (section, key) = p.rsplit_once('.').unwrap();
+                format!("config.yaml: {section}: missing {key}; set {key} (e.g. ${{VAR}}) or {key}_file")
+            }
+        };
+        cases.push((null, want));
+    }
+    for (template, path) in SECRET_SECTIONS {
+        for (form, kind) in secret_forms()
+            .into_iter()
+            .filter(|(_, kind)| *kind != "a mapping")
+            .chain([(format!("s3cr3t-{DIGITS}"), "text")])
+        {
+            cases.push((
+                format!("{HEAD}{}", template.replacen("{}", &form, 1)),
+                format!("config.yaml: {path}: is {kind}, not a mapping (its value is not shown: this section holds secrets); write this section as a mapping of its fields (see the annotated config.yaml)"),
+            ));
+        }
+    }
+    cases
+}
+
+#[test]
+fn a_secret_of_any_yaml_type_is_refused_without_being_echoed() {
+    let mut failures = Vec::new();
+    for (i, (text, want)) in secret_cases().iter().enumerate() {
+        match load(text) {
+            Ok(_) => failures.push(format!("case {i}: accepted\n{text}")),
+            Err(got) => {
+                if &got != want {
+                    failures.push(format!("case {i}:\n{text}  got  {got:?}\n  want {want:?}"));
+                }
+                if got.contains(DIGITS) || got.contains("3091") {
+                    failures.push(format!("case {i}: the secret leaked: {got}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_quoted_numeric_secret_is_text() {
+    let text = format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: \"0{DIGITS}\" }} }}\n    dcs: {{}}\n");
+    let cfg = load(&text).unwrap();
+    match &cfg.clouds[0].auth {
+        AuthConfig::Password { password, .. } => {
+            assert_eq!(password.expose_secret(), format!("0{DIGITS}"))
+        }
+        other => panic!("wrong auth {}", other.method()),
+    }
+}
+
+/// One-letter secrets used to be blanked out of every message by search-and-replace, garbling it
+/// (`d<secret>main`) and showing where the letter occurs.
+fn one_letter_cases() -> Vec<(String, String)> {
+    vec![
+        (
+            format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: o, pasword_file: /run/pw }} }}\n    dcs: {{}}\n"),
+            "config.yaml: clouds[0].auth.password.pasword_file: unknown field `pasword_file`, expected one of `domain`, `user`, `password`, `password_file`; remove it or fix its spelling".into(),
+        ),
+        (
+            format!("{HEAD}    auth: {{ token: {{ value: o }} }}\n    dcs: {{}}\ntimeout: soon\n"),
+            "config.yaml: timeout: \"soon\" is not a duration (expected number at 0); write it like 10s, 5m or 1h30m".into(),
+        ),
+    ]
+}
+
+#[test]
+fn a_one_letter_secret_leaves_messages_intact() {
+    for (text, want) in one_letter_cases() {
+        assert_eq!(load(&text).unwrap_err(), want);
+    }
+}
+
+#[test]
+fn a_bad_reference_inside_a_secret_is_not_quoted() {
+    let text = format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: \"{DIGITS}${{no-such}}\" }} }}\n    dcs: {{}}\n");
+    let err = load(&text).unwrap_err();
+    assert_eq!(err, "config.yaml: clouds[0].auth.password.password: holds a `${` that is not a valid environment variable reference (not shown: this field is a secret); names use letters, digits and `_`, and `$$` is a literal `$`");
+}
+
+#[tokio::test]
+async fn reload_errors_for_secrets_are_the_load_errors_and_never_echo() {
+    // Arrange: an exporter serving a good file.
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let good = format!(
+        "clouds:\n  - name: tok\n    region: ap-southeast-1\n    project_id: {}\n    auth: {{ token: {{ value: demo-static-token }} }}\n    endpoints: {{ dcs: \"{}\" }}\n    dcs: {{}}\n",
+        sim.project_id(),
+        sim.base_url()
+    );
+    std::fs::write(&path, &good).unwrap();
+    let cfg = huaweicloud_exporter::config::load_file(&path).unwrap();
+    let (addr, _state, _stop) =
+        crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
+    let http = reqwest::Client::new();
+    let file = path.display().to_string();
+
+    // Act + Assert: every bad file is refused with the load message, naming this file.
+    let mut failures = Vec::new();
+    for (i, (text, want)) in secret_cases()
+        .into_iter()
+        .chain(one_letter_cases())
+        .enumerate()
+    {
+        std::fs::write(&path, &text).unwrap();
+        let r = http
+            .post(format!("http://{addr}/-/reload"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        let want = format!(
+            "Reload failed: {}\n",
+            want.replacen("config.yaml", &file, 1)
+        );
+        if status != 500 || body != want {
+            failures.push(format!(
+                "case {i}: HTTP {status}\n  got  {body:?}\n  want {want:?}"
+            ));
+        }
+        if body.contains(DIGITS) {
+            failures.push(format!("case {i}: the secret leaked: {body}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reload: command-line overrides survive it, and what did not change is kept.
+
+/// A one-cloud config file against `sim`: `auth` as given, the `phones` as its KooPhone list.
+fn reload_config(
+    sim: &huaweicloud_exporter::sim::SimHandle,
+    auth: &str,
+    phones: &[String],
+    extra: &str,
+) -> String {
+    format!(
+        "shard: {{ index: 2, total: 3 }}\nclouds:\n  - name: pw\n    region: ap-southeast-1\n    project_id: {}\n    auth: {auth}\n    endpoints: {{ iam: \"{b}\", dcs: \"{b}\", ddm: \"{b}\", koophone: \"{b}\" }}\n    dcs: {{}}\n    koophone: {{ instance_ids: [{}] }}\n{extra}",
+        sim.project_id(),
+        phones.join(", "),
+        b = sim.base_url()
+    )
+}
+
+/// The phone ids of the `huaweicloud_koophone_instance_status` series of `m`, sorted.
+fn phones_in(m: &crate::helpers::Exposition) -> Vec<String> {
+    let mut ids: Vec<String> = m
+        .find("huaweicloud_koophone_instance_status", &[("cloud", "pw")])
+        .iter()
+        .map(|s| s.labels["instance_id"].clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn shard_flags_outrank_the_file_on_every_reload() {
+    use huaweicloud_exporter::config::{shard_of, Overrides, Source};
+    // Arrange: the file says shard 2 of 3; the flags say shard 1 of 3.
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(60)).await;
+    let ids = sim.phone_ids();
+    let mut mine: Vec<String> = ids
+        .iter()
+        .filter(|id| shard_of(id, 3) == 1)
+        .cloned()
+        .collect();
+    mine.sort();
+    assert!(!mine.is_empty() && mine.len() < ids.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let token = "{ token: { value: demo-static-token } }";
+    std::fs::write(&path, reload_config(&sim, token, &ids, "")).unwrap();
+    let source = Source {
+        path: path.clone(),
+        overrides: Overrides::from_shard_flags(Some(1), Some(3)).unwrap(),
+    };
+    let app = huaweicloud_exporter::app::Application::from_source(
+        source,
+        "127.0.0.1:0".parse().unwrap(),
+        "/metrics",
+    )
+    .await
+    .unwrap();
+    let (addr, _state, _stop) = crate::helpers::serve(app);
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        let text = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        crate::helpers::Exposition::parse(&text)
+    };
+    let before = scrape().await;
+
+    // Act: reload twice, the second time with a changed file.
+    let mut after = Vec::new();
+    for extra in ["", "timeout: 7s\n"] {
+        std::fs::write(&path, reload_config(&sim, token, &ids, extra)).unwrap();
+        let r = http
+            .post(format!("http://{addr}/-/reload"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        after.push(scrape().await);
+    }
+
+    // Assert: shard 1's phones only, and no DCS (shard 0 collects it), every time.
+    for m in std::iter::once(&before).chain(&after) {
+        assert_eq!(phones_in(m), mine);
+        assert!(m
+            .find(
+                "huaweicloud_scrape_collector_success",
+                &[("collector", "dcs")]
+            )
+            .is_empty());
+    }
+}
+
+#[test]
+fn shard_flags_are_checked_like_the_file() {
+    use huaweicloud_exporter::config::{Overrides, Shard};
+    assert_eq!(Overrides::from_shard_flags(None, None).unwrap().shard, None);
+    assert_eq!(
+        Overrides::from_shard_flags(Some(2), Some(3)).unwrap().shard,
+        Some(Shard { index: 2, total: 3 })
+    );
+    assert_eq!(
+        Overrides::from_shard_flags(Some(3), Some(3)).unwrap_err(),
+        "--shard.index 3 --shard.total 3: index counts from 0 and must be below total"
+    );
+    assert_eq!(
+        Overrides::from_shard_flags(Some(0), Some(0)).unwrap_err(),
+        "--shard.index 0 --shard.total 0: index counts from 0 and must be below total"
+    );
+}
+
+#[tokio::test]
+async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
+    use huaweicloud_exporter::sim::{Operation, SimUser};
+    // Arrange: the simulator also knows the password the operator rotates to.
+    let mut sim_config = crate::helpers::frozen_sim(20);
+    sim_config.users.push(SimUser {
+        domain: "demo-domain".into(),
+        user: "monitoring".into(),
+        password: "rotated-password".into(),
+    });
+    let sim = crate::helpers::spawn_sim(sim_config).await;
+    let ids = sim.phone_ids();
+    let auth = |pw: &str| {
+        format!("{{ password: {{ domain: demo-domain, user: monitoring, password: {pw} }} }}")
+    };
+    let ddm = "    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 1h }\n";
+    let file = |pw: &str, phones: usize| {
+        // Shard 0 of 1, so DCS and DDM are collected.
+        reload_config(&sim, &auth(pw), &ids[..phones], ddm).replace(
+            "shard: { index: 2, total: 3 }",
+            "shard: { index: 0, total: 1 }",
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, file("demo-password", 10)).unwrap();
+    let cfg = huaweicloud_exporter::config::load_file(&path).unwrap();
+    let (addr, _state, _stop) =
+        crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        let text = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        crate::helpers::Exposition::parse(&text)
+    };
+    let reload = |text: String| {
+        std::fs::write(&path, text).unwrap();
+        let r = http.post(format!("http://{addr}/-/reload")).send();
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    let first = scrape().await;
+    assert_eq!(first.success("pw", "ddm"), 1.0);
+    let ddm_calls = sim.calls(Operation::DdmRestorable);
+    assert_eq!(sim.calls(Operation::IamToken), 1);
+
+    // Act: 20 reloads, every other one changing the phone list (not the cloud's auth).
+    let mut last = first;
+    for i in 0..20 {
+        reload(file("demo-password", if i % 2 == 0 { 11 } else { 10 })).await;
+        last = scrape().await;
+        assert_eq!(last.success("pw", "koophone"), 1.0);
+    }
+    let iam_after_reloads = sim.calls(Operation::IamToken);
+    let ddm_after_reloads = sim.calls(Operation::DdmRestorable);
+    // Act: rotate the password.
+    reload(file("rotated-password", 10)).await;
+    let rotated = scrape().await;
+
+    // Assert: one token for all 20 reloads, DDM served from the kept cache, the phone list
+    // rebuilt; a new password is a new client: a new token, a fresh DDM read.
+    assert_eq!(iam_after_reloads, 1, "20 reloads must not fetch new tokens");
+    assert_eq!(
+        ddm_after_reloads, ddm_calls,
+        "the DDM cache survives reloads"
+    );
+    assert_eq!(
+        last.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "pw")]
+        ),
+        10.0
+    );
+    assert_eq!(
+        sim.calls(Operation::IamToken),
+        2,
+        "a changed password is a new token"
+    );
+    assert!(sim.calls(Operation::DdmRestorable) > ddm_calls);
+    for collector in ["dcs", "koophone", "ddm"] {
+        assert_eq!(rotated.success("pw", collector), 1.0, "{collector}");
     }
 }

@@ -26,6 +26,8 @@ clouds:
 /// A throwaway CA, a server certificate for 127.0.0.1 and a client identity, written to `dir`.
 struct Pki {
     dir: tempfile::TempDir,
+    /// The loopback address this test's clients connect from.
+    source: std::net::IpAddr,
     ca_pem: String,
     /// Client certificate + key, signed by the CA.
     client_identity: String,
@@ -83,7 +85,10 @@ fn make_pki() -> Pki {
     std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).expect("write");
     std::fs::write(dir.path().join("server.crt"), server_cert).expect("write");
     std::fs::write(dir.path().join("server.key"), server_key).expect("write");
+    static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(10);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Pki {
+        source: std::net::IpAddr::from([127, 0, 1, n]),
         ca_pem: ca_cert.pem(),
         client_identity: format!("{client_cert}{client_key}"),
         stranger_identity: format!("{stranger_cert}{stranger_key}"),
@@ -108,6 +113,9 @@ impl Pki {
         reqwest::Client::builder()
             .add_root_certificate(ca)
             .tls_built_in_root_certs(false)
+            // An address of this test's own: basic auth allows one password check in flight per
+            // client address, and tests run in parallel.
+            .local_address(self.source)
     }
 
     fn client_with_identity(&self, pem: &str) -> reqwest::Client {
@@ -334,6 +342,8 @@ fn invalid_web_configs_are_refused_with_file_field_and_fix() {
         (format!("{tls}  min_version: TLS13\n  max_version: TLS12\n"), "web.yml: tls_server_config.min_version: is above max_version; lower min_version or raise max_version"),
         (format!("{tls}  cipher_suites: [TLS_AES_128_GCM_SHA256]\n"), "web.yml: tls_server_config.cipher_suites: is not supported (rustls offers only modern AEAD suites); remove it"),
         (format!("{tls}  colour: blue\n"), "web.yml: tls_server_config.colour: unknown field `colour`, expected one of `cert_file`, `key_file`, `client_ca_file`, `client_auth_type`, `min_version`, `max_version`, `cert`, `key`, `client_ca`, `cipher_suites`, `curve_preferences`, `prefer_server_cipher_suites`, `client_allowed_sans`; remove it or fix its spelling"),
+        ("basic_auth_users:\n  alice: 86753091234567\n".into(), "web.yml: basic_auth_users.alice: is a number, not text (its value is not shown: this field holds a secret); quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents)"),
+        ("basic_auth_users:\n  alice: [s3cr3t]\n".into(), "web.yml: basic_auth_users.alice: is a list, not text (its value is not shown: this field holds a secret); write the secret as one quoted string"),
         ("basic_auth_users:\n  alice: s3cr3t\n".into(), "web.yml: basic_auth_users.alice: is not a bcrypt hash ($2y$<cost>$ followed by 53 characters); hash the password with bcrypt, e.g. `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"),
         (format!("basic_auth_users:\n  \"a:b\": \"{h}\"\n"), "web.yml: basic_auth_users.a:b: user names cannot contain ':' (HTTP basic auth splits user and password at the first ':'); rename the user"),
         ("http_server_config:\n  headers:\n    Server: hwc\n".into(), "web.yml: http_server_config.headers.Server: HTTP header \"Server\" can not be configured; use one of Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy"),
@@ -346,6 +356,7 @@ fn invalid_web_configs_are_refused_with_file_field_and_fix() {
             .unwrap_or_else(|e| e.to_string());
         assert_eq!(got, want, "for\n{text}");
         assert!(!got.contains("s3cr3t"), "a secret leaked into: {got}");
+        assert!(!got.contains("3091"), "a secret leaked into: {got}");
     }
 }
 
@@ -395,5 +406,186 @@ fn unreadable_or_mismatched_pem_files_are_refused_with_their_path() {
             "{}: cannot read the web config file: No such file or directory (os error 2); pass the right path with --web.config.file",
             missing.display()
         )
+    );
+}
+
+/// The exporter binary, in its own process (so its hashing pool is its own), with `--demo` and
+/// the web config `web_config`; killed on drop.
+struct Binary {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_demo_binary(web_config: &str) -> Binary {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    std::fs::write(&path, web_config).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_huaweicloud-exporter"))
+        .args([
+            "--demo",
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--web.config.file", path.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/-/healthy"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Binary {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address is local on Linux).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_password_storm_is_answered_429_at_once_and_spares_the_legitimate() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    // Arrange: two users; the storm guesses the first one's password from one address.
+    let web_config = format!(
+        "basic_auth_users:\n  prometheus: \"{}\"\n  late: \"{}\"\n",
+        bcrypt::hash("right", 6).unwrap(),
+        bcrypt::hash("also-right", 6).unwrap()
+    );
+    let bin = start_demo_binary(&web_config).await;
+    let url = format!("http://127.0.0.1:{}/-/ready", bin.port);
+    let prometheus = client_from("127.0.0.2");
+    let ask = |client: &reqwest::Client, user: &str, password: &str| {
+        client.get(&url).basic_auth(user, Some(password)).send()
+    };
+    assert_eq!(
+        ask(&prometheus, "prometheus", "right")
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "before the storm"
+    );
+
+    // Act: 32 connections from 127.0.0.3 sending random passwords until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let throttled = Arc::new(AtomicU64::new(0));
+    let answers = Arc::new(Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
+    let retry_after = Arc::new(Mutex::new(std::collections::BTreeSet::<String>::new()));
+    let mut storm = Vec::new();
+    for t in 0..32 {
+        let (stop, throttled, answers, retry_after) = (
+            stop.clone(),
+            throttled.clone(),
+            answers.clone(),
+            retry_after.clone(),
+        );
+        let attacker = client_from("127.0.0.3");
+        let url = url.clone();
+        storm.push(tokio::spawn(async move {
+            // Bounded either way: 20 checked (401) guesses per connection is what a pool that
+            // never refuses would give before this test fails, and 20,000 tries in all.
+            let (mut n, mut checked) = (0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) && checked < 20 && n < 20_000 {
+                n += 1;
+                let guess = format!("guess-{t}-{n}");
+                let Ok(r) = attacker
+                    .get(&url)
+                    .basic_auth("prometheus", Some(guess))
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let status = r.status().as_u16();
+                checked += u64::from(status == 401);
+                if status == 429 {
+                    throttled.fetch_add(1, Ordering::Relaxed);
+                    if let Some(v) = r.headers().get("retry-after") {
+                        let v = v.to_str().unwrap_or("?").to_string();
+                        retry_after.lock().unwrap().insert(v);
+                    }
+                }
+                *answers.lock().unwrap().entry(status).or_default() += 1;
+            }
+        }));
+    }
+    // Waits for the storm to be refused (bounded: the storm ends by itself).
+    while throttled.load(Ordering::Relaxed) == 0 && !storm.iter().all(|t| t.is_finished()) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // During the storm: the cached credential, and a first (uncached) login from elsewhere.
+    let mut cached = Vec::new();
+    for _ in 0..5 {
+        cached.push(
+            ask(&prometheus, "prometheus", "right")
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    let first_login = ask(&client_from("127.0.0.4"), "late", "also-right")
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    let storm_was_on = !storm.iter().all(|t| t.is_finished());
+    stop.store(true, Ordering::Relaxed);
+    for t in storm {
+        t.await.unwrap();
+    }
+
+    // Assert
+    let answers = answers.lock().unwrap().clone();
+    assert!(
+        answers.get(&429).copied().unwrap_or(0) > 0,
+        "no guess was answered 429: {answers:?}"
+    );
+    assert!(
+        answers.keys().all(|s| *s == 401 || *s == 429),
+        "guesses get 401 or 429 only: {answers:?}"
+    );
+    assert_eq!(
+        *retry_after.lock().unwrap(),
+        std::collections::BTreeSet::from(["1".to_string()])
+    );
+    assert!(
+        storm_was_on,
+        "the storm ended before the legitimate requests"
+    );
+    assert_eq!(
+        cached,
+        vec![200; 5],
+        "a cached credential never waits for the pool"
+    );
+    assert_eq!(
+        first_login, 200,
+        "one address holds at most one hashing slot, so another address gets one"
     );
 }
