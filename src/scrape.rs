@@ -182,7 +182,9 @@ impl Exporter {
             config,
             metrics,
             clouds,
-            probes: crate::probe::Prober::default(),
+            probes: previous
+                .map(|p| crate::probe::Prober::after_reload(&p.probes))
+                .unwrap_or_default(),
             probe_debug: Default::default(),
             status: Default::default(),
             inflight: Mutex::new(Vec::new()),

@@ -562,8 +562,10 @@ pub const STALE_FACTOR: u32 = 5;
 pub struct Prober {
     /// By (module, sorted phone ids).
     entries: Arc<Mutex<HashMap<Key, Entry>>>,
-    /// Command budgets by module name (bounded by the configured modules).
-    budgets: Mutex<HashMap<String, Bucket>>,
+    /// Command budgets by module name (bounded by the configured modules). Shared with the
+    /// prober of the next config: a reload (which anyone may ask for when no web config guards
+    /// `/-/reload`) must not refill them.
+    budgets: Arc<Mutex<HashMap<String, Bucket>>>,
     /// Numbers runs.
     next_run: AtomicU64,
 }
@@ -573,6 +575,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Prober {
+    /// The prober of a reloaded config: no results or runs carried over (the modules may have
+    /// changed), but the command budgets spent so far still count.
+    pub fn after_reload(previous: &Prober) -> Prober {
+        Prober {
+            budgets: Arc::clone(&previous.budgets),
+            ..Prober::default()
+        }
+    }
+
     /// Answers a probe of `ids` by `module` whose caller allows `budget`: from the last result,
     /// by joining a run in flight that gives its jobs at least `budget`, or by starting one
     /// (which finishes and is kept even if this request goes away) when the module's command

@@ -745,3 +745,66 @@ async fn a_refused_probe_is_answered_from_an_older_result_when_there_is_one() {
     assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
     assert_eq!(commands_total(&app, "any", "throttled").await, 2.0);
 }
+
+#[tokio::test]
+async fn a_reload_does_not_refill_the_command_budget() {
+    // Arrange: a module allowed 2 commands a minute, served from a file so it can be reloaded.
+    let sim = spawn_sim(SimConfig {
+        job_delay: Duration::from_millis(100),
+        ..frozen_sim(20)
+    })
+    .await;
+    let ids = sim.phone_ids();
+    let yaml = format!(
+        r#"
+clouds:
+  - name: pw
+    region: ap-southeast-1
+    project_id: {project}
+    auth: {{ token: {{ value: demo-static-token }} }}
+    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    koophone: {{ instance_ids: [{phones}] }}
+probes:
+  any:
+    cloud: pw
+    command: echo hello
+    poll_interval: 50ms
+    max_commands_per_minute: 2
+"#,
+        project = sim.project_id(),
+        base = sim.base_url(),
+        phones = ids.join(", ")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let cfg = load_for(&sim, &yaml);
+    let (addr, _state, _stop) = serve(build(cfg, Some(path)).await);
+    let http = reqwest::Client::new();
+    let probe = |target: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("http://{addr}/probe?module=any&target={target}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(probe(ids[0].clone()).await, 200);
+    assert_eq!(probe(ids[1].clone()).await, 200);
+    assert_eq!(probe(ids[2].clone()).await, 429, "the budget is spent");
+
+    // Act: anyone on the port may ask for a reload when no web config guards it.
+    let reload = http
+        .post(format!("http://{addr}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reload.status(), 200);
+
+    // Assert: still spent, and no command was sent for the refused probe.
+    assert_eq!(probe(ids[3].clone()).await, 429, "a reload refills nothing");
+    assert_eq!(sim.calls(Operation::KoophoneAsyncCommand), 2);
+}
