@@ -153,36 +153,18 @@ pub fn line(level: &str, msg: &str, fields: &[(&str, String)]) -> String {
     out
 }
 
-/// A logfmt value: bare when it is a plain token, else quoted with `"`, `\` and every control
-/// character escaped; cut to [`MAX_VALUE`] characters.
+/// A logfmt value, as the process log writes it ([`crate::logging::logfmt_value`]: bare when it
+/// is a plain token, else quoted with `"`, `\` and every control character escaped), cut to
+/// [`MAX_VALUE`] characters (then ending in `…`).
 pub fn value(v: &str) -> String {
-    let cut = v.chars().nth(MAX_VALUE).is_some();
-    let plain = !v.is_empty()
-        && !cut
-        && v.chars()
-            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '=' | '\\'));
-    if plain {
-        return v.to_string();
+    let mut out = String::with_capacity(v.len().min(MAX_VALUE * 4) + 2);
+    if v.chars().nth(MAX_VALUE).is_some() {
+        let mut cut: String = v.chars().take(MAX_VALUE).collect();
+        cut.push('…');
+        crate::logging::logfmt_value(&mut out, &cut);
+    } else {
+        crate::logging::logfmt_value(&mut out, v);
     }
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('"');
-    for c in v.chars().take(MAX_VALUE) {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    if cut {
-        out.push('…');
-    }
-    out.push('"');
     out
 }
 
@@ -197,10 +179,11 @@ mod tests {
         assert_eq!(value("a b"), "\"a b\"");
         assert_eq!(
             value("x\nlevel=info msg=\"forged\"\r\u{1b}[2J"),
-            "\"x\\nlevel=info msg=\\\"forged\\\"\\r\\u{1b}[2J\""
+            "\"x\\nlevel=info msg=\\\"forged\\\"\\r\\u001b[2J\""
         );
         let long = value(&"y".repeat(5000));
-        assert_eq!(long.chars().count(), MAX_VALUE + 3);
+        assert_eq!(long.chars().count(), MAX_VALUE + 1);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

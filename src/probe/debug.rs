@@ -125,13 +125,7 @@ pub async fn serve(
             .spend(name, module.max_commands_per_minute, calls, now)
     {
         count("throttled");
-        return Err(Refusal::Throttled {
-            retry_after,
-            reason: format!(
-                "module {name:?} has sent its max_commands_per_minute ({}); try again later",
-                module.max_commands_per_minute
-            ),
-        });
+        return Err(Refusal::budget_spent(name, module, retry_after));
     }
     let begin = line(
         "info",

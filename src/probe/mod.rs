@@ -208,6 +208,19 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// Module `name`'s command budget is spent until `retry_after`.
+    pub(crate) fn budget_spent(name: &str, module: &ProbeModule, retry_after: Duration) -> Refusal {
+        Refusal::Throttled {
+            retry_after,
+            reason: format!(
+                "module {name:?} has sent its max_commands_per_minute ({}); try again later",
+                module.max_commands_per_minute
+            ),
+        }
+    }
+}
+
 impl From<String> for Refusal {
     fn from(reason: String) -> Self {
         Refusal::BadRequest(reason)
@@ -424,13 +437,7 @@ pub async fn serve(
             retry_after_s = retry_after.as_secs_f64(),
             "probe refused: command budget spent"
         );
-        Refusal::Throttled {
-            retry_after,
-            reason: format!(
-                "module {name:?} has sent its max_commands_per_minute ({}); try again later",
-                module.max_commands_per_minute
-            ),
-        }
+        Refusal::budget_spent(name, module, retry_after)
     })?;
     exporter.status.record_probe(crate::status::ProbeRecord::of(
         name,
