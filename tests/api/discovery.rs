@@ -688,3 +688,40 @@ async fn churn_buys_and_releases_phones_while_it_runs() {
     assert!("5/0s".parse::<huaweicloud_exporter::sim::Churn>().is_err());
     assert!("five".parse::<huaweicloud_exporter::sim::Churn>().is_err());
 }
+
+#[tokio::test]
+async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
+    // Arrange: every listing call takes 2 s; the scrape allows 1 s (header 1.5 s - 0.5 s).
+    let sim = spawn_sim(SimConfig {
+        faults: vec![(
+            Operation::KoophoneList,
+            FaultSpec {
+                latency: Some(Duration::from_secs(2)),
+                ..FaultSpec::default()
+            },
+        )],
+        ..frozen_sim(50)
+    })
+    .await;
+    let app = spawn_app_with_sim(sim.clone(), &config("refresh_interval: 1h")).await;
+
+    // Act: the first scrape ends at its deadline, answered, without phones.
+    let (status, text) = app.scrape_raw(Some("1.5")).await;
+    assert_eq!(status, 200);
+    let m = Exposition::parse(&text);
+    assert_eq!(m.success("pw", "koophone"), 0.0);
+    assert!(ids_of(&m, "huaweicloud_koophone_instance_status").is_empty());
+
+    // Assert: the listing went on behind it, once; a later scrape has every phone.
+    let m = scrape_until(&app, "the listing that went on", |m| {
+        m.find(
+            "huaweicloud_scrape_collector_success",
+            &[("cloud", "pw"), ("collector", "koophone_discovery")],
+        )
+        .iter()
+        .any(|s| s.value == 1.0)
+    })
+    .await;
+    assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_status"), live(&sim));
+    assert_eq!(sim.calls(Operation::KoophoneList), 1);
+}
