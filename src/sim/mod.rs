@@ -111,6 +111,9 @@ pub struct SimConfig {
     /// The `page_no` of the KooPhone listing's first page (1, or 0 for the other reading of
     /// the page); a smaller `page_no` is refused with 400 `KOOPHONE.API.1000`.
     pub list_first_page: u64,
+    /// The largest `page_size` the KooPhone listing accepts (larger: 400 `KOOPHONE.API.1000`);
+    /// sizes above 100 are served as 100 rows.
+    pub list_max_page_size: u64,
 }
 
 /// Churn: every `every`, `phones` phones are bought (even steps) or the newest released (odd
@@ -172,6 +175,7 @@ impl Default for SimConfig {
             dcs_instances: 6,
             churn: None,
             list_first_page: 1,
+            list_max_page_size: 1_000,
         }
     }
 }

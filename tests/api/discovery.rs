@@ -722,6 +722,25 @@ async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
         .any(|s| s.value == 1.0)
     })
     .await;
-    assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_status"), live(&sim));
+    assert_eq!(
+        ids_of(&m, "huaweicloud_koophone_instance_status"),
+        live(&sim)
+    );
     assert_eq!(sim.calls(Operation::KoophoneList), 1);
+}
+
+#[tokio::test]
+async fn a_server_refusing_the_page_size_is_read_with_smaller_pages() {
+    let sim = spawn_sim(SimConfig {
+        list_max_page_size: 50,
+        ..frozen_sim(130)
+    })
+    .await;
+    let app = spawn_app_with_sim(sim.clone(), &config("")).await;
+    let m = app.scrape().await;
+    assert_eq!(
+        ids_of(&m, "huaweicloud_koophone_instance_status"),
+        live(&sim)
+    );
+    assert_eq!(discovery_ok(&m), 1.0);
 }
