@@ -744,3 +744,31 @@ async fn a_server_refusing_the_page_size_is_read_with_smaller_pages() {
     );
     assert_eq!(discovery_ok(&m), 1.0);
 }
+
+#[tokio::test]
+async fn probes_run_on_discovered_phones() {
+    let sim = spawn_sim(frozen_sim(20)).await;
+    let healthy = sim
+        .phone_ids()
+        .into_iter()
+        .find(|id| !matches!(sim.phone_status(id), Some(5 | 6) | None))
+        .unwrap();
+    let cfg = format!(
+        "{}probes:\n  boot:\n    cloud: pw\n    command: getprop sys.boot_completed\n    expect: \"^1$\"\n    timeout: 5s\n    poll_interval: 50ms\n",
+        config("")
+    );
+    let app = spawn_app_with_sim(sim.clone(), &cfg).await;
+    app.scrape().await;
+    let probe = |target: String| {
+        let url = app.url(&format!("/probe?module=boot&target={target}"));
+        let http = app.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let r = probe(healthy.clone()).await;
+    assert_eq!(r.status(), 200);
+    let m = Exposition::parse(&r.text().await.unwrap());
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+    // A phone the listing did not find is refused, as an unlisted one is.
+    let r = probe("zzzz0000".into()).await;
+    assert_eq!(r.status(), 400);
+}
