@@ -428,7 +428,11 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage, BodyError> {
     let mut phones = Vec::with_capacity(rows.len());
     let mut skipped = 0;
     for r in rows {
-        let id = label_text(r.instance_id);
+        // An id is a string (a number there is a wrong answer, not an id).
+        let id = match r.instance_id {
+            Some(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        };
         if crate::config::check_instance_id(&id).is_err() {
             skipped += 1;
             continue;
@@ -661,12 +665,13 @@ mod tests {
    "project_id": "0123", "project_name": "ap-southeast-1", "phone_id": "03c0802ce8b48d32",
    "member_name": "Some One", "account_name": "someone_acct", "region_name": "AP-Singapore",
    "region_name_en": "AP-Singapore", "backup_status": 2, "backup_time": "2025-11-02 10:00:00",
-   "restore_status": null, "restore_time": null}, {"instance_name": "no id"}],
+   "restore_status": null, "restore_time": null}, {"instance_name": "no id"}, {"instance_id": 12345},
+   {"instance_id": "a b"}],
   "page_no": 1, "page_size": 100, "total_count": 1250, "error_code": "0", "error_msg": "ok"},
  "error_code": "0", "error_msg": "ok"}"#;
         let p = parse_list(body).unwrap();
         assert_eq!(p.total, Some(1250));
-        assert_eq!(p.skipped, 1);
+        assert_eq!(p.skipped, 3);
         assert_eq!(p.phones[0].instance_name, "shop-floor-07");
         assert_eq!(p.phones[0].running_status, StatusValue::Code(2));
         assert_eq!(p.phones[0].frozen, Some(false));

@@ -772,3 +772,18 @@ async fn probes_run_on_discovered_phones() {
     let r = probe("zzzz0000".into()).await;
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn a_listing_with_wrong_types_keeps_the_last_inventory() {
+    a_bad_refresh_keeps_the_inventory(FaultKind::WrongTypes).await;
+}
+
+#[tokio::test]
+async fn a_truncated_listing_keeps_the_last_inventory() {
+    a_bad_refresh_keeps_the_inventory(FaultKind::Truncated).await;
+}
+
+#[tokio::test]
+async fn a_hostile_listing_message_keeps_the_last_inventory() {
+    a_bad_refresh_keeps_the_inventory(FaultKind::HostileMessage).await;
+}
