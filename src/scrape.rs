@@ -58,6 +58,61 @@ pub struct CloudRuntime {
     pub phones: Option<Arc<PhoneList>>,
     /// Its DDM collector and cache.
     pub ddm: Option<Arc<DdmCollector>>,
+    /// Its discovered phones, when its koophone section lists none (then `phones` is `None`).
+    pub koophone_discovery: Option<crate::discovery::Inventory<crate::cloud::koophone::Phone>>,
+    /// What scrapes derive from the discovered inventory, computed once per snapshot.
+    koophone_derived: Mutex<Option<Arc<Derived>>>,
+}
+
+/// This replica's share of one discovered snapshot: the ids the status calls go to and the
+/// inventory's families, so a scrape between refreshes neither filters nor renders them again.
+struct Derived {
+    snapshot: Arc<crate::discovery::Snapshot<crate::cloud::koophone::Phone>>,
+    ids: Arc<Vec<String>>,
+    families: Families,
+}
+
+impl CloudRuntime {
+    /// This replica's share of `snapshot` (cached while the snapshot is current).
+    fn derived(
+        &self,
+        snapshot: Arc<crate::discovery::Snapshot<crate::cloud::koophone::Phone>>,
+        shard: crate::config::Shard,
+        max_series: usize,
+    ) -> Arc<Derived> {
+        let mut cache = match self.koophone_derived.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(d) = cache
+            .as_ref()
+            .filter(|d| Arc::ptr_eq(&d.snapshot, &snapshot))
+        {
+            return d.clone();
+        }
+        let cloud = self.cfg.name.as_str();
+        let mine = || {
+            snapshot
+                .items
+                .iter()
+                .filter(|p| collectors::koophone::in_shard(&p.instance_id, shard))
+        };
+        let ids: Vec<String> = mine().map(|p| p.instance_id.clone()).collect();
+        let series = ids.len() * 3 + collectors::koophone::RUNNING_STATUSES.len();
+        let families = if series <= max_series {
+            collectors::koophone::map_inventory(cloud, mine())
+        } else {
+            tracing::warn!(cloud, phones = ids.len(), series, max_series, "the discovered phones would make more series than koophone.max_series; their info, running status and frozen series are left out (raise max_series or shard the phones)");
+            Families::new()
+        };
+        let d = Arc::new(Derived {
+            snapshot,
+            ids: Arc::new(ids),
+            families,
+        });
+        *cache = Some(d.clone());
+        d
+    }
 }
 
 type Collection = Shared<BoxFuture<'static, Bytes>>;
@@ -143,7 +198,30 @@ impl Exporter {
                         }
                 })
                 .and_then(|(c, _)| c.phones.clone());
+            // A discovered inventory was listed with the client's credentials and the
+            // discovery's filters: kept when both are unchanged (no new listing on reload).
+            let kept_discovery = kept
+                .filter(|(c, _)| {
+                    c.cfg.koophone.as_ref().and_then(|k| k.discovery.as_ref())
+                        == cfg.koophone.as_ref().and_then(|k| k.discovery.as_ref())
+                })
+                .and_then(|(c, _)| c.koophone_discovery.clone());
+            let koophone_discovery = cfg
+                .koophone
+                .as_ref()
+                .and_then(|k| k.discovery.as_ref())
+                .map(|d| {
+                    kept_discovery.unwrap_or_else(|| {
+                        crate::discovery::Inventory::new(
+                            &cfg.name,
+                            "koophone",
+                            d.refresh_interval,
+                            collectors::koophone::lister(client.clone(), d),
+                        )
+                    })
+                });
             let phones = match (&cfg.koophone, kept_phones) {
+                (Some(k), _) if k.discovery.is_some() => None,
                 (Some(_), Some(kept)) => Some(kept),
                 (Some(k), None) => {
                     Some(Arc::new(PhoneList::new(k, config.shard).map_err(|e| {
@@ -176,6 +254,8 @@ impl Exporter {
                 client,
                 phones,
                 ddm,
+                koophone_discovery,
+                koophone_derived: Mutex::new(None),
             });
         }
         Ok(Exporter {
@@ -284,6 +364,21 @@ impl Exporter {
                     .boxed(),
                 );
             }
+            if let (Some(k), Some(inv)) = (&c.cfg.koophone, &c.koophone_discovery) {
+                let names = k.status_names.clone();
+                let max_series = k.max_series;
+                let client = &c.client;
+                let shard = self.config.shard;
+                jobs.push(
+                    timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
+                        let snapshot = inv.current(deadline).await?;
+                        let ids = c.derived(snapshot, shard, max_series).ids.clone();
+                        collectors::koophone::collect(client, &ids, &names, max_series, deadline)
+                            .await
+                    })
+                    .boxed(),
+                );
+            }
             if let Some(ddm) = &c.ddm {
                 jobs.push(
                     timed(
@@ -309,6 +404,11 @@ impl Exporter {
                 ],
                 1.0,
             );
+        }
+        for c in &self.clouds {
+            if let (Some(k), Some(inv)) = (&c.cfg.koophone, &c.koophone_discovery) {
+                self.discovery_families(&mut out, c, k.max_series, inv);
+            }
         }
         for (cloud, collector, result, elapsed) in results {
             self.status
@@ -345,6 +445,33 @@ impl Exporter {
             );
         }
         out
+    }
+}
+
+impl Exporter {
+    /// The families of a KooPhone discovery: the inventory's own metrics for the phones this
+    /// replica keeps (when their series fit `max_series`), the discovery's self metrics and its
+    /// success and duration as collector `koophone_discovery`; the landing page hears of it too.
+    fn discovery_families(
+        &self,
+        out: &mut Families,
+        c: &CloudRuntime,
+        max_series: usize,
+        inv: &crate::discovery::Inventory<crate::cloud::koophone::Phone>,
+    ) {
+        let cloud = c.cfg.name.as_str();
+        let mut kept = 0;
+        if let Some(snapshot) = inv.peek() {
+            let d = c.derived(snapshot, self.config.shard, max_series);
+            kept = d.ids.len();
+            out.merge(d.families.clone());
+        }
+        inv.families(out, kept);
+        let stats = inv.stats();
+        if let Some(last) = &stats.last {
+            self.status
+                .record_collector(cloud, inv.collector(), last.error.as_ref(), last.took);
+        }
     }
 }
 

@@ -263,7 +263,7 @@ pub fn resolve_target(
     configured: &[String],
 ) -> Result<Vec<String>, String> {
     let not_configured = format!(
-        "is not a phone of cloud {:?} (its koophone instance_ids or instance_ids_file, on this replica's shard)",
+        "is not a phone of cloud {:?} (its koophone instance_ids or instance_ids_file, or the phones it discovered, on this replica's shard)",
         module.cloud
     );
     if let Some(members) = module.groups.get(target) {
@@ -488,9 +488,26 @@ pub(crate) fn resolve<'a>(
         }
     })?;
     let (client, configured) = match exporter.cloud(&module.cloud) {
-        Some(c) => match &c.phones {
-            Some(p) => (c.client.clone(), p.current()),
-            None => {
+        Some(c) => match (&c.phones, &c.koophone_discovery) {
+            (Some(p), _) => (c.client.clone(), p.current()),
+            // Discovered phones: the ones this replica keeps, as of the last listing.
+            (None, Some(inv)) => {
+                let shard = exporter.config.shard;
+                let ids: Vec<String> = inv
+                    .peek()
+                    .map(|s| {
+                        s.items
+                            .iter()
+                            .filter(|p| {
+                                crate::collectors::koophone::in_shard(&p.instance_id, shard)
+                            })
+                            .map(|p| p.instance_id.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (c.client.clone(), std::sync::Arc::new(ids))
+            }
+            (None, None) => {
                 return Err(format!(
                     "module {name:?} runs on cloud {:?}, which has no koophone section",
                     module.cloud

@@ -44,7 +44,7 @@ fn answer(inner: &Inner, project_id: &str, query: Option<&str>, fault: Option<Fa
         );
     }
     let mut value = body(
-        &inner.fleet.dcs_counts(inner.tick()),
+        &inner.fleet().dcs_counts(inner.tick()),
         include_failure(query),
         fault == Some(FaultKind::NewState),
     );

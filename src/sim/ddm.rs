@@ -76,7 +76,7 @@ pub(crate) async fn restorable(
             if project_id != inner.config.project_id {
                 return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
             }
-            let Some(&targets) = inner.ddm.get(&instance_id) else {
+            let Some(targets) = inner.instances().ddm_targets(&instance_id) else {
                 return Reply::new(
                     StatusCode::NOT_FOUND,
                     json!({"error_code": "DBS.280108", "error_msg": "The DB instance does not exist."}),

@@ -25,16 +25,19 @@ pub enum Operation {
     KoophoneTask,
     /// DDM `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`.
     DdmRestorable,
+    /// KooPhone `GET /v1/instances/batch-query` (the listing discovery pages through).
+    KoophoneList,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 7] = [
         Operation::IamToken,
         Operation::DcsStatus,
         Operation::KoophoneBatchStatus,
         Operation::KoophoneAsyncCommand,
         Operation::KoophoneTask,
         Operation::DdmRestorable,
+        Operation::KoophoneList,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -45,6 +48,7 @@ impl Operation {
             Operation::KoophoneAsyncCommand => "koophone_async_command",
             Operation::KoophoneTask => "koophone_task",
             Operation::DdmRestorable => "ddm_restorable",
+            Operation::KoophoneList => "koophone_list",
         }
     }
 
@@ -55,6 +59,7 @@ impl Operation {
             Operation::KoophoneBatchStatus
                 | Operation::KoophoneAsyncCommand
                 | Operation::KoophoneTask
+                | Operation::KoophoneList
         )
     }
 
@@ -67,6 +72,7 @@ impl Operation {
             Operation::KoophoneAsyncCommand => 3,
             Operation::KoophoneTask => 4,
             Operation::DdmRestorable => 5,
+            Operation::KoophoneList => 6,
         }
     }
 }
@@ -165,10 +171,20 @@ pub enum FaultKind {
     /// The service's error (as `api_error`), its message carrying markup, control characters
     /// and a forged log line and sample: a hostile or compromised peer.
     HostileMessage,
+    /// Listings: a page past the first answers no rows though more remain.
+    EmptyPage,
+    /// Listings: a page answers half the rows asked (at least one) though more remain; the
+    /// next page starts where a full page would have ended, so the rest of it is lost.
+    ShortPage,
+    /// Listings: the total (`total_count`, `total`, `instance_num`) says far more than there are.
+    ListTotalLies,
+    /// Listings: every page past the first starts one row early (repeating the previous
+    /// page's last row), as an insertion between calls shifts them.
+    RowsRepeated,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 25] = [
+    pub const ALL: [FaultKind; 29] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -194,6 +210,10 @@ impl FaultKind {
         FaultKind::ErrorsIn200,
         FaultKind::DuplicateJobIds,
         FaultKind::HostileMessage,
+        FaultKind::EmptyPage,
+        FaultKind::ShortPage,
+        FaultKind::ListTotalLies,
+        FaultKind::RowsRepeated,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -223,6 +243,10 @@ impl FaultKind {
             FaultKind::ErrorsIn200 => "errors_in_200",
             FaultKind::DuplicateJobIds => "duplicate_job_ids",
             FaultKind::HostileMessage => "hostile_message",
+            FaultKind::EmptyPage => "empty_page",
+            FaultKind::ShortPage => "short_page",
+            FaultKind::ListTotalLies => "list_total_lies",
+            FaultKind::RowsRepeated => "rows_repeated",
         }
     }
 }
