@@ -58,6 +58,9 @@ pub struct CloudRuntime {
     pub phones: Option<Arc<PhoneList>>,
     /// Its DDM collector and cache.
     pub ddm: Option<Arc<DdmCollector>>,
+    /// KooPhone phones isolated by batch-level errors, remembered across scrapes (kept over a
+    /// reload with the client: the answers were read with its credentials).
+    pub isolated: Arc<collectors::koophone_isolate::Isolation>,
 }
 
 type Collection = Shared<BoxFuture<'static, Bytes>>;
@@ -171,11 +174,15 @@ impl Exporter {
                     .map(|d| d.as_secs_f64())
                     .unwrap_or(0.0),
             );
+            let isolated = kept
+                .map(|(c, _)| c.isolated.clone())
+                .unwrap_or_default();
             clouds.push(CloudRuntime {
                 cfg: cfg.clone(),
                 client,
                 phones,
                 ddm,
+                isolated,
             });
         }
         Ok(Exporter {
@@ -273,11 +280,14 @@ impl Exporter {
                 let names = k.status_names.clone();
                 let max_series = k.max_series;
                 let client = &c.client;
+                let isolated = &c.isolated;
                 jobs.push(
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let ids = phones.current();
-                        collectors::koophone::collect(client, &ids, &names, max_series, deadline)
-                            .await
+                        collectors::koophone::collect(
+                            client, &ids, &names, max_series, deadline, isolated,
+                        )
+                        .await
                     })
                     .boxed(),
                 );
@@ -308,13 +318,16 @@ impl Exporter {
                 1.0,
             );
         }
-        for (cloud, collector, result, elapsed) in results {
+        for (cloud, collector, mut result, elapsed) in results {
+            // A partial answer is served, but is no success (the collector logged why).
+            let incomplete = result.as_mut().ok().and_then(Families::take_incomplete);
+            let error = result.as_ref().err().or(incomplete.as_ref());
             self.status
-                .record_collector(cloud, collector, result.as_ref().err(), elapsed);
+                .record_collector(cloud, collector, error, elapsed);
             let ok = match result {
                 Ok(f) => {
                     out.merge(f);
-                    true
+                    incomplete.is_none()
                 }
                 Err(e) => {
                     tracing::warn!(

@@ -165,10 +165,21 @@ pub enum FaultKind {
     /// The service's error (as `api_error`), its message carrying markup, control characters
     /// and a forged log line and sample: a hostile or compromised peer.
     HostileMessage,
+    /// Batch status: a call asking for any of the fault's `ids` answers HTTP 200 with
+    /// `KOOPHONE.API.1001` (no permission on those phones), the whole batch failing; calls
+    /// without them answer normally. Other operations: no effect.
+    ForbiddenIds,
+    /// Batch status: a call asking for any of the fault's `ids` is rejected with HTTP 400
+    /// `KOOPHONE.API.1000`, as for phones released (unknown ids are a bad parameter).
+    ReleasedIds,
+    /// [`FaultKind::ReleasedIds`] in the other reading of the pages: `KOOPHONE.API.1000`
+    /// inside HTTP 200.
+    #[serde(rename = "released_ids_in_200")]
+    ReleasedIdsIn200,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 25] = [
+    pub const ALL: [FaultKind; 28] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -194,6 +205,9 @@ impl FaultKind {
         FaultKind::ErrorsIn200,
         FaultKind::DuplicateJobIds,
         FaultKind::HostileMessage,
+        FaultKind::ForbiddenIds,
+        FaultKind::ReleasedIds,
+        FaultKind::ReleasedIdsIn200,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -223,6 +237,9 @@ impl FaultKind {
             FaultKind::ErrorsIn200 => "errors_in_200",
             FaultKind::DuplicateJobIds => "duplicate_job_ids",
             FaultKind::HostileMessage => "hostile_message",
+            FaultKind::ForbiddenIds => "forbidden_ids",
+            FaultKind::ReleasedIds => "released_ids",
+            FaultKind::ReleasedIdsIn200 => "released_ids_in_200",
         }
     }
 }
@@ -274,6 +291,9 @@ pub struct FaultSpec {
     /// are appended); `http://127.0.0.1:9` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The phones [`FaultKind::ForbiddenIds`] and [`FaultKind::ReleasedIds`] are about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<String>>,
 }
 
 fn ser_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -405,6 +425,7 @@ mod tests {
                 times: Some(2),
                 retry_after_secs: Some(1),
                 location: None,
+                ids: None,
             }
         );
         let back = serde_json::to_value(&spec).unwrap();
