@@ -174,9 +174,7 @@ impl Exporter {
                     .map(|d| d.as_secs_f64())
                     .unwrap_or(0.0),
             );
-            let isolated = kept
-                .map(|(c, _)| c.isolated.clone())
-                .unwrap_or_default();
+            let isolated = kept.map(|(c, _)| c.isolated.clone()).unwrap_or_default();
             clouds.push(CloudRuntime {
                 cfg: cfg.clone(),
                 client,

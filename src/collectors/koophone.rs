@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use crate::cloud::koophone::{StatusResult, StatusValue, MAX_IDS_PER_CALL};
 use super::koophone_isolate;
+use crate::cloud::koophone::{StatusResult, StatusValue, MAX_IDS_PER_CALL};
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::{StatusNames, UNKNOWN_STATUS};
 use crate::metrics::Families;

@@ -68,26 +68,21 @@ pub fn id_reason(e: &ApiError) -> Option<&'static str> {
     }
 }
 
+/// One batch-status answer: the rows of phones asked (once each) and its request id.
+pub type Answer = Result<(Vec<StatusResult>, Option<String>), ApiError>;
+
 /// Where batch statuses come from: the cloud, or a fake in unit tests.
 pub trait StatusSource: Sync {
     /// Statuses of `ids` (≤ 100, no duplicates), only phones asked, once each, and the
     /// answer's request id.
-    fn status<'a>(
-        &'a self,
-        ids: &'a [String],
-        deadline: Instant,
-    ) -> BoxFuture<'a, Result<(Vec<StatusResult>, Option<String>), ApiError>>;
+    fn status<'a>(&'a self, ids: &'a [String], deadline: Instant) -> BoxFuture<'a, Answer>;
 
     /// `cloud` label, for log lines.
     fn cloud(&self) -> &str;
 }
 
 impl StatusSource for CloudClient {
-    fn status<'a>(
-        &'a self,
-        ids: &'a [String],
-        deadline: Instant,
-    ) -> BoxFuture<'a, Result<(Vec<StatusResult>, Option<String>), ApiError>> {
+    fn status<'a>(&'a self, ids: &'a [String], deadline: Instant) -> BoxFuture<'a, Answer> {
         super::koophone::status_chunk(self, ids, deadline).boxed()
     }
 
@@ -405,7 +400,12 @@ impl<'s, S: StatusSource> Splitter<'s, S> {
 }
 
 /// Counts (and names, for the log line) the phones asked but absent from an answer.
-fn note_missing(f: &mut Found, asked: &[String], rows: &[StatusResult], request_id: Option<String>) {
+fn note_missing(
+    f: &mut Found,
+    asked: &[String],
+    rows: &[StatusResult],
+    request_id: Option<String>,
+) {
     if rows.len() >= asked.len() {
         return;
     }
@@ -486,9 +486,11 @@ async fn fetch_at<S: StatusSource>(
             },
         }
     }));
-    let rechecks = futures::future::join_all(plan.rechecks.iter().map(|(id, _)| async move {
-        source.status(std::slice::from_ref(id), soft).await
-    }));
+    let rechecks = futures::future::join_all(
+        plan.rechecks
+            .iter()
+            .map(|(id, _)| async move { source.status(std::slice::from_ref(id), soft).await }),
+    );
     let (first, rechecked) = futures::future::join(first, rechecks).await;
     let first = first?;
 
@@ -619,7 +621,10 @@ async fn fetch_at<S: StatusSource>(
         if cut.is_some() && cut != mem.last_cut {
             tracing::warn!(
                 cloud,
-                request_id = bad.first().and_then(|b| b.error.request_id.as_deref()).unwrap_or("-"),
+                request_id = bad
+                    .first()
+                    .and_then(|b| b.error.request_id.as_deref())
+                    .unwrap_or("-"),
                 "KooPhone isolation stopped early: {}",
                 cut.as_deref().unwrap_or_default()
             );
@@ -710,11 +715,7 @@ mod tests {
     }
 
     impl StatusSource for Fake {
-        fn status<'a>(
-            &'a self,
-            ids: &'a [String],
-            _deadline: Instant,
-        ) -> BoxFuture<'a, Result<(Vec<StatusResult>, Option<String>), ApiError>> {
+        fn status<'a>(&'a self, ids: &'a [String], _deadline: Instant) -> BoxFuture<'a, Answer> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let err = |kind, code: &str| {
                 let mut e = ApiError::new(kind, "koophone_batch_status", "no");
@@ -764,8 +765,14 @@ mod tests {
             e.code = Some(code.into());
             e
         };
-        assert_eq!(id_reason(&e(ErrorKind::ApiError, NO_PERMISSION)), Some(NO_PERMISSION));
-        assert_eq!(id_reason(&e(ErrorKind::ClientError, BAD_PARAMETER)), Some(BAD_PARAMETER));
+        assert_eq!(
+            id_reason(&e(ErrorKind::ApiError, NO_PERMISSION)),
+            Some(NO_PERMISSION)
+        );
+        assert_eq!(
+            id_reason(&e(ErrorKind::ClientError, BAD_PARAMETER)),
+            Some(BAD_PARAMETER)
+        );
         for kind in [
             ErrorKind::ServerError,
             ErrorKind::Throttled,
@@ -775,8 +782,14 @@ mod tests {
         ] {
             assert_eq!(id_reason(&e(kind, BAD_PARAMETER)), None, "{kind:?}");
         }
-        assert_eq!(id_reason(&e(ErrorKind::ApiError, "KOOPHONE.API.9999")), None);
-        assert_eq!(id_reason(&ApiError::new(ErrorKind::ApiError, "op", "")), None);
+        assert_eq!(
+            id_reason(&e(ErrorKind::ApiError, "KOOPHONE.API.9999")),
+            None
+        );
+        assert_eq!(
+            id_reason(&ApiError::new(ErrorKind::ApiError, "op", "")),
+            None
+        );
     }
 
     #[tokio::test]
@@ -830,8 +843,10 @@ mod tests {
     #[tokio::test]
     async fn a_batch_of_bad_ids_uses_its_share_and_the_next_scrape_goes_on() {
         let ids = fleet(300);
-        let bad: Vec<(String, &'static str)> =
-            ids[100..200].iter().map(|i| (i.clone(), BAD_PARAMETER)).collect();
+        let bad: Vec<(String, &'static str)> = ids[100..200]
+            .iter()
+            .map(|i| (i.clone(), BAD_PARAMETER))
+            .collect();
         let api = Fake::default();
         api.bad.lock().unwrap().extend(bad.iter().cloned());
         let iso = Isolation::default();
@@ -840,10 +855,17 @@ mod tests {
         assert_eq!(got.results.len(), 200);
         let first = iso.isolated().len();
         assert!(first > 0);
-        assert!(got.incomplete.unwrap().message.contains("not resolved in time"));
+        assert!(got
+            .incomplete
+            .unwrap()
+            .message
+            .contains("not resolved in time"));
         let got = fetch(&api, &ids, far(), &iso).await.unwrap();
         assert_eq!(got.results.len(), 200);
-        assert!(iso.isolated().len() > first, "the next scrape isolates more");
+        assert!(
+            iso.isolated().len() > first,
+            "the next scrape isolates more"
+        );
     }
 
     #[tokio::test]
@@ -890,14 +912,20 @@ mod tests {
         let at = |d: Duration| t0 + d;
         fetch_at(&api, &ids, far(), &iso, t0).await.unwrap();
         api.calls();
-        let got = fetch_at(&api, &ids, far(), &iso, at(RECHECK_FIRST)).await.unwrap();
+        let got = fetch_at(&api, &ids, far(), &iso, at(RECHECK_FIRST))
+            .await
+            .unwrap();
         assert_eq!(api.calls(), 2 + 1, "two batches and one re-check");
         assert_eq!(got.isolated, BTreeMap::from([(NO_PERMISSION, 1)]));
         // Still bad: the next re-check waits twice as long.
-        fetch_at(&api, &ids, far(), &iso, at(RECHECK_FIRST * 2)).await.unwrap();
+        fetch_at(&api, &ids, far(), &iso, at(RECHECK_FIRST * 2))
+            .await
+            .unwrap();
         assert_eq!(api.calls(), 2);
         api.bad.lock().unwrap().clear();
-        let got = fetch_at(&api, &ids, far(), &iso, at(RECHECK_FIRST * 3)).await.unwrap();
+        let got = fetch_at(&api, &ids, far(), &iso, at(RECHECK_FIRST * 3))
+            .await
+            .unwrap();
         assert_eq!(api.calls(), 3);
         assert_eq!(got.results.len(), 150);
         assert!(got.isolated.is_empty());

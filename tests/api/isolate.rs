@@ -85,12 +85,18 @@ async fn one_forbidden_phone_among_250_hides_only_itself_and_is_remembered() {
 
     assert_eq!(reported(&m), 249.0);
     assert_eq!(
-        m.value("huaweicloud_koophone_instances_requested", &[("cloud", "c")]),
+        m.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "c")]
+        ),
         250.0
     );
     assert_eq!(isolated(&m, NO_PERMISSION), 1.0);
     assert_eq!(m.find(ISOLATED, &[]).len(), 1, "only reasons seen");
-    assert_eq!(m.sum("huaweicloud_koophone_instances", &[("cloud", "c")]), 249.0);
+    assert_eq!(
+        m.sum("huaweicloud_koophone_instances", &[("cloud", "c")]),
+        249.0
+    );
     assert_reported_all_but(&m, &ids, &[bad]);
     assert_eq!(m.success("c", "koophone"), 0.0, "the fleet is not complete");
     assert_eq!(m.success("c", "dcs"), 1.0);
@@ -164,7 +170,10 @@ async fn a_bad_phone_in_every_batch_under_a_tight_deadline_still_answers_in_time
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(m.success("c", "koophone"), 0.0);
     assert_eq!(
-        m.value("huaweicloud_koophone_instances_requested", &[("cloud", "c")]),
+        m.value(
+            "huaweicloud_koophone_instances_requested",
+            &[("cloud", "c")]
+        ),
         250.0,
         "the collector answered with what it had, not a timeout"
     );
@@ -209,7 +218,8 @@ async fn errors_not_about_ids_are_not_split() {
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");
         assert!(m.find(ISOLATED, &[]).is_empty(), "{kind}");
         assert!(
-            m.find("huaweicloud_koophone_instances_reported", &[]).is_empty(),
+            m.find("huaweicloud_koophone_instances_reported", &[])
+                .is_empty(),
             "{kind}: the collector failed"
         );
         assert!(calls <= max_calls, "{kind}: {calls} calls");
@@ -235,7 +245,11 @@ async fn an_isolated_phone_stays_left_out_until_its_recheck() {
     assert_eq!(isolated(&m, NO_PERMISSION), 1.0);
     app.sim.clear_faults();
     let m = app.scrape().await;
-    assert_eq!(isolated(&m, NO_PERMISSION), 1.0, "still isolated until re-checked");
+    assert_eq!(
+        isolated(&m, NO_PERMISSION),
+        1.0,
+        "still isolated until re-checked"
+    );
     assert_eq!(reported(&m), 29.0);
 }
 
