@@ -648,7 +648,7 @@ async fn fetch_at<S: StatusSource>(
         let reasons: Vec<String> = isolated.iter().map(|(r, n)| format!("{n} {r}")).collect();
         let mut e = ApiError::new(
             ErrorKind::ApiError,
-            super::koophone::INSTANCE_STATUS,
+            crate::cloud::koophone::BATCH_STATUS.name,
             format!(
                 "{} of {} phones not reported: {} isolated by batch errors ({}), {} not in the answers, {} not resolved in time",
                 ids.len() - reported,
