@@ -547,12 +547,25 @@ async fn fetch_at<S: StatusSource>(
                     return;
                 }
             }
+            // As many batches at once as the extra calls left can see through: a batch split
+            // halfway learns nothing for the next scrape, so the calls go to finishing some
+            // rather than starting all.
             let offset = bad.len() - rest.len();
-            futures::future::join_all(
-                rest.iter()
-                    .enumerate()
-                    .map(|(i, b)| splitter.split(offset + i, b)),
-            )
+            let workers = (splitter.calls_left.load(Ordering::Relaxed) / MAX_EXTRA_CALLS_PER_BATCH)
+                .clamp(1, rest.len().max(1));
+            let next = AtomicUsize::new(0);
+            futures::future::join_all((0..workers).map(|_| async {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(b) = rest.get(i) else { break };
+                    if splitter.found().stopped.is_some()
+                        || splitter.calls_left.load(Ordering::Relaxed) == 0
+                    {
+                        break;
+                    }
+                    splitter.split(offset + i, b).await;
+                }
+            }))
             .await;
         };
         if tokio::time::timeout_at(soft, run).await.is_err() {
@@ -866,6 +879,30 @@ mod tests {
             iso.isolated().len() > first,
             "the next scrape isolates more"
         );
+    }
+
+    #[tokio::test]
+    async fn more_bad_batches_than_the_scrape_can_split_finish_some_and_the_next_scrape_the_rest() {
+        let ids = fleet(1000);
+        let bad: Vec<(&str, &'static str)> = ids
+            .iter()
+            .skip(37)
+            .step_by(100)
+            .map(|id| (id.as_str(), NO_PERMISSION))
+            .collect();
+        let api = Fake::with_bad(&bad);
+        let iso = Isolation::default();
+        fetch(&api, &ids, far(), &iso).await.unwrap();
+        assert!(api.calls() <= 10 + MIN_EXTRA_CALLS);
+        let first = iso.isolated().len();
+        assert!(
+            first >= MIN_EXTRA_CALLS / MAX_EXTRA_CALLS_PER_BATCH,
+            "{first}"
+        );
+        let got = fetch(&api, &ids, far(), &iso).await.unwrap();
+        assert!(api.calls() <= 10 + MIN_EXTRA_CALLS);
+        assert_eq!(iso.isolated().len(), 10);
+        assert_eq!(got.results.len(), 990);
     }
 
     #[tokio::test]
