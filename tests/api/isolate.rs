@@ -334,3 +334,51 @@ async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
         "a partial answer is no failure:\n{logs}"
     );
 }
+
+#[tokio::test]
+async fn the_simulator_fails_only_batches_holding_a_bad_phone() {
+    let sim = spawn_sim(frozen_sim(10)).await;
+    let ids = sim.phone_ids();
+    let post = |ids: Vec<String>| {
+        let url = format!("{}/v1/instances/batch-query-status", sim.base_url());
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("X-Auth-Token", "demo-static-token")
+                .header("x-request-id", "isolate-test")
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&serde_json::json!({ "instance_ids": ids })).unwrap())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            (
+                status,
+                body["error_code"].as_str().unwrap_or_default().to_string(),
+            )
+        }
+    };
+    for (kind, status, code) in [
+        (FaultKind::ForbiddenIds, 200, NO_PERMISSION),
+        (FaultKind::ReleasedIds, 400, BAD_PARAMETER),
+        (FaultKind::ReleasedIdsIn200, 200, BAD_PARAMETER),
+    ] {
+        sim.set_fault(
+            Operation::KoophoneBatchStatus,
+            bad_ids(kind, vec![ids[4].clone()]),
+        );
+        assert_eq!(
+            post(ids.clone()).await,
+            (status, code.to_string()),
+            "{kind}"
+        );
+        assert_eq!(
+            post(vec![ids[4].clone()]).await,
+            (status, code.to_string()),
+            "{kind}"
+        );
+        let good: Vec<String> = ids.iter().filter(|i| *i != &ids[4]).cloned().collect();
+        assert_eq!(post(good).await, (200, "0".to_string()), "{kind}");
+    }
+}
