@@ -603,13 +603,17 @@ async fn fetch_at<S: StatusSource>(
             }
         }
         for (i, b) in bad.iter().enumerate() {
-            let mine: Vec<&(usize, String, &'static str)> =
-                found.isolated.iter().filter(|(n, _, _)| *n == i).collect();
+            // Only phones new to the memory are logged: a concurrent scrape (one that could
+            // not join this one) may have isolated the same phones a moment ago.
+            let mine: Vec<&(usize, String, &'static str)> = found
+                .isolated
+                .iter()
+                .filter(|(n, id, r)| {
+                    *n == i && mem.bad.insert(id.clone(), Entry::new(r, now)).is_none()
+                })
+                .collect();
             if mine.is_empty() {
                 continue;
-            }
-            for (_, id, r) in &mine {
-                mem.bad.insert(id.clone(), Entry::new(r, now));
             }
             tracing::warn!(
                 cloud,
