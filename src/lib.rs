@@ -12,7 +12,8 @@
 //!   retries inside the deadline, body limits, `huaweicloud_api_*` metrics) and one file of typed
 //!   calls and models per service.
 //! - [`collectors`]: one file per API family, each a pure mapping from API models to metric
-//!   families plus the fetch that feeds it.
+//!   families plus the fetch that feeds it; `koophone_isolate` splits a KooPhone batch that
+//!   fails for some of its ids and remembers the phones it isolated.
 //! - [`scrape`]: the scrape deadline, the fan-out over clouds and collectors, per-collector
 //!   success and duration, and coalescing of concurrent scrapes.
 //! - [`probe`]: KooPhone command probes (`/probe?module=&target=`): target resolution, the

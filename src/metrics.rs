@@ -20,6 +20,9 @@ use prometheus::{
 #[derive(Default, Debug, Clone)]
 pub struct Families {
     families: BTreeMap<&'static str, Family>,
+    /// Set by a collector that answered for part of what it was asked (its families are
+    /// served, its `huaweicloud_scrape_collector_success` is 0): why. Never merged.
+    incomplete: Option<crate::cloud::ApiError>,
 }
 
 /// One gauge family: its help and its samples, already rendered.
@@ -70,6 +73,17 @@ impl Families {
         write_value(out, value);
         out.push('\n');
         family.samples += 1;
+    }
+
+    /// Marks these families as a partial answer: served, but the collector's success is 0,
+    /// with `why` on the landing page.
+    pub fn mark_incomplete(&mut self, why: crate::cloud::ApiError) {
+        self.incomplete = Some(why);
+    }
+
+    /// Why these families are a partial answer, if they are (taken, so it is said once).
+    pub fn take_incomplete(&mut self) -> Option<crate::cloud::ApiError> {
+        self.incomplete.take()
     }
 
     /// Moves every sample of `other` into `self`.

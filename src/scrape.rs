@@ -62,6 +62,9 @@ pub struct CloudRuntime {
     pub koophone_discovery: Option<crate::discovery::Inventory<crate::cloud::koophone::Phone>>,
     /// What scrapes derive from the discovered inventory, computed once per snapshot.
     koophone_derived: Mutex<Option<Arc<Derived>>>,
+    /// KooPhone phones isolated by batch-level errors, remembered across scrapes (kept over a
+    /// reload with the client: the answers were read with its credentials).
+    pub isolated: Arc<collectors::koophone_isolate::Isolation>,
 }
 
 /// This replica's share of one discovered snapshot: the ids the status calls go to and the
@@ -249,6 +252,7 @@ impl Exporter {
                     .map(|d| d.as_secs_f64())
                     .unwrap_or(0.0),
             );
+            let isolated = kept.map(|(c, _)| c.isolated.clone()).unwrap_or_default();
             clouds.push(CloudRuntime {
                 cfg: cfg.clone(),
                 client,
@@ -256,6 +260,7 @@ impl Exporter {
                 ddm,
                 koophone_discovery,
                 koophone_derived: Mutex::new(None),
+                isolated,
             });
         }
         Ok(Exporter {
@@ -355,11 +360,14 @@ impl Exporter {
                 let names = k.status_names.clone();
                 let max_series = k.max_series;
                 let client = &c.client;
+                let isolated = &c.isolated;
                 jobs.push(
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let ids = phones.current();
-                        collectors::koophone::collect(client, &ids, &names, max_series, deadline)
-                            .await
+                        collectors::koophone::collect(
+                            client, &ids, &names, max_series, deadline, isolated,
+                        )
+                        .await
                     })
                     .boxed(),
                 );
@@ -369,12 +377,15 @@ impl Exporter {
                 let max_series = k.max_series;
                 let client = &c.client;
                 let shard = self.config.shard;
+                let isolated = &c.isolated;
                 jobs.push(
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let snapshot = inv.current(deadline).await?;
                         let ids = c.derived(snapshot, shard, max_series).ids.clone();
-                        collectors::koophone::collect(client, &ids, &names, max_series, deadline)
-                            .await
+                        collectors::koophone::collect(
+                            client, &ids, &names, max_series, deadline, isolated,
+                        )
+                        .await
                     })
                     .boxed(),
                 );
@@ -410,13 +421,16 @@ impl Exporter {
                 self.discovery_families(&mut out, c, k.max_series, inv);
             }
         }
-        for (cloud, collector, result, elapsed) in results {
+        for (cloud, collector, mut result, elapsed) in results {
+            // A partial answer is served, but is no success (the collector logged why).
+            let incomplete = result.as_mut().ok().and_then(Families::take_incomplete);
+            let error = result.as_ref().err().or(incomplete.as_ref());
             self.status
-                .record_collector(cloud, collector, result.as_ref().err(), elapsed);
+                .record_collector(cloud, collector, error, elapsed);
             let ok = match result {
                 Ok(f) => {
                     out.merge(f);
-                    true
+                    incomplete.is_none()
                 }
                 Err(e) => {
                     tracing::warn!(

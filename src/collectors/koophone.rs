@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use futures::future::{try_join_all, FutureExt};
 use tokio::time::Instant;
 
+use super::koophone_isolate;
 use crate::cloud::koophone::{ListFilter, Phone, StatusResult, StatusValue, MAX_IDS_PER_CALL};
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::{StatusNames, UNKNOWN_STATUS};
@@ -142,14 +143,17 @@ pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -
     f
 }
 
-/// Fetches every phone's status and maps it. Any failed chunk fails the collector: a partial
-/// fleet would make counts per status lie.
+/// Fetches every phone's status and maps it. A batch that fails for some of its ids (no
+/// permission, released: see [`koophone_isolate`]) is split to isolate them and the rest is
+/// reported, the families then marked incomplete (success 0); any other failed batch fails
+/// the collector.
 pub async fn collect(
     client: &CloudClient,
     ids: &[String],
     names: &StatusNames,
     max_series: usize,
     deadline: Instant,
+    isolated: &koophone_isolate::Isolation,
 ) -> Result<Families, ApiError> {
     // Only asked phones are kept, so the phone list bounds the series: checked before any call.
     let series = ids.len() + names.all_names().len() + 2;
@@ -163,32 +167,51 @@ pub async fn collect(
             ),
         ));
     }
-    let results = fetch(client, ids, deadline).await?;
-    Ok(map(&client.cloud, ids.len(), &results, names))
+    let fetched = koophone_isolate::fetch(client, ids, deadline, isolated).await?;
+    let mut f = map(&client.cloud, ids.len(), &fetched.results, names);
+    f.merge(koophone_isolate::map_isolated(
+        &client.cloud,
+        &fetched.isolated,
+    ));
+    if let Some(why) = fetched.incomplete {
+        f.mark_incomplete(why);
+    }
+    Ok(f)
 }
 
-/// Statuses of `ids` (already deduplicated), keeping only answers for phones asked for, once each.
+/// Statuses of `ids` (already deduplicated), keeping only answers for phones asked for, once
+/// each; any failed chunk fails the whole (no isolation: see [`collect`]).
 pub async fn fetch(
     client: &CloudClient,
     ids: &[String],
     deadline: Instant,
 ) -> Result<Vec<StatusResult>, ApiError> {
-    let calls = ids.chunks(MAX_IDS_PER_CALL).map(|chunk| async move {
-        let (results, request_id) = client.koophone_status(chunk, deadline).await?;
-        let (kept, odd) = keep_asked_once(chunk, results);
-        if odd.not_asked > 0 || odd.repeated > 0 {
-            tracing::warn!(
-                cloud = %client.cloud,
-                not_asked = odd.not_asked,
-                repeated = odd.repeated,
-                request_id = request_id.as_deref().unwrap_or("-"),
-                "KooPhone answered for phones not asked, or for a phone more than once; kept the first row of each phone asked"
-            );
-        }
-        Ok::<_, ApiError>(kept)
-    });
+    let calls = ids
+        .chunks(MAX_IDS_PER_CALL)
+        .map(|chunk| async move { status_chunk(client, chunk, deadline).await.map(|r| r.0) });
     let chunks = try_join_all(calls).await?;
     Ok(chunks.into_iter().flatten().collect())
+}
+
+/// One batch-status call for `chunk` (at most 100 ids, no duplicates): the answers for phones
+/// asked, once each (one log line when the answer held others), and the answer's request id.
+pub async fn status_chunk(
+    client: &CloudClient,
+    chunk: &[String],
+    deadline: Instant,
+) -> Result<(Vec<StatusResult>, Option<String>), ApiError> {
+    let (results, request_id) = client.koophone_status(chunk, deadline).await?;
+    let (kept, odd) = keep_asked_once(chunk, results);
+    if odd.not_asked > 0 || odd.repeated > 0 {
+        tracing::warn!(
+            cloud = %client.cloud,
+            not_asked = odd.not_asked,
+            repeated = odd.repeated,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            "KooPhone answered for phones not asked, or for a phone more than once; kept the first row of each phone asked"
+        );
+    }
+    Ok((kept, request_id))
 }
 
 /// The answers for phones in `asked` (which holds no duplicates: the phone list is

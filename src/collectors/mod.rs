@@ -5,6 +5,7 @@
 pub mod dcs;
 pub mod ddm;
 pub mod koophone;
+pub mod koophone_isolate;
 
 /// Names of the collectors, as the `collector` label spells them.
 pub const DCS: &str = "dcs";

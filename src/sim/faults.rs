@@ -181,10 +181,21 @@ pub enum FaultKind {
     /// Listings: every page past the first starts one row early (repeating the previous
     /// page's last row), as an insertion between calls shifts them.
     RowsRepeated,
+    /// Batch status: a call asking for any of the fault's `ids` answers HTTP 200 with
+    /// `KOOPHONE.API.1001` (no permission on those phones), the whole batch failing; calls
+    /// without them answer normally. Other operations: no effect.
+    ForbiddenIds,
+    /// Batch status: a call asking for any of the fault's `ids` is rejected with HTTP 400
+    /// `KOOPHONE.API.1000`, as for phones released (unknown ids are a bad parameter).
+    ReleasedIds,
+    /// [`FaultKind::ReleasedIds`] in the other reading of the pages: `KOOPHONE.API.1000`
+    /// inside HTTP 200.
+    #[serde(rename = "released_ids_in_200")]
+    ReleasedIdsIn200,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 29] = [
+    pub const ALL: [FaultKind; 32] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -214,6 +225,9 @@ impl FaultKind {
         FaultKind::ShortPage,
         FaultKind::ListTotalLies,
         FaultKind::RowsRepeated,
+        FaultKind::ForbiddenIds,
+        FaultKind::ReleasedIds,
+        FaultKind::ReleasedIdsIn200,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -247,6 +261,9 @@ impl FaultKind {
             FaultKind::ShortPage => "short_page",
             FaultKind::ListTotalLies => "list_total_lies",
             FaultKind::RowsRepeated => "rows_repeated",
+            FaultKind::ForbiddenIds => "forbidden_ids",
+            FaultKind::ReleasedIds => "released_ids",
+            FaultKind::ReleasedIdsIn200 => "released_ids_in_200",
         }
     }
 }
@@ -298,6 +315,9 @@ pub struct FaultSpec {
     /// are appended); `http://127.0.0.1:9` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The phones [`FaultKind::ForbiddenIds`] and [`FaultKind::ReleasedIds`] are about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<String>>,
 }
 
 fn ser_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -429,6 +449,7 @@ mod tests {
                 times: Some(2),
                 retry_after_secs: Some(1),
                 location: None,
+                ids: None,
             }
         );
         let back = serde_json::to_value(&spec).unwrap();

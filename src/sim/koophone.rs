@@ -59,6 +59,39 @@ pub(crate) fn rejection(op: Operation, status: StatusCode) -> Response {
     super::json_response(status, &json!({"error_code": code, "error_msg": msg}))
 }
 
+/// The answer of a batch-status call asking for any phone a `forbidden_ids` or `released_ids`
+/// fault names: the whole batch fails, as the real API fails a batch for one bad id. A call the
+/// handler would reject anyway (no request id, a bad body) is left to it.
+pub(crate) fn denied_ids(op: Operation, fault: &super::FaultSpec, call: &Call) -> Option<Response> {
+    let (status, code, msg) = match fault.kind? {
+        FaultKind::ForbiddenIds => (
+            StatusCode::OK,
+            "KOOPHONE.API.1001",
+            "You do not have permission to access the requested instances.",
+        ),
+        FaultKind::ReleasedIds => (
+            StatusCode::BAD_REQUEST,
+            "KOOPHONE.API.1000",
+            "The request parameter is incorrect: instance_ids contains an instance that does not exist.",
+        ),
+        FaultKind::ReleasedIdsIn200 => (
+            StatusCode::OK,
+            "KOOPHONE.API.1000",
+            "The request parameter is incorrect: instance_ids contains an instance that does not exist.",
+        ),
+        _ => return None,
+    };
+    if op != Operation::KoophoneBatchStatus || !has_request_id(&call.headers) {
+        return None;
+    }
+    let bad = fault.ids.as_deref().unwrap_or_default();
+    let value = serde_json::from_slice::<Value>(&call.body).ok()?;
+    let ids = parse_ids(&value).ok()?;
+    ids.iter()
+        .any(|id| bad.iter().any(|b| b == id))
+        .then(|| super::json_response(status, &json!({"error_code": code, "error_msg": msg})))
+}
+
 fn success(data: Value) -> Reply {
     Reply::ok(json!({"data": data, "error_code": "0", "error_msg": "ok"}))
 }

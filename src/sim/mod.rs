@@ -595,6 +595,12 @@ impl Inner {
             Some(FaultKind::HostileMessage) => return hostile_error(op),
             _ => {}
         }
+        if let Some(denied) = fault
+            .as_ref()
+            .and_then(|f| koophone::denied_ids(op, f, call))
+        {
+            return denied;
+        }
         finish(answer(self, kind), kind)
     }
 }

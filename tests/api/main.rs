@@ -10,6 +10,7 @@ mod golden;
 mod helpers;
 mod hostile;
 mod http;
+mod isolate;
 mod probe;
 mod scrape;
 mod web;
