@@ -184,8 +184,10 @@ impl Endpoints {
 /// DCS collector settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DcsConfig {
-    /// Ask for `createfailed_count` too.
+    /// Ask for `createfailed_count` too (and list instances that failed to be created).
     pub include_failure: bool,
+    /// Per-instance metrics from the instance listing, in every scrape (default true).
+    pub instances: bool,
     /// Most series (states plus engine × state) one answer may become; beyond it the
     /// collector fails.
     pub max_series: usize,
@@ -405,6 +407,8 @@ struct RawDcs {
     enabled: bool,
     #[serde(default = "yes")]
     include_failure: bool,
+    #[serde(default = "yes")]
+    instances: bool,
     #[serde(default)]
     max_series: Option<usize>,
 }
@@ -1137,6 +1141,7 @@ impl Validator<'_> {
             };
             let dcs = c.dcs.filter(|d| d.enabled).map(|d| DcsConfig {
                 include_failure: d.include_failure,
+                instances: d.instances,
                 max_series: self.max_series(
                     &format!("{p}.dcs.max_series"),
                     d.max_series,

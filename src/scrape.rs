@@ -268,6 +268,17 @@ impl Exporter {
                     )
                     .boxed(),
                 );
+                if dcs.instances {
+                    jobs.push(
+                        timed(
+                            &c.cfg.name,
+                            collectors::DCS_INSTANCES,
+                            deadline,
+                            collectors::dcs::collect_instances(&c.client, dcs, deadline),
+                        )
+                        .boxed(),
+                    );
+                }
             }
             if let (Some(k), Some(phones)) = (&c.cfg.koophone, &c.phones) {
                 let names = k.status_names.clone();

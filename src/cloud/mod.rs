@@ -11,6 +11,7 @@
 pub mod dcs;
 pub mod ddm;
 pub mod koophone;
+pub mod listing;
 
 use std::fmt;
 use std::sync::Arc;
@@ -279,9 +280,11 @@ fn truncate(s: &mut String, max: usize) {
 /// The documented service error body.
 #[derive(Deserialize, Default)]
 struct ErrorBody {
-    #[serde(default)]
+    /// DDM's current pages spell it `errCode`.
+    #[serde(default, alias = "errCode")]
     error_code: Option<String>,
-    #[serde(default)]
+    /// DDM's current pages spell it `externalMessage`.
+    #[serde(default, alias = "externalMessage")]
     error_msg: Option<String>,
     /// IAM's shape: `{"error": {"code", "message", "title"}}`.
     #[serde(default)]

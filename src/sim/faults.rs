@@ -25,16 +25,22 @@ pub enum Operation {
     KoophoneTask,
     /// DDM `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`.
     DdmRestorable,
+    /// DCS `GET /v2/{project_id}/instances` (the instance listing).
+    DcsList,
+    /// DDM `GET /v1/{project_id}/instances` (the instance listing).
+    DdmList,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 8] = [
         Operation::IamToken,
         Operation::DcsStatus,
         Operation::KoophoneBatchStatus,
         Operation::KoophoneAsyncCommand,
         Operation::KoophoneTask,
         Operation::DdmRestorable,
+        Operation::DcsList,
+        Operation::DdmList,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -45,6 +51,8 @@ impl Operation {
             Operation::KoophoneAsyncCommand => "koophone_async_command",
             Operation::KoophoneTask => "koophone_task",
             Operation::DdmRestorable => "ddm_restorable",
+            Operation::DcsList => "dcs_list",
+            Operation::DdmList => "ddm_list",
         }
     }
 
@@ -67,6 +75,8 @@ impl Operation {
             Operation::KoophoneAsyncCommand => 3,
             Operation::KoophoneTask => 4,
             Operation::DdmRestorable => 5,
+            Operation::DcsList => 6,
+            Operation::DdmList => 7,
         }
     }
 }
@@ -165,10 +175,20 @@ pub enum FaultKind {
     /// The service's error (as `api_error`), its message carrying markup, control characters
     /// and a forged log line and sample: a hostile or compromised peer.
     HostileMessage,
+    /// Listings: a page past the first answers no rows though more remain (an eventually
+    /// consistent backend). Other operations: no effect.
+    EmptyPage,
+    /// Listings: a page answers fewer rows than asked (about half) though more remain.
+    ShortPage,
+    /// Listings: the total (`instance_num`, `total_record`) says far more than there are.
+    ListTotalLies,
+    /// Listings: a page past the first starts two rows early, repeating rows of the page
+    /// before, as an insertion between calls shifts them.
+    RowsRepeated,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 25] = [
+    pub const ALL: [FaultKind; 29] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -194,6 +214,10 @@ impl FaultKind {
         FaultKind::ErrorsIn200,
         FaultKind::DuplicateJobIds,
         FaultKind::HostileMessage,
+        FaultKind::EmptyPage,
+        FaultKind::ShortPage,
+        FaultKind::ListTotalLies,
+        FaultKind::RowsRepeated,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -223,6 +247,10 @@ impl FaultKind {
             FaultKind::ErrorsIn200 => "errors_in_200",
             FaultKind::DuplicateJobIds => "duplicate_job_ids",
             FaultKind::HostileMessage => "hostile_message",
+            FaultKind::EmptyPage => "empty_page",
+            FaultKind::ShortPage => "short_page",
+            FaultKind::ListTotalLies => "list_total_lies",
+            FaultKind::RowsRepeated => "rows_repeated",
         }
     }
 }

@@ -29,7 +29,6 @@ mod fleet;
 mod iam;
 mod koophone;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -98,6 +97,9 @@ pub struct SimConfig {
     pub access_keys: Vec<SimAccessKey>,
     /// DDM instances and how many restore targets each has.
     pub ddm_instances: Vec<SimDdmInstance>,
+    /// Running Redis instances the DCS listing and counts have beyond the fleet's own (about
+    /// 100), e.g. to make the listing span pages of 1,000.
+    pub dcs_extra_instances: usize,
     /// Faults in force from the start.
     pub faults: Vec<(Operation, FaultSpec)>,
 }
@@ -126,6 +128,7 @@ impl Default for SimConfig {
                 id: "1f5c9fd6cd984056ba89c8c87cc03278in09".to_string(),
                 targets: 300,
             }],
+            dcs_extra_instances: 0,
             faults: Vec::new(),
         }
     }
@@ -245,6 +248,41 @@ impl SimHandle {
         self.inner.advance(ticks);
     }
 
+    /// The DDM instances the simulator lists now, in listing order.
+    pub fn ddm_instance_ids(&self) -> Vec<String> {
+        self.inner.ddm_read().iter().map(|d| d.id.clone()).collect()
+    }
+
+    /// Adds `n` DDM instances (each with `targets` restore targets) at the end of the
+    /// listing, as instances bought while the simulator runs; returns their ids.
+    pub fn add_ddm_instances(&self, n: usize, targets: usize) -> Vec<String> {
+        let mut fleet = match self.inner.ddm.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut added: Vec<String> = Vec::with_capacity(n);
+        while added.len() < n {
+            let id = format!("{}in09", hex_id());
+            if !fleet.iter().any(|d| d.id == id) && !added.contains(&id) {
+                added.push(id);
+            }
+        }
+        fleet.extend(added.iter().map(|id| SimDdmInstance {
+            id: id.clone(),
+            targets,
+        }));
+        added
+    }
+
+    /// Removes the DDM instances `ids` (released); unknown ids are ignored.
+    pub fn remove_ddm_instances(&self, ids: &[String]) {
+        let mut fleet = match self.inner.ddm.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        fleet.retain(|d| !ids.contains(&d.id));
+    }
+
     /// The fleet's current tick.
     pub fn tick(&self) -> u64 {
         self.inner.tick()
@@ -262,11 +300,12 @@ pub(crate) struct Inner {
     fleet: Fleet,
     faults: FaultTable,
     /// Per-operation call counters, indexed by [`Operation::index`].
-    calls: [AtomicU64; 6],
+    calls: [AtomicU64; 8],
     tokens: TokenStore,
     tasks: TaskStore,
-    /// DDM instance id → number of restore targets.
-    ddm: HashMap<String, usize>,
+    /// DDM instances in listing order, each with its number of restore targets; the fleet
+    /// controls add and remove them while the simulator runs.
+    ddm: std::sync::RwLock<Vec<SimDdmInstance>>,
     /// Tick zero; tokio's clock so that paused-time tests move the fleet.
     started: Instant,
     /// Ticks added by [`SimHandle::advance`].
@@ -284,11 +323,7 @@ impl Inner {
         for (op, spec) in &config.faults {
             faults.set(*op, spec.clone());
         }
-        let ddm = config
-            .ddm_instances
-            .iter()
-            .map(|d| (d.id.clone(), d.targets))
-            .collect();
+        let ddm = std::sync::RwLock::new(config.ddm_instances.clone());
         let secret_keys = config
             .access_keys
             .iter()
@@ -323,6 +358,14 @@ impl Inner {
             .checked_div(tick)
             .map_or(0, |t| u64::try_from(t).unwrap_or(u64::MAX));
         by_clock.saturating_add(self.advanced.load(Ordering::Relaxed))
+    }
+
+    /// The DDM fleet, for reading.
+    pub(crate) fn ddm_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<SimDdmInstance>> {
+        match self.ddm.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
 
     pub(crate) fn advance(&self, ticks: u64) {
@@ -580,7 +623,10 @@ fn server_error(op: Operation) -> Response {
             status,
             "An unexpected error prevented the server from fulfilling your request.",
         ),
-        Operation::DcsStatus => service_error(op, status, "DCS.5000", "Internal service error."),
+        Operation::DcsStatus | Operation::DcsList => {
+            service_error(op, status, "DCS.5000", "Internal service error.")
+        }
+        Operation::DdmList => ddm::list_error(status, "DBS.200412", "Server failure."),
         Operation::KoophoneBatchStatus
         | Operation::KoophoneAsyncCommand
         | Operation::KoophoneTask => {
@@ -594,8 +640,11 @@ fn server_error(op: Operation) -> Response {
 fn api_error(op: Operation) -> Response {
     match op {
         Operation::IamToken => iam::error(StatusCode::BAD_REQUEST, "The request body is invalid."),
-        Operation::DcsStatus => {
+        Operation::DcsStatus | Operation::DcsList => {
             service_error(op, StatusCode::BAD_REQUEST, "DCS.4800", "Invalid request.")
+        }
+        Operation::DdmList => {
+            ddm::list_error(StatusCode::BAD_REQUEST, "DBS.280001", "Parameter error.")
         }
         Operation::KoophoneBatchStatus
         | Operation::KoophoneAsyncCommand
@@ -640,7 +689,7 @@ fn hostile_error(op: Operation) -> Response {
 pub(crate) fn service_error(op: Operation, status: StatusCode, code: &str, msg: &str) -> Response {
     let body = match op {
         Operation::IamToken => return iam::error(status, msg),
-        Operation::DcsStatus => {
+        Operation::DcsStatus | Operation::DcsList => {
             json!({"error_code": code, "error_msg": msg, "error_ext_msg": null})
         }
         _ => json!({"error_code": code, "error_msg": msg}),
@@ -781,6 +830,8 @@ fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/v3/auth/tokens", post(iam::tokens))
         .route("/v2/{project_id}/instances/status", get(dcs::status))
+        .route("/v2/{project_id}/instances", get(dcs::list))
+        .route("/v1/{project_id}/instances", get(ddm::list))
         .route(
             "/v1/instances/batch-query-status",
             post(koophone::batch_status),

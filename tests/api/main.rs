@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod collectors;
 mod config;
+mod dcs_instances;
 mod faults;
 mod golden;
 mod helpers;
