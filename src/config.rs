@@ -218,13 +218,35 @@ pub struct KoophoneConfig {
 /// DDM collector settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DdmConfig {
-    /// DDM instances whose restore targets are listed.
+    /// DDM instances whose restore targets are listed; empty when they are discovered.
     pub instance_ids: Vec<String>,
+    /// Discovery of the DDM instances, when no `instance_ids` are given.
+    pub discovery: Option<DdmDiscoveryConfig>,
     /// How long an answer is served before it is fetched again (DDM allows 60 calls/min).
     pub cache_ttl: Duration,
     /// Most series the answers of all instances may become; beyond it the collector fails.
     pub max_series: usize,
 }
+
+/// DDM discovery settings (`ddm.discovery`).
+#[derive(Debug, Clone)]
+pub struct DdmDiscoveryConfig {
+    /// How often the instance listing is read again (at least 1s; default 5m).
+    pub refresh_interval: Duration,
+    /// Only instances whose name matches are kept.
+    pub name_regex: Option<Regex>,
+}
+
+impl PartialEq for DdmDiscoveryConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.refresh_interval == other.refresh_interval
+            && self.name_regex.as_ref().map(Regex::as_str)
+                == other.name_regex.as_ref().map(Regex::as_str)
+    }
+}
+
+/// Default `refresh_interval` of a discovery.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 
 /// A command-probe module.
 #[derive(Debug, Clone)]
@@ -433,11 +455,23 @@ struct RawKoophone {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDdm {
+    #[serde(default)]
     instance_ids: Vec<String>,
+    #[serde(default)]
+    discovery: Option<RawDdmDiscovery>,
     #[serde(default)]
     cache_ttl: Option<String>,
     #[serde(default)]
     max_series: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDdmDiscovery {
+    #[serde(default)]
+    refresh_interval: Option<String>,
+    #[serde(default)]
+    name_regex: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1305,12 +1339,21 @@ impl Validator<'_> {
     }
 
     fn ddm(&mut self, p: &str, d: RawDdm) -> DdmConfig {
-        if d.instance_ids.is_empty() {
-            self.fail(
-                format!("{p}.instance_ids"),
-                "is empty; list the DDM instance ids to watch",
-            );
-        }
+        let discovery = if d.instance_ids.is_empty() {
+            let raw = d.discovery.unwrap_or(RawDdmDiscovery {
+                refresh_interval: None,
+                name_regex: None,
+            });
+            Some(self.ddm_discovery(&format!("{p}.discovery"), raw))
+        } else {
+            if d.discovery.is_some() {
+                self.fail(
+                    format!("{p}.discovery"),
+                    "is set together with instance_ids; listed ids are used as they are, so drop one of them",
+                );
+            }
+            None
+        };
         for (j, id) in d.instance_ids.iter().enumerate() {
             if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
                 self.fail(format!("{p}.instance_ids[{j}]"), format!("{id:?} is not a DDM instance id; copy it from the console (like 1f5c9fd6cd984056ba89c8c87cc03278in09)"));
@@ -1328,8 +1371,38 @@ impl Validator<'_> {
         );
         DdmConfig {
             max_series,
+            discovery,
             instance_ids: dedup(d.instance_ids),
             cache_ttl,
+        }
+    }
+
+    fn ddm_discovery(&mut self, p: &str, d: RawDdmDiscovery) -> DdmDiscoveryConfig {
+        let refresh_interval = self.duration(
+            &format!("{p}.refresh_interval"),
+            d.refresh_interval.as_deref(),
+            DEFAULT_REFRESH_INTERVAL,
+        );
+        if refresh_interval < Duration::from_secs(1) {
+            self.fail(
+                format!("{p}.refresh_interval"),
+                "is less than 1s; write it like 30s or 5m (5m suits production)",
+            );
+        }
+        let name_regex = match d.name_regex.as_deref().map(Regex::new) {
+            None => None,
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                self.fail(
+                    format!("{p}.name_regex"),
+                    format!("is not a valid regular expression: {e}"),
+                );
+                None
+            }
+        };
+        DdmDiscoveryConfig {
+            refresh_interval,
+            name_regex,
         }
     }
 

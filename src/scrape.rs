@@ -293,6 +293,27 @@ impl Exporter {
                     .boxed(),
                 );
             }
+            if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
+                let cloud = c.cfg.name.as_str();
+                let client = &c.client;
+                jobs.push(
+                    async move {
+                        // The discovery's own health: the latest refresh, and its duration.
+                        let snap = disc.ensure(client, deadline).await;
+                        let result = match snap.result {
+                            Some(Ok(())) => Ok(Families::new()),
+                            Some(Err(e)) => Err(e),
+                            None => Err(ApiError::new(
+                                ErrorKind::Timeout,
+                                collectors::DDM_DISCOVERY,
+                                "the first DDM listing had not finished by the scrape deadline",
+                            )),
+                        };
+                        (cloud, collectors::DDM_DISCOVERY, result, snap.duration)
+                    }
+                    .boxed(),
+                );
+            }
             if let Some(ddm) = &c.ddm {
                 jobs.push(
                     timed(
@@ -307,6 +328,12 @@ impl Exporter {
         }
         let results = futures::future::join_all(jobs).await;
         let mut out = Families::new();
+        for c in &self.clouds {
+            // The inventory in use, also while refreshes fail.
+            if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
+                out.merge(collectors::ddm_discovery::map(&c.cfg.name, &disc.snapshot()));
+            }
+        }
         for c in &self.clouds {
             out.gauge(
                 "huaweicloud_cloud_info",

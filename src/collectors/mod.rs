@@ -4,6 +4,7 @@
 
 pub mod dcs;
 pub mod ddm;
+pub mod ddm_discovery;
 pub mod koophone;
 
 /// Names of the collectors, as the `collector` label spells them.
