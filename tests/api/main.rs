@@ -5,6 +5,7 @@ mod cli;
 mod collectors;
 mod config;
 mod dcs_instances;
+mod ddm_discovery;
 mod faults;
 mod golden;
 mod helpers;
