@@ -239,8 +239,10 @@ async fn read_one(
     let room = client
         .budget_available(&crate::cloud::ddm::RESTORABLE)
         .unwrap_or(usize::MAX);
-    // Reads checked at once may all pass the check: each leaves room for the others too.
-    if room < reserve + pages + READ_CONCURRENCY {
+    // Discovered: reads checked at once may all pass the check, so each leaves room for the
+    // others too and the listing always finds its pages. Listed ids have no listing to spare.
+    let margin = if discovered { READ_CONCURRENCY } else { 0 };
+    if room < reserve + pages + margin {
         return (id, Ok(None));
     }
     let r = match fetch(client, &id, deadline).await {
