@@ -111,6 +111,7 @@ fn main() {
                 instance_ids_file: Some(path.clone()),
                 status_names: Arc::new(StatusNames::default()),
                 max_series: huaweicloud_exporter::config::DEFAULT_KOOPHONE_MAX_SERIES,
+                discovery: None,
             };
             let d = time(iters.min(20), || PhoneList::new(&cfg, Shard::default()));
             report(&format!("instance_ids_file first load, {n} ids"), d, n);

@@ -420,7 +420,8 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Phones of the demo fleet that the first demo cloud watches; the rest go to the second.
+/// Phones of the demo fleet the first demo cloud's canary group is taken from; the rest are
+/// listed for the second (the first discovers every phone).
 const DEMO_SPLIT: usize = 250;
 
 /// The demo's built-in config: two clouds against the simulator at `base`.
@@ -431,7 +432,7 @@ pub fn demo_config_yaml(
     canary: &[String],
     ddm_instance: &str,
 ) -> String {
-    let (ap, eu) = phones.split_at(DEMO_SPLIT.min(phones.len()));
+    let (_ap, eu) = phones.split_at(DEMO_SPLIT.min(phones.len()));
     let list = |ids: &[String]| ids.join(", ");
     format!(
         r#"timeout: 10s
@@ -443,7 +444,9 @@ clouds:
     auth: {{ password: {{ domain: demo-domain, user: monitoring, password: demo-password }} }}
     endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
     dcs: {{ include_failure: true }}
-    koophone: {{ instance_ids: [{ap}] }}
+    # Discovery: every phone the account has, listed again every 10s (the simulator's churn
+    # buys and releases phones meanwhile, so the inventory is seen changing).
+    koophone: {{ discovery: {{ refresh_interval: 10s }} }}
     ddm: {{ instance_ids: [{ddm_instance}], cache_ttl: 30s }}
   - name: demo-eu
     region: eu-west-101
@@ -464,7 +467,6 @@ probes:
     groups:
       canary: [{canary}]
 "#,
-        ap = list(ap),
         eu = list(eu),
         canary = list(canary),
     )
@@ -491,6 +493,11 @@ pub async fn demo(
                 ..FaultSpec::default()
             },
         )],
+        // Phones are bought and released while the demo runs, so discovery is seen working.
+        churn: Some(crate::sim::Churn {
+            phones: 5,
+            every: std::time::Duration::from_secs(20),
+        }),
         ..SimConfig::default()
     };
     let ddm_instance = sim_config

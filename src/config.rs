@@ -213,6 +213,34 @@ pub struct KoophoneConfig {
     pub status_names: Arc<StatusNames>,
     /// Most series one scrape of this cloud's phones may become; beyond it the collector fails.
     pub max_series: usize,
+    /// Discovery settings; `Some` exactly when neither `instance_ids` nor `instance_ids_file`
+    /// is given (then every phone the listing finds is collected).
+    pub discovery: Option<KoophoneDiscovery>,
+}
+
+/// `koophone.discovery`: how phones are found when no ids are listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KoophoneDiscovery {
+    /// How often the listing is refreshed in the background (at least 1s; default 5m).
+    pub refresh_interval: Duration,
+    /// Only phones whose `instance_name` matches (client-side, anywhere in the name unless
+    /// anchored); validated at load.
+    pub name_regex: Option<String>,
+    /// `pool_scene_tag` query filter (`CLOUD_PHONE`, `CLOUD_APP`).
+    pub pool_scene_tag: Option<String>,
+    /// `pool_name` query filter.
+    pub pool_name: Option<String>,
+}
+
+impl Default for KoophoneDiscovery {
+    fn default() -> Self {
+        KoophoneDiscovery {
+            refresh_interval: crate::discovery::DEFAULT_REFRESH_INTERVAL,
+            name_regex: None,
+            pool_scene_tag: None,
+            pool_name: None,
+        }
+    }
 }
 
 /// DDM collector settings.
@@ -450,6 +478,21 @@ struct RawKoophone {
     status_names: BTreeMap<i64, String>,
     #[serde(default)]
     max_series: Option<usize>,
+    #[serde(default)]
+    discovery: Option<RawKoophoneDiscovery>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawKoophoneDiscovery {
+    #[serde(default)]
+    refresh_interval: Option<String>,
+    #[serde(default)]
+    name_regex: Option<String>,
+    #[serde(default)]
+    pool_scene_tag: Option<String>,
+    #[serde(default)]
+    pool_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1301,12 +1344,20 @@ impl Validator<'_> {
                 );
             }
         }
-        if k.instance_ids.is_empty() && file.is_none() {
+        let listed = !k.instance_ids.is_empty() || file.is_some();
+        if listed && k.discovery.is_some() {
             self.fail(
-                p,
-                "names no phones; add `instance_ids: [...]` or `instance_ids_file: phones.txt`",
+                format!("{p}.discovery"),
+                "is set, but phones are listed (instance_ids or instance_ids_file), so nothing is discovered; remove one of them",
             );
         }
+        let discovery = if listed {
+            None
+        } else {
+            Some(
+                self.koophone_discovery(&format!("{p}.discovery"), k.discovery.unwrap_or_default()),
+            )
+        };
         let label_re = Regex::new(r"^[a-z_][a-z0-9_]*$").expect("static regex");
         for (code, name) in &k.status_names {
             if !label_re.is_match(name) {
@@ -1319,10 +1370,57 @@ impl Validator<'_> {
             DEFAULT_KOOPHONE_MAX_SERIES,
         );
         KoophoneConfig {
+            discovery,
             max_series,
             instance_ids: dedup(k.instance_ids),
             instance_ids_file: file,
             status_names: Arc::new(StatusNames::default().with_overrides(&k.status_names)),
+        }
+    }
+
+    fn koophone_discovery(&mut self, p: &str, d: RawKoophoneDiscovery) -> KoophoneDiscovery {
+        let default = crate::discovery::DEFAULT_REFRESH_INTERVAL;
+        let refresh_interval = self.duration(
+            &format!("{p}.refresh_interval"),
+            d.refresh_interval.as_deref(),
+            default,
+        );
+        let refresh_interval = if refresh_interval < crate::discovery::MIN_REFRESH_INTERVAL {
+            self.fail(
+                format!("{p}.refresh_interval"),
+                "must be at least 1s (5m is a sensible production value)",
+            );
+            default
+        } else {
+            refresh_interval
+        };
+        if let Some(re) = &d.name_regex {
+            if let Err(e) = regex::RegexBuilder::new(re).size_limit(1 << 20).build() {
+                let first = e.to_string().lines().last().unwrap_or_default().to_string();
+                self.fail(
+                    format!("{p}.name_regex"),
+                    format!("is not a valid regular expression ({first})"),
+                );
+            }
+        }
+        let text = |this: &mut Self, field: &str, v: Option<String>| {
+            let v = v.filter(|v| !v.is_empty())?;
+            if v.chars().count() > 64 || v.chars().any(|c| c.is_control()) {
+                this.fail(
+                    format!("{p}.{field}"),
+                    "must be at most 64 characters without control characters",
+                );
+                return None;
+            }
+            Some(v)
+        };
+        let pool_scene_tag = text(self, "pool_scene_tag", d.pool_scene_tag);
+        let pool_name = text(self, "pool_name", d.pool_name);
+        KoophoneDiscovery {
+            refresh_interval,
+            name_regex: d.name_regex,
+            pool_scene_tag,
+            pool_name,
         }
     }
 

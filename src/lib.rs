@@ -23,6 +23,8 @@
 //! - [`metrics`]: per-scrape metric families, the long-lived self metrics, text encoding.
 //! - [`status`]: what the landing page shows: each collector's last outcome and error, the
 //!   inventory sizes, the recent probes.
+//! - [`discovery`]: the generic inventory (last good listing, background refresh, single
+//!   flight) and the pager every list API goes through.
 //! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
 //! - [`http`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`).
 //! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
@@ -37,6 +39,7 @@ pub mod cloud;
 pub mod collectors;
 pub mod config;
 pub mod debug_log;
+pub mod discovery;
 pub mod http;
 pub mod logging;
 pub mod metrics;

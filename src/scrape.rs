@@ -58,6 +58,8 @@ pub struct CloudRuntime {
     pub phones: Option<Arc<PhoneList>>,
     /// Its DDM collector and cache.
     pub ddm: Option<Arc<DdmCollector>>,
+    /// Its discovered phones, when its koophone section lists none (then `phones` is `None`).
+    pub koophone_discovery: Option<crate::discovery::Inventory<crate::cloud::koophone::Phone>>,
 }
 
 type Collection = Shared<BoxFuture<'static, Bytes>>;
@@ -143,7 +145,30 @@ impl Exporter {
                         }
                 })
                 .and_then(|(c, _)| c.phones.clone());
+            // A discovered inventory was listed with the client's credentials and the
+            // discovery's filters: kept when both are unchanged (no new listing on reload).
+            let kept_discovery = kept
+                .filter(|(c, _)| {
+                    c.cfg.koophone.as_ref().and_then(|k| k.discovery.as_ref())
+                        == cfg.koophone.as_ref().and_then(|k| k.discovery.as_ref())
+                })
+                .and_then(|(c, _)| c.koophone_discovery.clone());
+            let koophone_discovery = cfg
+                .koophone
+                .as_ref()
+                .and_then(|k| k.discovery.as_ref())
+                .map(|d| {
+                    kept_discovery.unwrap_or_else(|| {
+                        crate::discovery::Inventory::new(
+                            &cfg.name,
+                            "koophone",
+                            d.refresh_interval,
+                            collectors::koophone::lister(client.clone(), d),
+                        )
+                    })
+                });
             let phones = match (&cfg.koophone, kept_phones) {
+                (Some(k), _) if k.discovery.is_some() => None,
                 (Some(_), Some(kept)) => Some(kept),
                 (Some(k), None) => {
                     Some(Arc::new(PhoneList::new(k, config.shard).map_err(|e| {
@@ -161,7 +186,7 @@ impl Exporter {
                 .ddm
                 .clone()
                 .filter(|_| config.shard.index == 0)
-                .map(|d| kept_ddm.unwrap_or_else(|| Arc::new(DdmCollector::new(d))));
+                .map(|d| kept_ddm.unwrap_or_else(|| Arc::new(DdmCollector::new(d, &client))));
             if kept.is_some() {
                 tracing::debug!(cloud = %cfg.name, "reload: auth and endpoints unchanged; keeping the client, its token and caches");
             }
@@ -176,6 +201,7 @@ impl Exporter {
                 client,
                 phones,
                 ddm,
+                koophone_discovery,
             });
         }
         Ok(Exporter {
@@ -293,24 +319,23 @@ impl Exporter {
                     .boxed(),
                 );
             }
-            if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
-                let cloud = c.cfg.name.as_str();
+            if let (Some(k), Some(inv)) = (&c.cfg.koophone, &c.koophone_discovery) {
+                let names = k.status_names.clone();
+                let max_series = k.max_series;
                 let client = &c.client;
+                let shard = self.config.shard;
                 jobs.push(
-                    async move {
-                        // The discovery's own health: the latest refresh, and its duration.
-                        let snap = disc.ensure(client, deadline).await;
-                        let result = match snap.result {
-                            Some(Ok(())) => Ok(Families::new()),
-                            Some(Err(e)) => Err(e),
-                            None => Err(ApiError::new(
-                                ErrorKind::Timeout,
-                                collectors::DDM_DISCOVERY,
-                                "the first DDM listing had not finished by the scrape deadline",
-                            )),
-                        };
-                        (cloud, collectors::DDM_DISCOVERY, result, snap.duration)
-                    }
+                    timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
+                        let snapshot = inv.current(deadline).await?;
+                        let ids: Vec<String> = snapshot
+                            .items
+                            .iter()
+                            .filter(|p| collectors::koophone::in_shard(&p.instance_id, shard))
+                            .map(|p| p.instance_id.clone())
+                            .collect();
+                        collectors::koophone::collect(client, &ids, &names, max_series, deadline)
+                            .await
+                    })
                     .boxed(),
                 );
             }
@@ -331,7 +356,7 @@ impl Exporter {
         for c in &self.clouds {
             // The inventory in use, also while refreshes fail.
             if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
-                out.merge(collectors::ddm_discovery::map(&c.cfg.name, &disc.snapshot()));
+                out.merge(disc.families(&c.cfg.name));
             }
         }
         for c in &self.clouds {
@@ -345,6 +370,11 @@ impl Exporter {
                 ],
                 1.0,
             );
+        }
+        for c in &self.clouds {
+            if let (Some(k), Some(inv)) = (&c.cfg.koophone, &c.koophone_discovery) {
+                self.discovery_families(&mut out, &c.cfg.name, k.max_series, inv);
+            }
         }
         for (cloud, collector, result, elapsed) in results {
             self.status
@@ -381,6 +411,43 @@ impl Exporter {
             );
         }
         out
+    }
+}
+
+impl Exporter {
+    /// The families of a KooPhone discovery: the inventory's own metrics for the phones this
+    /// replica keeps (when their series fit `max_series`), the discovery's self metrics and its
+    /// success and duration as collector `koophone_discovery`; the landing page hears of it too.
+    fn discovery_families(
+        &self,
+        out: &mut Families,
+        cloud: &str,
+        max_series: usize,
+        inv: &crate::discovery::Inventory<crate::cloud::koophone::Phone>,
+    ) {
+        let shard = self.config.shard;
+        let mut kept = 0;
+        if let Some(snapshot) = inv.peek() {
+            let mine = || {
+                snapshot
+                    .items
+                    .iter()
+                    .filter(|p| collectors::koophone::in_shard(&p.instance_id, shard))
+            };
+            kept = mine().count();
+            let series = kept * 3 + collectors::koophone::RUNNING_STATUSES.len();
+            if series <= max_series {
+                out.merge(collectors::koophone::map_inventory(cloud, mine()));
+            } else {
+                tracing::warn!(cloud, phones = kept, series, max_series, "the discovered phones would make more series than koophone.max_series; their info, running status and frozen series are left out (raise max_series or shard the phones)");
+            }
+        }
+        inv.families(out, kept);
+        let stats = inv.stats();
+        if let Some(last) = &stats.last {
+            self.status
+                .record_collector(cloud, inv.collector(), last.error.as_ref(), last.took);
+        }
     }
 }
 

@@ -125,6 +125,21 @@ pub struct Inventory {
 
 /// The inventories of one cloud's collectors, by collector name, as configured now.
 pub fn inventories(c: &CloudRuntime, shard_index: u32) -> Vec<(&'static str, Inventory)> {
+    inventories_sharded(
+        c,
+        crate::config::Shard {
+            index: shard_index,
+            total: 0,
+        },
+    )
+}
+
+/// [`inventories`] knowing the whole shard, so discovered phones are counted per replica.
+pub fn inventories_sharded(
+    c: &CloudRuntime,
+    shard: crate::config::Shard,
+) -> Vec<(&'static str, Inventory)> {
+    let shard_index = shard.index;
     let mut out = Vec::new();
     if c.cfg.dcs.is_some() && shard_index == 0 {
         out.push((
@@ -147,6 +162,30 @@ pub fn inventories(c: &CloudRuntime, shard_index: u32) -> Vec<(&'static str, Inv
                     InventorySource::File
                 } else {
                     InventorySource::Config
+                },
+                total,
+                collected,
+            },
+        ));
+    }
+    if let Some(inv) = &c.koophone_discovery {
+        let stats = inv.stats();
+        let (total, collected) = match inv.peek() {
+            Some(s) => (
+                s.items.len(),
+                s.items
+                    .iter()
+                    .filter(|p| crate::collectors::koophone::in_shard(&p.instance_id, shard))
+                    .count(),
+            ),
+            None => (0, 0),
+        };
+        out.push((
+            crate::collectors::KOOPHONE,
+            Inventory {
+                unit: "phones",
+                source: InventorySource::Discovered {
+                    refreshed: stats.last_success,
                 },
                 total,
                 collected,

@@ -210,7 +210,8 @@ mod tests {
         assert_eq!(p.instances[0].name.as_deref(), Some("orders-ddm"));
         let p = parse_list_page(br#"{"instances": [], "instance_num": 7}"#).unwrap();
         assert_eq!(p.total(), Some(7));
-        let p = parse_list_page(br#"{"instances": [], "instance_num": 7, "total_record": 9}"#).unwrap();
+        let p =
+            parse_list_page(br#"{"instances": [], "instance_num": 7, "total_record": 9}"#).unwrap();
         assert_eq!(p.total(), Some(9));
         assert!(parse_list_page(br#"{"instances": [{"name": "no id"}]}"#).is_err());
     }

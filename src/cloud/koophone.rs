@@ -35,6 +35,18 @@ pub static TASK: Operation = Operation {
     budget: None,
 };
 
+/// `GET /v1/instances/batch-query`: the listing discovery pages through.
+pub static LIST: Operation = Operation {
+    service: "koophone",
+    name: "koophone_list",
+    idempotent: true,
+    koophone: true,
+    budget: None,
+};
+
+/// Page size the listing asks for (the API documents none; the echoed size is trusted).
+pub const LIST_PAGE_SIZE: u32 = 100;
+
 /// `{"data": T, "error_code": "0", "error_msg": "ok"}`: success is `error_code == "0"`.
 #[derive(Debug, Deserialize)]
 struct Answer<T> {
@@ -263,7 +275,285 @@ pub fn parse_task(body: &[u8]) -> Result<Vec<JobDetail>, BodyError> {
     parse_answer::<JobDetailWrapper>(body).map(|d| d.jobs)
 }
 
+/// Longest label text kept from a listing row (name, SKU, region); longer text is cut.
+pub const MAX_LABEL_CHARS: usize = 128;
+
+/// One phone as the listing describes it. Only what becomes a label or a value is kept: the
+/// personal fields of the answer (`assign_user`, `member_name`, `account_name`, the project
+/// names) are never decoded, so they cannot reach a label, a log line or a Debug print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    /// `instance_id`, the id the status calls take.
+    pub instance_id: String,
+    /// `instance_name` (bounded, control characters replaced).
+    pub instance_name: String,
+    /// `instance_sku` (bounded).
+    pub sku: String,
+    /// `region` (bounded).
+    pub region: String,
+    /// `running_status` code, or what stood there instead.
+    pub running_status: StatusValue,
+    /// `frozen_status`: `Some(true)` for 1, `Some(false)` for 0, `None` for anything else.
+    pub frozen: Option<bool>,
+}
+
+/// A listing row as decoded: everything optional, numbers lenient.
+#[derive(Deserialize)]
+struct RawPhone {
+    #[serde(default)]
+    instance_id: Option<serde_json::Value>,
+    #[serde(default)]
+    instance_name: Option<serde_json::Value>,
+    #[serde(default)]
+    instance_sku: Option<serde_json::Value>,
+    #[serde(default)]
+    region: Option<serde_json::Value>,
+    #[serde(default)]
+    running_status: StatusValue,
+    #[serde(default)]
+    frozen_status: StatusValue,
+}
+
+/// Text of a JSON value meant to be a string: bounded, control characters replaced; numbers
+/// are written out, anything else is empty.
+fn label_text(v: Option<serde_json::Value>) -> String {
+    let raw = match v {
+        Some(serde_json::Value::String(s)) => s,
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    raw.chars()
+        .take(MAX_LABEL_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// One page of the listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    /// Phones on the page with a usable id.
+    pub phones: Vec<Phone>,
+    /// Rows without a usable `instance_id` (skipped).
+    pub skipped: usize,
+    /// `data.total_count`, when it is a non-negative integer.
+    pub total: Option<u64>,
+    /// `data.page_size` as echoed.
+    pub page_size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ListData {
+    #[serde(default)]
+    result: Option<Vec<RawPhone>>,
+    #[serde(default)]
+    total_count: Option<serde_json::Value>,
+    #[serde(default)]
+    page_size: Option<serde_json::Value>,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_msg: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListAnswer {
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    error_msg: Option<String>,
+    #[serde(default)]
+    data: Option<ListData>,
+}
+
+fn count(v: &Option<serde_json::Value>) -> Option<u64> {
+    match v {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Decodes a listing page. `error_code` may sit inside `data`, at the top level, or both: every
+/// one present must be `"0"`, and at least one must be (the summary's reading rules).
+pub fn parse_list(body: &[u8]) -> Result<ListPage, BodyError> {
+    let answer = match super::decode_json::<ListAnswer>(body) {
+        Ok(a) => a,
+        Err(m) => {
+            return match super::decode_json::<Verdict>(body) {
+                Ok(v) if v.error_code.as_deref().is_some_and(|c| c != "0") => Err(BodyError::Api {
+                    code: v.error_code.unwrap_or_default(),
+                    message: v.error_msg.unwrap_or_default(),
+                }),
+                _ => Err(BodyError::Decode(m)),
+            }
+        }
+    };
+    let inner = answer.data.as_ref().and_then(|d| d.error_code.clone());
+    let failed = [
+        (answer.error_code.clone(), answer.error_msg.clone()),
+        (
+            inner,
+            answer.data.as_ref().and_then(|d| d.error_msg.clone()),
+        ),
+    ]
+    .into_iter()
+    .find(|(c, _)| c.as_deref().is_some_and(|c| c != "0"));
+    if let Some((code, msg)) = failed {
+        return Err(BodyError::Api {
+            code: code.unwrap_or_default(),
+            message: msg.unwrap_or_default(),
+        });
+    }
+    let Some(data) = answer.data else {
+        return Err(match answer.error_code {
+            Some(_) => BodyError::Decode("at data: missing field `data`".into()),
+            None => BodyError::Api {
+                code: "<missing error_code>".into(),
+                message: String::new(),
+            },
+        });
+    };
+    if answer.error_code.is_none() && data.error_code.is_none() {
+        return Err(BodyError::Api {
+            code: "<missing error_code>".into(),
+            message: String::new(),
+        });
+    }
+    let rows = data
+        .result
+        .ok_or_else(|| BodyError::Decode("at data: missing field `result`".into()))?;
+    let mut phones = Vec::with_capacity(rows.len());
+    let mut skipped = 0;
+    for r in rows {
+        let id = label_text(r.instance_id);
+        if crate::config::check_instance_id(&id).is_err() {
+            skipped += 1;
+            continue;
+        }
+        phones.push(Phone {
+            instance_id: id,
+            instance_name: label_text(r.instance_name),
+            sku: label_text(r.instance_sku),
+            region: label_text(r.region),
+            running_status: r.running_status,
+            frozen: match r.frozen_status {
+                StatusValue::Code(0) => Some(false),
+                StatusValue::Code(1) => Some(true),
+                _ => None,
+            },
+        });
+    }
+    Ok(ListPage {
+        phones,
+        skipped,
+        total: count(&data.total_count),
+        page_size: count(&data.page_size),
+    })
+}
+
+/// A listed phone's id (the key rows are deduplicated by).
+pub fn phone_id(p: &Phone) -> &str {
+    &p.instance_id
+}
+
+/// Discovery filters sent as query parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// `pool_scene_tag` (`CLOUD_PHONE`, `CLOUD_APP`).
+    pub pool_scene_tag: Option<String>,
+    /// `pool_name`.
+    pub pool_name: Option<String>,
+}
+
 impl CloudClient {
+    /// One page of the phone listing (`page_no` as given, `page_size` asked), and the
+    /// answer's request id. `x-request-id` goes as a query parameter, as this API documents.
+    pub async fn koophone_list_page(
+        &self,
+        page_no: u64,
+        page_size: u32,
+        filter: &ListFilter,
+        deadline: Instant,
+    ) -> Result<(ListPage, Option<String>), ApiError> {
+        let mut query = vec![
+            ("x-request-id".to_string(), super::new_request_id()),
+            ("page_no".to_string(), page_no.to_string()),
+            ("page_size".to_string(), page_size.to_string()),
+        ];
+        if let Some(t) = &filter.pool_scene_tag {
+            query.push(("pool_scene_tag".into(), t.clone()));
+        }
+        if let Some(n) = &filter.pool_name {
+            query.push(("pool_name".into(), n.clone()));
+        }
+        let req = Request {
+            op: &LIST,
+            method: Method::GET,
+            base: self.endpoints.koophone.clone(),
+            path: "/v1/instances/batch-query".into(),
+            query,
+            body: None,
+        };
+        self.call_with_id(&req, deadline, parse_list).await
+    }
+
+    /// Every phone the listing gives (filters as query parameters), paged by
+    /// [`crate::discovery::page_all`]. The first page is `page_no=1`; a server that refuses it
+    /// with a 4xx is read from `page_no=0`, and a listing that ends short of `total_count` reads
+    /// page 0 once more (a server counting from 0), keeping what it adds.
+    pub async fn koophone_list_all(
+        &self,
+        filter: &ListFilter,
+        deadline: Instant,
+    ) -> Result<crate::discovery::Listing<Phone>, ApiError> {
+        use crate::discovery::{page_all, Page};
+        let fetch = |first: u64| {
+            move |c: crate::discovery::Cursor| async move {
+                let (page, request_id) = self
+                    .koophone_list_page(first + c.index, LIST_PAGE_SIZE, filter, deadline)
+                    .await?;
+                if page.skipped > 0 {
+                    tracing::warn!(cloud = %self.cloud, skipped = page.skipped, request_id = request_id.as_deref().unwrap_or("-"), "KooPhone listing rows without a usable instance_id; skipped");
+                }
+                Ok(Page {
+                    rows: page.phones,
+                    total: page.total,
+                    request_id,
+                })
+            }
+        };
+        let key = phone_id;
+        let mut listing = match page_all(&self.cloud, "koophone", key, fetch(1)).await {
+            Err(e) if e.kind == super::ErrorKind::ClientError => {
+                tracing::info!(cloud = %self.cloud, error = %e, "KooPhone listing refused page_no=1; reading from page_no=0");
+                return page_all(&self.cloud, "koophone", key, fetch(0)).await;
+            }
+            other => other?,
+        };
+        if !listing.complete {
+            if let Ok((page, _)) = self
+                .koophone_list_page(0, LIST_PAGE_SIZE, filter, deadline)
+                .await
+            {
+                let mut seen: std::collections::HashSet<String> = listing
+                    .items
+                    .iter()
+                    .map(|p| p.instance_id.clone())
+                    .collect();
+                listing.pages += 1;
+                for p in page.phones {
+                    if seen.insert(p.instance_id.clone()) {
+                        listing.items.push(p);
+                    }
+                }
+                listing.complete = listing
+                    .total
+                    .is_some_and(|t| listing.items.len() as u64 >= t);
+            }
+        }
+        Ok(listing)
+    }
+
     /// Status of up to 100 phones, and the answer's request id.
     pub async fn koophone_status(
         &self,
@@ -326,6 +616,48 @@ impl CloudClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_listing_example_and_never_keeps_personal_fields() {
+        let body = br#"{"data": {"result": [{"instance_id": "a44uhlf7", "instance_name": "shop-floor-07", "region": "ap-southeast-1",
+   "instance_sku": "Professional | 8 vCPUs | 16 GB", "frozen_status": 0, "running_status": 2, "login_status": 1,
+   "assign_status": 1, "assign_user": "someone@example.com", "billing_mode": "ON_DEMAND",
+   "project_id": "0123", "project_name": "ap-southeast-1", "phone_id": "03c0802ce8b48d32",
+   "member_name": "Some One", "account_name": "someone_acct", "region_name": "AP-Singapore",
+   "region_name_en": "AP-Singapore", "backup_status": 2, "backup_time": "2025-11-02 10:00:00",
+   "restore_status": null, "restore_time": null}, {"instance_name": "no id"}],
+  "page_no": 1, "page_size": 100, "total_count": 1250, "error_code": "0", "error_msg": "ok"},
+ "error_code": "0", "error_msg": "ok"}"#;
+        let p = parse_list(body).unwrap();
+        assert_eq!(p.total, Some(1250));
+        assert_eq!(p.skipped, 1);
+        assert_eq!(p.phones[0].instance_name, "shop-floor-07");
+        assert_eq!(p.phones[0].running_status, StatusValue::Code(2));
+        assert_eq!(p.phones[0].frozen, Some(false));
+        let debug = format!("{p:?}");
+        for personal in ["someone", "Some One"] {
+            assert!(!debug.contains(personal), "{debug}");
+        }
+    }
+
+    #[test]
+    fn listing_errors_sit_in_data_or_at_the_top() {
+        for body in [
+            &br#"{"data":{"error_code":"KOOPHONE.API.1004","error_msg":"not subscribed"}}"#[..],
+            br#"{"error_code":"KOOPHONE.API.1004","error_msg":"not subscribed"}"#,
+            br#"{"error_code":"0","data":{"result":[],"error_code":"KOOPHONE.API.1004","error_msg":"not subscribed"}}"#,
+            br#"{"error_code":"KOOPHONE.API.1004","error_msg":"not subscribed","data":{"result":"x"}}"#,
+        ] {
+            assert!(
+                matches!(parse_list(body), Err(BodyError::Api { code, .. }) if code == "KOOPHONE.API.1004"),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(parse_list(br#"{"data":{"result":[],"error_code":"0","total_count":0}}"#).is_ok());
+        assert!(parse_list(br#"{"error_code":"0","data":{"result":[]}}"#).is_ok());
+        assert!(parse_list(br#"{"data":{"result":[]}}"#).is_err());
+    }
 
     #[test]
     fn parses_the_page_examples() {

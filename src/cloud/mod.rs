@@ -448,7 +448,14 @@ impl Transport {
             }
         }
         let sent_id = if op.koophone {
-            Some(new_request_id())
+            // An operation that carries its id in the query (the listing) sends the same one.
+            Some(
+                req.query
+                    .iter()
+                    .find(|(k, _)| k == "x-request-id")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(new_request_id),
+            )
         } else {
             None
         };

@@ -235,22 +235,41 @@ mod tests {
         let (f, rejected) = map_instances("c", &page.instances);
         assert_eq!(rejected, 1);
         assert_eq!(
-            f.value(INSTANCE_STATUS, &[("instance_id", "a"), ("status", "unknown")]),
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "a"), ("status", "unknown")]
+            ),
             Some(1.0)
         );
         assert_eq!(
-            f.value(INSTANCE_STATUS, &[("instance_id", "b"), ("status", "hibernating")]),
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "b"), ("status", "hibernating")]
+            ),
             Some(1.0)
         );
         assert_eq!(
-            f.value(INSTANCE_STATUS, &[("instance_id", "c"), ("status", "unknown")]),
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "c"), ("status", "unknown")]
+            ),
             Some(1.0)
         );
         assert_eq!(
-            f.value(INSTANCE_INFO, &[("instance_id", "b"), ("engine", "valkey"), ("engine_version", "unknown")]),
+            f.value(
+                INSTANCE_INFO,
+                &[
+                    ("instance_id", "b"),
+                    ("engine", "valkey"),
+                    ("engine_version", "unknown")
+                ]
+            ),
             Some(1.0)
         );
-        assert_eq!(bounded_name(Some(&"n".repeat(500))).chars().count(), MAX_NAME_CHARS);
+        assert_eq!(
+            bounded_name(Some(&"n".repeat(500))).chars().count(),
+            MAX_NAME_CHARS
+        );
         assert_eq!(f.len_of(INSTANCE_INFO), 3);
         assert!(crate::cloud::dcs::parse_list_page(br#"{"instances":[{"name":"x"}]}"#).is_err());
     }

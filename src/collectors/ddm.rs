@@ -23,8 +23,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::cloud::ddm::{RestoreTarget, MAX_LIMIT};
-use crate::collectors::ddm_discovery::DdmDiscovery;
 use crate::cloud::{drop_duplicates, ApiError, CloudClient, ErrorKind};
+use crate::collectors::ddm_discovery::DdmDiscovery;
 use crate::config::DdmConfig;
 use crate::metrics::Families;
 
@@ -64,12 +64,13 @@ const READ_CONCURRENCY: usize = 4;
 pub const PENDING: &str = "huaweicloud_ddm_restorable_pending_instances";
 
 impl DdmCollector {
-    /// A collector with an empty cache (and an empty inventory when it discovers).
-    pub fn new(cfg: DdmConfig) -> DdmCollector {
+    /// A collector with an empty cache (and an empty inventory, listed through `client`, when
+    /// it discovers).
+    pub fn new(cfg: DdmConfig, client: &Arc<CloudClient>) -> DdmCollector {
         let discovery = cfg
             .discovery
             .clone()
-            .map(|d| Arc::new(DdmDiscovery::new(d)));
+            .map(|d| Arc::new(DdmDiscovery::new(d, client.clone())));
         DdmCollector {
             cfg,
             cache: Mutex::new(HashMap::new()),
@@ -97,20 +98,13 @@ impl DdmCollector {
     ) -> Result<Families, ApiError> {
         let ids: Vec<String> = match &self.discovery {
             None => self.cfg.instance_ids.clone(),
-            Some(d) => {
-                let snap = d.ensure(client, deadline).await;
-                match (snap.inventory, snap.result) {
-                    (Some(inv), _) => inv.iter().map(|i| i.id.clone()).collect(),
-                    (None, Some(Err(e))) => return Err(e),
-                    (None, _) => {
-                        return Err(ApiError::new(
-                            ErrorKind::Timeout,
-                            crate::cloud::ddm::LIST.name,
-                            "the first DDM listing has not finished; the next scrape uses it",
-                        ))
-                    }
-                }
-            }
+            Some(d) => d
+                .current(deadline)
+                .await?
+                .items
+                .iter()
+                .map(|i| i.id.clone())
+                .collect(),
         };
         let discovered = self.discovery.is_some();
         let reserve = self.discovery.as_ref().map_or(0, |d| d.reserve());

@@ -9,10 +9,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use futures::future::try_join_all;
+use futures::future::{try_join_all, FutureExt};
 use tokio::time::Instant;
 
-use crate::cloud::koophone::{StatusResult, StatusValue, MAX_IDS_PER_CALL};
+use crate::cloud::koophone::{ListFilter, Phone, StatusResult, StatusValue, MAX_IDS_PER_CALL};
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::{StatusNames, UNKNOWN_STATUS};
 use crate::metrics::Families;
@@ -25,6 +25,122 @@ pub const INSTANCES: &str = "huaweicloud_koophone_instances";
 pub const REQUESTED: &str = "huaweicloud_koophone_instances_requested";
 /// Phones answered for.
 pub const REPORTED: &str = "huaweicloud_koophone_instances_reported";
+
+/// One series per discovered phone: its name, SKU and region.
+pub const INSTANCE_INFO: &str = "huaweicloud_koophone_instance_info";
+/// One series per discovered phone: its running status.
+pub const RUNNING_STATUS: &str = "huaweicloud_koophone_instance_running_status";
+/// One series per discovered phone: 1 when frozen.
+pub const FROZEN: &str = "huaweicloud_koophone_instance_frozen";
+/// Discovered phones per running status.
+pub const BY_RUNNING_STATUS: &str = "huaweicloud_koophone_instances_by_running_status";
+
+/// The listing's `running_status` codes, by code (0..=5); anything else is `unknown`.
+pub const RUNNING_STATUSES: [&str; 6] = [
+    "unknown",
+    "stopped",
+    "running",
+    "going_offline",
+    "starting",
+    "shut_down",
+];
+
+/// The lister discovery runs for this cloud: every page of the listing with the query filters,
+/// then `name_regex` applied to `instance_name` (after the completeness check, which counts
+/// against the API's own total).
+pub fn lister(
+    client: std::sync::Arc<CloudClient>,
+    d: &crate::config::KoophoneDiscovery,
+) -> crate::discovery::Lister<Phone> {
+    let filter = std::sync::Arc::new(ListFilter {
+        pool_scene_tag: d.pool_scene_tag.clone(),
+        pool_name: d.pool_name.clone(),
+    });
+    // Validated at config load; a pattern that still fails to build filters nothing out.
+    let name_re = d.name_regex.as_deref().and_then(|re| {
+        regex::RegexBuilder::new(re)
+            .size_limit(1 << 20)
+            .build()
+            .ok()
+    });
+    std::sync::Arc::new(move |deadline| {
+        let client = client.clone();
+        let filter = filter.clone();
+        let name_re = name_re.clone();
+        async move {
+            let mut listing = client.koophone_list_all(&filter, deadline).await?;
+            if let Some(re) = &name_re {
+                listing.items.retain(|p| re.is_match(&p.instance_name));
+            }
+            Ok(listing)
+        }
+        .boxed()
+    })
+}
+
+/// Whether this replica keeps phone `id` (`--shard.index/total`, as for listed phones).
+pub fn in_shard(id: &str, shard: crate::config::Shard) -> bool {
+    shard.total <= 1 || crate::config::shard_of(id, shard.total) == shard.index
+}
+
+/// Pure mapping of the discovered phones this replica keeps: info, running status, frozen,
+/// and the count per running status (every known status present).
+pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -> Families {
+    let mut f = Families::new();
+    let mut counts = [0u64; RUNNING_STATUSES.len()];
+    for p in phones {
+        let id = p.instance_id.as_str();
+        f.gauge(
+            INSTANCE_INFO,
+            "Discovered KooPhone cloud phones: 1 per phone, with its name, SKU and region.",
+            &[
+                ("cloud", cloud),
+                ("instance_id", id),
+                ("instance_name", &p.instance_name),
+                ("sku", &p.sku),
+                ("region", &p.region),
+            ],
+            1.0,
+        );
+        let (status, code) = match &p.running_status {
+            StatusValue::Code(c) => {
+                let i = usize::try_from(*c)
+                    .ok()
+                    .filter(|i| *i < RUNNING_STATUSES.len());
+                (
+                    i.map_or(0, |i| i),
+                    match usize::try_from(*c).ok().and_then(|i| CODES.get(i)) {
+                        Some(s) => Cow::Borrowed(*s),
+                        None => Cow::Owned(c.to_string()),
+                    },
+                )
+            }
+            StatusValue::Unreadable(raw) => (0, Cow::Borrowed(raw.as_str())),
+        };
+        counts[status] += 1;
+        f.gauge(
+            RUNNING_STATUS,
+            "Running status of each discovered KooPhone phone as of the last listing: 1 for its status, with the raw code.",
+            &[("cloud", cloud), ("instance_id", id), ("status", RUNNING_STATUSES[status]), ("code", &*code)],
+            1.0,
+        );
+        f.gauge(
+            FROZEN,
+            "Whether each discovered KooPhone phone is frozen (1) or not (0), as of the last listing.",
+            &[("cloud", cloud), ("instance_id", id)],
+            if p.frozen == Some(true) { 1.0 } else { 0.0 },
+        );
+    }
+    for (name, n) in RUNNING_STATUSES.iter().zip(counts) {
+        f.gauge(
+            BY_RUNNING_STATUS,
+            "Discovered KooPhone phones by running status, as of the last listing.",
+            &[("cloud", cloud), ("status", name)],
+            n as f64,
+        );
+    }
+    f
+}
 
 /// Fetches every phone's status and maps it. Any failed chunk fails the collector: a partial
 /// fleet would make counts per status lie.

@@ -15,5 +15,3 @@ pub const KOOPHONE: &str = "koophone";
 pub const DDM: &str = "ddm";
 /// DCS per-instance collector (the listing), apart from the counts.
 pub const DCS_INSTANCES: &str = "dcs_instances";
-/// DDM discovery (the instance listing behind the restore reads).
-pub const DDM_DISCOVERY: &str = "ddm_discovery";

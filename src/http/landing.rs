@@ -58,7 +58,7 @@ pub fn render(
 
     out.push_str("<h2>Clouds</h2>\n<ul>\n");
     for c in &exporter.clouds {
-        let collectors: Vec<&str> = crate::status::inventories(c, exporter.config.shard.index)
+        let collectors: Vec<&str> = crate::status::inventories_sharded(c, exporter.config.shard)
             .into_iter()
             .map(|(name, _)| name)
             .collect();
@@ -77,7 +77,7 @@ pub fn render(
     out.push_str("<h2>Collectors</h2>\n<table id=\"collectors\">\n<thead><tr><th>Cloud</th><th>Collector</th><th>Inventory</th><th>Last collection</th><th class=\"num\">Took</th><th>Last success</th><th>Last error, with its request id</th></tr></thead>\n<tbody>\n");
     let mut rows = 0;
     for c in &exporter.clouds {
-        for (collector, inventory) in crate::status::inventories(c, exporter.config.shard.index) {
+        for (collector, inventory) in crate::status::inventories_sharded(c, exporter.config.shard) {
             rows += 1;
             let last = exporter.status.collector(&c.cfg.name, collector);
             collector_row(&mut out, &c.cfg.name, collector, &inventory, last, now);

@@ -481,9 +481,26 @@ pub(crate) fn resolve<'a>(
         }
     })?;
     let (client, configured) = match exporter.cloud(&module.cloud) {
-        Some(c) => match &c.phones {
-            Some(p) => (c.client.clone(), p.current()),
-            None => {
+        Some(c) => match (&c.phones, &c.koophone_discovery) {
+            (Some(p), _) => (c.client.clone(), p.current()),
+            // Discovered phones: the ones this replica keeps, as of the last listing.
+            (None, Some(inv)) => {
+                let shard = exporter.config.shard;
+                let ids: Vec<String> = inv
+                    .peek()
+                    .map(|s| {
+                        s.items
+                            .iter()
+                            .filter(|p| {
+                                crate::collectors::koophone::in_shard(&p.instance_id, shard)
+                            })
+                            .map(|p| p.instance_id.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (c.client.clone(), std::sync::Arc::new(ids))
+            }
+            (None, None) => {
                 return Err(format!(
                     "module {name:?} runs on cloud {:?}, which has no koophone section",
                     module.cloud

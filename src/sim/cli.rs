@@ -45,6 +45,10 @@ pub struct SimArgs {
     /// A fault from the start, OP=KIND[:TIMES] (e.g. dcs_status=throttled:3); repeatable.
     #[arg(long = "fault", value_name = "OP=KIND[:TIMES]")]
     pub faults: Vec<FaultArg>,
+    /// Buy and release resources while running, N/PERIOD (e.g. 5/10s: every 10s, 5 phones
+    /// bought or the 5 newest released, and one DCS and one DDM instance created or deleted).
+    #[arg(long, value_name = "N/PERIOD")]
+    pub churn: Option<super::Churn>,
     /// Write the phone ids there, one per line (for the exporter's `instance_ids_file`).
     #[arg(long, value_name = "PATH")]
     pub write_ids: Option<PathBuf>,
@@ -63,6 +67,7 @@ impl SimArgs {
                 .iter()
                 .map(|FaultArg(op, spec)| (*op, spec.clone()))
                 .collect(),
+            churn: self.churn.clone(),
             ..SimConfig::default()
         }
     }

@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<Arc<Inner>> {
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/advance", post(advance))
         .route("/_sim/phones", get(phones))
+        .route("/_sim/fleet", get(fleet).post(change_fleet))
 }
 
 fn bad_request(msg: String) -> Response {
@@ -110,7 +111,96 @@ async fn advance(State(inner): State<Arc<Inner>>, RawQuery(query): RawQuery) -> 
 
 /// The fleet's phone ids, one per line (the format of the exporter's `instance_ids_file`).
 async fn phones(State(inner): State<Arc<Inner>>) -> Response {
-    let mut text = inner.fleet.ids().join("\n");
+    let mut text = inner.fleet().live_ids().join("\n");
     text.push('\n');
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+fn fleet_json(inner: &Inner, changed: serde_json::Value) -> Response {
+    let phones = inner.fleet().live().len();
+    let i = inner.instances();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "phones": phones,
+            "dcs_instances": i.dcs.len(),
+            "ddm_instances": i.ddm.len(),
+            "changed": changed,
+        }),
+    )
+}
+
+/// The fleet's size: phones, DCS and DDM instances.
+async fn fleet(State(inner): State<Arc<Inner>>) -> Response {
+    fleet_json(&inner, json!({}))
+}
+
+/// What `POST /_sim/fleet` may ask; every field optional.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FleetChange {
+    #[serde(default)]
+    add_phones: usize,
+    #[serde(default)]
+    remove_phones: usize,
+    #[serde(default)]
+    remove_phone_ids: Vec<String>,
+    #[serde(default)]
+    add_dcs: usize,
+    #[serde(default)]
+    remove_dcs: usize,
+    #[serde(default)]
+    add_ddm: usize,
+    #[serde(default)]
+    remove_ddm: usize,
+    /// Restore targets of each DDM instance added (default 20).
+    #[serde(default)]
+    ddm_targets: Option<usize>,
+}
+
+/// Most resources one change may add (the control route is unauthenticated, but bounded).
+const MAX_CHANGE: usize = 200_000;
+
+/// Buys and releases phones, creates and deletes DCS and DDM instances; answers the new size
+/// and the ids added and removed.
+async fn change_fleet(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+    let change: FleetChange = if body.is_empty() {
+        FleetChange::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(c) => c,
+            Err(e) => {
+                return bad_request(format!(
+                    "body is not a fleet change ({e}); example: {{\"add_phones\":5,\"remove_phones\":2,\"remove_phone_ids\":[\"a44uhlf7\"],\"add_dcs\":1,\"remove_dcs\":1,\"add_ddm\":1,\"remove_ddm\":1}}"
+                ))
+            }
+        }
+    };
+    if change.add_phones > MAX_CHANGE || change.add_dcs > MAX_CHANGE || change.add_ddm > MAX_CHANGE
+    {
+        return bad_request(format!(
+            "at most {MAX_CHANGE} resources may be added at once"
+        ));
+    }
+    let seed = inner.config.seed;
+    let (added_phones, removed_phones) = {
+        let mut f = inner.fleet_mut();
+        let mut removed = f.release(&change.remove_phone_ids);
+        removed.extend(f.release_newest(change.remove_phones));
+        (f.add(change.add_phones), removed)
+    };
+    let changed = {
+        let mut i = inner.instances_mut();
+        let removed_dcs = i.remove_dcs(change.remove_dcs);
+        let removed_ddm = i.remove_ddm(change.remove_ddm);
+        json!({
+            "added_phones": added_phones,
+            "removed_phones": removed_phones,
+            "added_dcs": i.add_dcs(seed, change.add_dcs),
+            "removed_dcs": removed_dcs,
+            "added_ddm": i.add_ddm(seed, change.add_ddm, change.ddm_targets.unwrap_or(20)),
+            "removed_ddm": removed_ddm,
+        })
+    };
+    fleet_json(&inner, changed)
 }

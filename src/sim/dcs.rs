@@ -44,8 +44,17 @@ fn answer(inner: &Inner, project_id: &str, query: Option<&str>, fault: Option<Fa
             }),
         );
     }
+    let mut counts = inner.fleet().dcs_counts(inner.tick());
+    // The instances the control endpoint and churn created count too (see [`instances`]).
+    for i in &inner.instances().dcs {
+        let e = usize::from(i.engine.eq_ignore_ascii_case("memcached"));
+        let state = i.status.to_ascii_lowercase();
+        if let Some(s) = DCS_STATES.iter().position(|x| *x == state) {
+            counts[e][s] += 1;
+        }
+    }
     let mut value = body(
-        &inner.fleet.dcs_counts(inner.tick()),
+        &counts,
         include_failure(query),
         fault == Some(FaultKind::NewState),
     );
@@ -135,9 +144,6 @@ pub(crate) fn body(
 pub const LIST_MAX_LIMIT: u64 = 1000;
 const LIST_DEFAULT_LIMIT: u64 = 10;
 
-/// Index of `running` in [`DCS_STATES`] (the extra instances of `dcs_extra_instances` run).
-const RUNNING: usize = 8;
-
 /// One simulated DCS instance.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DcsInstance {
@@ -147,24 +153,20 @@ pub(crate) struct DcsInstance {
     pub status: String,
 }
 
-/// The fleet's DCS instances at `tick`: for each engine, one instance per count of each state
-/// (plus `extra` running Redis instances), the k-th instance of an engine keeping its id
-/// whatever its state.
+/// The fleet's own DCS instances at `tick`: for each engine, one instance per count of each
+/// state, the k-th instance of an engine keeping its id whatever its state. The listing adds
+/// the instances the control endpoint and churn create ([`super::fleet::Instances`]), and the
+/// counts count them too, so the two answers agree.
 pub(crate) fn instances(
     counts: &[[u64; DCS_STATES.len()]; DCS_ENGINES.len()],
     seed: u64,
-    extra: u64,
 ) -> Vec<DcsInstance> {
     const NAMES: [&str; 5] = ["orders-cache", "sessions", "catalog", "rate-limit", "feed"];
     let mut out = Vec::new();
     for (e, engine) in DCS_ENGINES.iter().enumerate() {
         let mut k: u64 = 0;
         for (s, state) in DCS_STATES.iter().enumerate() {
-            let mut n = counts[e][s];
-            if e == 0 && s == RUNNING {
-                n = n.saturating_add(extra);
-            }
-            for _ in 0..n {
+            for _ in 0..counts[e][s] {
                 let h = hash3(seed ^ 0x4443_534c, e as u64, k);
                 let m = mix(h);
                 let id = format!(
@@ -291,11 +293,17 @@ fn list_answer(
             }),
         );
     };
-    let all = instances(
-        &inner.fleet.dcs_counts(inner.tick()),
-        inner.config.seed,
-        inner.config.dcs_extra_instances as u64,
-    );
+    let mut all = instances(&inner.fleet().dcs_counts(inner.tick()), inner.config.seed);
+    all.extend(inner.instances().dcs.iter().map(|i| DcsInstance {
+        id: i.id.clone(),
+        name: i.name.clone(),
+        engine: if i.engine.eq_ignore_ascii_case("memcached") {
+            "memcached"
+        } else {
+            "redis"
+        },
+        status: i.status.to_string(),
+    }));
     let matching: Vec<&DcsInstance> = all
         .iter()
         .filter(|i| q.include_failure || i.status != "CREATEFAILED")
@@ -337,35 +345,22 @@ fn list_answer(
     Reply::ok(json!({"instance_num": reported, "instances": instances}))
 }
 
-/// The rows of one page of `all` and the total to report, as a listing fault bends them:
-/// `empty_page` (no rows past the first page), `short_page` (half the rows), `rows_repeated`
-/// (a page past the first starts two rows early), `list_total_lies` (the total says 100,000
-/// more). Shared by the DCS and DDM listings.
+/// The rows of one page of `all` and the total to report, as a listing fault bends them
+/// (see [`super::listing::page_view`]). Shared by the DCS and DDM listings.
 pub(crate) fn list_page<T: Clone>(
     all: &[T],
     offset: u64,
     limit: u64,
     fault: Option<FaultKind>,
 ) -> (Vec<T>, u64) {
-    let total = all.len() as u64;
-    let start = match fault {
-        Some(FaultKind::RowsRepeated) if offset > 0 => offset.saturating_sub(2),
-        _ => offset,
-    };
-    let from = usize::try_from(start.min(total)).unwrap_or(usize::MAX);
-    let to = usize::try_from(start.saturating_add(limit).min(total)).unwrap_or(usize::MAX);
-    let mut rows: Vec<T> = all.get(from..to).map(<[T]>::to_vec).unwrap_or_default();
-    match fault {
-        Some(FaultKind::EmptyPage) if offset > 0 => rows.clear(),
-        Some(FaultKind::ShortPage) if rows.len() > 1 => rows.truncate(rows.len().div_ceil(2)),
-        _ => {}
-    }
-    let reported = if fault == Some(FaultKind::ListTotalLies) {
-        total.saturating_add(100_000)
-    } else {
-        total
-    };
-    (rows, reported)
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let v = super::listing::page_view(all.len(), offset, limit, fault);
+    let rows = all
+        .get(v.start..v.end)
+        .map(<[T]>::to_vec)
+        .unwrap_or_default();
+    (rows, v.total)
 }
 
 #[cfg(test)]
@@ -376,7 +371,7 @@ mod tests {
     #[test]
     fn instances_agree_with_the_counts() {
         let counts = Fleet::new(1, 1).dcs_counts(4);
-        let all = instances(&counts, 1, 0);
+        let all = instances(&counts, 1);
         for (e, engine) in DCS_ENGINES.iter().enumerate() {
             for (s, state) in DCS_STATES.iter().enumerate() {
                 let n = all
@@ -388,7 +383,6 @@ mod tests {
         }
         let ids: std::collections::HashSet<_> = all.iter().map(|i| &i.id).collect();
         assert_eq!(ids.len(), all.len());
-        assert_eq!(instances(&counts, 1, 5).len(), all.len() + 5);
     }
 
     #[test]
@@ -399,19 +393,10 @@ mod tests {
         for bad in ["limit=0", "limit=1001", "offset=-1", "limit=x", "offset="] {
             assert_eq!(list_query(Some(bad)), None, "{bad}");
         }
-        assert_eq!(list_query(Some("name=a%20b")).unwrap().name.as_deref(), Some("a b"));
-    }
-
-    #[test]
-    fn listing_faults_bend_pages() {
-        let all: Vec<u32> = (0..10).collect();
-        assert_eq!(list_page(&all, 0, 4, None), (vec![0, 1, 2, 3], 10));
-        assert_eq!(list_page(&all, 4, 4, Some(FaultKind::EmptyPage)).0, Vec::<u32>::new());
-        assert_eq!(list_page(&all, 0, 4, Some(FaultKind::EmptyPage)).0.len(), 4);
-        assert_eq!(list_page(&all, 4, 4, Some(FaultKind::ShortPage)).0, vec![4, 5]);
-        assert_eq!(list_page(&all, 4, 4, Some(FaultKind::RowsRepeated)).0, vec![2, 3, 4, 5]);
-        assert_eq!(list_page(&all, 8, 4, Some(FaultKind::ListTotalLies)), (vec![8, 9], 100_010));
-        assert_eq!(list_page(&all, u64::MAX, 4, None).0, Vec::<u32>::new());
+        assert_eq!(
+            list_query(Some("name=a%20b")).unwrap().name.as_deref(),
+            Some("a b")
+        );
     }
 
     #[test]

@@ -80,12 +80,7 @@ pub(crate) async fn restorable(
             if project_id != inner.config.project_id {
                 return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
             }
-            let targets = inner
-                .ddm_read()
-                .iter()
-                .find(|d| d.id == instance_id)
-                .map(|d| d.targets);
-            let Some(targets) = targets else {
+            let Some(targets) = inner.instances().ddm_targets(&instance_id) else {
                 return Reply::new(
                     StatusCode::NOT_FOUND,
                     json!({"error_code": "DBS.280108", "error_msg": "The DB instance does not exist."}),
@@ -162,7 +157,7 @@ pub(crate) async fn list(
                     json!({"errCode": "DBS.280001", "externalMessage": "Parameter error."}),
                 );
             }
-            let ids: Vec<String> = inner.ddm_read().iter().map(|d| d.id.clone()).collect();
+            let ids: Vec<String> = inner.instances().ddm.iter().map(|d| d.id.clone()).collect();
             let (rows, reported) = super::dcs::list_page(&ids, offset, limit, fault);
             let instances: Vec<Value> = rows
                 .iter()

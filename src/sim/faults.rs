@@ -25,6 +25,8 @@ pub enum Operation {
     KoophoneTask,
     /// DDM `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`.
     DdmRestorable,
+    /// KooPhone `GET /v1/instances/batch-query` (the listing discovery pages through).
+    KoophoneList,
     /// DCS `GET /v2/{project_id}/instances` (the instance listing).
     DcsList,
     /// DDM `GET /v1/{project_id}/instances` (the instance listing).
@@ -32,13 +34,14 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::IamToken,
         Operation::DcsStatus,
         Operation::KoophoneBatchStatus,
         Operation::KoophoneAsyncCommand,
         Operation::KoophoneTask,
         Operation::DdmRestorable,
+        Operation::KoophoneList,
         Operation::DcsList,
         Operation::DdmList,
     ];
@@ -51,6 +54,7 @@ impl Operation {
             Operation::KoophoneAsyncCommand => "koophone_async_command",
             Operation::KoophoneTask => "koophone_task",
             Operation::DdmRestorable => "ddm_restorable",
+            Operation::KoophoneList => "koophone_list",
             Operation::DcsList => "dcs_list",
             Operation::DdmList => "ddm_list",
         }
@@ -63,6 +67,7 @@ impl Operation {
             Operation::KoophoneBatchStatus
                 | Operation::KoophoneAsyncCommand
                 | Operation::KoophoneTask
+                | Operation::KoophoneList
         )
     }
 
@@ -75,8 +80,9 @@ impl Operation {
             Operation::KoophoneAsyncCommand => 3,
             Operation::KoophoneTask => 4,
             Operation::DdmRestorable => 5,
-            Operation::DcsList => 6,
-            Operation::DdmList => 7,
+            Operation::KoophoneList => 6,
+            Operation::DcsList => 7,
+            Operation::DdmList => 8,
         }
     }
 }
@@ -175,15 +181,15 @@ pub enum FaultKind {
     /// The service's error (as `api_error`), its message carrying markup, control characters
     /// and a forged log line and sample: a hostile or compromised peer.
     HostileMessage,
-    /// Listings: a page past the first answers no rows though more remain (an eventually
-    /// consistent backend). Other operations: no effect.
+    /// Listings: a page past the first answers no rows though more remain.
     EmptyPage,
-    /// Listings: a page answers fewer rows than asked (about half) though more remain.
+    /// Listings: a page answers half the rows asked (at least one) though more remain; the
+    /// next page starts where a full page would have ended, so the rest of it is lost.
     ShortPage,
-    /// Listings: the total (`instance_num`, `total_record`) says far more than there are.
+    /// Listings: the total (`total_count`, `total`, `instance_num`) says far more than there are.
     ListTotalLies,
-    /// Listings: a page past the first starts two rows early, repeating rows of the page
-    /// before, as an insertion between calls shifts them.
+    /// Listings: every page past the first starts one row early (repeating the previous
+    /// page's last row), as an insertion between calls shifts them.
     RowsRepeated,
 }
 

@@ -70,10 +70,28 @@ const SALT_MODEL: u64 = 0x004d_4f44_454c;
 
 pub struct Fleet {
     seed: u64,
-    /// Ids in fleet order; index = position.
+    /// Every phone ever created, in creation order; index = position (a released phone keeps
+    /// its index, so statuses stay a function of (seed, index, tick)).
     ids: Vec<String>,
-    /// id → index, so a 100-id batch costs 100 lookups whatever the fleet size.
+    /// id → index of the phones the account has now, so a 100-id batch costs 100 lookups
+    /// whatever the fleet size.
     index: HashMap<String, usize>,
+    /// Indices of the phones the account has now, in creation order (the listing's order).
+    live: Vec<usize>,
+    /// Phones added after the start, so new ids follow from the seed too.
+    added: u64,
+}
+
+/// The listing's view of one phone: what `batch-query` answers, personal fields included.
+pub const SIM_REGION: &str = "ap-southeast-1";
+
+/// The simulated person a phone is assigned to: values a test greps the exposition for.
+pub fn personal_values(idx: usize) -> [String; 3] {
+    [
+        format!("person{idx}@example.invalid"),
+        format!("Person Name{idx}"),
+        format!("personal_acct_{idx}"),
+    ]
 }
 
 impl Fleet {
@@ -94,15 +112,126 @@ impl Fleet {
                 ids.push(id);
             }
         }
-        Fleet { seed, ids, index }
+        let live = (0..ids.len()).collect();
+        Fleet {
+            seed,
+            ids,
+            index,
+            live,
+            added: 0,
+        }
     }
 
+    /// Every phone ever created, released ones included (index = position).
     pub fn ids(&self) -> &[String] {
         &self.ids
     }
 
+    /// The phones the account has now, in the listing's order.
+    pub fn live(&self) -> &[usize] {
+        &self.live
+    }
+
+    /// Ids of the phones the account has now.
+    pub fn live_ids(&self) -> Vec<String> {
+        self.live.iter().map(|&i| self.ids[i].clone()).collect()
+    }
+
+    /// A phone the account has now.
     pub fn index_of(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
+    }
+
+    /// Buys `n` new phones (ids from the seed and the count added so far); returns their ids.
+    pub fn add(&mut self, n: usize) -> Vec<String> {
+        let mut out = Vec::with_capacity(n);
+        let mut rng = SmallRng::seed_from_u64(hash3(self.seed, self.added, 0x4144_44));
+        while out.len() < n {
+            let id: String = (0..8)
+                .map(|_| char::from(BASE36[rng.gen_range(0..BASE36.len())]))
+                .collect();
+            if self.ids.contains(&id) {
+                continue;
+            }
+            let idx = self.ids.len();
+            self.index.insert(id.clone(), idx);
+            self.ids.push(id.clone());
+            self.live.push(idx);
+            out.push(id);
+        }
+        self.added += n as u64;
+        out
+    }
+
+    /// Releases the phones `ids` names (those the account has); returns the ones released.
+    pub fn release(&mut self, ids: &[String]) -> Vec<String> {
+        let mut gone = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(idx) = self.index.remove(id) {
+                gone.insert(idx);
+                out.push(id.clone());
+            }
+        }
+        self.live.retain(|i| !gone.contains(i));
+        out
+    }
+
+    /// Releases the `n` newest phones (never the reference page's example phones).
+    pub fn release_newest(&mut self, n: usize) -> Vec<String> {
+        let ids: Vec<String> = self
+            .live
+            .iter()
+            .rev()
+            .map(|&i| self.ids[i].clone())
+            .filter(|id| !EXAMPLE_PHONE_IDS.contains(&id.as_str()))
+            .take(n)
+            .collect();
+        self.release(&ids)
+    }
+
+    /// The listing row of phone `idx` at `tick`, with the personal fields a real answer has.
+    pub fn listing_row(&self, idx: usize, tick: u64) -> serde_json::Value {
+        let [user, member, account] = personal_values(idx);
+        // The listing's running status follows the phone's status code.
+        const RUNNING: [u8; 8] = [2, 4, 1, 2, 3, 5, 0, 2];
+        let running = RUNNING[usize::from(self.phone_status(idx, tick)) % RUNNING.len()];
+        let h = hash3(self.seed, idx as u64, 0x4c49_5354);
+        serde_json::json!({
+            "instance_id": self.ids[idx],
+            "instance_name": format!("phone-{idx:05}"),
+            "region": SIM_REGION,
+            "instance_sku": format!("{} | 8 vCPUs | 16 GB", if h % 3 == 0 { "Professional" } else { "Standard" }),
+            "frozen_status": u8::from(h % 40 == 7),
+            "running_status": running,
+            "login_status": h % 2,
+            "assign_status": 1,
+            "assign_user": user,
+            "billing_mode": "ON_DEMAND",
+            "project_id": "0123456789abcdef0123456789abcdef",
+            "project_name": SIM_REGION,
+            "phone_id": format!("{:016x}", h),
+            "member_name": member,
+            "account_name": account,
+            "region_name": "AP-Singapore",
+            "region_name_en": "AP-Singapore",
+            "backup_status": 2,
+            "backup_time": "2025-11-02 10:00:00",
+            "restore_status": null,
+            "restore_time": null,
+        })
+    }
+
+    /// The pool a phone belongs to: (`pool_scene_tag`, `pool_name`).
+    pub fn pool_of(&self, idx: usize) -> (&'static str, &'static str) {
+        let h = hash3(self.seed, idx as u64, 0x504f_4f4c);
+        let scene = if h % 5 == 0 {
+            "CLOUD_APP"
+        } else {
+            "CLOUD_PHONE"
+        };
+        const POOLS: [&str; 3] = ["pool-a", "pool-b", "pool-c"];
+        (scene, POOLS[((h >> 8) % 3) as usize])
     }
 
     /// The status code (0..=7) of phone `idx` at `tick`. A phone keeps a status for a few
@@ -168,6 +297,122 @@ impl Fleet {
             }
         }
         counts
+    }
+}
+
+/// One simulated DCS instance (the per-instance list's row; the counts stay their own model).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimDcsInstance {
+    /// `instance_id`, UUID-shaped.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// `engine`: `Redis` or `Memcached`.
+    pub engine: &'static str,
+    /// `engine_version`.
+    pub engine_version: &'static str,
+    /// `status` as the API spells it (`RUNNING`, `ERROR`, …).
+    pub status: &'static str,
+}
+
+/// The DCS and DDM instances the account has now; the control endpoint and churn add and
+/// remove them, the list endpoints (and DDM's restorable targets) read them.
+#[derive(Debug, Default)]
+pub struct Instances {
+    /// DCS instances, oldest first.
+    pub dcs: Vec<SimDcsInstance>,
+    /// DDM instances, oldest first.
+    pub ddm: Vec<super::SimDdmInstance>,
+    /// Instances created so far, so new ids follow from the seed.
+    created: u64,
+}
+
+fn uuid_like(h: u64, g: u64) -> String {
+    let a = format!("{h:016x}{g:016x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &a[..8],
+        &a[8..12],
+        &a[12..16],
+        &a[16..20],
+        &a[20..32]
+    )
+}
+
+impl Instances {
+    /// `dcs` DCS instances from `seed`, and the configured DDM instances.
+    pub fn new(seed: u64, dcs: usize, ddm: Vec<super::SimDdmInstance>) -> Instances {
+        let mut out = Instances {
+            dcs: Vec::new(),
+            ddm,
+            created: 0,
+        };
+        out.add_dcs(seed, dcs);
+        out
+    }
+
+    /// Creates `n` DCS instances; returns their ids.
+    pub fn add_dcs(&mut self, seed: u64, n: usize) -> Vec<String> {
+        const STATUSES: [&str; 6] = [
+            "RUNNING",
+            "RUNNING",
+            "RUNNING",
+            "ERROR",
+            "CREATING",
+            "RESTARTING",
+        ];
+        (0..n)
+            .map(|_| {
+                let k = self.created;
+                self.created += 1;
+                let h = hash3(seed, k, SALT_DCS);
+                let redis = h % 4 != 0;
+                let inst = SimDcsInstance {
+                    id: uuid_like(h, mix(h)),
+                    name: format!("dcs-{k:03}"),
+                    engine: if redis { "Redis" } else { "Memcached" },
+                    engine_version: if redis { "6.0" } else { "1.5" },
+                    status: STATUSES[(k as usize) % STATUSES.len()],
+                };
+                let id = inst.id.clone();
+                self.dcs.push(inst);
+                id
+            })
+            .collect()
+    }
+
+    /// Creates `n` DDM instances with `targets` restore targets each; returns their ids.
+    pub fn add_ddm(&mut self, seed: u64, n: usize, targets: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let k = self.created;
+                self.created += 1;
+                let h = hash3(seed, k, 0x0044_444d);
+                let id = format!("{h:016x}{:016x}in09", mix(h));
+                self.ddm.push(super::SimDdmInstance {
+                    id: id.clone(),
+                    targets,
+                });
+                id
+            })
+            .collect()
+    }
+
+    /// Deletes the `n` newest DCS instances; returns their ids.
+    pub fn remove_dcs(&mut self, n: usize) -> Vec<String> {
+        let keep = self.dcs.len().saturating_sub(n);
+        self.dcs.split_off(keep).into_iter().map(|i| i.id).collect()
+    }
+
+    /// Deletes the `n` newest DDM instances; returns their ids.
+    pub fn remove_ddm(&mut self, n: usize) -> Vec<String> {
+        let keep = self.ddm.len().saturating_sub(n);
+        self.ddm.split_off(keep).into_iter().map(|i| i.id).collect()
+    }
+
+    /// The restore targets of DDM instance `id`, if the account has it.
+    pub fn ddm_targets(&self, id: &str) -> Option<usize> {
+        self.ddm.iter().find(|d| d.id == id).map(|d| d.targets)
     }
 }
 

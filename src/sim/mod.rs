@@ -10,7 +10,11 @@
 //!
 //! Control routes, same port, no auth: `GET /_sim/faults`, `PUT /_sim/faults/{operation}` (a
 //! [`FaultSpec`] as JSON), `DELETE /_sim/faults`, `DELETE /_sim/faults/{operation}`,
-//! `GET /_sim/calls`, `POST /_sim/tokens/expire`, `POST /_sim/advance?ticks=N`, `GET /_sim/phones`.
+//! `GET /_sim/calls`, `POST /_sim/tokens/expire`, `POST /_sim/advance?ticks=N`, `GET /_sim/phones`,
+//! `GET /_sim/fleet` and `POST /_sim/fleet` (buy and release phones, create and delete DCS and
+//! DDM instances: `{"add_phones":5,"remove_phones":2,"remove_phone_ids":["…"],"add_dcs":1,
+//! "remove_dcs":1,"add_ddm":1,"remove_ddm":1}`). `SimConfig::churn` (`simulate --churn N/PERIOD`)
+//! does the same steadily while it runs.
 //!
 //! Codes the pages do not give, chosen here: DDM unknown instance 404 `DBS.280108`; DDM wrong
 //! project 400 `DBS.280001`; DCS wrong project and `api_error` 400 `DCS.4800`; DCS 500
@@ -28,10 +32,11 @@ mod faults;
 mod fleet;
 mod iam;
 mod koophone;
+mod listing;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -48,10 +53,10 @@ use tokio::time::Instant;
 
 pub use cli::{run_standalone, FaultArg, SimArgs};
 pub use faults::{parse_fault_arg, FaultKind, FaultSpec, Operation, ParseNameError};
-pub use fleet::DCS_STATES;
+pub use fleet::{personal_values, SimDcsInstance, DCS_STATES};
 
 use faults::FaultTable;
-use fleet::Fleet;
+use fleet::{Fleet, Instances};
 use iam::{TokenCheck, TokenStore};
 use koophone::TaskStore;
 
@@ -97,11 +102,46 @@ pub struct SimConfig {
     pub access_keys: Vec<SimAccessKey>,
     /// DDM instances and how many restore targets each has.
     pub ddm_instances: Vec<SimDdmInstance>,
-    /// Running Redis instances the DCS listing and counts have beyond the fleet's own (about
-    /// 100), e.g. to make the listing span pages of 1,000.
-    pub dcs_extra_instances: usize,
     /// Faults in force from the start.
     pub faults: Vec<(Operation, FaultSpec)>,
+    /// DCS instances the account has at the start (the per-instance list; counts stay apart).
+    pub dcs_instances: usize,
+    /// Resources bought and released while it runs; `None` keeps the fleet as it is.
+    pub churn: Option<Churn>,
+    /// The `page_no` of the KooPhone listing's first page (1, or 0 for the other reading of
+    /// the page); a smaller `page_no` is refused with 400 `KOOPHONE.API.1000`.
+    pub list_first_page: u64,
+}
+
+/// Churn: every `every`, `phones` phones are bought (even steps) or the newest released (odd
+/// steps), and one DCS and one DDM instance created or deleted, so the fleet grows and shrinks
+/// around its size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Churn {
+    /// Phones bought or released per step.
+    pub phones: usize,
+    /// Time between steps.
+    pub every: Duration,
+}
+
+impl std::str::FromStr for Churn {
+    type Err = String;
+
+    /// `N/PERIOD`, e.g. `5/10s`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (n, every) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not N/PERIOD (e.g. 5/10s)"))?;
+        let phones = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{n:?} is not a number of phones"))?;
+        let every = humantime::parse_duration(every.trim()).map_err(|e| e.to_string())?;
+        if every.is_zero() {
+            return Err("the period must be more than 0s".into());
+        }
+        Ok(Churn { phones, every })
+    }
 }
 
 impl Default for SimConfig {
@@ -128,8 +168,10 @@ impl Default for SimConfig {
                 id: "1f5c9fd6cd984056ba89c8c87cc03278in09".to_string(),
                 targets: 300,
             }],
-            dcs_extra_instances: 0,
             faults: Vec::new(),
+            dcs_instances: 6,
+            churn: None,
+            list_first_page: 1,
         }
     }
 }
@@ -161,8 +203,24 @@ impl Simulator {
     ) -> std::io::Result<SimHandle> {
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let churn = config.churn.clone();
         let inner = Arc::new(Inner::new(config, shutdown_rx.clone()));
         let app = router(inner.clone());
+        if let Some(churn) = churn {
+            let inner = inner.clone();
+            let mut stop = shutdown_rx.clone();
+            tokio::spawn(async move {
+                let mut step = 0u64;
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(churn.every) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    inner.churn_step(step, churn.phones);
+                    step += 1;
+                }
+            });
+        }
         let mut rx = shutdown_rx;
         tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -206,8 +264,35 @@ impl SimHandle {
         format!("http://{}", SocketAddr::new(ip, self.addr.port()))
     }
 
+    /// The phones the account has now.
     pub fn phone_ids(&self) -> Vec<String> {
-        self.inner.fleet.ids().to_vec()
+        self.inner.fleet().live_ids()
+    }
+
+    /// Buys `n` phones; returns their ids.
+    pub fn add_phones(&self, n: usize) -> Vec<String> {
+        self.inner.fleet_mut().add(n)
+    }
+
+    /// Releases the phones `ids` names; returns the ones the account had.
+    pub fn remove_phones(&self, ids: &[String]) -> Vec<String> {
+        self.inner.fleet_mut().release(ids)
+    }
+
+    /// The DCS instances the account has now.
+    pub fn dcs_instances(&self) -> Vec<SimDcsInstance> {
+        self.inner.instances().dcs.clone()
+    }
+
+    /// The DDM instances the account has now.
+    pub fn ddm_instances(&self) -> Vec<SimDdmInstance> {
+        self.inner.instances().ddm.clone()
+    }
+
+    /// The simulated persons' values of phone `id` (assigned user, member and account names),
+    /// which the listing answers and no label may carry.
+    pub fn personal_values(&self, id: &str) -> Option<[String; 3]> {
+        self.inner.fleet().index_of(id).map(personal_values)
     }
 
     pub fn project_id(&self) -> String {
@@ -229,8 +314,9 @@ impl SimHandle {
 
     /// The status code phone `id` reports now, if the fleet has it.
     pub fn phone_status(&self, id: &str) -> Option<u8> {
-        let idx = self.inner.fleet.index_of(id)?;
-        Some(self.inner.fleet.phone_status(idx, self.inner.tick()))
+        let fleet = self.inner.fleet();
+        let idx = fleet.index_of(id)?;
+        Some(fleet.phone_status(idx, self.inner.tick()))
     }
 
     /// Every IAM token issued (and not yet forgotten), so tests can prove none leaks.
@@ -250,37 +336,27 @@ impl SimHandle {
 
     /// The DDM instances the simulator lists now, in listing order.
     pub fn ddm_instance_ids(&self) -> Vec<String> {
-        self.inner.ddm_read().iter().map(|d| d.id.clone()).collect()
+        self.inner
+            .instances()
+            .ddm
+            .iter()
+            .map(|d| d.id.clone())
+            .collect()
     }
 
     /// Adds `n` DDM instances (each with `targets` restore targets) at the end of the
     /// listing, as instances bought while the simulator runs; returns their ids.
     pub fn add_ddm_instances(&self, n: usize, targets: usize) -> Vec<String> {
-        let mut fleet = match self.inner.ddm.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let mut added: Vec<String> = Vec::with_capacity(n);
-        while added.len() < n {
-            let id = format!("{}in09", hex_id());
-            if !fleet.iter().any(|d| d.id == id) && !added.contains(&id) {
-                added.push(id);
-            }
-        }
-        fleet.extend(added.iter().map(|id| SimDdmInstance {
-            id: id.clone(),
-            targets,
-        }));
-        added
+        let seed = self.inner.config.seed;
+        self.inner.instances_mut().add_ddm(seed, n, targets)
     }
 
     /// Removes the DDM instances `ids` (released); unknown ids are ignored.
     pub fn remove_ddm_instances(&self, ids: &[String]) {
-        let mut fleet = match self.inner.ddm.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        fleet.retain(|d| !ids.contains(&d.id));
+        self.inner
+            .instances_mut()
+            .ddm
+            .retain(|d| !ids.contains(&d.id));
     }
 
     /// The fleet's current tick.
@@ -297,15 +373,15 @@ impl SimHandle {
 /// Shared state behind every route.
 pub(crate) struct Inner {
     config: SimConfig,
-    fleet: Fleet,
+    /// The phones; the control endpoint and churn change it.
+    fleet: RwLock<Fleet>,
+    /// DCS and DDM instances; the control endpoint and churn change them.
+    instances: RwLock<Instances>,
     faults: FaultTable,
     /// Per-operation call counters, indexed by [`Operation::index`].
-    calls: [AtomicU64; 8],
+    calls: [AtomicU64; Operation::ALL.len()],
     tokens: TokenStore,
     tasks: TaskStore,
-    /// DDM instances in listing order, each with its number of restore targets; the fleet
-    /// controls add and remove them while the simulator runs.
-    ddm: std::sync::RwLock<Vec<SimDdmInstance>>,
     /// Tick zero; tokio's clock so that paused-time tests move the fleet.
     started: Instant,
     /// Ticks added by [`SimHandle::advance`].
@@ -323,7 +399,11 @@ impl Inner {
         for (op, spec) in &config.faults {
             faults.set(*op, spec.clone());
         }
-        let ddm = std::sync::RwLock::new(config.ddm_instances.clone());
+        let instances = Instances::new(
+            config.seed,
+            config.dcs_instances,
+            config.ddm_instances.clone(),
+        );
         let secret_keys = config
             .access_keys
             .iter()
@@ -338,10 +418,10 @@ impl Inner {
             secret_keys,
             tokens: TokenStore::new(config.token_ttl),
             tasks: TaskStore::default(),
-            fleet,
+            fleet: RwLock::new(fleet),
+            instances: RwLock::new(instances),
             faults,
             calls: Default::default(),
-            ddm,
             started: Instant::now(),
             advanced: AtomicU64::new(0),
             shutdown,
@@ -360,16 +440,41 @@ impl Inner {
         by_clock.saturating_add(self.advanced.load(Ordering::Relaxed))
     }
 
-    /// The DDM fleet, for reading.
-    pub(crate) fn ddm_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<SimDdmInstance>> {
-        match self.ddm.read() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
     pub(crate) fn advance(&self, ticks: u64) {
         self.advanced.fetch_add(ticks, Ordering::Relaxed);
+    }
+
+    pub(crate) fn fleet(&self) -> RwLockReadGuard<'_, Fleet> {
+        self.fleet.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn fleet_mut(&self) -> RwLockWriteGuard<'_, Fleet> {
+        self.fleet.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn instances(&self) -> RwLockReadGuard<'_, Instances> {
+        self.instances.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn instances_mut(&self) -> RwLockWriteGuard<'_, Instances> {
+        self.instances.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One churn step: buys (even steps) or releases (odd steps) `phones` phones, and creates
+    /// or deletes one DCS and one DDM instance.
+    fn churn_step(&self, step: u64, phones: usize) {
+        let seed = self.config.seed;
+        if step % 2 == 0 {
+            self.fleet_mut().add(phones);
+            let mut i = self.instances_mut();
+            i.add_dcs(seed, 1);
+            i.add_ddm(seed, 1, 20);
+        } else {
+            self.fleet_mut().release_newest(phones);
+            let mut i = self.instances_mut();
+            i.remove_dcs(1);
+            i.remove_ddm(1);
+        }
     }
 
     /// The one place a service call's credentials are checked: an `X-Auth-Token` that IAM issued
@@ -415,12 +520,7 @@ impl Inner {
         uri: &Uri,
         body: &[u8],
     ) -> Result<(), Response> {
-        if matches!(
-            op,
-            Operation::KoophoneBatchStatus
-                | Operation::KoophoneAsyncCommand
-                | Operation::KoophoneTask
-        ) {
+        if op.is_koophone() {
             return Err(unauthorized("KooPhone accepts only X-Auth-Token"));
         }
         let pairs: Vec<(String, String)> = headers
@@ -629,7 +729,8 @@ fn server_error(op: Operation) -> Response {
         Operation::DdmList => ddm::list_error(status, "DBS.200412", "Server failure."),
         Operation::KoophoneBatchStatus
         | Operation::KoophoneAsyncCommand
-        | Operation::KoophoneTask => {
+        | Operation::KoophoneTask
+        | Operation::KoophoneList => {
             service_error(op, status, "KOOPHONE.API.9999", "Internal service error.")
         }
         // The reference page's own 500 example carries this code and message.
@@ -648,7 +749,8 @@ fn api_error(op: Operation) -> Response {
         }
         Operation::KoophoneBatchStatus
         | Operation::KoophoneAsyncCommand
-        | Operation::KoophoneTask => {
+        | Operation::KoophoneTask
+        | Operation::KoophoneList => {
             koophone::error("KOOPHONE.API.9999", "Internal service error.").into_plain()
         }
         Operation::DdmRestorable => ddm::param_error(),
@@ -678,7 +780,8 @@ fn hostile_error(op: Operation) -> Response {
         Operation::IamToken => iam::error(StatusCode::BAD_REQUEST, HOSTILE_MESSAGE),
         Operation::KoophoneBatchStatus
         | Operation::KoophoneAsyncCommand
-        | Operation::KoophoneTask => {
+        | Operation::KoophoneTask
+        | Operation::KoophoneList => {
             koophone::error("KOOPHONE.API.9999", HOSTILE_MESSAGE).into_plain()
         }
         _ => service_error(op, StatusCode::BAD_REQUEST, "APIG.1000", HOSTILE_MESSAGE),
@@ -837,6 +940,7 @@ fn router(inner: Arc<Inner>) -> Router {
             post(koophone::batch_status),
         )
         .route("/v1/instances/async-command", post(koophone::async_command))
+        .route("/v1/instances/batch-query", get(koophone::list))
         .route("/v1/instances/tasks/{task_id}", get(koophone::task))
         .route(
             "/v3/{project_id}/instances/{instance_id}/backups/restorable-instances",

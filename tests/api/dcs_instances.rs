@@ -141,7 +141,7 @@ async fn instances_false_turns_the_listing_off() {
 async fn the_listing_pages_past_1000_instances() {
     let app = spawn_app(Opts {
         sim: SimConfig {
-            dcs_extra_instances: 2_100,
+            dcs_instances: 2_100,
             ..frozen_sim(10)
         },
         config: config("{ max_series: 10000 }"),
@@ -178,7 +178,7 @@ async fn more_series_than_max_series_fail_only_the_listing() {
 async fn with_fault(kind: FaultKind, extra: usize) -> (TestApp, Exposition) {
     let app = spawn_app(Opts {
         sim: SimConfig {
-            dcs_extra_instances: extra,
+            dcs_instances: extra,
             ..frozen_sim(10)
         },
         config: config("{ max_series: 10000 }"),
@@ -227,7 +227,11 @@ async fn an_empty_page_reports_the_instances_listed_and_never_invents_any() {
 
 #[tokio::test]
 async fn a_failing_page_fails_only_the_listing() {
-    for kind in [FaultKind::ServerError, FaultKind::Malformed, FaultKind::WrongTypes] {
+    for kind in [
+        FaultKind::ServerError,
+        FaultKind::Malformed,
+        FaultKind::WrongTypes,
+    ] {
         let (_app, m) = with_fault(kind, 0).await;
         assert_eq!(m.success("c", "dcs_instances"), 0.0, "{kind}");
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");
@@ -241,24 +245,39 @@ async fn the_simulated_listing_rejects_out_of_range_paging() {
     let sim = spawn_sim(frozen_sim(1)).await;
     for q in ["limit=0", "limit=1001", "offset=-1", "limit=abc"] {
         let resp = reqwest::Client::new()
-            .get(format!("{}/v2/{}/instances?{q}", sim.base_url(), sim.project_id()))
+            .get(format!(
+                "{}/v2/{}/instances?{q}",
+                sim.base_url(),
+                sim.project_id()
+            ))
             .header("X-Auth-Token", "demo-static-token")
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), 400, "{q}");
         let v: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
-        assert!(v["error_code"].is_string() && v.get("error_ext_msg").is_some(), "{q}");
+        assert!(
+            v["error_code"].is_string() && v.get("error_ext_msg").is_some(),
+            "{q}"
+        );
     }
     let resp = reqwest::Client::new()
-        .get(format!("{}/v2/{}/instances", sim.base_url(), sim.project_id()))
+        .get(format!(
+            "{}/v2/{}/instances",
+            sim.base_url(),
+            sim.project_id()
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
     // Failed creations are listed only with include_failure=true.
     let count = |q: &'static str| {
-        let url = format!("{}/v2/{}/instances?limit=1000{q}", sim.base_url(), sim.project_id());
+        let url = format!(
+            "{}/v2/{}/instances?limit=1000{q}",
+            sim.base_url(),
+            sim.project_id()
+        );
         async move {
             let v: serde_json::Value = reqwest::Client::new()
                 .get(url)

@@ -72,6 +72,18 @@ async fn scrape_until(app: &TestApp, done: impl Fn(&Exposition) -> bool) -> Expo
     panic!("condition never held");
 }
 
+/// `POST /_sim/fleet` with `change`; its answer.
+async fn fleet_change(app: &TestApp, change: serde_json::Value) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_sim/fleet", app.sim.base_url()))
+        .body(change.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    serde_json::from_str(&resp.text().await.unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn discovers_every_instance_and_reads_its_restore_targets() {
     let app = spawn_app(Opts {
@@ -98,7 +110,9 @@ async fn discovers_every_instance_and_reads_its_restore_targets() {
         .iter()
         .map(|s| &s.labels["status"])
         .collect();
-    assert!(statuses.iter().all(|s| s.chars().all(|c| !c.is_ascii_uppercase())));
+    assert!(statuses
+        .iter()
+        .all(|s| s.chars().all(|c| !c.is_ascii_uppercase())));
     assert!(
         m.value(
             "huaweicloud_discovery_last_success_timestamp_seconds",
@@ -121,7 +135,14 @@ async fn the_inventory_grows_and_shrinks_with_the_fleet() {
     })
     .await;
     assert_eq!(resources(&app.scrape().await), 3.0);
-    let added = app.sim.add_ddm_instances(4, 2);
+    let changed = fleet_change(&app, serde_json::json!({"add_ddm": 4, "ddm_targets": 2})).await;
+    let added: Vec<String> = changed["changed"]["added_ddm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(added.len(), 4);
     let m = scrape_until(&app, |m| resources(m) == 7.0).await;
     assert_eq!(info_ids(&m), sorted(app.sim.ddm_instance_ids()));
     let m = scrape_until(&app, |m| {
@@ -135,14 +156,19 @@ async fn the_inventory_grows_and_shrinks_with_the_fleet() {
     .await;
     assert_eq!(m.success("c", "ddm"), 1.0);
 
-    let mut gone = added[..2].to_vec();
+    // The control endpoint releases the newest; one of the first is released directly.
+    let mut gone = added[2..].to_vec();
+    fleet_change(&app, serde_json::json!({"remove_ddm": 2})).await;
     gone.push(app.sim.ddm_instance_ids()[0].clone());
-    app.sim.remove_ddm_instances(&gone);
+    app.sim.remove_ddm_instances(&gone[2..]);
     let m = scrape_until(&app, |m| resources(m) == 4.0).await;
     assert_eq!(info_ids(&m), sorted(app.sim.ddm_instance_ids()));
     for id in &gone {
         assert!(m
-            .find("huaweicloud_ddm_restorable_instances", &[("instance_id", id)])
+            .find(
+                "huaweicloud_ddm_restorable_instances",
+                &[("instance_id", id)]
+            )
             .is_empty());
     }
     assert_eq!(m.success("c", "ddm"), 1.0);
@@ -165,13 +191,19 @@ async fn a_name_regex_narrows_discovery() {
     .await;
     let m = app.scrape().await;
     assert_eq!(resources(&m), 0.0);
-    assert!(m.find("huaweicloud_ddm_restorable_instances", &[]).is_empty());
+    assert!(m
+        .find("huaweicloud_ddm_restorable_instances", &[])
+        .is_empty());
     assert_eq!(m.success("c", "ddm"), 1.0);
 }
 
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_last_inventory() {
-    for kind in [FaultKind::ServerError, FaultKind::Malformed, FaultKind::EmptyPage] {
+    for kind in [
+        FaultKind::ServerError,
+        FaultKind::Malformed,
+        FaultKind::EmptyPage,
+    ] {
         let app = spawn_app(Opts {
             sim: sim_with(200, 1),
             config: config("{ discovery: { refresh_interval: 1s }, cache_ttl: 5m }"),
@@ -203,7 +235,9 @@ async fn short_pages_and_repeated_rows_still_discover_every_instance_once() {
         let sim = sim_with(300, 1);
         let app = spawn_app(Opts {
             sim,
-            config: config("{ discovery: { refresh_interval: 1s }, cache_ttl: 5m, max_series: 100000 }"),
+            config: config(
+                "{ discovery: { refresh_interval: 1s }, cache_ttl: 5m, max_series: 100000 }",
+            ),
         })
         .await;
         app.sim.set_fault(
@@ -279,7 +313,10 @@ async fn many_discovered_instances_stay_inside_the_ddm_budget() {
 async fn listed_ids_are_used_as_they_are_and_nothing_is_listed() {
     let app = spawn_app(Opts {
         sim: sim_with(3, 1),
-        config: config(&format!("{{ instance_ids: [{:032x}in09], cache_ttl: 0s }}", 0xdd00)),
+        config: config(&format!(
+            "{{ instance_ids: [{:032x}in09], cache_ttl: 0s }}",
+            0xdd00
+        )),
     })
     .await;
     let m = app.scrape().await;
@@ -314,7 +351,10 @@ async fn the_simulated_listing_pages_and_rejects_like_the_page() {
     let (s, v) = get("offset=0&limit=128".into()).await;
     assert_eq!(s, 200);
     assert_eq!(v["instances"].as_array().unwrap().len(), 128);
-    assert_eq!((v["total_record"].as_u64(), v["instance_num"].as_u64()), (Some(130), Some(130)));
+    assert_eq!(
+        (v["total_record"].as_u64(), v["instance_num"].as_u64()),
+        (Some(130), Some(130))
+    );
     let (_, v) = get("offset=128&limit=128".into()).await;
     assert_eq!(v["instances"].as_array().unwrap().len(), 2);
     for bad in ["limit=0", "limit=129", "offset=-1"] {

@@ -6,6 +6,7 @@ mod collectors;
 mod config;
 mod dcs_instances;
 mod ddm_discovery;
+mod discovery;
 mod faults;
 mod golden;
 mod helpers;

@@ -1,0 +1,90 @@
+//! The listing faults, for every simulated list API: which rows of the fleet's list one page
+//! shows and what total it announces, given the page's offset and size and the fault in force.
+
+use super::FaultKind;
+
+/// What one page of a list of `n` rows shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageView {
+    /// Rows `start..end` of the list.
+    pub start: usize,
+    /// End of the rows shown (exclusive).
+    pub end: usize,
+    /// The total the page announces.
+    pub total: u64,
+}
+
+/// The page at `offset` of `limit` rows of a list of `n`, under `fault`: `empty_page`,
+/// `short_page`, `list_total_lies` and `rows_repeated` (see [`FaultKind`]); other faults show
+/// the true page.
+pub(crate) fn page_view(
+    n: usize,
+    offset: usize,
+    limit: usize,
+    fault: Option<FaultKind>,
+) -> PageView {
+    let mut start = offset.min(n);
+    let mut end = offset.saturating_add(limit).min(n);
+    let mut total = n as u64;
+    let more_remain = offset.saturating_add(limit) < n;
+    match fault {
+        Some(FaultKind::EmptyPage) if offset > 0 && offset < n => end = start,
+        Some(FaultKind::ShortPage) if more_remain => end = start + (limit / 2).max(1),
+        Some(FaultKind::ListTotalLies) => {
+            total = (n as u64).saturating_mul(10).saturating_add(1_000)
+        }
+        Some(FaultKind::RowsRepeated) if offset > 0 => {
+            start = offset.saturating_sub(1).min(n);
+            end = offset.saturating_sub(1).saturating_add(limit).min(n);
+        }
+        _ => {}
+    }
+    PageView { start, end, total }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_shape_pages() {
+        let v = |o, f| page_view(250, o, 100, f);
+        assert_eq!(
+            v(100, None),
+            PageView {
+                start: 100,
+                end: 200,
+                total: 250
+            }
+        );
+        assert_eq!(v(100, Some(FaultKind::EmptyPage)).end, 100);
+        assert_eq!(
+            v(0, Some(FaultKind::EmptyPage)).end,
+            100,
+            "the first page is whole"
+        );
+        assert_eq!(v(0, Some(FaultKind::ShortPage)).end, 50);
+        assert_eq!(
+            v(200, Some(FaultKind::ShortPage)).end,
+            250,
+            "the last page is not short"
+        );
+        assert_eq!(v(0, Some(FaultKind::ListTotalLies)).total, 3_500);
+        assert_eq!(
+            v(100, Some(FaultKind::RowsRepeated)),
+            PageView {
+                start: 99,
+                end: 199,
+                total: 250
+            }
+        );
+        assert_eq!(
+            v(300, None),
+            PageView {
+                start: 250,
+                end: 250,
+                total: 250
+            }
+        );
+    }
+}
