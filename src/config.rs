@@ -273,9 +273,6 @@ impl PartialEq for DdmDiscoveryConfig {
     }
 }
 
-/// Default `refresh_interval` of a discovery.
-pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
-
 /// A command-probe module.
 #[derive(Debug, Clone)]
 pub struct ProbeModule {
@@ -1447,7 +1444,7 @@ impl Validator<'_> {
             if d.discovery.is_some() {
                 self.fail(
                     format!("{p}.discovery"),
-                    "is set together with instance_ids; listed ids are used as they are, so drop one of them",
+                    "is set, but instances are listed (instance_ids), so nothing is discovered; remove one of them",
                 );
             }
             None
@@ -1476,24 +1473,33 @@ impl Validator<'_> {
     }
 
     fn ddm_discovery(&mut self, p: &str, d: RawDdmDiscovery) -> DdmDiscoveryConfig {
+        let default = crate::discovery::DEFAULT_REFRESH_INTERVAL;
         let refresh_interval = self.duration(
             &format!("{p}.refresh_interval"),
             d.refresh_interval.as_deref(),
-            DEFAULT_REFRESH_INTERVAL,
+            default,
         );
-        if refresh_interval < Duration::from_secs(1) {
+        let refresh_interval = if refresh_interval < crate::discovery::MIN_REFRESH_INTERVAL {
             self.fail(
                 format!("{p}.refresh_interval"),
-                "is less than 1s; write it like 30s or 5m (5m suits production)",
+                "must be at least 1s (5m is a sensible production value)",
             );
-        }
-        let name_regex = match d.name_regex.as_deref().map(Regex::new) {
+            default
+        } else {
+            refresh_interval
+        };
+        let name_regex = match d
+            .name_regex
+            .as_deref()
+            .map(|re| regex::RegexBuilder::new(re).size_limit(1 << 20).build())
+        {
             None => None,
             Some(Ok(r)) => Some(r),
             Some(Err(e)) => {
+                let first = e.to_string().lines().last().unwrap_or_default().to_string();
                 self.fail(
                     format!("{p}.name_regex"),
-                    format!("is not a valid regular expression: {e}"),
+                    format!("is not a valid regular expression ({first})"),
                 );
                 None
             }

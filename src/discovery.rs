@@ -622,6 +622,8 @@ mod tests {
         assert!(l.complete);
     }
 
+    type Script = Vec<Result<Listing<String>, ApiError>>;
+
     /// The refresh interval of these tests (real time; no assertion on durations).
     const TICK: Duration = Duration::from_millis(150);
 
@@ -630,10 +632,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    fn lister(
-        calls: Arc<AtomicU64>,
-        script: Arc<Mutex<Vec<Result<Listing<String>, ApiError>>>>,
-    ) -> Lister<String> {
+    fn lister(calls: Arc<AtomicU64>, script: Arc<Mutex<Script>>) -> Lister<String> {
         Arc::new(move |_deadline| {
             calls.fetch_add(1, Ordering::SeqCst);
             let next = lock(&script).remove(0);

@@ -145,7 +145,7 @@ impl Fleet {
     /// Buys `n` new phones (ids from the seed and the count added so far); returns their ids.
     pub fn add(&mut self, n: usize) -> Vec<String> {
         let mut out = Vec::with_capacity(n);
-        let mut rng = SmallRng::seed_from_u64(hash3(self.seed, self.added, 0x4144_44));
+        let mut rng = SmallRng::seed_from_u64(hash3(self.seed, self.added, 0x0041_4444));
         while out.len() < n {
             let id: String = (0..8)
                 .map(|_| char::from(BASE36[rng.gen_range(0..BASE36.len())]))

@@ -429,6 +429,108 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
+/// Largest `page_size` the listing accepts; a larger one is refused with 400. Sizes above
+/// [`LIST_PAGE_CLAMP`] are served as that many rows, echoed in `data.page_size`.
+pub const MAX_LIST_PAGE_SIZE: u64 = 1_000;
+/// Rows one listing page holds at most, whatever was asked.
+pub const LIST_PAGE_CLAMP: u64 = 100;
+
+/// `GET /v1/instances/batch-query`: the phones the account has, paged by `page_no` (from
+/// `list_first_page`) and `page_size`; `x-request-id` is a query parameter here; filters
+/// `instance_id`, `instance_name` (exact), `pool_scene_tag`, `pool_name`. Listing faults shape
+/// the page (see `listing::page_view`).
+pub(crate) async fn list(State(inner): State<Arc<Inner>>, call: Call) -> Response {
+    inner
+        .serve(Operation::KoophoneList, &call, |inner, fault| {
+            let query: Vec<(String, String)> =
+                match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&call.uri) {
+                    Ok(q) => q.0,
+                    Err(_) => return bad_param("the query string is not valid"),
+                };
+            let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
+            if get("x-request-id").is_none_or(|v| v.trim().is_empty()) {
+                return error(
+                    "KOOPHONE.API.0002",
+                    "The request parameter x-request-id is missing.",
+                );
+            }
+            let number = |k: &str| -> Result<u64, Reply> {
+                get(k)
+                    .ok_or_else(|| bad_param(&format!("{k} is required")))?
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| bad_param(&format!("{k} must be a non-negative integer")))
+            };
+            let page_no = match number("page_no") {
+                Ok(n) => n,
+                Err(r) => return r,
+            };
+            let asked = match number("page_size") {
+                Ok(n) => n,
+                Err(r) => return r,
+            };
+            let first = inner.config.list_first_page;
+            if page_no < first {
+                return bad_param(&format!("page_no must be at least {first}"));
+            }
+            if asked == 0 || asked > MAX_LIST_PAGE_SIZE {
+                return bad_param(&format!(
+                    "page_size must be between 1 and {MAX_LIST_PAGE_SIZE}"
+                ));
+            }
+            let scene = get("pool_scene_tag");
+            if scene.is_some_and(|t| t != "CLOUD_APP" && t != "CLOUD_PHONE") {
+                return bad_param("pool_scene_tag must be CLOUD_APP or CLOUD_PHONE");
+            }
+            let pool = get("pool_name");
+            let by_id = get("instance_id");
+            let by_name = get("instance_name");
+            let size = asked.min(LIST_PAGE_CLAMP) as usize;
+            let fleet = inner.fleet();
+            let filtered =
+                scene.is_some() || pool.is_some() || by_id.is_some() || by_name.is_some();
+            let matching: Vec<usize> = if filtered {
+                fleet
+                    .live()
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        let (s, p) = fleet.pool_of(i);
+                        scene.is_none_or(|t| t == s)
+                            && pool.is_none_or(|n| n == p)
+                            && by_id.is_none_or(|id| fleet.ids()[i] == id)
+                            && by_name.is_none_or(|n| n == format!("phone-{i:05}"))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let rows: &[usize] = if filtered { &matching } else { fleet.live() };
+            let offset = usize::try_from(page_no - first)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(size);
+            let view = super::listing::page_view(rows.len(), offset, size, fault);
+            let tick = inner.tick();
+            let result: Vec<Value> = rows[view.start..view.end]
+                .iter()
+                .map(|&i| fleet.listing_row(i, tick))
+                .collect();
+            Reply::ok(json!({
+                "data": {
+                    "result": result,
+                    "page_no": page_no,
+                    "page_size": size,
+                    "total_count": view.total,
+                    "error_code": "0",
+                    "error_msg": "ok",
+                },
+                "error_code": "0",
+                "error_msg": "ok",
+            }))
+        })
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,106 +634,4 @@ mod tests {
         assert_eq!(execute(&fleet, 0, 0, "reboot"), "");
         assert_eq!(truncate("ééé".to_string(), 3), "é");
     }
-}
-
-/// Largest `page_size` the listing accepts; a larger one is refused with 400. Sizes above
-/// [`LIST_PAGE_CLAMP`] are served as that many rows, echoed in `data.page_size`.
-pub const MAX_LIST_PAGE_SIZE: u64 = 1_000;
-/// Rows one listing page holds at most, whatever was asked.
-pub const LIST_PAGE_CLAMP: u64 = 100;
-
-/// `GET /v1/instances/batch-query`: the phones the account has, paged by `page_no` (from
-/// `list_first_page`) and `page_size`; `x-request-id` is a query parameter here; filters
-/// `instance_id`, `instance_name` (exact), `pool_scene_tag`, `pool_name`. Listing faults shape
-/// the page (see `listing::page_view`).
-pub(crate) async fn list(State(inner): State<Arc<Inner>>, call: Call) -> Response {
-    inner
-        .serve(Operation::KoophoneList, &call, |inner, fault| {
-            let query: Vec<(String, String)> =
-                match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&call.uri) {
-                    Ok(q) => q.0,
-                    Err(_) => return bad_param("the query string is not valid"),
-                };
-            let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
-            if get("x-request-id").is_none_or(|v| v.trim().is_empty()) {
-                return error(
-                    "KOOPHONE.API.0002",
-                    "The request parameter x-request-id is missing.",
-                );
-            }
-            let number = |k: &str| -> Result<u64, Reply> {
-                get(k)
-                    .ok_or_else(|| bad_param(&format!("{k} is required")))?
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|_| bad_param(&format!("{k} must be a non-negative integer")))
-            };
-            let page_no = match number("page_no") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let asked = match number("page_size") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let first = inner.config.list_first_page;
-            if page_no < first {
-                return bad_param(&format!("page_no must be at least {first}"));
-            }
-            if asked == 0 || asked > MAX_LIST_PAGE_SIZE {
-                return bad_param(&format!(
-                    "page_size must be between 1 and {MAX_LIST_PAGE_SIZE}"
-                ));
-            }
-            let scene = get("pool_scene_tag");
-            if scene.is_some_and(|t| t != "CLOUD_APP" && t != "CLOUD_PHONE") {
-                return bad_param("pool_scene_tag must be CLOUD_APP or CLOUD_PHONE");
-            }
-            let pool = get("pool_name");
-            let by_id = get("instance_id");
-            let by_name = get("instance_name");
-            let size = asked.min(LIST_PAGE_CLAMP) as usize;
-            let fleet = inner.fleet();
-            let filtered =
-                scene.is_some() || pool.is_some() || by_id.is_some() || by_name.is_some();
-            let matching: Vec<usize> = if filtered {
-                fleet
-                    .live()
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        let (s, p) = fleet.pool_of(i);
-                        scene.is_none_or(|t| t == s)
-                            && pool.is_none_or(|n| n == p)
-                            && by_id.is_none_or(|id| fleet.ids()[i] == id)
-                            && by_name.is_none_or(|n| n == format!("phone-{i:05}"))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let rows: &[usize] = if filtered { &matching } else { fleet.live() };
-            let offset = usize::try_from(page_no - first)
-                .unwrap_or(usize::MAX)
-                .saturating_mul(size);
-            let view = super::listing::page_view(rows.len(), offset, size, fault);
-            let tick = inner.tick();
-            let result: Vec<Value> = rows[view.start..view.end]
-                .iter()
-                .map(|&i| fleet.listing_row(i, tick))
-                .collect();
-            Reply::ok(json!({
-                "data": {
-                    "result": result,
-                    "page_no": page_no,
-                    "page_size": size,
-                    "total_count": view.total,
-                    "error_code": "0",
-                    "error_msg": "ok",
-                },
-                "error_code": "0",
-                "error_msg": "ok",
-            }))
-        })
-        .await
 }

@@ -42,8 +42,9 @@ const EXCLUDED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Fixed config: the demo's shape (password-auth cloud with every collector, static-token cloud
-/// with DCS and phones of which two do not exist), on a small fleet.
+/// Fixed config: the demo's shape (password-auth cloud with every collector and its phones
+/// discovered, static-token cloud with DCS and listed phones of which two do not exist), on a
+/// small fleet.
 const GOLDEN_CONFIG: &str = r#"
 timeout: 5s
 clouds:
@@ -53,7 +54,8 @@ clouds:
     auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
     endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
     dcs: { include_failure: true }
-    koophone: { instance_ids: [{phones}] }
+    # Discovered, as in the demo.
+    koophone: {}
     ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }
   - name: golden-eu
     region: eu-west-101
