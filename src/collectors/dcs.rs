@@ -226,8 +226,7 @@ mod tests {
     #[test]
     fn odd_rows_map_to_bounded_labels() {
         let body = format!(
-            r#"{{"instances": [{{"instance_id": "a"}}, {{"instance_id": "b", "status": "HIBERNATING", "engine": "Valkey", "name": "{}"}}, {{"instance_id": "c", "status": "bad "one"
-", "engine_version": ""}}, {{"instance_id": "d e"}}]}}"#,
+            r#"{{"instances": [{{"instance_id": "a"}}, {{"instance_id": "b", "status": "HIBERNATING", "engine": "Valkey", "name": "{}"}}, {{"instance_id": "c", "status": "bad \"one\"\n", "engine_version": ""}}, {{"instance_id": "d e"}}]}}"#,
             "n".repeat(500)
         );
         let page = crate::cloud::dcs::parse_list_page(body.as_bytes()).unwrap();

@@ -84,6 +84,12 @@ impl DdmDiscovery {
         self.inventory.current(deadline).await
     }
 
+    /// Instances in the inventory, and when it was last listed in full (the landing page).
+    pub fn inventory_size(&self) -> (usize, Option<std::time::SystemTime>) {
+        let size = self.inventory.peek().map_or(0, |s| s.items.len());
+        (size, self.inventory.stats().last_success)
+    }
+
     /// Pages the next refresh will take, which the restore reads leave in the budget.
     pub fn reserve(&self) -> usize {
         let n = self.inventory.peek().map_or(0, |s| s.items.len());
