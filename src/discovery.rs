@@ -455,6 +455,103 @@ pub struct Page<T> {
     pub request_id: Option<String>,
 }
 
+/// What the pages read so far add up to, and whether to read on.
+struct Pages<T> {
+    items: Vec<T>,
+    seen: HashSet<String>,
+    cursor: Cursor,
+    total: Option<u64>,
+    request_id: Option<String>,
+    dropped: usize,
+    first_rows: u64,
+    ended_empty: bool,
+}
+
+impl<T> Pages<T> {
+    fn new() -> Self {
+        Pages {
+            items: Vec::new(),
+            seen: HashSet::new(),
+            cursor: Cursor { index: 0, rows: 0 },
+            total: None,
+            request_id: None,
+            dropped: 0,
+            first_rows: 0,
+            ended_empty: false,
+        }
+    }
+
+    /// The page cap: what the total needs at the first page's size, plus slack for short and
+    /// shifted pages; without a total, only the absolute cap.
+    fn cap(&self) -> u64 {
+        match self.total {
+            Some(t) => (t / self.first_rows.max(1))
+                .saturating_add(3)
+                .min(MAX_PAGES),
+            None => MAX_PAGES,
+        }
+    }
+
+    /// Takes the next page in order; `Ok(true)` when the listing has ended.
+    fn take(&mut self, page: Page<T>, key: &impl Fn(&T) -> &str) -> Result<bool, ApiError> {
+        self.request_id = page.request_id.or(self.request_id.take());
+        if page.total.is_some() {
+            self.total = page.total;
+        }
+        let n = page.rows.len() as u64;
+        if self.cursor.index == 0 {
+            self.first_rows = n;
+        }
+        self.cursor.index += 1;
+        self.cursor.rows += n;
+        for r in page.rows {
+            if self.seen.insert(key(&r).to_string()) {
+                self.items.push(r);
+            } else {
+                self.dropped += 1;
+            }
+        }
+        if self.items.len() > MAX_ROWS {
+            return Err(ApiError::new(
+                ErrorKind::LimitExceeded,
+                "discovery",
+                format!("the listing passed {MAX_ROWS} rows; refused"),
+            ));
+        }
+        if n == 0 {
+            self.ended_empty = true;
+            return Ok(true);
+        }
+        if self.total.is_some_and(|t| self.items.len() as u64 >= t) {
+            return Ok(true);
+        }
+        Ok(self.cursor.index >= self.cap())
+    }
+
+    fn finish(self, cloud: &str, service: &str) -> Listing<T> {
+        if self.dropped > 0 {
+            tracing::warn!(
+                cloud,
+                service,
+                dropped = self.dropped,
+                request_id = self.request_id.as_deref().unwrap_or("-"),
+                "the listing repeated rows across pages; kept the first of each"
+            );
+        }
+        let complete = match self.total {
+            Some(t) => self.items.len() as u64 >= t,
+            None => self.ended_empty,
+        };
+        Listing {
+            items: self.items,
+            complete,
+            pages: self.cursor.index,
+            total: self.total,
+            request_id: self.request_id,
+        }
+    }
+}
+
 /// Reads every page: page by the rows received, never by `total` alone. Stops at an empty page,
 /// when the distinct rows reach `total`, or at the page cap (`total / rows of the first page`
 /// plus slack, and [`MAX_PAGES`]); a short page does not stop it (a server may clamp its page
@@ -471,77 +568,61 @@ where
     F: FnMut(Cursor) -> Fut,
     Fut: Future<Output = Result<Page<T>, ApiError>>,
 {
-    let mut items: Vec<T> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut cursor = Cursor { index: 0, rows: 0 };
-    let mut total: Option<u64> = None;
-    let mut request_id = None;
-    let mut dropped = 0usize;
-    let mut first_rows = 0u64;
-    let mut ended_empty = false;
+    let mut pages = Pages::new();
     loop {
-        let page = fetch(cursor).await?;
-        request_id = page.request_id.or(request_id);
-        if page.total.is_some() {
-            total = page.total;
+        let page = fetch(pages.cursor).await?;
+        if pages.take(page, &key)? {
+            break;
         }
-        let n = page.rows.len() as u64;
-        if cursor.index == 0 {
-            first_rows = n;
-        }
-        cursor.index += 1;
-        cursor.rows += n;
-        for r in page.rows {
-            if seen.insert(key(&r).to_string()) {
-                items.push(r);
-            } else {
-                dropped += 1;
+    }
+    Ok(pages.finish(cloud, service))
+}
+
+/// [`page_all`] for an API paged by page number: after the first page, up to `window` pages are
+/// asked at once (no more than the announced total still needs, at least one), and taken in
+/// order with the same rules, so a stop mid-window ignores the pages after it. `Cursor::rows`
+/// is then the rows of the pages taken before the window, not an offset to trust.
+pub async fn page_all_windowed<T, F, Fut>(
+    cloud: &str,
+    service: &str,
+    key: impl Fn(&T) -> &str,
+    window: u64,
+    fetch: F,
+) -> Result<Listing<T>, ApiError>
+where
+    F: Fn(Cursor) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ApiError>>,
+{
+    let mut pages = Pages::new();
+    let first = fetch(pages.cursor).await?;
+    if !pages.take(first, &key)? {
+        'pages: loop {
+            let needed = match pages.total {
+                Some(t) => t
+                    .saturating_sub(pages.items.len() as u64)
+                    .div_ceil(pages.first_rows.max(1)),
+                None => 1,
+            };
+            let n = window
+                .min(needed)
+                .min(pages.cap().saturating_sub(pages.cursor.index))
+                .max(1);
+            let base = pages.cursor;
+            let batch = futures::future::join_all((0..n).map(|i| {
+                fetch(Cursor {
+                    index: base.index + i,
+                    rows: base.rows,
+                })
+            }))
+            .await;
+            for page in batch {
+                if pages.take(page?, &key)? {
+                    break 'pages;
+                }
             }
         }
-        if items.len() > MAX_ROWS {
-            return Err(ApiError::new(
-                ErrorKind::LimitExceeded,
-                "discovery",
-                format!("the listing passed {MAX_ROWS} rows; refused"),
-            ));
-        }
-        if n == 0 {
-            ended_empty = true;
-            break;
-        }
-        if total.is_some_and(|t| items.len() as u64 >= t) {
-            break;
-        }
-        // The page cap: what the total needs at the first page's size, plus slack for short
-        // and shifted pages; without a total, only the absolute cap.
-        let cap = match total {
-            Some(t) => (t / first_rows.max(1)).saturating_add(3).min(MAX_PAGES),
-            None => MAX_PAGES,
-        };
-        if cursor.index >= cap {
-            break;
-        }
     }
-    if dropped > 0 {
-        tracing::warn!(
-            cloud,
-            service,
-            dropped,
-            request_id = request_id.as_deref().unwrap_or("-"),
-            "the listing repeated rows across pages; kept the first of each"
-        );
-    }
-    let complete = match total {
-        Some(t) => items.len() as u64 >= t,
-        None => ended_empty,
-    };
-    Ok(Listing {
-        items,
-        complete,
-        pages: cursor.index,
-        total,
-        request_id,
-    })
+    Ok(pages.finish(cloud, service))
 }
 
 #[cfg(test)]
@@ -606,6 +687,73 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((l.items.len(), l.pages, l.complete), (3, 3, false));
+    }
+
+    #[tokio::test]
+    async fn the_windowed_pager_follows_the_same_rules() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let rows = |pages: Vec<Vec<&'static str>>, total: u64| {
+            let calls = calls.clone();
+            move |c: Cursor| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let r: Vec<String> = pages
+                    .get(c.index as usize)
+                    .map(|p| p.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default();
+                async move {
+                    Ok(Page {
+                        rows: r,
+                        total: Some(total),
+                        request_id: None,
+                    })
+                }
+            }
+        };
+        fn key(s: &String) -> &str {
+            s
+        }
+        let l = page_all_windowed(
+            "c",
+            "s",
+            key,
+            8,
+            rows(
+                vec![vec!["a", "b"], vec!["b", "c"], vec!["d", "e"], vec!["f"]],
+                6,
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!((l.items.len(), l.complete), (6, true));
+        let l = page_all_windowed(
+            "c",
+            "s",
+            key,
+            8,
+            rows(vec![vec!["a", "b"], vec![], vec!["c", "d"]], 4),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (l.items, l.complete),
+            (vec!["a".to_string(), "b".into()], false)
+        );
+        calls.store(0, Ordering::SeqCst);
+        let l = page_all_windowed(
+            "c",
+            "s",
+            key,
+            8,
+            rows(vec![vec!["a", "b"], vec!["c"]], 1_000_000),
+        )
+        .await
+        .unwrap();
+        assert_eq!((l.items.len(), l.complete), (3, false));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            9,
+            "the first page and one window"
+        );
     }
 
     #[tokio::test]

@@ -17,13 +17,13 @@ use prometheus::{
 /// phones, one `prometheus::proto::Metric` with its `LabelPair`s per sample cost ~14 allocations
 /// and ~1 KB each, and re-encoding them with `TextEncoder` cost as much again. The output is
 /// byte for byte what `TextEncoder` writes for the same families.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct Families {
     families: BTreeMap<&'static str, Family>,
 }
 
 /// One gauge family: its help and its samples, already rendered.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Family {
     /// `# HELP` text, unescaped.
     help: &'static str,

@@ -60,6 +60,59 @@ pub struct CloudRuntime {
     pub ddm: Option<Arc<DdmCollector>>,
     /// Its discovered phones, when its koophone section lists none (then `phones` is `None`).
     pub koophone_discovery: Option<crate::discovery::Inventory<crate::cloud::koophone::Phone>>,
+    /// What scrapes derive from the discovered inventory, computed once per snapshot.
+    koophone_derived: Mutex<Option<Arc<Derived>>>,
+}
+
+/// This replica's share of one discovered snapshot: the ids the status calls go to and the
+/// inventory's families, so a scrape between refreshes neither filters nor renders them again.
+struct Derived {
+    snapshot: Arc<crate::discovery::Snapshot<crate::cloud::koophone::Phone>>,
+    ids: Arc<Vec<String>>,
+    families: Families,
+}
+
+impl CloudRuntime {
+    /// This replica's share of `snapshot` (cached while the snapshot is current).
+    fn derived(
+        &self,
+        snapshot: Arc<crate::discovery::Snapshot<crate::cloud::koophone::Phone>>,
+        shard: crate::config::Shard,
+        max_series: usize,
+    ) -> Arc<Derived> {
+        let mut cache = match self.koophone_derived.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(d) = cache
+            .as_ref()
+            .filter(|d| Arc::ptr_eq(&d.snapshot, &snapshot))
+        {
+            return d.clone();
+        }
+        let cloud = self.cfg.name.as_str();
+        let mine = || {
+            snapshot
+                .items
+                .iter()
+                .filter(|p| collectors::koophone::in_shard(&p.instance_id, shard))
+        };
+        let ids: Vec<String> = mine().map(|p| p.instance_id.clone()).collect();
+        let series = ids.len() * 3 + collectors::koophone::RUNNING_STATUSES.len();
+        let families = if series <= max_series {
+            collectors::koophone::map_inventory(cloud, mine())
+        } else {
+            tracing::warn!(cloud, phones = ids.len(), series, max_series, "the discovered phones would make more series than koophone.max_series; their info, running status and frozen series are left out (raise max_series or shard the phones)");
+            Families::new()
+        };
+        let d = Arc::new(Derived {
+            snapshot,
+            ids: Arc::new(ids),
+            families,
+        });
+        *cache = Some(d.clone());
+        d
+    }
 }
 
 type Collection = Shared<BoxFuture<'static, Bytes>>;
@@ -202,6 +255,7 @@ impl Exporter {
                 phones,
                 ddm,
                 koophone_discovery,
+                koophone_derived: Mutex::new(None),
             });
         }
         Ok(Exporter {
@@ -327,12 +381,7 @@ impl Exporter {
                 jobs.push(
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let snapshot = inv.current(deadline).await?;
-                        let ids: Vec<String> = snapshot
-                            .items
-                            .iter()
-                            .filter(|p| collectors::koophone::in_shard(&p.instance_id, shard))
-                            .map(|p| p.instance_id.clone())
-                            .collect();
+                        let ids = c.derived(snapshot, shard, max_series).ids.clone();
                         collectors::koophone::collect(client, &ids, &names, max_series, deadline)
                             .await
                     })
@@ -373,7 +422,7 @@ impl Exporter {
         }
         for c in &self.clouds {
             if let (Some(k), Some(inv)) = (&c.cfg.koophone, &c.koophone_discovery) {
-                self.discovery_families(&mut out, &c.cfg.name, k.max_series, inv);
+                self.discovery_families(&mut out, c, k.max_series, inv);
             }
         }
         for (cloud, collector, result, elapsed) in results {
@@ -421,26 +470,16 @@ impl Exporter {
     fn discovery_families(
         &self,
         out: &mut Families,
-        cloud: &str,
+        c: &CloudRuntime,
         max_series: usize,
         inv: &crate::discovery::Inventory<crate::cloud::koophone::Phone>,
     ) {
-        let shard = self.config.shard;
+        let cloud = c.cfg.name.as_str();
         let mut kept = 0;
         if let Some(snapshot) = inv.peek() {
-            let mine = || {
-                snapshot
-                    .items
-                    .iter()
-                    .filter(|p| collectors::koophone::in_shard(&p.instance_id, shard))
-            };
-            kept = mine().count();
-            let series = kept * 3 + collectors::koophone::RUNNING_STATUSES.len();
-            if series <= max_series {
-                out.merge(collectors::koophone::map_inventory(cloud, mine()));
-            } else {
-                tracing::warn!(cloud, phones = kept, series, max_series, "the discovered phones would make more series than koophone.max_series; their info, running status and frozen series are left out (raise max_series or shard the phones)");
-            }
+            let d = c.derived(snapshot, self.config.shard, max_series);
+            kept = d.ids.len();
+            out.merge(d.families.clone());
         }
         inv.families(out, kept);
         let stats = inv.stats();

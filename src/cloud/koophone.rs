@@ -44,6 +44,9 @@ pub static LIST: Operation = Operation {
     budget: None,
 };
 
+/// Pages of the listing asked at once after the first (within the cloud's in-flight limit).
+pub const LIST_WINDOW: u64 = 8;
+
 /// Page size the listing asks for (the API documents none; the echoed size is trusted).
 pub const LIST_PAGE_SIZE: u32 = 100;
 
@@ -506,7 +509,7 @@ impl CloudClient {
         filter: &ListFilter,
         deadline: Instant,
     ) -> Result<crate::discovery::Listing<Phone>, ApiError> {
-        use crate::discovery::{page_all, Page};
+        use crate::discovery::{page_all_windowed, Page};
         let fetch = |first: u64| {
             move |c: crate::discovery::Cursor| async move {
                 let (page, request_id) = self
@@ -523,10 +526,13 @@ impl CloudClient {
             }
         };
         let key = phone_id;
-        let mut listing = match page_all(&self.cloud, "koophone", key, fetch(1)).await {
+        let window = LIST_WINDOW;
+        let mut listing = match page_all_windowed(&self.cloud, "koophone", key, window, fetch(1))
+            .await
+        {
             Err(e) if e.kind == super::ErrorKind::ClientError => {
                 tracing::info!(cloud = %self.cloud, error = %e, "KooPhone listing refused page_no=1; reading from page_no=0");
-                return page_all(&self.cloud, "koophone", key, fetch(0)).await;
+                return page_all_windowed(&self.cloud, "koophone", key, window, fetch(0)).await;
             }
             other => other?,
         };

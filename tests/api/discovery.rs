@@ -250,9 +250,10 @@ async fn a_lying_total_serves_every_phone_bounded_and_says_so() {
         "the API contradicts itself: not a success"
     );
     assert_eq!(m.success("pw", "koophone"), 1.0);
-    // Three pages, the empty one that ends it, and page 0 once: never thousands.
+    // The first page, one window of 8 (an empty page ends it) and page 0 once: never the
+    // thousands of pages the total asks for.
     assert!(
-        sim.calls(Operation::KoophoneList) <= 5,
+        sim.calls(Operation::KoophoneList) <= 10,
         "{}",
         sim.calls(Operation::KoophoneList)
     );
@@ -603,4 +604,87 @@ async fn the_simulated_listing_holds_its_limits() {
         .unwrap();
     assert_eq!(v["data"]["page_size"], 100);
     assert_eq!(v["data"]["result"].as_array().unwrap().len(), 100);
+}
+
+#[tokio::test]
+async fn the_fleet_endpoint_adds_and_removes_dcs_and_ddm_instances() {
+    let sim = spawn_sim(frozen_sim(5)).await;
+    let before: Value = serde_json::from_str(
+        &reqwest::Client::new()
+            .get(format!("{}/_sim/fleet", sim.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(before["phones"], 5);
+    let dcs = before["dcs_instances"].as_u64().unwrap();
+    let changed = fleet_change(&sim, json!({"add_dcs": 2, "add_ddm": 1})).await;
+    assert_eq!(changed["dcs_instances"].as_u64(), Some(dcs + 2));
+    assert_eq!(sim.dcs_instances().len() as u64, dcs + 2);
+    let ddm_id = changed["changed"]["added_ddm"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let restorable = |id: String| {
+        let url = format!(
+            "{}/v3/{}/instances/{id}/backups/restorable-instances?offset=0&limit=10",
+            sim.base_url(),
+            sim.project_id()
+        );
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("X-Auth-Token", "demo-static-token")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(restorable(ddm_id.clone()).await, 200);
+    let changed = fleet_change(&sim, json!({"remove_ddm": 1, "remove_dcs": 1})).await;
+    assert_eq!(changed["changed"]["removed_ddm"][0], ddm_id.as_str());
+    assert_eq!(changed["dcs_instances"].as_u64(), Some(dcs + 1));
+    assert_eq!(restorable(ddm_id).await, 404);
+    // A change that is not one is refused, and says what one looks like.
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sim/fleet", sim.base_url()))
+        .body(r#"{"add_phones": -1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn churn_buys_and_releases_phones_while_it_runs() {
+    let sim = spawn_sim(SimConfig {
+        churn: Some(huaweicloud_exporter::sim::Churn {
+            phones: 4,
+            every: Duration::from_millis(100),
+        }),
+        ..frozen_sim(20)
+    })
+    .await;
+    let mut sizes = BTreeSet::new();
+    for _ in 0..40 {
+        sizes.insert(sim.phone_ids().len());
+        if sizes.contains(&20) && sizes.contains(&24) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        sizes,
+        BTreeSet::from([20, 24]),
+        "grows and shrinks around its size"
+    );
+    assert!("5/10s".parse::<huaweicloud_exporter::sim::Churn>().is_ok());
+    assert!("5/0s".parse::<huaweicloud_exporter::sim::Churn>().is_err());
+    assert!("five".parse::<huaweicloud_exporter::sim::Churn>().is_err());
 }
