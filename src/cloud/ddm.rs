@@ -173,9 +173,15 @@ impl CloudClient {
         self.call_with_id(&req, deadline, parse_list_page).await
     }
 
-    /// Every DDM instance, [`MAX_LIMIT`] a page, paged as [`super::listing`] says.
+    /// Every DDM instance, [`MAX_LIMIT`] a page, paged as [`super::listing`] says, reading
+    /// `offset` as a record offset (the current pages). When that listing ends short of its
+    /// total after more than one page, the edition may read `offset` as a page number (older
+    /// and regional pages say so): the rest is read again by page number, 1, 2, … (a 1-based
+    /// page 1 repeats the first rows, a 0-based one the second page), until the rows reach the
+    /// total, a page is empty, or two pages in a row bring nothing new. A record-offset server
+    /// whose total lies costs those two calls more.
     pub async fn ddm_list_all(&self, deadline: Instant) -> Result<Listing<DdmInstance>, ApiError> {
-        list_all(
+        let first = list_all(
             LIST.name,
             MAX_LIMIT,
             LIST_MAX_PAGES,
@@ -189,7 +195,44 @@ impl CloudClient {
             },
             |r: &DdmInstance| r.id.as_str(),
         )
-        .await
+        .await?;
+        if !first.short_of_total || first.pages < 2 {
+            return Ok(first);
+        }
+        let total = first.total.unwrap_or(0);
+        let mut listing = first;
+        let mut seen: std::collections::HashSet<String> =
+            listing.rows.iter().map(|r| r.id.clone()).collect();
+        let mut idle = 0;
+        for page_no in 1..=u64::from(LIST_MAX_PAGES) {
+            let (page, request_id) = self.ddm_list_page(page_no, MAX_LIMIT, deadline).await?;
+            listing.pages += 1;
+            listing.request_id = request_id;
+            if page.instances.is_empty() {
+                break;
+            }
+            let before = listing.rows.len();
+            for r in page.instances {
+                if seen.insert(r.id.clone()) {
+                    listing.rows.push(r);
+                } else {
+                    listing.dropped += 1;
+                }
+            }
+            if listing.rows.len() as u64 >= total {
+                break;
+            }
+            idle = if listing.rows.len() == before {
+                idle + 1
+            } else {
+                0
+            };
+            if idle >= 2 {
+                break;
+            }
+        }
+        listing.short_of_total = (listing.rows.len() as u64) < total;
+        Ok(listing)
     }
 }
 

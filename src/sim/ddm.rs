@@ -158,7 +158,12 @@ pub(crate) async fn list(
                 );
             }
             let ids: Vec<String> = inner.instances().ddm.iter().map(|d| d.id.clone()).collect();
-            let (rows, reported) = super::dcs::list_page(&ids, offset, limit, fault);
+            let records = if inner.config.ddm_offset_is_page {
+                offset.max(1).saturating_sub(1).saturating_mul(limit)
+            } else {
+                offset
+            };
+            let (rows, reported) = super::dcs::list_page(&ids, records, limit, fault);
             let instances: Vec<Value> = rows
                 .iter()
                 .map(|id| instance_row(inner.config.seed, &project_id, id))
@@ -167,7 +172,7 @@ pub(crate) async fn list(
             Reply::ok(json!({
                 "instances": instances,
                 "instance_num": reported,
-                "page_no": offset / limit + 1,
+                "page_no": records / limit + 1,
                 "page_size": page_size,
                 "total_record": reported,
                 "total_page": reported.div_ceil(limit),

@@ -111,6 +111,9 @@ pub struct SimConfig {
     /// The `page_no` of the KooPhone listing's first page (1, or 0 for the other reading of
     /// the page); a smaller `page_no` is refused with 400 `KOOPHONE.API.1000`.
     pub list_first_page: u64,
+    /// The DDM instance listing reads `offset` as a page number (1-based; 0 is page 1), as
+    /// older and regional editions of its page say, instead of a record offset.
+    pub ddm_offset_is_page: bool,
 }
 
 /// Churn: every `every`, `phones` phones are bought (even steps) or the newest released (odd
@@ -172,6 +175,7 @@ impl Default for SimConfig {
             dcs_instances: 6,
             churn: None,
             list_first_page: 1,
+            ddm_offset_is_page: false,
         }
     }
 }

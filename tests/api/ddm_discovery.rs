@@ -270,8 +270,9 @@ async fn a_lying_total_takes_the_first_listing_but_says_it_failed() {
     let m = app.scrape().await;
     assert_eq!(resources(&m), 10.0);
     assert_eq!(m.success("c", "ddm_discovery"), 0.0);
-    // One page of rows and the empty page that showed the total lied.
-    assert_eq!(app.sim.calls(Operation::DdmList), 2);
+    // One page of rows, the empty page that showed the total lied, and two pages by page
+    // number (in case the edition reads offset so) that brought nothing new.
+    assert_eq!(app.sim.calls(Operation::DdmList), 4);
 }
 
 #[tokio::test]
@@ -307,6 +308,22 @@ async fn many_discovered_instances_stay_inside_the_ddm_budget() {
         200.0
     );
     assert!(app.sim.calls(Operation::DdmList) >= 2);
+}
+
+#[tokio::test]
+async fn an_edition_that_reads_offset_as_a_page_number_is_listed_whole() {
+    let app = spawn_app(Opts {
+        sim: SimConfig {
+            ddm_offset_is_page: true,
+            ..sim_with(300, 1)
+        },
+        config: config("{ discovery: { refresh_interval: 1s }, cache_ttl: 5m }"),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "ddm_discovery"), 1.0);
+    assert_eq!(resources(&m), 300.0);
+    assert_eq!(info_ids(&m), sorted(app.sim.ddm_instance_ids()));
 }
 
 #[tokio::test]
