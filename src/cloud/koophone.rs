@@ -428,7 +428,11 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage, BodyError> {
     let mut phones = Vec::with_capacity(rows.len());
     let mut skipped = 0;
     for r in rows {
-        let id = label_text(r.instance_id);
+        // An id is a string (a number there is a wrong answer, not an id).
+        let id = match r.instance_id {
+            Some(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        };
         if crate::config::check_instance_id(&id).is_err() {
             skipped += 1;
             continue;
@@ -510,10 +514,10 @@ impl CloudClient {
         deadline: Instant,
     ) -> Result<crate::discovery::Listing<Phone>, ApiError> {
         use crate::discovery::{page_all_windowed, Page};
-        let fetch = |first: u64| {
+        let fetch = |first: u64, size: u32| {
             move |c: crate::discovery::Cursor| async move {
                 let (page, request_id) = self
-                    .koophone_list_page(first + c.index, LIST_PAGE_SIZE, filter, deadline)
+                    .koophone_list_page(first + c.index, size, filter, deadline)
                     .await?;
                 if page.skipped > 0 {
                     tracing::warn!(cloud = %self.cloud, skipped = page.skipped, request_id = request_id.as_deref().unwrap_or("-"), "KooPhone listing rows without a usable instance_id; skipped");
@@ -526,21 +530,51 @@ impl CloudClient {
             }
         };
         let key = phone_id;
-        let window = LIST_WINDOW;
-        let mut listing = match page_all_windowed(&self.cloud, "koophone", key, window, fetch(1))
+        // A 4xx (the first page number or the page size refused) tries the other reading of
+        // the page number, then a smaller page: at most three listings, each bounded.
+        let mut refused = None;
+        let mut found = None;
+        for (first, size) in [
+            (1, LIST_PAGE_SIZE),
+            (0, LIST_PAGE_SIZE),
+            (1, LIST_PAGE_SIZE / 2),
+        ] {
+            match page_all_windowed(
+                &self.cloud,
+                "koophone",
+                key,
+                LIST_WINDOW,
+                fetch(first, size),
+            )
             .await
-        {
-            Err(e) if e.kind == super::ErrorKind::ClientError => {
-                tracing::info!(cloud = %self.cloud, error = %e, "KooPhone listing refused page_no=1; reading from page_no=0");
-                return page_all_windowed(&self.cloud, "koophone", key, window, fetch(0)).await;
-            }
-            other => other?,
-        };
-        if !listing.complete {
-            if let Ok((page, _)) = self
-                .koophone_list_page(0, LIST_PAGE_SIZE, filter, deadline)
-                .await
             {
+                Ok(l) => {
+                    found = Some((l, first, size));
+                    break;
+                }
+                Err(e) if e.kind == super::ErrorKind::ClientError => {
+                    tracing::info!(cloud = %self.cloud, page_no = first, page_size = size, error = %e, "KooPhone listing refused; trying the other reading of the page");
+                    refused = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (mut listing, first, size) = match (found, refused) {
+            (Some(f), _) => f,
+            (None, Some(e)) => return Err(e),
+            (None, None) => {
+                return Err(ApiError::new(
+                    super::ErrorKind::ClientError,
+                    LIST.name,
+                    "the listing was refused",
+                ))
+            }
+        };
+        if first == 0 {
+            return Ok(listing);
+        }
+        if !listing.complete {
+            if let Ok((page, _)) = self.koophone_list_page(0, size, filter, deadline).await {
                 let mut seen: std::collections::HashSet<String> = listing
                     .items
                     .iter()
@@ -631,12 +665,13 @@ mod tests {
    "project_id": "0123", "project_name": "ap-southeast-1", "phone_id": "03c0802ce8b48d32",
    "member_name": "Some One", "account_name": "someone_acct", "region_name": "AP-Singapore",
    "region_name_en": "AP-Singapore", "backup_status": 2, "backup_time": "2025-11-02 10:00:00",
-   "restore_status": null, "restore_time": null}, {"instance_name": "no id"}],
+   "restore_status": null, "restore_time": null}, {"instance_name": "no id"}, {"instance_id": 12345},
+   {"instance_id": "a b"}],
   "page_no": 1, "page_size": 100, "total_count": 1250, "error_code": "0", "error_msg": "ok"},
  "error_code": "0", "error_msg": "ok"}"#;
         let p = parse_list(body).unwrap();
         assert_eq!(p.total, Some(1250));
-        assert_eq!(p.skipped, 1);
+        assert_eq!(p.skipped, 3);
         assert_eq!(p.phones[0].instance_name, "shop-floor-07");
         assert_eq!(p.phones[0].running_status, StatusValue::Code(2));
         assert_eq!(p.phones[0].frozen, Some(false));

@@ -250,7 +250,7 @@ pub fn resolve_target(
     configured: &[String],
 ) -> Result<Vec<String>, String> {
     let not_configured = format!(
-        "is not a phone of cloud {:?} (its koophone instance_ids or instance_ids_file, on this replica's shard)",
+        "is not a phone of cloud {:?} (its koophone instance_ids or instance_ids_file, or the phones it discovered, on this replica's shard)",
         module.cloud
     );
     if let Some(members) = module.groups.get(target) {

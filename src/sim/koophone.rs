@@ -473,10 +473,9 @@ pub(crate) async fn list(State(inner): State<Arc<Inner>>, call: Call) -> Respons
             if page_no < first {
                 return bad_param(&format!("page_no must be at least {first}"));
             }
-            if asked == 0 || asked > MAX_LIST_PAGE_SIZE {
-                return bad_param(&format!(
-                    "page_size must be between 1 and {MAX_LIST_PAGE_SIZE}"
-                ));
+            let max = inner.config.list_max_page_size.min(MAX_LIST_PAGE_SIZE);
+            if asked == 0 || asked > max {
+                return bad_param(&format!("page_size must be between 1 and {max}"));
             }
             let scene = get("pool_scene_tag");
             if scene.is_some_and(|t| t != "CLOUD_APP" && t != "CLOUD_PHONE") {

@@ -114,6 +114,9 @@ pub struct SimConfig {
     /// The DDM instance listing reads `offset` as a page number (1-based; 0 is page 1), as
     /// older and regional editions of its page say, instead of a record offset.
     pub ddm_offset_is_page: bool,
+    /// The largest `page_size` the KooPhone listing accepts (larger: 400 `KOOPHONE.API.1000`);
+    /// sizes above 100 are served as 100 rows.
+    pub list_max_page_size: u64,
 }
 
 /// Churn: every `every`, `phones` phones are bought (even steps) or the newest released (odd
@@ -176,6 +179,7 @@ impl Default for SimConfig {
             churn: None,
             list_first_page: 1,
             ddm_offset_is_page: false,
+            list_max_page_size: 1_000,
         }
     }
 }

@@ -688,3 +688,102 @@ async fn churn_buys_and_releases_phones_while_it_runs() {
     assert!("5/0s".parse::<huaweicloud_exporter::sim::Churn>().is_err());
     assert!("five".parse::<huaweicloud_exporter::sim::Churn>().is_err());
 }
+
+#[tokio::test]
+async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
+    // Arrange: every listing call takes 2 s; the scrape allows 1 s (header 1.5 s - 0.5 s).
+    let sim = spawn_sim(SimConfig {
+        faults: vec![(
+            Operation::KoophoneList,
+            FaultSpec {
+                latency: Some(Duration::from_secs(2)),
+                ..FaultSpec::default()
+            },
+        )],
+        ..frozen_sim(50)
+    })
+    .await;
+    let app = spawn_app_with_sim(sim.clone(), &config("refresh_interval: 1h")).await;
+
+    // Act: the first scrape ends at its deadline, answered, without phones.
+    let (status, text) = app.scrape_raw(Some("1.5")).await;
+    assert_eq!(status, 200);
+    let m = Exposition::parse(&text);
+    assert_eq!(m.success("pw", "koophone"), 0.0);
+    assert!(ids_of(&m, "huaweicloud_koophone_instance_status").is_empty());
+
+    // Assert: the listing went on behind it, once; a later scrape has every phone.
+    let m = scrape_until(&app, "the listing that went on", |m| {
+        m.find(
+            "huaweicloud_scrape_collector_success",
+            &[("cloud", "pw"), ("collector", "koophone_discovery")],
+        )
+        .iter()
+        .any(|s| s.value == 1.0)
+    })
+    .await;
+    assert_eq!(
+        ids_of(&m, "huaweicloud_koophone_instance_status"),
+        live(&sim)
+    );
+    assert_eq!(sim.calls(Operation::KoophoneList), 1);
+}
+
+#[tokio::test]
+async fn a_server_refusing_the_page_size_is_read_with_smaller_pages() {
+    let sim = spawn_sim(SimConfig {
+        list_max_page_size: 50,
+        ..frozen_sim(130)
+    })
+    .await;
+    let app = spawn_app_with_sim(sim.clone(), &config("")).await;
+    let m = app.scrape().await;
+    assert_eq!(
+        ids_of(&m, "huaweicloud_koophone_instance_status"),
+        live(&sim)
+    );
+    assert_eq!(discovery_ok(&m), 1.0);
+}
+
+#[tokio::test]
+async fn probes_run_on_discovered_phones() {
+    let sim = spawn_sim(frozen_sim(20)).await;
+    let healthy = sim
+        .phone_ids()
+        .into_iter()
+        .find(|id| !matches!(sim.phone_status(id), Some(5 | 6) | None))
+        .unwrap();
+    let cfg = format!(
+        "{}probes:\n  boot:\n    cloud: pw\n    command: getprop sys.boot_completed\n    expect: \"^1$\"\n    timeout: 5s\n    poll_interval: 50ms\n",
+        config("")
+    );
+    let app = spawn_app_with_sim(sim.clone(), &cfg).await;
+    app.scrape().await;
+    let probe = |target: String| {
+        let url = app.url(&format!("/probe?module=boot&target={target}"));
+        let http = app.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let r = probe(healthy.clone()).await;
+    assert_eq!(r.status(), 200);
+    let m = Exposition::parse(&r.text().await.unwrap());
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+    // A phone the listing did not find is refused, as an unlisted one is.
+    let r = probe("zzzz0000".into()).await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_listing_with_wrong_types_keeps_the_last_inventory() {
+    a_bad_refresh_keeps_the_inventory(FaultKind::WrongTypes).await;
+}
+
+#[tokio::test]
+async fn a_truncated_listing_keeps_the_last_inventory() {
+    a_bad_refresh_keeps_the_inventory(FaultKind::Truncated).await;
+}
+
+#[tokio::test]
+async fn a_hostile_listing_message_keeps_the_last_inventory() {
+    a_bad_refresh_keeps_the_inventory(FaultKind::HostileMessage).await;
+}
