@@ -184,8 +184,10 @@ impl Endpoints {
 /// DCS collector settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DcsConfig {
-    /// Ask for `createfailed_count` too.
+    /// Ask for `createfailed_count` too (and list instances that failed to be created).
     pub include_failure: bool,
+    /// Per-instance metrics from the instance listing, in every scrape (default true).
+    pub instances: bool,
     /// Most series (states plus engine × state) one answer may become; beyond it the
     /// collector fails.
     pub max_series: usize,
@@ -244,12 +246,31 @@ impl Default for KoophoneDiscovery {
 /// DDM collector settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DdmConfig {
-    /// DDM instances whose restore targets are listed.
+    /// DDM instances whose restore targets are listed; empty when they are discovered.
     pub instance_ids: Vec<String>,
+    /// Discovery of the DDM instances, when no `instance_ids` are given.
+    pub discovery: Option<DdmDiscoveryConfig>,
     /// How long an answer is served before it is fetched again (DDM allows 60 calls/min).
     pub cache_ttl: Duration,
     /// Most series the answers of all instances may become; beyond it the collector fails.
     pub max_series: usize,
+}
+
+/// DDM discovery settings (`ddm.discovery`).
+#[derive(Debug, Clone)]
+pub struct DdmDiscoveryConfig {
+    /// How often the instance listing is read again (at least 1s; default 5m).
+    pub refresh_interval: Duration,
+    /// Only instances whose name matches are kept.
+    pub name_regex: Option<Regex>,
+}
+
+impl PartialEq for DdmDiscoveryConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.refresh_interval == other.refresh_interval
+            && self.name_regex.as_ref().map(Regex::as_str)
+                == other.name_regex.as_ref().map(Regex::as_str)
+    }
 }
 
 /// A command-probe module.
@@ -433,6 +454,8 @@ struct RawDcs {
     enabled: bool,
     #[serde(default = "yes")]
     include_failure: bool,
+    #[serde(default = "yes")]
+    instances: bool,
     #[serde(default)]
     max_series: Option<usize>,
 }
@@ -472,11 +495,23 @@ struct RawKoophoneDiscovery {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDdm {
+    #[serde(default)]
     instance_ids: Vec<String>,
+    #[serde(default)]
+    discovery: Option<RawDdmDiscovery>,
     #[serde(default)]
     cache_ttl: Option<String>,
     #[serde(default)]
     max_series: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDdmDiscovery {
+    #[serde(default)]
+    refresh_interval: Option<String>,
+    #[serde(default)]
+    name_regex: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1180,6 +1215,7 @@ impl Validator<'_> {
             };
             let dcs = c.dcs.filter(|d| d.enabled).map(|d| DcsConfig {
                 include_failure: d.include_failure,
+                instances: d.instances,
                 max_series: self.max_series(
                     &format!("{p}.dcs.max_series"),
                     d.max_series,
@@ -1398,12 +1434,21 @@ impl Validator<'_> {
     }
 
     fn ddm(&mut self, p: &str, d: RawDdm) -> DdmConfig {
-        if d.instance_ids.is_empty() {
-            self.fail(
-                format!("{p}.instance_ids"),
-                "is empty; list the DDM instance ids to watch",
-            );
-        }
+        let discovery = if d.instance_ids.is_empty() {
+            let raw = d.discovery.unwrap_or(RawDdmDiscovery {
+                refresh_interval: None,
+                name_regex: None,
+            });
+            Some(self.ddm_discovery(&format!("{p}.discovery"), raw))
+        } else {
+            if d.discovery.is_some() {
+                self.fail(
+                    format!("{p}.discovery"),
+                    "is set, but instances are listed (instance_ids), so nothing is discovered; remove one of them",
+                );
+            }
+            None
+        };
         for (j, id) in d.instance_ids.iter().enumerate() {
             if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
                 self.fail(format!("{p}.instance_ids[{j}]"), format!("{id:?} is not a DDM instance id; copy it from the console (like 1f5c9fd6cd984056ba89c8c87cc03278in09)"));
@@ -1421,8 +1466,47 @@ impl Validator<'_> {
         );
         DdmConfig {
             max_series,
+            discovery,
             instance_ids: dedup(d.instance_ids),
             cache_ttl,
+        }
+    }
+
+    fn ddm_discovery(&mut self, p: &str, d: RawDdmDiscovery) -> DdmDiscoveryConfig {
+        let default = crate::discovery::DEFAULT_REFRESH_INTERVAL;
+        let refresh_interval = self.duration(
+            &format!("{p}.refresh_interval"),
+            d.refresh_interval.as_deref(),
+            default,
+        );
+        let refresh_interval = if refresh_interval < crate::discovery::MIN_REFRESH_INTERVAL {
+            self.fail(
+                format!("{p}.refresh_interval"),
+                "must be at least 1s (5m is a sensible production value)",
+            );
+            default
+        } else {
+            refresh_interval
+        };
+        let name_regex = match d
+            .name_regex
+            .as_deref()
+            .map(|re| regex::RegexBuilder::new(re).size_limit(1 << 20).build())
+        {
+            None => None,
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                let first = e.to_string().lines().last().unwrap_or_default().to_string();
+                self.fail(
+                    format!("{p}.name_regex"),
+                    format!("is not a valid regular expression ({first})"),
+                );
+                None
+            }
+        };
+        DdmDiscoveryConfig {
+            refresh_interval,
+            name_regex,
         }
     }
 

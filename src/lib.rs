@@ -9,8 +9,9 @@
 //! - [`auth`]: the IAM token provider (cache, refresh ahead, single flight, backoff) and the
 //!   `SDK-HMAC-SHA256` AK/SK signer.
 //! - [`cloud`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
-//!   retries inside the deadline, body limits, `huaweicloud_api_*` metrics) and one file of typed
-//!   calls and models per service.
+//!   retries inside the deadline, body limits, `huaweicloud_api_*` metrics), one file of typed
+//!   calls and models per service, and `cloud::listing`, the offset/limit pager of the DCS and
+//!   DDM instance listings.
 //! - [`collectors`]: one file per API family, each a pure mapping from API models to metric
 //!   families plus the fetch that feeds it; `koophone_isolate` splits a KooPhone batch that
 //!   fails for some of its ids and remembers the phones it isolated.

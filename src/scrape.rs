@@ -242,7 +242,7 @@ impl Exporter {
                 .ddm
                 .clone()
                 .filter(|_| config.shard.index == 0)
-                .map(|d| kept_ddm.unwrap_or_else(|| Arc::new(DdmCollector::new(d))));
+                .map(|d| kept_ddm.unwrap_or_else(|| Arc::new(DdmCollector::new(d, &client))));
             if kept.is_some() {
                 tracing::debug!(cloud = %cfg.name, "reload: auth and endpoints unchanged; keeping the client, its token and caches");
             }
@@ -355,6 +355,17 @@ impl Exporter {
                     )
                     .boxed(),
                 );
+                if dcs.instances {
+                    jobs.push(
+                        timed(
+                            &c.cfg.name,
+                            collectors::DCS_INSTANCES,
+                            deadline,
+                            collectors::dcs::collect_instances(&c.client, dcs, deadline),
+                        )
+                        .boxed(),
+                    );
+                }
             }
             if let (Some(k), Some(phones)) = (&c.cfg.koophone, &c.phones) {
                 let names = k.status_names.clone();
@@ -404,6 +415,12 @@ impl Exporter {
         }
         let results = futures::future::join_all(jobs).await;
         let mut out = Families::new();
+        for c in &self.clouds {
+            // The inventory in use, also while refreshes fail.
+            if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
+                out.merge(disc.families(&c.cfg.name));
+            }
+        }
         for c in &self.clouds {
             out.gauge(
                 "huaweicloud_cloud_info",

@@ -192,7 +192,18 @@ pub fn inventories_sharded(
             },
         ));
     }
-    if let (Some(d), true) = (&c.cfg.ddm, c.ddm.is_some()) {
+    if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
+        let (size, refreshed) = disc.inventory_size();
+        out.push((
+            crate::collectors::DDM,
+            Inventory {
+                unit: "instances",
+                source: InventorySource::Discovered { refreshed },
+                total: size,
+                collected: size,
+            },
+        ));
+    } else if let (Some(d), true) = (&c.cfg.ddm, c.ddm.is_some()) {
         out.push((
             crate::collectors::DDM,
             Inventory {

@@ -1,10 +1,13 @@
 //! DCS: `GET /v2/{project_id}/instances/status`, decoded without a fixed field list so that a new
-//! `<state>_count` field or a new engine object needs no code change.
+//! `<state>_count` field or a new engine object needs no code change; and
+//! `GET /v2/{project_id}/instances`, the instances one by one, paged by offset and limit.
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::listing::{list_all, Listing, Page};
 use super::{decode_json, ApiError, CloudClient, Operation, Request};
 
 /// The DCS status operation.
@@ -15,6 +18,56 @@ pub static DCS_STATUS: Operation = Operation {
     koophone: false,
     budget: None,
 };
+
+/// The DCS instance listing.
+pub static DCS_LIST: Operation = Operation {
+    service: "dcs",
+    name: "dcs_list",
+    idempotent: true,
+    koophone: false,
+    budget: None,
+};
+
+/// Largest page the listing serves (and the one asked for: one call for most projects).
+pub const LIST_LIMIT: u32 = 1000;
+/// Most pages of one listing (100 × 1,000 instances); a listing not done by then fails.
+pub const LIST_MAX_PAGES: u32 = 100;
+
+/// One page of the listing (`ListInstancesResponse`); fields the exporter does not use are
+/// ignored, personal ones (`user_name`, `access_user`…) included.
+#[derive(Debug, Deserialize, PartialEq, Clone)]
+pub struct ListPage {
+    /// Instances matching the query (not the page length); `None` when the answer leaves it out.
+    #[serde(default)]
+    pub instance_num: Option<u64>,
+    /// The page.
+    #[serde(default)]
+    pub instances: Vec<DcsInstance>,
+}
+
+/// One DCS instance (`InstanceListInfo`), the fields the metrics use.
+#[derive(Debug, Deserialize, PartialEq, Clone)]
+pub struct DcsInstance {
+    /// Instance id.
+    pub instance_id: String,
+    /// Instance name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `Redis` or `Memcached` (compared case-insensitively).
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// E.g. `5.0`.
+    #[serde(default)]
+    pub engine_version: Option<String>,
+    /// E.g. `RUNNING`; unknown values are data.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// Decodes one page of the listing.
+pub fn parse_list_page(body: &[u8]) -> Result<ListPage, String> {
+    decode_json(body)
+}
 
 /// Instance counts: account-wide per state, and per engine per state.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -159,6 +212,55 @@ impl CloudClient {
             body: None,
         };
         self.call_with_id(&req, deadline, parse).await
+    }
+
+    /// One page of the instance listing, and the answer's request id.
+    pub async fn dcs_list_page(
+        &self,
+        offset: u64,
+        limit: u32,
+        include_failure: bool,
+        deadline: Instant,
+    ) -> Result<(ListPage, Option<String>), ApiError> {
+        let req = Request {
+            op: &DCS_LIST,
+            method: Method::GET,
+            base: self.endpoints.dcs.clone(),
+            path: format!("/v2/{}/instances", self.project_id),
+            query: vec![
+                ("offset".into(), offset.to_string()),
+                ("limit".into(), limit.to_string()),
+                ("include_failure".into(), include_failure.to_string()),
+            ],
+            body: None,
+        };
+        self.call_with_id(&req, deadline, parse_list_page).await
+    }
+
+    /// Every instance, paged as [`super::listing`] says, [`LIST_LIMIT`] rows a page, at most
+    /// [`LIST_MAX_PAGES`] pages; repeated rows are dropped, the first wins.
+    pub async fn dcs_list_all(
+        &self,
+        include_failure: bool,
+        deadline: Instant,
+    ) -> Result<Listing<DcsInstance>, ApiError> {
+        list_all(
+            DCS_LIST.name,
+            LIST_LIMIT,
+            LIST_MAX_PAGES,
+            |offset| async move {
+                let (page, request_id) = self
+                    .dcs_list_page(offset, LIST_LIMIT, include_failure, deadline)
+                    .await?;
+                Ok(Page {
+                    rows: page.instances,
+                    total: page.instance_num,
+                    request_id,
+                })
+            },
+            |r: &DcsInstance| r.instance_id.as_str(),
+        )
+        .await
     }
 }
 

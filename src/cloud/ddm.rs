@@ -1,10 +1,12 @@
 //! DDM: `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`, paginated
-//! with `offset`/`limit` (1..=128).
+//! with `offset`/`limit` (1..=128); and `GET /v1/{project_id}/instances`, the DDM instances of
+//! the project, paged the same way (see [`super::listing`]). Both draw on one budget.
 
 use reqwest::Method;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::listing::{list_all, Listing, Page};
 use super::{encode_component, ApiError, Budget, CloudClient, Operation, Request};
 
 /// Largest page the API serves.
@@ -18,6 +20,61 @@ pub static RESTORABLE: Operation = Operation {
     koophone: false,
     budget: Some(DDM_BUDGET),
 };
+
+/// The DDM instance listing: a DDM call like any other, on the same budget.
+pub static LIST: Operation = Operation {
+    service: "ddm",
+    name: "ddm_list",
+    idempotent: true,
+    koophone: false,
+    budget: Some(DDM_BUDGET),
+};
+
+/// Most pages of one instance listing (20 × 128 = 2,560 instances).
+pub const LIST_MAX_PAGES: u32 = 20;
+
+/// One page of the instance listing. The two totals should agree; the larger is believed
+/// (believing the smaller could end a listing early, the larger costs at most one call).
+#[derive(Debug, Deserialize, PartialEq, Clone)]
+pub struct ListPage {
+    /// The page.
+    #[serde(default)]
+    pub instances: Vec<DdmInstance>,
+    /// DDM instances of the tenant.
+    #[serde(default)]
+    pub instance_num: Option<u64>,
+    /// Total records.
+    #[serde(default)]
+    pub total_record: Option<u64>,
+}
+
+impl ListPage {
+    /// The total to believe: the larger of `total_record` and `instance_num`.
+    pub fn total(&self) -> Option<u64> {
+        match (self.total_record, self.instance_num) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// One DDM instance (`ShowInstanceBeanResponse`), the fields the exporter uses.
+#[derive(Debug, Deserialize, PartialEq, Clone)]
+pub struct DdmInstance {
+    /// The id the restorable-instances API takes.
+    pub id: String,
+    /// Instance name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// E.g. `RUNNING`; unknown values are data.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// Decodes one page of the instance listing.
+pub fn parse_list_page(body: &[u8]) -> Result<ListPage, String> {
+    super::decode_json(body)
+}
 
 /// DDM allows 60 calls per minute per user: one window per cloud holds every DDM call of it
 /// (retries included), whatever the number of instances, scrapes and pages.
@@ -93,11 +150,114 @@ impl CloudClient {
         };
         self.call_with_id(&req, deadline, parse_page).await
     }
+
+    /// One page of the DDM instance listing (record offset, as the current pages say; both
+    /// parameters always sent), and the answer's request id.
+    pub async fn ddm_list_page(
+        &self,
+        offset: u64,
+        limit: u32,
+        deadline: Instant,
+    ) -> Result<(ListPage, Option<String>), ApiError> {
+        let req = Request {
+            op: &LIST,
+            method: Method::GET,
+            base: self.endpoints.ddm.clone(),
+            path: format!("/v1/{}/instances", self.project_id),
+            query: vec![
+                ("offset".into(), offset.to_string()),
+                ("limit".into(), limit.to_string()),
+            ],
+            body: None,
+        };
+        self.call_with_id(&req, deadline, parse_list_page).await
+    }
+
+    /// Every DDM instance, [`MAX_LIMIT`] a page, paged as [`super::listing`] says, reading
+    /// `offset` as a record offset (the current pages). When that listing ends short of its
+    /// total after more than one page, the edition may read `offset` as a page number (older
+    /// and regional pages say so): the rest is read again by page number, 1, 2, … (a 1-based
+    /// page 1 repeats the first rows, a 0-based one the second page), until the rows reach the
+    /// total, a page is empty, or two pages in a row bring nothing new. A record-offset server
+    /// whose total lies costs those two calls more.
+    pub async fn ddm_list_all(&self, deadline: Instant) -> Result<Listing<DdmInstance>, ApiError> {
+        let first = list_all(
+            LIST.name,
+            MAX_LIMIT,
+            LIST_MAX_PAGES,
+            |offset| async move {
+                let (page, request_id) = self.ddm_list_page(offset, MAX_LIMIT, deadline).await?;
+                Ok(Page {
+                    total: page.total(),
+                    rows: page.instances,
+                    request_id,
+                })
+            },
+            |r: &DdmInstance| r.id.as_str(),
+        )
+        .await?;
+        if !first.short_of_total || first.pages < 2 {
+            return Ok(first);
+        }
+        let total = first.total.unwrap_or(0);
+        let mut listing = first;
+        let mut seen: std::collections::HashSet<String> =
+            listing.rows.iter().map(|r| r.id.clone()).collect();
+        let mut idle = 0;
+        for page_no in 1..=u64::from(LIST_MAX_PAGES) {
+            let (page, request_id) = self.ddm_list_page(page_no, MAX_LIMIT, deadline).await?;
+            listing.pages += 1;
+            listing.request_id = request_id;
+            if page.instances.is_empty() {
+                break;
+            }
+            let before = listing.rows.len();
+            for r in page.instances {
+                if seen.insert(r.id.clone()) {
+                    listing.rows.push(r);
+                } else {
+                    listing.dropped += 1;
+                }
+            }
+            if listing.rows.len() as u64 >= total {
+                break;
+            }
+            idle = if listing.rows.len() == before {
+                idle + 1
+            } else {
+                0
+            };
+            if idle >= 2 {
+                break;
+            }
+        }
+        listing.short_of_total = (listing.rows.len() as u64) < total;
+        Ok(listing)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_listing_example() {
+        let p = parse_list_page(br#"{"instances": [{"id": "1f5c9fd6cd984056ba89c8c87cc03278in09", "status": "RUNNING", "name": "orders-ddm",
+   "created": "2025-03-11T08:00:00+0000", "updated": "2025-11-02T09:30:00+0000",
+   "available_zone": "ap-southeast-1a", "vpc_id": "x", "subnet_id": "x", "security_group_id": "x",
+   "node_count": 2, "access_ip": "192.168.1.10", "access_port": "5066", "core_count": "4",
+   "ram_capacity": "16", "node_status": "normal", "enterprise_project_id": "0",
+   "project_id": "0123", "engine_version": "3.1.2"}],
+ "instance_num": 1, "page_no": 1, "page_size": 1, "total_record": 1, "total_page": 1}"#).unwrap();
+        assert_eq!(p.total(), Some(1));
+        assert_eq!(p.instances[0].name.as_deref(), Some("orders-ddm"));
+        let p = parse_list_page(br#"{"instances": [], "instance_num": 7}"#).unwrap();
+        assert_eq!(p.total(), Some(7));
+        let p =
+            parse_list_page(br#"{"instances": [], "instance_num": 7, "total_record": 9}"#).unwrap();
+        assert_eq!(p.total(), Some(9));
+        assert!(parse_list_page(br#"{"instances": [{"name": "no id"}]}"#).is_err());
+    }
 
     #[test]
     fn parses_the_page_example() {

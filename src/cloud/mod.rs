@@ -11,6 +11,7 @@
 pub mod dcs;
 pub mod ddm;
 pub mod koophone;
+pub mod listing;
 
 use std::fmt;
 use std::sync::Arc;
@@ -92,6 +93,18 @@ impl BudgetWindow {
         }
         self.sent.push_back(now);
         Ok(())
+    }
+
+    /// Calls that may go now without waiting (nothing is taken).
+    pub fn available(&mut self, budget: Budget, now: Instant) -> usize {
+        while let Some(first) = self.sent.front() {
+            if now.saturating_duration_since(*first) >= budget.per {
+                self.sent.pop_front();
+            } else {
+                break;
+            }
+        }
+        budget.calls.saturating_sub(self.sent.len())
     }
 }
 
@@ -279,9 +292,11 @@ fn truncate(s: &mut String, max: usize) {
 /// The documented service error body.
 #[derive(Deserialize, Default)]
 struct ErrorBody {
-    #[serde(default)]
+    /// DDM's current pages spell it `errCode`.
+    #[serde(default, alias = "errCode")]
     error_code: Option<String>,
-    #[serde(default)]
+    /// DDM's current pages spell it `externalMessage`.
+    #[serde(default, alias = "externalMessage")]
     error_msg: Option<String>,
     /// IAM's shape: `{"error": {"code", "message", "title"}}`.
     #[serde(default)]
@@ -371,6 +386,22 @@ impl Transport {
             metrics,
             budgets: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// Calls `op`'s budget lets through now on this cloud (`None`: it has no budget), so a
+    /// collector can spread its calls instead of being refused mid-listing.
+    pub fn budget_available(&self, op: &Operation) -> Option<usize> {
+        let budget = op.budget?;
+        let mut windows = match self.budgets.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        Some(
+            windows
+                .entry(op.service)
+                .or_default()
+                .available(budget, Instant::now()),
+        )
     }
 
     /// Sends once, reads the body within the limit, counts and times the call, and classifies the
@@ -928,6 +959,11 @@ impl CloudClient {
                 Ok((signed, None, Some(url)))
             }
         }
+    }
+
+    /// Calls `op`'s budget lets through now (see [`Transport::budget_available`]).
+    pub fn budget_available(&self, op: &Operation) -> Option<usize> {
+        self.transport.budget_available(op)
     }
 
     /// The token provider, for the expiry metric and tests.

@@ -1,8 +1,16 @@
 //! DCS instance counts by state, account-wide and per engine. An answer that would make more
 //! than `dcs.max_series` series (default 1,000) fails the collector; a field whose name is no
 //! sane label value is left out and logged (see [`crate::cloud::dcs::sane_label`]).
+//!
+//! And the instances one by one ([`collect_instances`], the `dcs_instances` collector, apart
+//! from `dcs` so that a failing listing never hides the counts, nor failing counts the
+//! instances): `huaweicloud_dcs_instance_info` and `huaweicloud_dcs_instance_status`, read in
+//! every scrape (state, not inventory). Statuses are lower-cased; a status, engine or version
+//! that is no sane label value becomes `unknown`, a name is cut to [`MAX_NAME_CHARS`]; a row
+//! whose id is no sane label value is left out and logged. The listing's series (two per
+//! instance) are capped at `dcs.max_series` too.
 
-use crate::cloud::dcs::DcsStatus;
+use crate::cloud::dcs::{sane_label, DcsInstance, DcsStatus};
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::DcsConfig;
 use crate::metrics::Families;
@@ -12,6 +20,109 @@ use tokio::time::Instant;
 pub const INSTANCES: &str = "huaweicloud_dcs_instances";
 /// Per-engine instance count per state.
 pub const ENGINE_INSTANCES: &str = "huaweicloud_dcs_engine_instances";
+
+/// One series per DCS instance, value 1, with its name, engine and version.
+pub const INSTANCE_INFO: &str = "huaweicloud_dcs_instance_info";
+/// One series per DCS instance, value 1, with its status in lower case.
+pub const INSTANCE_STATUS: &str = "huaweicloud_dcs_instance_status";
+/// Longest instance name taken as a label value; longer ones are cut (with `…`).
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// Lists every instance and maps it; fails on a failed page or more than `max_series` series.
+pub async fn collect_instances(
+    client: &CloudClient,
+    cfg: &DcsConfig,
+    deadline: Instant,
+) -> Result<Families, ApiError> {
+    let listing = client.dcs_list_all(cfg.include_failure, deadline).await?;
+    let request_id = listing.request_id.as_deref().unwrap_or("-");
+    if listing.dropped > 0 {
+        tracing::warn!(cloud = %client.cloud, dropped = listing.dropped, request_id, "DCS listed the same instance more than once; kept the first of each");
+    }
+    if listing.short_of_total {
+        tracing::warn!(cloud = %client.cloud, instance_num = listing.total.unwrap_or(0), listed = listing.rows.len(), pages = listing.pages, request_id, "the DCS listing ended before instance_num instances (an empty page, or a total that lies); reporting the instances listed");
+    }
+    let series = 2 * listing.rows.len();
+    if series > cfg.max_series {
+        return Err(ApiError {
+            request_id: listing.request_id.clone(),
+            ..ApiError::new(
+                ErrorKind::LimitExceeded,
+                crate::cloud::dcs::DCS_LIST.name,
+                format!(
+                    "the {} instances listed would make {series} series, more than dcs.max_series ({}); raise it if the listing is real",
+                    listing.rows.len(),
+                    cfg.max_series
+                ),
+            )
+        });
+    }
+    let (f, rejected) = map_instances(&client.cloud, &listing.rows);
+    if rejected > 0 {
+        tracing::warn!(cloud = %client.cloud, rejected, request_id, "DCS listed instances whose id is no sane label value; left them out");
+    }
+    Ok(f)
+}
+
+/// A label value from an upstream word: lower case, or `unknown` when it is missing or no sane
+/// label value.
+fn word(v: Option<&str>) -> String {
+    match v.map(str::trim) {
+        Some(s) if sane_label(s) => s.to_ascii_lowercase(),
+        _ => "unknown".to_string(),
+    }
+}
+
+/// A name cut to [`MAX_NAME_CHARS`] characters.
+fn bounded_name(v: Option<&str>) -> String {
+    let v = v.unwrap_or("");
+    if v.chars().count() <= MAX_NAME_CHARS {
+        return v.to_string();
+    }
+    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Pure mapping of the listing: info and status per instance; also the number of rows left
+/// out because their id is no sane label value.
+pub fn map_instances(cloud: &str, rows: &[DcsInstance]) -> (Families, usize) {
+    let mut f = Families::new();
+    let mut rejected = 0;
+    for r in rows {
+        if !sane_label(&r.instance_id) {
+            rejected += 1;
+            continue;
+        }
+        let name = bounded_name(r.name.as_deref());
+        let engine = word(r.engine.as_deref());
+        let version = word(r.engine_version.as_deref());
+        let status = word(r.status.as_deref());
+        f.gauge(
+            INSTANCE_INFO,
+            "DCS instances: 1 per instance, with its name, cache engine and engine version.",
+            &[
+                ("cloud", cloud),
+                ("instance_id", &r.instance_id),
+                ("name", &name),
+                ("engine", &engine),
+                ("engine_version", &version),
+            ],
+            1.0,
+        );
+        f.gauge(
+            INSTANCE_STATUS,
+            "DCS instance status (lower case, as the listing says it; unknown when unreadable): 1 per instance.",
+            &[
+                ("cloud", cloud),
+                ("instance_id", &r.instance_id),
+                ("status", &status),
+            ],
+            1.0,
+        );
+    }
+    (f, rejected)
+}
 
 /// Fetches and maps.
 pub async fn collect(
@@ -74,6 +185,93 @@ pub fn map(cloud: &str, s: &DcsStatus) -> Families {
 mod tests {
     use super::*;
     use crate::cloud::dcs::parse;
+
+    #[test]
+    fn maps_the_listing_example() {
+        let body = r#"{"instance_num": 2, "instances": [
+  {"instance_id": "7687a66e-9cfb-45f9-9118-2fa7237751aa", "name": "orders-cache", "engine": "Redis",
+   "engine_version": "5.0", "capacity": 4, "ip": "192.168.0.20", "port": 6379, "status": "RUNNING",
+   "spec_code": "redis.ha.xu1.large.r2.4", "charging_mode": 0, "created_at": "2025-10-01T12:24:46.297Z"},
+  {"instance_id": "e5f6db1d-9acd-414b-9560-efb68de4ab47", "name": "sessions", "engine": "Memcached",
+   "engine_version": "1.5", "capacity": 2, "ip": "192.168.0.22", "port": 11211, "status": "ERROR",
+   "spec_code": "dcs.memcached.single_node", "charging_mode": 1, "created_at": "2025-10-03T09:00:00.000Z"}]}"#;
+        let page = crate::cloud::dcs::parse_list_page(body.as_bytes()).unwrap();
+        assert_eq!(page.instance_num, Some(2));
+        let (f, rejected) = map_instances("prod", &page.instances);
+        assert_eq!(rejected, 0);
+        assert_eq!(
+            f.value(
+                INSTANCE_INFO,
+                &[
+                    ("instance_id", "7687a66e-9cfb-45f9-9118-2fa7237751aa"),
+                    ("name", "orders-cache"),
+                    ("engine", "redis"),
+                    ("engine_version", "5.0")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[
+                    ("instance_id", "e5f6db1d-9acd-414b-9560-efb68de4ab47"),
+                    ("status", "error")
+                ]
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn odd_rows_map_to_bounded_labels() {
+        let body = format!(
+            r#"{{"instances": [{{"instance_id": "a"}}, {{"instance_id": "b", "status": "HIBERNATING", "engine": "Valkey", "name": "{}"}}, {{"instance_id": "c", "status": "bad \"one\"\n", "engine_version": ""}}, {{"instance_id": "d e"}}]}}"#,
+            "n".repeat(500)
+        );
+        let page = crate::cloud::dcs::parse_list_page(body.as_bytes()).unwrap();
+        assert_eq!(page.instance_num, None);
+        let (f, rejected) = map_instances("c", &page.instances);
+        assert_eq!(rejected, 1);
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "a"), ("status", "unknown")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "b"), ("status", "hibernating")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_STATUS,
+                &[("instance_id", "c"), ("status", "unknown")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_INFO,
+                &[
+                    ("instance_id", "b"),
+                    ("engine", "valkey"),
+                    ("engine_version", "unknown")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            bounded_name(Some(&"n".repeat(500))).chars().count(),
+            MAX_NAME_CHARS
+        );
+        assert_eq!(f.len_of(INSTANCE_INFO), 3);
+        assert!(crate::cloud::dcs::parse_list_page(br#"{"instances":[{"name":"x"}]}"#).is_err());
+    }
 
     #[test]
     fn maps_the_page_example() {

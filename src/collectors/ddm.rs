@@ -18,12 +18,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::try_join_all;
+use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::cloud::ddm::{RestoreTarget, MAX_LIMIT};
 use crate::cloud::{drop_duplicates, ApiError, CloudClient, ErrorKind};
+use crate::collectors::ddm_discovery::DdmDiscovery;
 use crate::config::DdmConfig;
 use crate::metrics::Families;
 
@@ -48,56 +49,150 @@ pub struct Answer {
     pub targets: Vec<RestoreTarget>,
 }
 
-/// The DDM collector of one cloud, with its cache.
+/// The DDM collector of one cloud, with its cache and, without `instance_ids`, its discovery.
 pub struct DdmCollector {
     cfg: DdmConfig,
     cache: Mutex<HashMap<String, (Instant, Arc<Answer>)>>,
+    /// The discovered inventory, when the section lists no ids.
+    discovery: Option<Arc<DdmDiscovery>>,
 }
 
+/// Restore reads that may run at once (the budget, not the connection pool, is the limit).
+const READ_CONCURRENCY: usize = 4;
+
+/// Discovered instances with no restore answer yet (waiting for their share of the budget).
+pub const PENDING: &str = "huaweicloud_ddm_restorable_pending_instances";
+
 impl DdmCollector {
-    /// A collector with an empty cache.
-    pub fn new(cfg: DdmConfig) -> DdmCollector {
+    /// A collector with an empty cache (and an empty inventory, listed through `client`, when
+    /// it discovers).
+    pub fn new(cfg: DdmConfig, client: &Arc<CloudClient>) -> DdmCollector {
+        let discovery = cfg
+            .discovery
+            .clone()
+            .map(|d| Arc::new(DdmDiscovery::new(d, client.clone())));
         DdmCollector {
             cfg,
             cache: Mutex::new(HashMap::new()),
+            discovery,
         }
     }
 
+    /// The discovery, when this section discovers its instances.
+    pub fn discovery(&self) -> Option<&Arc<DdmDiscovery>> {
+        self.discovery.as_ref()
+    }
+
     /// Serves each instance from the cache while it is younger than `cache_ttl`, else refreshes
-    /// it. A refresh the DDM budget refuses serves the last answer if there is one; any other
-    /// failed refresh fails the collector, and so do more series than `max_series`.
+    /// it, the ones with no answer first, then the oldest, as far as the DDM budget allows now
+    /// (leaving the next discovery refresh its pages). An instance the budget has no room for
+    /// is served from its last answer (its age shows how old) or, with none yet, left out of
+    /// this scrape (counted in [`PENDING`] when discovered; a listed id with none fails the
+    /// collector, as a refused call always did). A discovered instance that DDM no longer
+    /// knows (404, released since the last listing) is left out; any other failed refresh
+    /// fails the collector, and so do more series than `max_series`.
     pub async fn collect(
         &self,
-        client: &CloudClient,
+        client: &Arc<CloudClient>,
         deadline: Instant,
     ) -> Result<Families, ApiError> {
+        let ids: Vec<String> = match &self.discovery {
+            None => self.cfg.instance_ids.clone(),
+            Some(d) => d
+                .current(deadline)
+                .await?
+                .items
+                .iter()
+                .map(|i| i.id.clone())
+                .collect(),
+        };
+        let discovered = self.discovery.is_some();
+        let reserve = self.discovery.as_ref().map_or(0, |d| d.reserve());
         let now = Instant::now();
-        let calls = self.cfg.instance_ids.iter().map(|id| async move {
-            let cached = self.cache.lock().await.get(id).cloned();
-            if let Some((at, answer)) = &cached {
-                if now.duration_since(*at) < self.cfg.cache_ttl {
-                    return Ok::<_, ApiError>((id.as_str(), now.duration_since(*at), answer.clone()));
+        let cached: HashMap<String, (Instant, Arc<Answer>)> = {
+            let cache = self.cache.lock().await;
+            ids.iter()
+                .filter_map(|id| cache.get(id).map(|c| (id.clone(), c.clone())))
+                .collect()
+        };
+        // Stale ones in the order they get the budget: never answered first, then oldest.
+        let mut stale: Vec<(&String, Option<Instant>)> = ids
+            .iter()
+            .filter_map(|id| match cached.get(id) {
+                Some((at, _)) if now.duration_since(*at) < self.cfg.cache_ttl => None,
+                Some((at, _)) => Some((id, Some(*at))),
+                None => Some((id, None)),
+            })
+            .collect();
+        stale.sort_by_key(|(_, at)| *at);
+        let jobs: Vec<(String, usize)> = stale
+            .into_iter()
+            .map(|(id, _)| {
+                let pages = cached
+                    .get(id)
+                    .map_or(1, |(_, a)| a.targets.len() / MAX_LIMIT as usize + 1);
+                (id.clone(), pages)
+            })
+            .collect();
+        let client_ref: &CloudClient = client;
+        let fetched: Vec<(String, Result<Option<Answer>, ApiError>)> = futures::stream::iter(
+            jobs.into_iter()
+                .map(|(id, pages)| read_one(client_ref, id, pages, reserve, discovered, deadline)),
+        )
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+        let mut fresh: HashMap<String, Arc<Answer>> = HashMap::new();
+        let mut gone: Vec<String> = Vec::new();
+        let mut deferred = 0usize;
+        {
+            let mut cache = self.cache.lock().await;
+            for (id, r) in fetched {
+                match r {
+                    Ok(Some(a)) => {
+                        let a = Arc::new(a);
+                        // Kept even when cache_ttl is 0: it is what a refused call serves.
+                        cache.insert(id.clone(), (Instant::now(), a.clone()));
+                        fresh.insert(id, a);
+                    }
+                    Ok(None) => deferred += 1,
+                    Err(e) if discovered && e.status == Some(404) => {
+                        cache.remove(&id);
+                        gone.push(id);
+                    }
+                    Err(e) => return Err(e),
                 }
             }
-            let answer = match fetch(client, id, deadline).await {
-                Ok(a) => Arc::new(a),
-                Err(e) if e.kind == ErrorKind::LimitExceeded => match cached {
-                    Some((at, answer)) => {
-                        tracing::warn!(cloud = %client.cloud, instance_id = %id, error = %e, age_s = at.elapsed().as_secs(), "serving the last DDM answer");
-                        return Ok((id.as_str(), at.elapsed(), answer));
-                    }
-                    None => return Err(e),
-                },
-                Err(e) => return Err(e),
-            };
-            // Kept even when cache_ttl is 0: it is what a refused call serves.
-            self.cache
-                .lock()
-                .await
-                .insert(id.clone(), (Instant::now(), answer.clone()));
-            Ok((id.as_str(), Duration::ZERO, answer))
-        });
-        let answers = try_join_all(calls).await?;
+            if discovered {
+                let keep: std::collections::HashSet<&String> = ids.iter().collect();
+                cache.retain(|id, _| keep.contains(id));
+            }
+        }
+        if deferred > 0 {
+            tracing::debug!(cloud = %client.cloud, deferred, "DDM budget: some restore reads wait for a later scrape");
+        }
+        let mut answers: Vec<(&str, Duration, Arc<Answer>)> = Vec::new();
+        let mut pending = 0usize;
+        for id in &ids {
+            if let Some(a) = fresh.get(id) {
+                answers.push((id.as_str(), Duration::ZERO, a.clone()));
+            } else if let Some((at, a)) = cached.get(id) {
+                if gone.contains(id) {
+                    continue;
+                }
+                answers.push((id.as_str(), at.elapsed(), a.clone()));
+            } else if gone.contains(id) {
+                continue;
+            } else if discovered {
+                pending += 1;
+            } else {
+                return Err(ApiError::new(
+                    ErrorKind::LimitExceeded,
+                    crate::cloud::ddm::RESTORABLE.name,
+                    format!("call not sent for {id}: the ddm budget of 60 calls per 60s for this cloud is used up, and there is no earlier answer to serve"),
+                ));
+            }
+        }
         let series: usize = answers.iter().map(|(_, _, a)| series_of(a)).sum();
         if series > self.cfg.max_series {
             return Err(ApiError::new(
@@ -113,8 +208,48 @@ impl DdmCollector {
         for (id, age, answer) in answers {
             f.merge(map(&client.cloud, id, &answer, age));
         }
+        if discovered {
+            f.gauge(
+                PENDING,
+                "Discovered DDM instances with no restore answer yet: their reads wait for room in the 60-calls-per-minute DDM budget.",
+                &[("cloud", &client.cloud)],
+                pending as f64,
+            );
+        }
         Ok(f)
     }
+}
+
+/// One instance's restore read when the budget has room for its pages beyond `reserve`:
+/// `Ok(None)` when it has none (or refused it on the way).
+async fn read_one(
+    client: &CloudClient,
+    id: String,
+    pages: usize,
+    reserve: usize,
+    discovered: bool,
+    deadline: Instant,
+) -> (String, Result<Option<Answer>, ApiError>) {
+    let room = client
+        .budget_available(&crate::cloud::ddm::RESTORABLE)
+        .unwrap_or(usize::MAX);
+    // Discovered: reads checked at once may all pass the check, so each leaves room for the
+    // others too and the listing always finds its pages. Listed ids have no listing to spare.
+    let margin = if discovered { READ_CONCURRENCY } else { 0 };
+    if room < reserve + pages + margin {
+        return (id, Ok(None));
+    }
+    let r = match fetch(client, &id, deadline).await {
+        Ok(a) => Ok(Some(a)),
+        Err(e) if e.kind == ErrorKind::LimitExceeded => Ok(None),
+        Err(e) => {
+            if discovered && e.status == Some(404) {
+                tracing::info!(cloud = %client.cloud, instance_id = %id, request_id = e.request_id.as_deref().unwrap_or("-"), "a discovered DDM instance is gone (released since the last listing); left out until the next listing");
+            }
+            Err(e)
+        }
+    };
+    (id, r)
 }
 
 /// Series [`map`] makes of one answer.

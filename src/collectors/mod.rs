@@ -4,6 +4,7 @@
 
 pub mod dcs;
 pub mod ddm;
+pub mod ddm_discovery;
 pub mod koophone;
 pub mod koophone_isolate;
 
@@ -13,3 +14,5 @@ pub const DCS: &str = "dcs";
 pub const KOOPHONE: &str = "koophone";
 /// DDM restore-readiness collector.
 pub const DDM: &str = "ddm";
+/// DCS per-instance collector (the listing), apart from the counts.
+pub const DCS_INSTANCES: &str = "dcs_instances";

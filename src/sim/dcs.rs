@@ -1,5 +1,6 @@
 //! DCS: `GET /v2/{project_id}/instances/status`, instance counts per state, overall and per
-//! engine, from the fleet's counts at the current tick.
+//! engine, from the fleet's counts at the current tick; and `GET /v2/{project_id}/instances`,
+//! the instances themselves, one per count, so the two answers agree at every tick.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::fleet::{DCS_ENGINES, DCS_STATES};
+use super::fleet::{hash3, mix, DCS_ENGINES, DCS_STATES};
 use super::{Call, FaultKind, Inner, Operation, Reply};
 
 pub(crate) async fn status(
@@ -43,8 +44,17 @@ fn answer(inner: &Inner, project_id: &str, query: Option<&str>, fault: Option<Fa
             }),
         );
     }
+    let mut counts = inner.fleet().dcs_counts(inner.tick());
+    // The instances the control endpoint and churn created count too (see [`instances`]).
+    for i in &inner.instances().dcs {
+        let e = usize::from(i.engine.eq_ignore_ascii_case("memcached"));
+        let state = i.status.to_ascii_lowercase();
+        if let Some(s) = DCS_STATES.iter().position(|x| *x == state) {
+            counts[e][s] += 1;
+        }
+    }
     let mut value = body(
-        &inner.fleet().dcs_counts(inner.tick()),
+        &counts,
         include_failure(query),
         fault == Some(FaultKind::NewState),
     );
@@ -130,10 +140,264 @@ pub(crate) fn body(
     Value::Object(top)
 }
 
+/// Largest `limit` the listing serves; its default is 10.
+pub const LIST_MAX_LIMIT: u64 = 1000;
+const LIST_DEFAULT_LIMIT: u64 = 10;
+
+/// One simulated DCS instance.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DcsInstance {
+    pub id: String,
+    pub name: String,
+    pub engine: &'static str,
+    pub status: String,
+}
+
+/// The fleet's own DCS instances at `tick`: for each engine, one instance per count of each
+/// state, the k-th instance of an engine keeping its id whatever its state. The listing adds
+/// the instances the control endpoint and churn create ([`super::fleet::Instances`]), and the
+/// counts count them too, so the two answers agree.
+pub(crate) fn instances(
+    counts: &[[u64; DCS_STATES.len()]; DCS_ENGINES.len()],
+    seed: u64,
+) -> Vec<DcsInstance> {
+    const NAMES: [&str; 5] = ["orders-cache", "sessions", "catalog", "rate-limit", "feed"];
+    let mut out = Vec::new();
+    for (e, engine) in DCS_ENGINES.iter().enumerate() {
+        let mut k: u64 = 0;
+        for (s, state) in DCS_STATES.iter().enumerate() {
+            for _ in 0..counts[e][s] {
+                let h = hash3(seed ^ 0x4443_534c, e as u64, k);
+                let m = mix(h);
+                let id = format!(
+                    "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                    h >> 32,
+                    (h >> 16) & 0xffff,
+                    h & 0xffff,
+                    m >> 48,
+                    m & 0xffff_ffff_ffff
+                );
+                out.push(DcsInstance {
+                    id,
+                    name: format!("{}-{}-{k}", NAMES[(m % 5) as usize], engine),
+                    engine,
+                    status: state.to_ascii_uppercase(),
+                });
+                k += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The listing's query: paging, `include_failure` and the filters.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ListQuery {
+    pub offset: u64,
+    pub limit: u64,
+    pub include_failure: bool,
+    pub instance_id: Option<String>,
+    pub name: Option<String>,
+    pub name_equal: bool,
+    pub status: Option<String>,
+}
+
+/// Parses the listing's query; `None` for an offset below 0 or a limit outside 1–1000.
+pub(crate) fn list_query(query: Option<&str>) -> Option<ListQuery> {
+    let mut q = ListQuery {
+        limit: LIST_DEFAULT_LIMIT,
+        ..ListQuery::default()
+    };
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value);
+        match key {
+            "offset" => q.offset = value.parse::<u64>().ok()?,
+            "limit" => {
+                q.limit = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|l| (1..=LIST_MAX_LIMIT).contains(l))?
+            }
+            "include_failure" => q.include_failure = value == "true",
+            "instance_id" => q.instance_id = Some(value),
+            "name" => q.name = Some(value),
+            "name_equal" => q.name_equal = value == "true",
+            "status" => q.status = Some(value),
+            _ => {}
+        }
+    }
+    Some(q)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) async fn list(
+    State(inner): State<Arc<Inner>>,
+    Path(project_id): Path<String>,
+    call: Call,
+) -> Response {
+    inner
+        .serve(Operation::DcsList, &call, |inner, fault| {
+            list_answer(inner, &project_id, call.uri.query(), fault)
+        })
+        .await
+}
+
+fn list_answer(
+    inner: &Inner,
+    project_id: &str,
+    query: Option<&str>,
+    fault: Option<FaultKind>,
+) -> Reply {
+    if project_id != inner.config.project_id {
+        return Reply::new(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "error_code": "DCS.4800",
+                "error_msg": "Invalid project ID in the request URL.",
+                "error_ext_msg": null,
+            }),
+        );
+    }
+    let Some(q) = list_query(query) else {
+        return Reply::new(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "error_code": "DCS.4800",
+                "error_msg": "Invalid offset or limit: offset must be at least 0 and limit between 1 and 1000.",
+                "error_ext_msg": null,
+            }),
+        );
+    };
+    let mut all = instances(&inner.fleet().dcs_counts(inner.tick()), inner.config.seed);
+    all.extend(inner.instances().dcs.iter().map(|i| DcsInstance {
+        id: i.id.clone(),
+        name: i.name.clone(),
+        engine: if i.engine.eq_ignore_ascii_case("memcached") {
+            "memcached"
+        } else {
+            "redis"
+        },
+        status: i.status.to_string(),
+    }));
+    let matching: Vec<&DcsInstance> = all
+        .iter()
+        .filter(|i| q.include_failure || i.status != "CREATEFAILED")
+        .filter(|i| q.instance_id.as_ref().is_none_or(|id| &i.id == id))
+        .filter(|i| q.status.as_ref().is_none_or(|s| &i.status == s))
+        .filter(|i| {
+            q.name.as_ref().is_none_or(|n| {
+                if q.name_equal {
+                    &i.name == n
+                } else {
+                    i.name.contains(n.as_str())
+                }
+            })
+        })
+        .collect();
+    let (rows, reported) = list_page(&matching, q.offset, q.limit, fault);
+    let instances: Vec<Value> = rows
+        .into_iter()
+        .map(|i| {
+            let memcached = i.engine == "memcached";
+            json!({
+                "instance_id": i.id,
+                "name": i.name,
+                "engine": if memcached { "Memcached" } else { "Redis" },
+                "engine_version": if memcached { "1.5" } else { "5.0" },
+                "capacity": 4,
+                "ip": "192.168.0.20",
+                "port": if memcached { 11211 } else { 6379 },
+                "status": i.status,
+                "spec_code": "redis.ha.xu1.large.r2.4",
+                "charging_mode": 0,
+                "created_at": "2025-10-01T12:24:46.297Z",
+                "no_password_access": "false",
+                "user_name": "ops-admin",
+                "access_user": "default",
+            })
+        })
+        .collect();
+    Reply::ok(json!({"instance_num": reported, "instances": instances}))
+}
+
+/// The rows of one page of `all` and the total to report, as a listing fault bends them
+/// (see [`super::listing::page_view`]). Shared by the DCS and DDM listings.
+pub(crate) fn list_page<T: Clone>(
+    all: &[T],
+    offset: u64,
+    limit: u64,
+    fault: Option<FaultKind>,
+) -> (Vec<T>, u64) {
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let v = super::listing::page_view(all.len(), offset, limit, fault);
+    let rows = all
+        .get(v.start..v.end)
+        .map(<[T]>::to_vec)
+        .unwrap_or_default();
+    (rows, v.total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sim::fleet::Fleet;
+
+    #[test]
+    fn instances_agree_with_the_counts() {
+        let counts = Fleet::new(1, 1).dcs_counts(4);
+        let all = instances(&counts, 1);
+        for (e, engine) in DCS_ENGINES.iter().enumerate() {
+            for (s, state) in DCS_STATES.iter().enumerate() {
+                let n = all
+                    .iter()
+                    .filter(|i| i.engine == *engine && i.status == state.to_ascii_uppercase())
+                    .count() as u64;
+                assert_eq!(n, counts[e][s], "{engine} {state}");
+            }
+        }
+        let ids: std::collections::HashSet<_> = all.iter().map(|i| &i.id).collect();
+        assert_eq!(ids.len(), all.len());
+    }
+
+    #[test]
+    fn list_query_bounds() {
+        let q = list_query(Some("offset=5&limit=1000&include_failure=true")).unwrap();
+        assert_eq!((q.offset, q.limit, q.include_failure), (5, 1000, true));
+        assert_eq!(list_query(None).unwrap().limit, 10);
+        for bad in ["limit=0", "limit=1001", "offset=-1", "limit=x", "offset="] {
+            assert_eq!(list_query(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(
+            list_query(Some("name=a%20b")).unwrap().name.as_deref(),
+            Some("a b")
+        );
+    }
 
     #[test]
     fn top_level_is_sum_of_engines() {

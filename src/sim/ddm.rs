@@ -1,6 +1,10 @@
 //! DDM: `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`, paginated
 //! by `offset` (records skipped) and `limit` (1..=128, default 10). Restore targets are a pure
 //! function of the seed, the DDM instance id and the target's position.
+//!
+//! And `GET /v1/{project_id}/instances`, the DDM instances themselves (the fleet the restore
+//! reads know), paged the same way, in the current pages' error shape
+//! (`{"errCode","externalMessage"}`).
 
 use std::sync::Arc;
 
@@ -94,6 +98,84 @@ pub(crate) async fn restorable(
                 "offset": offset,
                 "limit": limit,
                 "total": reported,
+            }))
+        })
+        .await
+}
+
+/// The current pages' error body: `{"errCode","externalMessage"}`.
+pub(crate) fn list_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    json_response(status, &json!({"errCode": code, "externalMessage": msg}))
+}
+
+/// Statuses a simulated DDM instance shows: mostly running, a few others.
+const DDM_STATUSES: [&str; 6] = [
+    "RUNNING", "RUNNING", "RUNNING", "RUNNING", "CREATING", "ERROR",
+];
+
+/// One DDM instance's row, a pure function of the seed and its id.
+pub(crate) fn instance_row(seed: u64, project_id: &str, id: &str) -> Value {
+    let h = hash3(seed, hash_str(id), 0x4444_4d4c);
+    json!({
+        "id": id,
+        "status": DDM_STATUSES[(h % DDM_STATUSES.len() as u64) as usize],
+        "name": format!("ddm-{}", id.chars().take(6).collect::<String>()),
+        "created": "2025-03-11T08:00:00+0000",
+        "updated": "2025-11-02T09:30:00+0000",
+        "available_zone": "ap-southeast-1a",
+        "vpc_id": "3d6f3bdb-8d0b-4d0f-8d1c-4a5d31e9e8a1",
+        "subnet_id": "0a6d2d4c-6e0e-4c2b-9d1e-3b1f7e4a9c11",
+        "security_group_id": "7c0b8c3c-2f1f-4c8a-9b3e-6d7a1c2e3f40",
+        "node_count": 2,
+        "access_ip": "192.168.1.10",
+        "access_port": "5066",
+        "core_count": "4",
+        "ram_capacity": "16",
+        "node_status": "normal",
+        "enterprise_project_id": "0",
+        "project_id": project_id,
+        "engine_version": "3.1.2",
+    })
+}
+
+pub(crate) async fn list(
+    State(inner): State<Arc<Inner>>,
+    Path(project_id): Path<String>,
+    call: Call,
+) -> Response {
+    inner
+        .serve(Operation::DdmList, &call, |inner, fault| {
+            let Some((offset, limit)) = page(call.uri.query()) else {
+                return Reply::new(
+                    StatusCode::BAD_REQUEST,
+                    json!({"errCode": "DBS.280001", "externalMessage": "Parameter error."}),
+                );
+            };
+            if project_id != inner.config.project_id {
+                return Reply::new(
+                    StatusCode::BAD_REQUEST,
+                    json!({"errCode": "DBS.280001", "externalMessage": "Parameter error."}),
+                );
+            }
+            let ids: Vec<String> = inner.instances().ddm.iter().map(|d| d.id.clone()).collect();
+            let records = if inner.config.ddm_offset_is_page {
+                offset.max(1).saturating_sub(1).saturating_mul(limit)
+            } else {
+                offset
+            };
+            let (rows, reported) = super::dcs::list_page(&ids, records, limit, fault);
+            let instances: Vec<Value> = rows
+                .iter()
+                .map(|id| instance_row(inner.config.seed, &project_id, id))
+                .collect();
+            let page_size = instances.len();
+            Reply::ok(json!({
+                "instances": instances,
+                "instance_num": reported,
+                "page_no": records / limit + 1,
+                "page_size": page_size,
+                "total_record": reported,
+                "total_page": reported.div_ceil(limit),
             }))
         })
         .await

@@ -27,10 +27,14 @@ pub enum Operation {
     DdmRestorable,
     /// KooPhone `GET /v1/instances/batch-query` (the listing discovery pages through).
     KoophoneList,
+    /// DCS `GET /v2/{project_id}/instances` (the instance listing).
+    DcsList,
+    /// DDM `GET /v1/{project_id}/instances` (the instance listing).
+    DdmList,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 9] = [
         Operation::IamToken,
         Operation::DcsStatus,
         Operation::KoophoneBatchStatus,
@@ -38,6 +42,8 @@ impl Operation {
         Operation::KoophoneTask,
         Operation::DdmRestorable,
         Operation::KoophoneList,
+        Operation::DcsList,
+        Operation::DdmList,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -49,6 +55,8 @@ impl Operation {
             Operation::KoophoneTask => "koophone_task",
             Operation::DdmRestorable => "ddm_restorable",
             Operation::KoophoneList => "koophone_list",
+            Operation::DcsList => "dcs_list",
+            Operation::DdmList => "ddm_list",
         }
     }
 
@@ -73,6 +81,8 @@ impl Operation {
             Operation::KoophoneTask => 4,
             Operation::DdmRestorable => 5,
             Operation::KoophoneList => 6,
+            Operation::DcsList => 7,
+            Operation::DdmList => 8,
         }
     }
 }

@@ -111,6 +111,9 @@ pub struct SimConfig {
     /// The `page_no` of the KooPhone listing's first page (1, or 0 for the other reading of
     /// the page); a smaller `page_no` is refused with 400 `KOOPHONE.API.1000`.
     pub list_first_page: u64,
+    /// The DDM instance listing reads `offset` as a page number (1-based; 0 is page 1), as
+    /// older and regional editions of its page say, instead of a record offset.
+    pub ddm_offset_is_page: bool,
     /// The largest `page_size` the KooPhone listing accepts (larger: 400 `KOOPHONE.API.1000`);
     /// sizes above 100 are served as 100 rows.
     pub list_max_page_size: u64,
@@ -175,6 +178,7 @@ impl Default for SimConfig {
             dcs_instances: 6,
             churn: None,
             list_first_page: 1,
+            ddm_offset_is_page: false,
             list_max_page_size: 1_000,
         }
     }
@@ -336,6 +340,31 @@ impl SimHandle {
     /// Moves the fleet forward `ticks` ticks, whatever the clock says.
     pub fn advance(&self, ticks: u64) {
         self.inner.advance(ticks);
+    }
+
+    /// The DDM instances the simulator lists now, in listing order.
+    pub fn ddm_instance_ids(&self) -> Vec<String> {
+        self.inner
+            .instances()
+            .ddm
+            .iter()
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    /// Adds `n` DDM instances (each with `targets` restore targets) at the end of the
+    /// listing, as instances bought while the simulator runs; returns their ids.
+    pub fn add_ddm_instances(&self, n: usize, targets: usize) -> Vec<String> {
+        let seed = self.inner.config.seed;
+        self.inner.instances_mut().add_ddm(seed, n, targets)
+    }
+
+    /// Removes the DDM instances `ids` (released); unknown ids are ignored.
+    pub fn remove_ddm_instances(&self, ids: &[String]) {
+        self.inner
+            .instances_mut()
+            .ddm
+            .retain(|d| !ids.contains(&d.id));
     }
 
     /// The fleet's current tick.
@@ -708,7 +737,10 @@ fn server_error(op: Operation) -> Response {
             status,
             "An unexpected error prevented the server from fulfilling your request.",
         ),
-        Operation::DcsStatus => service_error(op, status, "DCS.5000", "Internal service error."),
+        Operation::DcsStatus | Operation::DcsList => {
+            service_error(op, status, "DCS.5000", "Internal service error.")
+        }
+        Operation::DdmList => ddm::list_error(status, "DBS.200412", "Server failure."),
         Operation::KoophoneBatchStatus
         | Operation::KoophoneAsyncCommand
         | Operation::KoophoneTask
@@ -723,8 +755,11 @@ fn server_error(op: Operation) -> Response {
 fn api_error(op: Operation) -> Response {
     match op {
         Operation::IamToken => iam::error(StatusCode::BAD_REQUEST, "The request body is invalid."),
-        Operation::DcsStatus => {
+        Operation::DcsStatus | Operation::DcsList => {
             service_error(op, StatusCode::BAD_REQUEST, "DCS.4800", "Invalid request.")
+        }
+        Operation::DdmList => {
+            ddm::list_error(StatusCode::BAD_REQUEST, "DBS.280001", "Parameter error.")
         }
         Operation::KoophoneBatchStatus
         | Operation::KoophoneAsyncCommand
@@ -771,7 +806,7 @@ fn hostile_error(op: Operation) -> Response {
 pub(crate) fn service_error(op: Operation, status: StatusCode, code: &str, msg: &str) -> Response {
     let body = match op {
         Operation::IamToken => return iam::error(status, msg),
-        Operation::DcsStatus => {
+        Operation::DcsStatus | Operation::DcsList => {
             json!({"error_code": code, "error_msg": msg, "error_ext_msg": null})
         }
         _ => json!({"error_code": code, "error_msg": msg}),
@@ -912,6 +947,8 @@ fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/v3/auth/tokens", post(iam::tokens))
         .route("/v2/{project_id}/instances/status", get(dcs::status))
+        .route("/v2/{project_id}/instances", get(dcs::list))
+        .route("/v1/{project_id}/instances", get(ddm::list))
         .route(
             "/v1/instances/batch-query-status",
             post(koophone::batch_status),

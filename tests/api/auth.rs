@@ -31,6 +31,14 @@ async fn aksk_signed_dcs_and_ddm_calls_are_accepted() {
     let m = app.scrape().await;
     assert_eq!(m.success("signed", "dcs"), 1.0);
     assert_eq!(
+        m.success("signed", "dcs_instances"),
+        1.0,
+        "the DCS listing carries a signed query (offset, limit, include_failure)"
+    );
+    assert!(!m
+        .find("huaweicloud_dcs_instance_status", &[("cloud", "signed")])
+        .is_empty());
+    assert_eq!(
         m.success("signed", "ddm"),
         1.0,
         "paged DDM calls carry a signed query"
@@ -59,6 +67,7 @@ async fn a_wrong_secret_key_is_refused_as_unauthorized() {
     .await;
     let m = app.scrape().await;
     assert_eq!(m.success("signed", "dcs"), 0.0);
+    assert_eq!(m.success("signed", "dcs_instances"), 0.0);
     assert!(
         m.value(
             "huaweicloud_api_requests_total",

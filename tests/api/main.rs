@@ -4,6 +4,8 @@ mod auth;
 mod cli;
 mod collectors;
 mod config;
+mod dcs_instances;
+mod ddm_discovery;
 mod discovery;
 mod faults;
 mod golden;

@@ -1,0 +1,203 @@
+//! DDM discovery: a `ddm` section without `instance_ids` finds its DDM instances through
+//! `GET /v1/{project_id}/instances` and keeps them in a [`crate::discovery::Inventory`],
+//! refreshed every `discovery.refresh_interval` (default 5m) in the background of scrapes; only
+//! the very first scrape waits for the first listing, within its own deadline. A failed refresh
+//! keeps the last inventory; a listing that ends short of the total it reports (an empty page,
+//! a page of repeats, a total that lies) is partial and never replaces a complete inventory
+//! (the inventory's rules).
+//!
+//! Health shows as the collector `ddm_discovery` in `huaweicloud_scrape_collector_success`
+//! and `…_duration_seconds` (the latest refresh), plus `huaweicloud_discovery_resources
+//! {service="ddm"}` (the instances kept after `name_regex`),
+//! `huaweicloud_discovery_last_success_timestamp_seconds`, and one
+//! `huaweicloud_ddm_instance_info` per instance — exported even while refreshes fail, from the
+//! inventory in use. The listing is a DDM call: it draws on the same 60-per-minute budget as
+//! the restore reads, which leave it room (see [`crate::collectors::ddm`]).
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use tokio::time::Instant;
+
+use crate::cloud::ddm::{DdmInstance, MAX_LIMIT};
+use crate::cloud::{ApiError, CloudClient};
+use crate::config::DdmDiscoveryConfig;
+use crate::discovery::{Inventory, Listing, Snapshot};
+use crate::metrics::Families;
+
+/// One series per discovered DDM instance.
+pub const INSTANCE_INFO: &str = "huaweicloud_ddm_instance_info";
+
+/// Longest instance name taken as a label value; longer ones are cut (with `…`).
+const MAX_NAME_CHARS: usize = 128;
+
+/// The discovery of one cloud's DDM instances.
+pub struct DdmDiscovery {
+    inventory: Inventory<DdmInstance>,
+}
+
+impl DdmDiscovery {
+    /// A discovery with no inventory yet; it lists through `client`.
+    pub fn new(cfg: DdmDiscoveryConfig, client: Arc<CloudClient>) -> DdmDiscovery {
+        let cloud = client.cloud.clone();
+        let name_regex = cfg.name_regex.clone();
+        let lister = Arc::new(move |deadline: Instant| {
+            let client = client.clone();
+            let name_regex = name_regex.clone();
+            async move {
+                let l = client.ddm_list_all(deadline).await?;
+                let request_id = l.request_id.as_deref().unwrap_or("-");
+                if l.dropped > 0 {
+                    tracing::warn!(cloud = %client.cloud, dropped = l.dropped, request_id, "DDM listed the same instance more than once; kept the first of each");
+                }
+                let before = l.rows.len();
+                let rows: Vec<DdmInstance> =
+                    l.rows.into_iter().filter(|r| valid_id(&r.id)).collect();
+                if rows.len() < before {
+                    tracing::warn!(cloud = %client.cloud, rejected = before - rows.len(), request_id, "DDM listed instances whose id is no DDM instance id; left them out");
+                }
+                let items = rows
+                    .into_iter()
+                    .filter(|r| {
+                        name_regex
+                            .as_ref()
+                            .is_none_or(|re| re.is_match(r.name.as_deref().unwrap_or("")))
+                    })
+                    .collect();
+                Ok::<_, ApiError>(Listing {
+                    items,
+                    complete: !l.short_of_total,
+                    pages: u64::from(l.pages),
+                    total: l.total,
+                    request_id: l.request_id,
+                })
+            }
+            .boxed()
+        });
+        DdmDiscovery {
+            inventory: Inventory::new(&cloud, "ddm", cfg.refresh_interval, lister),
+        }
+    }
+
+    /// The inventory to use now (see [`Inventory::current`]).
+    pub async fn current(&self, deadline: Instant) -> Result<Arc<Snapshot<DdmInstance>>, ApiError> {
+        self.inventory.current(deadline).await
+    }
+
+    /// Instances in the inventory, and when it was last listed in full (the landing page).
+    pub fn inventory_size(&self) -> (usize, Option<std::time::SystemTime>) {
+        let size = self.inventory.peek().map_or(0, |s| s.items.len());
+        (size, self.inventory.stats().last_success)
+    }
+
+    /// Pages the next refresh will take, which the restore reads leave in the budget.
+    pub fn reserve(&self) -> usize {
+        let n = self.inventory.peek().map_or(0, |s| s.items.len());
+        n / MAX_LIMIT as usize + 2
+    }
+
+    /// The discovery's self metrics, its success and duration, and the instances' info.
+    pub fn families(&self, cloud: &str) -> Families {
+        let mut f = Families::new();
+        let snap = self.inventory.peek();
+        let items = snap.as_deref().map_or(&[][..], |s| s.items.as_slice());
+        self.inventory.families(&mut f, items.len());
+        f.merge(map(cloud, items));
+        f
+    }
+}
+
+/// The rule config applies to listed ids: 1 to 64 ASCII letters and digits.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A status label value: lower case, `unknown` when missing or not 1–64 of `[A-Za-z0-9_.-]`.
+fn status_label(v: Option<&str>) -> String {
+    match v.map(str::trim) {
+        Some(s)
+            if !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) =>
+        {
+            s.to_ascii_lowercase()
+        }
+        _ => "unknown".to_string(),
+    }
+}
+
+fn bounded_name(v: Option<&str>) -> String {
+    let v = v.unwrap_or("");
+    if v.chars().count() <= MAX_NAME_CHARS {
+        return v.to_string();
+    }
+    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Pure mapping of an inventory: one info series per instance.
+pub fn map(cloud: &str, inventory: &[DdmInstance]) -> Families {
+    let mut f = Families::new();
+    for i in inventory {
+        let name = bounded_name(i.name.as_deref());
+        let status = status_label(i.status.as_deref());
+        f.gauge(
+            INSTANCE_INFO,
+            "Discovered DDM instances: 1 per instance, with its name and status (lower case) as of the last listing.",
+            &[
+                ("cloud", cloud),
+                ("instance_id", &i.id),
+                ("name", &name),
+                ("status", &status),
+            ],
+            1.0,
+        );
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_the_listing_example() {
+        let p = crate::cloud::ddm::parse_list_page(br#"{"instances": [{"id": "1f5c9fd6cd984056ba89c8c87cc03278in09", "status": "RUNNING", "name": "orders-ddm"}, {"id": "2f5c9fd6cd984056ba89c8c87cc03278in09", "status": "bad status\n"}], "instance_num": 2}"#).unwrap();
+        let f = map("c", &p.instances);
+        assert_eq!(
+            f.value(
+                INSTANCE_INFO,
+                &[
+                    ("instance_id", "1f5c9fd6cd984056ba89c8c87cc03278in09"),
+                    ("name", "orders-ddm"),
+                    ("status", "running")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            f.value(
+                INSTANCE_INFO,
+                &[
+                    ("instance_id", "2f5c9fd6cd984056ba89c8c87cc03278in09"),
+                    ("name", ""),
+                    ("status", "unknown")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(f.len_of(INSTANCE_INFO), 2);
+    }
+
+    #[test]
+    fn ids_and_names_are_checked() {
+        assert!(valid_id("1f5c9fd6cd984056ba89c8c87cc03278in09"));
+        assert!(!valid_id("") && !valid_id("a/b") && !valid_id(&"a".repeat(65)));
+        assert_eq!(
+            bounded_name(Some(&"x".repeat(300))).chars().count(),
+            MAX_NAME_CHARS
+        );
+    }
+}
