@@ -1190,7 +1190,8 @@ fn dashboard_tables_link_to_a_filtered_view() {
             // the row's cloud and to its phone status or DDM instance.
             let expr = p["targets"][0]["expr"].as_str().unwrap_or("");
             let renamed = &p["transformations"][0]["options"]["renameByName"];
-            let phone_status = expr.contains("huaweicloud_koophone_") && renamed["status"].is_string();
+            let phone_status =
+                expr.contains("huaweicloud_koophone_") && renamed["status"].is_string();
             if phone_status || expr.contains("huaweicloud_ddm_") {
                 let filtered = links.iter().any(|l| {
                     let url = l["url"].as_str().unwrap_or("");
@@ -1377,10 +1378,9 @@ fn dashboard_urls_of_alerts_open_the_panel_that_names_them_filtered_to_their_clo
         .into_iter()
         .map(|(_, d)| (d["uid"].as_str().unwrap_or("").to_string(), d))
         .collect();
-    let url_re = regex::Regex::new(
-        r"^http://localhost:3000/d/([A-Za-z0-9_-]+)/[A-Za-z0-9_-]+\?(.*)$",
-    )
-    .expect("regex");
+    let url_re =
+        regex::Regex::new(r"^http://localhost:3000/d/([A-Za-z0-9_-]+)/[A-Za-z0-9_-]+\?(.*)$")
+            .expect("regex");
     let mut linked = 0;
     for alert in alerts(&rules) {
         let name = alert["alert"].as_str().expect("alert name");
@@ -1389,11 +1389,16 @@ fn dashboard_urls_of_alerts_open_the_panel_that_names_them_filtered_to_their_clo
         };
         linked += 1;
         let caps = url_re.captures(url).unwrap_or_else(|| {
-            panic!("alert {name}: dashboard_url {url} is not http://localhost:3000/d/<uid>/<slug>?…")
+            panic!(
+                "alert {name}: dashboard_url {url} is not http://localhost:3000/d/<uid>/<slug>?…"
+            )
         });
-        let d = boards
-            .get(&caps[1])
-            .unwrap_or_else(|| panic!("alert {name}: dashboard_url names unknown dashboard {}", &caps[1]));
+        let d = boards.get(&caps[1]).unwrap_or_else(|| {
+            panic!(
+                "alert {name}: dashboard_url names unknown dashboard {}",
+                &caps[1]
+            )
+        });
         let params: BTreeMap<&str, &str> = caps
             .get(2)
             .map_or("", |m| m.as_str())
@@ -1414,18 +1419,25 @@ fn dashboard_urls_of_alerts_open_the_panel_that_names_them_filtered_to_their_clo
         let id: u64 = params
             .get("viewPanel")
             .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("alert {name}: dashboard_url opens no panel (viewPanel=<id>)"));
+            .unwrap_or_else(|| {
+                panic!("alert {name}: dashboard_url opens no panel (viewPanel=<id>)")
+            });
         let panel = panels(d)
             .into_iter()
             .find(|p| p["id"].as_u64() == Some(id))
-            .unwrap_or_else(|| panic!("alert {name}: dashboard_url opens panel {id}, which does not exist"));
+            .unwrap_or_else(|| {
+                panic!("alert {name}: dashboard_url opens panel {id}, which does not exist")
+            });
         assert!(
             panel["description"].as_str().unwrap_or("").contains(name),
             "alert {name}: panel {id} ({}) it opens should name the alert in its description",
             panel["title"]
         );
     }
-    assert!(linked >= 4, "expected dashboard_url on the fleet-level alerts");
+    assert!(
+        linked >= 4,
+        "expected dashboard_url on the fleet-level alerts"
+    );
 }
 
 /// The metric names the README's Metrics table documents: full names, and the `…_suffix` /
@@ -1456,7 +1468,10 @@ fn readme_metrics(readme: &str) -> (BTreeSet<String>, Vec<(String, String)>) {
 fn every_metric_the_rules_and_dashboards_read_is_documented_in_the_readme() {
     let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
     let (full, short) = readme_metrics(&readme);
-    assert!(full.contains("huaweicloud_cloud_info"), "README metrics table not found");
+    assert!(
+        full.contains("huaweicloud_cloud_info"),
+        "README metrics table not found"
+    );
     let documented = |m: &str| {
         let m = ["_bucket", "_sum", "_count"]
             .iter()
@@ -1495,7 +1510,9 @@ fn every_metric_the_rules_and_dashboards_read_is_documented_in_the_readme() {
     // The check itself catches a misspelt name.
     assert!(!documented("huaweicloud_koophone_isolated_instance"));
     assert!(documented("huaweicloud_koophone_probe_output_matched"));
-    assert!(documented("huaweicloud_api_request_duration_seconds_bucket"));
+    assert!(documented(
+        "huaweicloud_api_request_duration_seconds_bucket"
+    ));
 }
 
 // ---------------------------------------------------------------- systemd, kustomize
