@@ -338,7 +338,12 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 /// Panels that may return no series in the healthy demo, each with a witness query that says
 /// whether it should: when the witness has series, the panel must have data too. They list rare
 /// states the simulated fleet is in now and then, or not at all.
-const MAY_BE_EMPTY: [(&str, &str, &str); 2] = [
+const MAY_BE_EMPTY: [(&str, &str, &str); 3] = [
+    (
+        "DDM instances",
+        "huaweicloud_ddm_instance_info",
+        "lists discovered DDM instances; the demo's DDM section may list its instance id",
+    ),
     (
         "Frozen phones",
         "huaweicloud_koophone_instance_frozen == 1",
