@@ -1186,10 +1186,13 @@ fn dashboard_tables_link_to_a_filtered_view() {
                     );
                 }
             }
-            // Resource tables (phones, DDM targets) link to the view filtered to the row's
-            // cloud and to its phone status or DDM instance.
+            // Resource tables (phones with a status, DDM targets) link to the view filtered to
+            // the row's cloud and to its phone status or DDM instance.
             let expr = p["targets"][0]["expr"].as_str().unwrap_or("");
-            if expr.contains("huaweicloud_koophone_") || expr.contains("huaweicloud_ddm_") {
+            let renamed = &p["transformations"][0]["options"]["renameByName"];
+            let phone_status =
+                expr.contains("huaweicloud_koophone_") && renamed["status"].is_string();
+            if phone_status || expr.contains("huaweicloud_ddm_") {
                 let filtered = links.iter().any(|l| {
                     let url = l["url"].as_str().unwrap_or("");
                     let vars: BTreeSet<&str> = var_param
@@ -1274,10 +1277,16 @@ fn dashboard_thresholds_sit_where_the_alerts_fire() {
             "> 0",
         ),
         (
-            "HuaweiCloudKooPhoneException",
-            "Phones in exception",
-            1.0,
-            "== 1",
+            "HuaweiCloudKooPhonesInException",
+            "Share of phones in exception",
+            0.05,
+            "> 0.05",
+        ),
+        (
+            "HuaweiCloudDiscoveryStale",
+            "Inventory age",
+            1800.0,
+            "> 1800",
         ),
         (
             "HuaweiCloudDDMNoRestoreTarget",
@@ -1360,6 +1369,150 @@ fn dashboard_annotates_firing_alerts() {
             "{file}: the alert annotation's title should be the alert name"
         );
     }
+}
+
+#[test]
+fn dashboard_urls_of_alerts_open_the_panel_that_names_them_filtered_to_their_cloud() {
+    let rules = read_yaml(&root().join(RULES));
+    let boards: BTreeMap<String, Json> = dashboards()
+        .into_iter()
+        .map(|(_, d)| (d["uid"].as_str().unwrap_or("").to_string(), d))
+        .collect();
+    let url_re =
+        regex::Regex::new(r"^http://localhost:3000/d/([A-Za-z0-9_-]+)/[A-Za-z0-9_-]+\?(.*)$")
+            .expect("regex");
+    let mut linked = 0;
+    for alert in alerts(&rules) {
+        let name = alert["alert"].as_str().expect("alert name");
+        let Some(url) = alert["annotations"]["dashboard_url"].as_str() else {
+            continue;
+        };
+        linked += 1;
+        let caps = url_re.captures(url).unwrap_or_else(|| {
+            panic!(
+                "alert {name}: dashboard_url {url} is not http://localhost:3000/d/<uid>/<slug>?…"
+            )
+        });
+        let d = boards.get(&caps[1]).unwrap_or_else(|| {
+            panic!(
+                "alert {name}: dashboard_url names unknown dashboard {}",
+                &caps[1]
+            )
+        });
+        let params: BTreeMap<&str, &str> = caps
+            .get(2)
+            .map_or("", |m| m.as_str())
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        assert_eq!(
+            params.get("var-cloud").copied(),
+            Some("{{ $labels.cloud }}"),
+            "alert {name}: dashboard_url must filter to the alert's cloud"
+        );
+        for key in params.keys().filter_map(|k| k.strip_prefix("var-")) {
+            assert!(
+                variable(d, key).is_some(),
+                "alert {name}: dashboard_url sets unknown variable {key}"
+            );
+        }
+        let id: u64 = params
+            .get("viewPanel")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                panic!("alert {name}: dashboard_url opens no panel (viewPanel=<id>)")
+            });
+        let panel = panels(d)
+            .into_iter()
+            .find(|p| p["id"].as_u64() == Some(id))
+            .unwrap_or_else(|| {
+                panic!("alert {name}: dashboard_url opens panel {id}, which does not exist")
+            });
+        assert!(
+            panel["description"].as_str().unwrap_or("").contains(name),
+            "alert {name}: panel {id} ({}) it opens should name the alert in its description",
+            panel["title"]
+        );
+    }
+    assert!(
+        linked >= 4,
+        "expected dashboard_url on the fleet-level alerts"
+    );
+}
+
+/// The metric names the README's Metrics table documents: full names, and the `…_suffix` /
+/// `_suffix` shorthands of a row read against the row's first full name.
+fn readme_metrics(readme: &str) -> (BTreeSet<String>, Vec<(String, String)>) {
+    let section = markdown_section(readme, "## Metrics");
+    let name = regex::Regex::new(r"`([a-z_…]+)`").expect("regex");
+    let mut full = BTreeSet::new();
+    let mut short = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cell = row.trim_matches('|').split('|').next().unwrap_or("");
+        let mut first: Option<String> = None;
+        for caps in name.captures_iter(cell) {
+            let n = caps[1].to_string();
+            if n.starts_with('…') || n.starts_with('_') {
+                let base = first.clone().unwrap_or_default();
+                short.push((base, n.trim_start_matches('…').to_string()));
+            } else {
+                first.get_or_insert(n.clone());
+                full.insert(n);
+            }
+        }
+    }
+    (full, short)
+}
+
+#[test]
+fn every_metric_the_rules_and_dashboards_read_is_documented_in_the_readme() {
+    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let (full, short) = readme_metrics(&readme);
+    assert!(
+        full.contains("huaweicloud_cloud_info"),
+        "README metrics table not found"
+    );
+    let documented = |m: &str| {
+        let m = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| m.strip_suffix(s).filter(|b| full.contains(*b)))
+            .unwrap_or(m);
+        full.contains(m)
+            || short.iter().any(|(base, suffix)| {
+                // `…_probe_output_matched` of `huaweicloud_koophone_probe_job_success`: same
+                // service prefix, same ending.
+                let service: Vec<&str> = base.splitn(3, '_').take(2).collect();
+                m.ends_with(suffix.as_str()) && m.starts_with(&format!("{}_", service.join("_")))
+            })
+    };
+    // Names outside quoted strings (`job=~"$probe_job"` names no metric).
+    let strings = regex::Regex::new(r#""[^"]*""#).expect("regex");
+    let names = |e: &str| alert_metrics(&strings.replace_all(e, "\"\""));
+    let mut read = BTreeSet::new();
+    for alert in alerts(&read_yaml(&root().join(RULES))) {
+        read.extend(names(alert["expr"].as_str().unwrap_or("")));
+    }
+    for (_, d) in dashboards() {
+        for p in panels(&d) {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                read.extend(names(t["expr"].as_str().unwrap_or("")));
+            }
+        }
+    }
+    // Prometheus' own series, not the exporter's.
+    read.retain(|m| m != "up");
+    assert!(read.len() > 10, "found only {read:?}");
+    let missing: Vec<&String> = read.iter().filter(|m| !documented(m)).collect();
+    assert!(
+        missing.is_empty(),
+        "read by an alert or panel but not in README's Metrics table (a typo, or an undocumented metric): {missing:?}"
+    );
+    // The check itself catches a misspelt name.
+    assert!(!documented("huaweicloud_koophone_isolated_instance"));
+    assert!(documented("huaweicloud_koophone_probe_output_matched"));
+    assert!(documented(
+        "huaweicloud_api_request_duration_seconds_bucket"
+    ));
 }
 
 // ---------------------------------------------------------------- systemd, kustomize
