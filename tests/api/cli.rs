@@ -43,39 +43,7 @@ struct Running {
 }
 
 async fn start_binary(sim: &huaweicloud_exporter::sim::SimHandle, name: &str) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(&path, one_cloud(sim, name)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_huaweicloud-exporter"))
-        .args([
-            "--config.file",
-            path.to_str().unwrap(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/-/healthy"))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Running {
-        child,
-        port,
-        _dir: dir,
-        path,
-    }
+    start_binary_with(&one_cloud(sim, name), &[]).await
 }
 
 fn one_cloud(sim: &huaweicloud_exporter::sim::SimHandle, name: &str) -> String {
