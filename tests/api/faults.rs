@@ -9,27 +9,6 @@ use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig};
 
 use crate::helpers::*;
 
-const ONE_CLOUD: &str = r#"
-timeout: 5s
-clouds:
-  - name: c
-    region: ap-southeast-1
-    project_id: {project}
-    auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
-    dcs: {}
-    koophone: { instance_ids: [{phones}] }
-    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }
-probes:
-  echo:
-    cloud: c
-    command: echo ok
-    expect: "^ok$"
-    timeout: 5s
-    poll_interval: 50ms
-    min_interval: 0s
-"#;
-
 /// The scrape-timeout header every case sends: a 1.5 s deadline.
 const HEADER: &str = "2";
 /// Generous bound on an answer under that deadline (no timing assertion beyond "it answered").

@@ -309,3 +309,25 @@ pub async fn statuses(sim: &SimHandle, ids: &[String]) -> Vec<(String, i64)> {
         })
         .collect()
 }
+
+/// One password cloud with every collector, and a probe module (the fault suites' cloud).
+pub const ONE_CLOUD: &str = r#"
+timeout: 5s
+clouds:
+  - name: c
+    region: ap-southeast-1
+    project_id: {project}
+    auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
+    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    dcs: {}
+    koophone: { instance_ids: [{phones}] }
+    ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }
+probes:
+  echo:
+    cloud: c
+    command: echo ok
+    expect: "^ok$"
+    timeout: 5s
+    poll_interval: 50ms
+    min_interval: 0s
+"#;
