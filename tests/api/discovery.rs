@@ -40,6 +40,11 @@ fn live(sim: &SimHandle) -> BTreeSet<String> {
     sim.phone_ids().into_iter().collect()
 }
 
+/// The scrape reports the status of every phone the fleet has now, each once.
+fn assert_reports_every_live_phone(m: &Exposition, sim: &SimHandle) {
+    assert_eq!(ids_of(m, "huaweicloud_koophone_instance_status"), live(sim));
+}
+
 /// Scrapes until `done` holds for the exposition (a refresh runs behind the scrape that finds
 /// the inventory due, so the one after it shows the result); at most 40 scrapes 250 ms apart.
 async fn scrape_until(app: &TestApp, what: &str, done: impl Fn(&Exposition) -> bool) -> Exposition {
@@ -77,10 +82,7 @@ async fn discovers_every_phone_then_follows_growth_and_shrink() {
 
     // Act + assert: the first scrape waits for the first listing.
     let m = app.scrape().await;
-    assert_eq!(
-        ids_of(&m, "huaweicloud_koophone_instance_status"),
-        live(&sim)
-    );
+    assert_reports_every_live_phone(&m, &sim);
     assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_info"), live(&sim));
     assert_eq!(discovery_ok(&m), 1.0);
     assert_eq!(m.success("pw", "koophone"), 1.0);
@@ -224,10 +226,7 @@ async fn rows_repeated_across_pages_are_kept_once_and_complete() {
     let app = spawn_app_with_sim(sim.clone(), &config("")).await;
     let m = app.scrape().await;
     assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_info"), live(&sim));
-    assert_eq!(
-        ids_of(&m, "huaweicloud_koophone_instance_status"),
-        live(&sim)
-    );
+    assert_reports_every_live_phone(&m, &sim);
     assert_eq!(discovery_ok(&m), 1.0);
 }
 
@@ -240,10 +239,7 @@ async fn a_lying_total_serves_every_phone_bounded_and_says_so() {
     .await;
     let app = spawn_app_with_sim(sim.clone(), &config("")).await;
     let m = app.scrape().await;
-    assert_eq!(
-        ids_of(&m, "huaweicloud_koophone_instance_status"),
-        live(&sim)
-    );
+    assert_reports_every_live_phone(&m, &sim);
     assert_eq!(
         discovery_ok(&m),
         0.0,
@@ -344,10 +340,7 @@ async fn a_first_listing_that_fails_fails_the_collectors_and_is_retried() {
     assert_eq!(discovery_ok(&m), 0.0);
     // With nothing to serve, the next scrape lists again (not an hour later).
     let m = scrape_until(&app, "the first good listing", |m| discovery_ok(m) == 1.0).await;
-    assert_eq!(
-        ids_of(&m, "huaweicloud_koophone_instance_status"),
-        live(&sim)
-    );
+    assert_reports_every_live_phone(&m, &sim);
 }
 
 #[tokio::test]
@@ -359,10 +352,7 @@ async fn a_server_counting_pages_from_0_is_read_whole() {
     .await;
     let app = spawn_app_with_sim(sim.clone(), &config("")).await;
     let m = app.scrape().await;
-    assert_eq!(
-        ids_of(&m, "huaweicloud_koophone_instance_status"),
-        live(&sim)
-    );
+    assert_reports_every_live_phone(&m, &sim);
     assert_eq!(discovery_ok(&m), 1.0);
 }
 
@@ -722,10 +712,7 @@ async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
         .any(|s| s.value == 1.0)
     })
     .await;
-    assert_eq!(
-        ids_of(&m, "huaweicloud_koophone_instance_status"),
-        live(&sim)
-    );
+    assert_reports_every_live_phone(&m, &sim);
     assert_eq!(sim.calls(Operation::KoophoneList), 1);
 }
 
@@ -738,10 +725,7 @@ async fn a_server_refusing_the_page_size_is_read_with_smaller_pages() {
     .await;
     let app = spawn_app_with_sim(sim.clone(), &config("")).await;
     let m = app.scrape().await;
-    assert_eq!(
-        ids_of(&m, "huaweicloud_koophone_instance_status"),
-        live(&sim)
-    );
+    assert_reports_every_live_phone(&m, &sim);
     assert_eq!(discovery_ok(&m), 1.0);
 }
 
