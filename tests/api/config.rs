@@ -424,17 +424,7 @@ async fn shard_flags_outrank_the_file_on_every_reload() {
     .unwrap();
     let (addr, _state, _stop) = crate::helpers::serve(app);
     let http = reqwest::Client::new();
-    let scrape = || async {
-        let text = http
-            .get(format!("http://{addr}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        crate::helpers::Exposition::parse(&text)
-    };
+    let scrape = || crate::helpers::scrape_addr(addr);
     let before = scrape().await;
 
     // Act: reload twice, the second time with a changed file.
@@ -510,17 +500,7 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
     let (addr, _state, _stop) =
         crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
     let http = reqwest::Client::new();
-    let scrape = || async {
-        let text = http
-            .get(format!("http://{addr}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        crate::helpers::Exposition::parse(&text)
-    };
+    let scrape = || crate::helpers::scrape_addr(addr);
     let reload = |text: String| {
         std::fs::write(&path, text).unwrap();
         let r = http.post(format!("http://{addr}/-/reload")).send();

@@ -471,18 +471,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
     let (addr, _state, _stop) =
         crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
     let http = reqwest::Client::new();
-    let scrape = || async {
-        Exposition::parse(
-            &http
-                .get(format!("http://{addr}/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-    };
+    let scrape = || crate::helpers::scrape_addr(addr);
     let reload = |text: String| {
         std::fs::write(&path, text).unwrap();
         let r = http.post(format!("http://{addr}/-/reload")).send();

@@ -331,3 +331,15 @@ probes:
     poll_interval: 50ms
     min_interval: 0s
 "#;
+
+/// One scrape of the exporter serving on `addr` (for tests that serve it themselves, e.g. from a
+/// file so it can be reloaded), parsed.
+pub async fn scrape_addr(addr: SocketAddr) -> Exposition {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    Exposition::parse(&text)
+}

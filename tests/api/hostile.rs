@@ -15,6 +15,15 @@ use crate::helpers::*;
 
 const DDM_ID: &str = "1f5c9fd6cd984056ba89c8c87cc03278in09";
 
+/// [`ONE_CLOUD`] against a frozen fleet of 10 phones.
+async fn one_cloud_app() -> TestApp {
+    spawn_app(Opts {
+        sim: frozen_sim(10),
+        config: ONE_CLOUD.into(),
+    })
+    .await
+}
+
 fn fault(kind: FaultKind) -> FaultSpec {
     FaultSpec {
         kind: Some(kind),
@@ -212,11 +221,7 @@ async fn ddm_pages_by_the_rows_received_not_by_total() {
 
 #[tokio::test]
 async fn duplicate_ddm_rows_within_and_across_pages_are_dropped() {
-    let app = spawn_app(Opts {
-        sim: frozen_sim(10),
-        config: ONE_CLOUD.into(),
-    })
-    .await;
+    let app = one_cloud_app().await;
     app.sim
         .set_fault(Operation::DdmRestorable, fault(FaultKind::DuplicateRows));
     let m = app.scrape().await;
@@ -243,11 +248,7 @@ async fn duplicate_ddm_rows_within_and_across_pages_are_dropped() {
 
 #[tokio::test]
 async fn ddm_calls_of_a_cloud_stay_within_60_per_minute() {
-    let app = spawn_app(Opts {
-        sim: frozen_sim(10),
-        config: ONE_CLOUD.into(),
-    })
-    .await;
+    let app = one_cloud_app().await;
     // 300 targets: 3 calls a listing, cache_ttl 0s: 25 scrapes would want 75 calls.
     let mut last = None;
     for _ in 0..25 {
@@ -309,11 +310,7 @@ async fn many_ddm_instances_share_the_one_budget_of_their_cloud() {
 
 #[tokio::test]
 async fn a_nonsense_token_expiry_costs_one_iam_request() {
-    let app = spawn_app(Opts {
-        sim: frozen_sim(10),
-        config: ONE_CLOUD.into(),
-    })
-    .await;
+    let app = one_cloud_app().await;
     app.sim
         .set_fault(Operation::IamToken, fault(FaultKind::ExpiredTokenIssued));
     for _ in 0..10 {
@@ -327,11 +324,7 @@ async fn a_nonsense_token_expiry_costs_one_iam_request() {
 
 #[tokio::test]
 async fn a_refusing_upstream_costs_at_most_one_iam_request_per_30_s() {
-    let app = spawn_app(Opts {
-        sim: frozen_sim(10),
-        config: ONE_CLOUD.into(),
-    })
-    .await;
+    let app = one_cloud_app().await;
     app.scrape().await;
     app.sim
         .set_fault(Operation::DcsStatus, fault(FaultKind::TokenExpired));
@@ -362,11 +355,7 @@ async fn a_refusing_upstream_costs_at_most_one_iam_request_per_30_s() {
 
 #[tokio::test]
 async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
-    let app = spawn_app(Opts {
-        sim: frozen_sim(10),
-        config: ONE_CLOUD.into(),
-    })
-    .await;
+    let app = one_cloud_app().await;
     app.sim
         .set_fault(Operation::DcsStatus, fault(FaultKind::ManyFields));
     let m = app.scrape().await;
@@ -391,11 +380,7 @@ async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
 
 #[tokio::test]
 async fn insane_dcs_field_names_are_left_out() {
-    let app = spawn_app(Opts {
-        sim: frozen_sim(10),
-        config: ONE_CLOUD.into(),
-    })
-    .await;
+    let app = one_cloud_app().await;
     app.sim
         .set_fault(Operation::DcsStatus, fault(FaultKind::InsaneFieldNames));
     let m = app.scrape().await;

@@ -67,18 +67,7 @@ async fn reload_swaps_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
     std::fs::write(&path, cloud("first")).unwrap();
     let (addr, _state, tx) = serve(build(load_file(&path).unwrap(), Some(path.clone())).await);
     let http = reqwest::Client::new();
-    let scrape = || async {
-        Exposition::parse(
-            &http
-                .get(format!("http://{addr}/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-    };
+    let scrape = || crate::helpers::scrape_addr(addr);
     assert_eq!(scrape().await.success("first", "dcs"), 1.0);
 
     std::fs::write(&path, cloud("second")).unwrap();
