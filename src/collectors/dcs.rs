@@ -6,10 +6,11 @@
 //! from `dcs` so that a failing listing never hides the counts, nor failing counts the
 //! instances): `huaweicloud_dcs_instance_info` and `huaweicloud_dcs_instance_status`, read in
 //! every scrape (state, not inventory). Statuses are lower-cased; a status, engine or version
-//! that is no sane label value becomes `unknown`, a name is cut to [`MAX_NAME_CHARS`]; a row
+//! that is no sane label value becomes `unknown`, a name is cut to [`super::MAX_NAME_CHARS`]; a row
 //! whose id is no sane label value is left out and logged. The listing's series (two per
 //! instance) are capped at `dcs.max_series` too.
 
+use super::{bounded_name, label_word};
 use crate::cloud::dcs::{sane_label, DcsInstance, DcsStatus};
 use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::DcsConfig;
@@ -25,8 +26,6 @@ pub const ENGINE_INSTANCES: &str = "huaweicloud_dcs_engine_instances";
 pub const INSTANCE_INFO: &str = "huaweicloud_dcs_instance_info";
 /// One series per DCS instance, value 1, with its status in lower case.
 pub const INSTANCE_STATUS: &str = "huaweicloud_dcs_instance_status";
-/// Longest instance name taken as a label value; longer ones are cut (with `…`).
-pub const MAX_NAME_CHARS: usize = 128;
 
 /// Lists every instance and maps it; fails on a failed page or more than `max_series` series.
 pub async fn collect_instances(
@@ -64,26 +63,6 @@ pub async fn collect_instances(
     Ok(f)
 }
 
-/// A label value from an upstream word: lower case, or `unknown` when it is missing or no sane
-/// label value.
-fn word(v: Option<&str>) -> String {
-    match v.map(str::trim) {
-        Some(s) if sane_label(s) => s.to_ascii_lowercase(),
-        _ => "unknown".to_string(),
-    }
-}
-
-/// A name cut to [`MAX_NAME_CHARS`] characters.
-fn bounded_name(v: Option<&str>) -> String {
-    let v = v.unwrap_or("");
-    if v.chars().count() <= MAX_NAME_CHARS {
-        return v.to_string();
-    }
-    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
-    out.push('…');
-    out
-}
-
 /// Pure mapping of the listing: info and status per instance; also the number of rows left
 /// out because their id is no sane label value.
 pub fn map_instances(cloud: &str, rows: &[DcsInstance]) -> (Families, usize) {
@@ -95,9 +74,9 @@ pub fn map_instances(cloud: &str, rows: &[DcsInstance]) -> (Families, usize) {
             continue;
         }
         let name = bounded_name(r.name.as_deref());
-        let engine = word(r.engine.as_deref());
-        let version = word(r.engine_version.as_deref());
-        let status = word(r.status.as_deref());
+        let engine = label_word(r.engine.as_deref());
+        let version = label_word(r.engine_version.as_deref());
+        let status = label_word(r.status.as_deref());
         f.gauge(
             INSTANCE_INFO,
             "DCS instances: 1 per instance, with its name, cache engine and engine version.",
@@ -267,7 +246,7 @@ mod tests {
         );
         assert_eq!(
             bounded_name(Some(&"n".repeat(500))).chars().count(),
-            MAX_NAME_CHARS
+            super::super::MAX_NAME_CHARS
         );
         assert_eq!(f.len_of(INSTANCE_INFO), 3);
         assert!(crate::cloud::dcs::parse_list_page(br#"{"instances":[{"name":"x"}]}"#).is_err());

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tokio::time::Instant;
 
+use super::{bounded_name, label_word};
 use crate::cloud::ddm::{DdmInstance, MAX_LIMIT};
 use crate::cloud::{ApiError, CloudClient};
 use crate::config::DdmDiscoveryConfig;
@@ -27,9 +28,6 @@ use crate::metrics::Families;
 
 /// One series per discovered DDM instance.
 pub const INSTANCE_INFO: &str = "huaweicloud_ddm_instance_info";
-
-/// Longest instance name taken as a label value; longer ones are cut (with `…`).
-const MAX_NAME_CHARS: usize = 128;
 
 /// The discovery of one cloud's DDM instances.
 pub struct DdmDiscovery {
@@ -112,37 +110,12 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// A status label value: lower case, `unknown` when missing or not 1–64 of `[A-Za-z0-9_.-]`.
-fn status_label(v: Option<&str>) -> String {
-    match v.map(str::trim) {
-        Some(s)
-            if !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) =>
-        {
-            s.to_ascii_lowercase()
-        }
-        _ => "unknown".to_string(),
-    }
-}
-
-fn bounded_name(v: Option<&str>) -> String {
-    let v = v.unwrap_or("");
-    if v.chars().count() <= MAX_NAME_CHARS {
-        return v.to_string();
-    }
-    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
-    out.push('…');
-    out
-}
-
 /// Pure mapping of an inventory: one info series per instance.
 pub fn map(cloud: &str, inventory: &[DdmInstance]) -> Families {
     let mut f = Families::new();
     for i in inventory {
         let name = bounded_name(i.name.as_deref());
-        let status = status_label(i.status.as_deref());
+        let status = label_word(i.status.as_deref());
         f.gauge(
             INSTANCE_INFO,
             "Discovered DDM instances: 1 per instance, with its name and status (lower case) as of the last listing.",
@@ -197,7 +170,7 @@ mod tests {
         assert!(!valid_id("") && !valid_id("a/b") && !valid_id(&"a".repeat(65)));
         assert_eq!(
             bounded_name(Some(&"x".repeat(300))).chars().count(),
-            MAX_NAME_CHARS
+            super::super::MAX_NAME_CHARS
         );
     }
 }

@@ -16,3 +16,26 @@ pub const KOOPHONE: &str = "koophone";
 pub const DDM: &str = "ddm";
 /// DCS per-instance collector (the listing), apart from the counts.
 pub const DCS_INSTANCES: &str = "dcs_instances";
+
+/// Longest name (instance name, target name) put into a label; longer ones are cut with `…`.
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// A label value from an upstream word (status, engine, version): lower case, or `unknown` when
+/// it is missing or not 1–64 of `[A-Za-z0-9_.-]`.
+pub(crate) fn label_word(v: Option<&str>) -> String {
+    match v.map(str::trim) {
+        Some(s) if crate::cloud::dcs::sane_label(s) => s.to_ascii_lowercase(),
+        _ => "unknown".to_string(),
+    }
+}
+
+/// An upstream name cut to [`MAX_NAME_CHARS`] characters (the last one then `…`).
+pub(crate) fn bounded_name(v: Option<&str>) -> String {
+    let v = v.unwrap_or("");
+    if v.chars().count() <= MAX_NAME_CHARS {
+        return v.to_string();
+    }
+    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
+    out.push('…');
+    out
+}
