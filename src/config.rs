@@ -1375,31 +1375,39 @@ impl Validator<'_> {
         }
     }
 
-    fn koophone_discovery(&mut self, p: &str, d: RawKoophoneDiscovery) -> KoophoneDiscovery {
+    /// `{p}.refresh_interval`: a duration of at least 1s, 5m when absent.
+    fn refresh_interval(&mut self, p: &str, raw: Option<&str>) -> Duration {
         let default = crate::discovery::DEFAULT_REFRESH_INTERVAL;
-        let refresh_interval = self.duration(
-            &format!("{p}.refresh_interval"),
-            d.refresh_interval.as_deref(),
-            default,
-        );
-        let refresh_interval = if refresh_interval < crate::discovery::MIN_REFRESH_INTERVAL {
+        let field = format!("{p}.refresh_interval");
+        let refresh_interval = self.duration(&field, raw, default);
+        if refresh_interval < crate::discovery::MIN_REFRESH_INTERVAL {
             self.fail(
-                format!("{p}.refresh_interval"),
+                field,
                 "must be at least 1s (5m is a sensible production value)",
             );
-            default
-        } else {
-            refresh_interval
-        };
-        if let Some(re) = &d.name_regex {
-            if let Err(e) = regex::RegexBuilder::new(re).size_limit(1 << 20).build() {
+            return default;
+        }
+        refresh_interval
+    }
+
+    /// `{p}.name_regex`, built (bounded in size) when given.
+    fn name_regex(&mut self, p: &str, raw: Option<&str>) -> Option<Regex> {
+        match regex::RegexBuilder::new(raw?).size_limit(1 << 20).build() {
+            Ok(r) => Some(r),
+            Err(e) => {
                 let first = e.to_string().lines().last().unwrap_or_default().to_string();
                 self.fail(
                     format!("{p}.name_regex"),
                     format!("is not a valid regular expression ({first})"),
                 );
+                None
             }
         }
+    }
+
+    fn koophone_discovery(&mut self, p: &str, d: RawKoophoneDiscovery) -> KoophoneDiscovery {
+        let refresh_interval = self.refresh_interval(p, d.refresh_interval.as_deref());
+        self.name_regex(p, d.name_regex.as_deref());
         let text = |this: &mut Self, field: &str, v: Option<String>| {
             let v = v.filter(|v| !v.is_empty())?;
             if v.chars().count() > 64 || v.chars().any(|c| c.is_control()) {
@@ -1473,37 +1481,8 @@ impl Validator<'_> {
     }
 
     fn ddm_discovery(&mut self, p: &str, d: RawDdmDiscovery) -> DdmDiscoveryConfig {
-        let default = crate::discovery::DEFAULT_REFRESH_INTERVAL;
-        let refresh_interval = self.duration(
-            &format!("{p}.refresh_interval"),
-            d.refresh_interval.as_deref(),
-            default,
-        );
-        let refresh_interval = if refresh_interval < crate::discovery::MIN_REFRESH_INTERVAL {
-            self.fail(
-                format!("{p}.refresh_interval"),
-                "must be at least 1s (5m is a sensible production value)",
-            );
-            default
-        } else {
-            refresh_interval
-        };
-        let name_regex = match d
-            .name_regex
-            .as_deref()
-            .map(|re| regex::RegexBuilder::new(re).size_limit(1 << 20).build())
-        {
-            None => None,
-            Some(Ok(r)) => Some(r),
-            Some(Err(e)) => {
-                let first = e.to_string().lines().last().unwrap_or_default().to_string();
-                self.fail(
-                    format!("{p}.name_regex"),
-                    format!("is not a valid regular expression ({first})"),
-                );
-                None
-            }
-        };
+        let refresh_interval = self.refresh_interval(p, d.refresh_interval.as_deref());
+        let name_regex = self.name_regex(p, d.name_regex.as_deref());
         DdmDiscoveryConfig {
             refresh_interval,
             name_regex,
