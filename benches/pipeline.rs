@@ -9,9 +9,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::cloud::koophone::{parse_status, StatusResult};
-use huaweicloud_exporter::collectors::koophone;
 use huaweicloud_exporter::config::{KoophoneConfig, PhoneList, Shard, StatusNames};
+use huaweicloud_exporter::services::koophone::api::{parse_status, StatusResult};
+use huaweicloud_exporter::services::koophone::status as koophone;
 
 fn phone_id(i: usize) -> String {
     format!("p{i:07x}")

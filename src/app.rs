@@ -9,11 +9,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::http::{router, AppState};
 use crate::metrics::SelfMetrics;
 use crate::scrape::Exporter;
-use crate::web::serve::{serve_all, MAX_BODY_BYTES};
-use crate::web::WebConfigHandle;
+use crate::server::web::serve::{serve_all, MAX_BODY_BYTES};
+use crate::server::web::WebConfigHandle;
+use crate::server::{router, AppState};
 
 /// One `--web.listen-address` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -365,7 +365,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; in-flight requests get up to
-    /// [`crate::web::serve::SHUTDOWN_GRACE`] to finish.
+    /// [`crate::server::web::serve::SHUTDOWN_GRACE`] to finish.
     pub async fn run_until<F>(self, shutdown: F) -> anyhow::Result<()>
     where
         F: std::future::Future<Output = ()> + Send + 'static,

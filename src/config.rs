@@ -235,7 +235,7 @@ pub struct KoophoneDiscovery {
 impl Default for KoophoneDiscovery {
     fn default() -> Self {
         KoophoneDiscovery {
-            refresh_interval: crate::discovery::DEFAULT_REFRESH_INTERVAL,
+            refresh_interval: crate::inventory::DEFAULT_REFRESH_INTERVAL,
             name_regex: None,
             pool_scene_tag: None,
             pool_name: None,
@@ -1377,10 +1377,10 @@ impl Validator<'_> {
 
     /// `{p}.refresh_interval`: a duration of at least 1s, 5m when absent.
     fn refresh_interval(&mut self, p: &str, raw: Option<&str>) -> Duration {
-        let default = crate::discovery::DEFAULT_REFRESH_INTERVAL;
+        let default = crate::inventory::DEFAULT_REFRESH_INTERVAL;
         let field = format!("{p}.refresh_interval");
         let refresh_interval = self.duration(&field, raw, default);
-        if refresh_interval < crate::discovery::MIN_REFRESH_INTERVAL {
+        if refresh_interval < crate::inventory::MIN_REFRESH_INTERVAL {
             self.fail(
                 field,
                 "must be at least 1s (5m is a sensible production value)",
@@ -1586,7 +1586,9 @@ impl Validator<'_> {
             // A group probe sends one call per 100 phones; a group the budget can never pay for
             // would answer 429 forever.
             for (group, ids) in &groups {
-                let calls = ids.len().div_ceil(crate::cloud::koophone::MAX_IDS_PER_CALL);
+                let calls = ids
+                    .len()
+                    .div_ceil(crate::services::koophone::api::MAX_IDS_PER_CALL);
                 if max_commands_per_minute > 0 && calls > max_commands_per_minute as usize {
                     self.fail(
                         format!("{p}.max_commands_per_minute"),

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::cloud::{ApiError, Reply, Request};
+use crate::transport::{ApiError, Reply, Request};
 
 /// Most lines one log keeps; one more line says how many were left out.
 pub const MAX_LINES: usize = 2_000;

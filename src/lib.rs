@@ -36,17 +36,14 @@
 //! - [`app`]: wiring — build from a config, bind (port 0 allowed), serve until shutdown; the demo.
 
 pub mod app;
-pub mod auth;
-pub mod cloud;
-pub mod collectors;
 pub mod config;
 pub mod debug_log;
-pub mod discovery;
-pub mod http;
+pub mod inventory;
 pub mod logging;
 pub mod metrics;
-pub mod probe;
 pub mod scrape;
+pub mod server;
+pub mod services;
 pub mod sim;
 pub mod status;
-pub mod web;
+pub mod transport;

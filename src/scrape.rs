@@ -21,10 +21,10 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 
-use crate::cloud::{ApiError, CloudClient, ErrorKind};
-use crate::collectors::{self, ddm::DdmCollector};
 use crate::config::{CloudConfig, Config, PhoneList};
 use crate::metrics::{Families, SelfMetrics};
+use crate::services::{self as collectors, ddm::restorable::DdmCollector};
+use crate::transport::{ApiError, CloudClient, ErrorKind};
 
 /// Subtracted from Prometheus' scrape timeout so the answer arrives before Prometheus gives up.
 pub const TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
@@ -59,18 +59,19 @@ pub struct CloudRuntime {
     /// Its DDM collector and cache.
     pub ddm: Option<Arc<DdmCollector>>,
     /// Its discovered phones, when its koophone section lists none (then `phones` is `None`).
-    pub koophone_discovery: Option<crate::discovery::Inventory<crate::cloud::koophone::Phone>>,
+    pub koophone_discovery:
+        Option<crate::inventory::Inventory<crate::services::koophone::api::Phone>>,
     /// What scrapes derive from the discovered inventory, computed once per snapshot.
     koophone_derived: Mutex<Option<Arc<Derived>>>,
     /// KooPhone phones isolated by batch-level errors, remembered across scrapes (kept over a
     /// reload with the client: the answers were read with its credentials).
-    pub isolated: Arc<collectors::koophone_isolate::Isolation>,
+    pub isolated: Arc<collectors::koophone::isolate::Isolation>,
 }
 
 /// This replica's share of one discovered snapshot: the ids the status calls go to and the
 /// inventory's families, so a scrape between refreshes neither filters nor renders them again.
 struct Derived {
-    snapshot: Arc<crate::discovery::Snapshot<crate::cloud::koophone::Phone>>,
+    snapshot: Arc<crate::inventory::Snapshot<crate::services::koophone::api::Phone>>,
     ids: Arc<Vec<String>>,
     families: Families,
 }
@@ -79,7 +80,7 @@ impl CloudRuntime {
     /// This replica's share of `snapshot` (cached while the snapshot is current).
     fn derived(
         &self,
-        snapshot: Arc<crate::discovery::Snapshot<crate::cloud::koophone::Phone>>,
+        snapshot: Arc<crate::inventory::Snapshot<crate::services::koophone::api::Phone>>,
         shard: crate::config::Shard,
         max_series: usize,
     ) -> Arc<Derived> {
@@ -98,12 +99,12 @@ impl CloudRuntime {
             snapshot
                 .items
                 .iter()
-                .filter(|p| collectors::koophone::in_shard(&p.instance_id, shard))
+                .filter(|p| collectors::koophone::status::in_shard(&p.instance_id, shard))
         };
         let ids: Vec<String> = mine().map(|p| p.instance_id.clone()).collect();
-        let series = ids.len() * 3 + collectors::koophone::RUNNING_STATUSES.len();
+        let series = ids.len() * 3 + collectors::koophone::status::RUNNING_STATUSES.len();
         let families = if series <= max_series {
-            collectors::koophone::map_inventory(cloud, mine())
+            collectors::koophone::status::map_inventory(cloud, mine())
         } else {
             tracing::warn!(cloud, phones = ids.len(), series, max_series, "the discovered phones would make more series than koophone.max_series; their info, running status and frozen series are left out (raise max_series or shard the phones)");
             Families::new()
@@ -152,9 +153,9 @@ pub struct Exporter {
     /// Every configured cloud.
     pub clouds: Vec<CloudRuntime>,
     /// Command-probe runs in flight and last results; a reload starts with a fresh one.
-    pub probes: crate::probe::Prober,
+    pub probes: crate::services::koophone::probe::Prober,
     /// Debug probe runs (`debug=true`), apart from `probes` so they never change its answers.
-    pub probe_debug: crate::probe::debug::DebugRuns,
+    pub probe_debug: crate::services::koophone::probe::debug::DebugRuns,
     /// What the landing page shows; carried over reloads.
     pub status: Arc<crate::status::Status>,
     /// Collections in flight, each with its own budget and deadline.
@@ -215,11 +216,11 @@ impl Exporter {
                 .and_then(|k| k.discovery.as_ref())
                 .map(|d| {
                     kept_discovery.unwrap_or_else(|| {
-                        crate::discovery::Inventory::new(
+                        crate::inventory::Inventory::new(
                             &cfg.name,
                             "koophone",
                             d.refresh_interval,
-                            collectors::koophone::lister(client.clone(), d),
+                            collectors::koophone::status::lister(client.clone(), d),
                         )
                     })
                 });
@@ -268,7 +269,7 @@ impl Exporter {
             metrics,
             clouds,
             probes: previous
-                .map(|p| crate::probe::Prober::after_reload(&p.probes))
+                .map(|p| crate::services::koophone::probe::Prober::after_reload(&p.probes))
                 .unwrap_or_default(),
             probe_debug: Default::default(),
             status: Default::default(),
@@ -351,7 +352,7 @@ impl Exporter {
                         &c.cfg.name,
                         collectors::DCS,
                         deadline,
-                        collectors::dcs::collect(&c.client, dcs, deadline),
+                        collectors::dcs::collect::collect(&c.client, dcs, deadline),
                     )
                     .boxed(),
                 );
@@ -361,7 +362,7 @@ impl Exporter {
                             &c.cfg.name,
                             collectors::DCS_INSTANCES,
                             deadline,
-                            collectors::dcs::collect_instances(&c.client, dcs, deadline),
+                            collectors::dcs::collect::collect_instances(&c.client, dcs, deadline),
                         )
                         .boxed(),
                     );
@@ -375,7 +376,7 @@ impl Exporter {
                 jobs.push(
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let ids = phones.current();
-                        collectors::koophone::collect(
+                        collectors::koophone::status::collect(
                             client, &ids, &names, max_series, deadline, isolated,
                         )
                         .await
@@ -393,7 +394,7 @@ impl Exporter {
                     timed(&c.cfg.name, collectors::KOOPHONE, deadline, async move {
                         let snapshot = inv.current(deadline).await?;
                         let ids = c.derived(snapshot, shard, max_series).ids.clone();
-                        collectors::koophone::collect(
+                        collectors::koophone::status::collect(
                             client, &ids, &names, max_series, deadline, isolated,
                         )
                         .await
@@ -488,7 +489,7 @@ impl Exporter {
         out: &mut Families,
         c: &CloudRuntime,
         max_series: usize,
-        inv: &crate::discovery::Inventory<crate::cloud::koophone::Phone>,
+        inv: &crate::inventory::Inventory<crate::services::koophone::api::Phone>,
     ) {
         let cloud = c.cfg.name.as_str();
         let mut kept = 0;

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use crate::cloud::ApiError;
 use crate::scrape::CloudRuntime;
+use crate::transport::ApiError;
 
 /// How many probes the page lists.
 pub const RECENT_PROBES: usize = 100;
@@ -74,7 +74,7 @@ impl ProbeRecord {
     pub fn of(
         module: &str,
         target: &str,
-        result: &crate::probe::ProbeResult,
+        result: &crate::services::koophone::probe::ProbeResult,
         source: &'static str,
     ) -> ProbeRecord {
         ProbeRecord {
@@ -143,7 +143,7 @@ pub fn inventories_sharded(
     let mut out = Vec::new();
     if c.cfg.dcs.is_some() && shard_index == 0 {
         out.push((
-            crate::collectors::DCS,
+            crate::services::DCS,
             Inventory {
                 unit: "instances",
                 source: InventorySource::AccountWide,
@@ -155,7 +155,7 @@ pub fn inventories_sharded(
     if let (Some(k), Some(phones)) = (&c.cfg.koophone, &c.phones) {
         let (total, collected) = phones.sizes();
         out.push((
-            crate::collectors::KOOPHONE,
+            crate::services::KOOPHONE,
             Inventory {
                 unit: "phones",
                 source: if k.instance_ids_file.is_some() {
@@ -175,13 +175,13 @@ pub fn inventories_sharded(
                 s.items.len(),
                 s.items
                     .iter()
-                    .filter(|p| crate::collectors::koophone::in_shard(&p.instance_id, shard))
+                    .filter(|p| crate::services::koophone::status::in_shard(&p.instance_id, shard))
                     .count(),
             ),
             None => (0, 0),
         };
         out.push((
-            crate::collectors::KOOPHONE,
+            crate::services::KOOPHONE,
             Inventory {
                 unit: "phones",
                 source: InventorySource::Discovered {
@@ -195,7 +195,7 @@ pub fn inventories_sharded(
     if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
         let (size, refreshed) = disc.inventory_size();
         out.push((
-            crate::collectors::DDM,
+            crate::services::DDM,
             Inventory {
                 unit: "instances",
                 source: InventorySource::Discovered { refreshed },
@@ -205,7 +205,7 @@ pub fn inventories_sharded(
         ));
     } else if let (Some(d), true) = (&c.cfg.ddm, c.ddm.is_some()) {
         out.push((
-            crate::collectors::DDM,
+            crate::services::DDM,
             Inventory {
                 unit: "instances",
                 source: InventorySource::Config,
@@ -332,7 +332,7 @@ impl Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::ErrorKind;
+    use crate::transport::ErrorKind;
 
     fn probe(n: usize) -> ProbeRecord {
         ProbeRecord {

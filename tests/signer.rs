@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use huaweicloud_exporter::auth::signer::{
+use huaweicloud_exporter::transport::auth::signer::{
     canonical_request, format_sdk_date, parse_sdk_date, sign, signature_hex, string_to_sign,
     verify, ReceivedRequest, SignInput, Signed, VerifyError,
 };

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let _ = huaweicloud_exporter::auth::token::parse_expiry(body);
+    let _ = huaweicloud_exporter::transport::auth::token::parse_expiry(body);
 });

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let _ = huaweicloud_exporter::cloud::koophone::parse_task(body);
+    let _ = huaweicloud_exporter::services::koophone::api::parse_task(body);
 });

@@ -5,7 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-use huaweicloud_exporter::auth::signer::{parse_sdk_date, verify, ReceivedRequest};
+use huaweicloud_exporter::transport::auth::signer::{parse_sdk_date, verify, ReceivedRequest};
 use secrecy::SecretString;
 
 fuzz_target!(|data: &[u8]| {

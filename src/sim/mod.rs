@@ -539,7 +539,7 @@ impl Inner {
                     .map(|v| (k.as_str().to_string(), v.to_string()))
             })
             .collect();
-        let req = crate::auth::signer::ReceivedRequest {
+        let req = crate::transport::auth::signer::ReceivedRequest {
             method: method.as_str(),
             path: uri.path(),
             raw_query: uri.query().unwrap_or(""),
@@ -547,7 +547,7 @@ impl Inner {
             body,
         };
         let keys = &self.secret_keys;
-        crate::auth::signer::verify(
+        crate::transport::auth::signer::verify(
             &req,
             |ak| keys.iter().find(|(a, _)| a == ak).map(|(_, sk)| sk),
             std::time::SystemTime::now(),

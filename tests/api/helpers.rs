@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use huaweicloud_exporter::app::Application;
 use huaweicloud_exporter::config::load_str;
-use huaweicloud_exporter::http::AppState;
+use huaweicloud_exporter::server::AppState;
 use huaweicloud_exporter::sim::{SimConfig, SimHandle, Simulator};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

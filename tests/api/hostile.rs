@@ -672,6 +672,6 @@ async fn a_ddm_listing_that_does_not_end_within_the_page_cap_fails() {
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(
         app.sim.calls(Operation::DdmRestorable),
-        huaweicloud_exporter::collectors::ddm::MAX_PAGES
+        huaweicloud_exporter::services::ddm::restorable::MAX_PAGES
     );
 }

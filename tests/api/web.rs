@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use huaweicloud_exporter::server::web;
 use huaweicloud_exporter::sim::{SimHandle, Simulator};
-use huaweicloud_exporter::web;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -24,6 +24,8 @@
 //! reloads as long as the cloud's client and the service's discovery settings are unchanged (the
 //! lister holds the client); see `scrape::Exporter::new`.
 
+pub mod listing;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,8 +34,8 @@ use std::time::{Duration, SystemTime};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 
-use crate::cloud::{ApiError, ErrorKind};
 use crate::metrics::Families;
+use crate::transport::{ApiError, ErrorKind};
 
 /// Resources in the current inventory.
 pub const RESOURCES: &str = "huaweicloud_discovery_resources";

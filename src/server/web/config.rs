@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn the_example_file_is_valid() {
-        let text = include_str!("../../web-config.example.yml");
+        let text = include_str!("../../../web-config.example.yml");
         let cfg = parse(text, "web-config.example.yml", Path::new("/etc/hwc")).unwrap();
         assert!(cfg.tls.is_some());
         assert_eq!(cfg.users.len(), 1);

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use crate::http::escape;
 use crate::scrape::Exporter;
+use crate::server::escape;
 use crate::status::{CollectorStatus, Inventory, InventorySource, ProbeRecord};
 
 const STYLE: &str = r#"
@@ -242,8 +242,8 @@ fn probe_row(out: &mut String, p: &ProbeRecord, now: SystemTime) {
 pub fn debug_href(module: &str, target: &str) -> String {
     format!(
         "/probe?module={}&target={}&debug=true",
-        crate::cloud::encode_component(module),
-        crate::cloud::encode_component(target)
+        crate::transport::encode_component(module),
+        crate::transport::encode_component(target)
     )
 }
 

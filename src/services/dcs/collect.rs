@@ -1,20 +1,20 @@
 //! DCS instance counts by state, account-wide and per engine. An answer that would make more
 //! than `dcs.max_series` series (default 1,000) fails the collector; a field whose name is no
-//! sane label value is left out and logged (see [`crate::cloud::dcs::sane_label`]).
+//! sane label value is left out and logged (see [`crate::services::dcs::api::sane_label`]).
 //!
 //! And the instances one by one ([`collect_instances`], the `dcs_instances` collector, apart
 //! from `dcs` so that a failing listing never hides the counts, nor failing counts the
 //! instances): `huaweicloud_dcs_instance_info` and `huaweicloud_dcs_instance_status`, read in
 //! every scrape (state, not inventory). Statuses are lower-cased; a status, engine or version
-//! that is no sane label value becomes `unknown`, a name is cut to [`super::MAX_NAME_CHARS`]; a row
+//! that is no sane label value becomes `unknown`, a name is cut to [`crate::services::MAX_NAME_CHARS`]; a row
 //! whose id is no sane label value is left out and logged. The listing's series (two per
 //! instance) are capped at `dcs.max_series` too.
 
-use super::{bounded_name, label_word};
-use crate::cloud::dcs::{sane_label, DcsInstance, DcsStatus};
-use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::DcsConfig;
 use crate::metrics::Families;
+use crate::services::dcs::api::{sane_label, DcsInstance, DcsStatus};
+use crate::services::{bounded_name, label_word};
+use crate::transport::{ApiError, CloudClient, ErrorKind};
 use tokio::time::Instant;
 
 /// Account-wide instance count per state.
@@ -47,7 +47,7 @@ pub async fn collect_instances(
             request_id: listing.request_id.clone(),
             ..ApiError::new(
                 ErrorKind::LimitExceeded,
-                crate::cloud::dcs::DCS_LIST.name,
+                crate::services::dcs::api::DCS_LIST.name,
                 format!(
                     "the {} instances listed would make {series} series, more than dcs.max_series ({}); raise it if the listing is real",
                     listing.rows.len(),
@@ -115,7 +115,7 @@ pub async fn collect(
             request_id,
             ..ApiError::new(
                 ErrorKind::LimitExceeded,
-                crate::cloud::dcs::DCS_STATUS.name,
+                crate::services::dcs::api::DCS_STATUS.name,
                 format!(
                     "the answer would make {} series, more than dcs.max_series ({}); raise it if the answer is real",
                     status.series(),
@@ -163,7 +163,7 @@ pub fn map(cloud: &str, s: &DcsStatus) -> Families {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::dcs::parse;
+    use crate::services::dcs::api::parse;
 
     #[test]
     fn maps_the_listing_example() {
@@ -174,7 +174,7 @@ mod tests {
   {"instance_id": "e5f6db1d-9acd-414b-9560-efb68de4ab47", "name": "sessions", "engine": "Memcached",
    "engine_version": "1.5", "capacity": 2, "ip": "192.168.0.22", "port": 11211, "status": "ERROR",
    "spec_code": "dcs.memcached.single_node", "charging_mode": 1, "created_at": "2025-10-03T09:00:00.000Z"}]}"#;
-        let page = crate::cloud::dcs::parse_list_page(body.as_bytes()).unwrap();
+        let page = crate::services::dcs::api::parse_list_page(body.as_bytes()).unwrap();
         assert_eq!(page.instance_num, Some(2));
         let (f, rejected) = map_instances("prod", &page.instances);
         assert_eq!(rejected, 0);
@@ -208,7 +208,7 @@ mod tests {
             r#"{{"instances": [{{"instance_id": "a"}}, {{"instance_id": "b", "status": "HIBERNATING", "engine": "Valkey", "name": "{}"}}, {{"instance_id": "c", "status": "bad \"one\"\n", "engine_version": ""}}, {{"instance_id": "d e"}}]}}"#,
             "n".repeat(500)
         );
-        let page = crate::cloud::dcs::parse_list_page(body.as_bytes()).unwrap();
+        let page = crate::services::dcs::api::parse_list_page(body.as_bytes()).unwrap();
         assert_eq!(page.instance_num, None);
         let (f, rejected) = map_instances("c", &page.instances);
         assert_eq!(rejected, 1);
@@ -246,10 +246,12 @@ mod tests {
         );
         assert_eq!(
             bounded_name(Some(&"n".repeat(500))).chars().count(),
-            super::super::MAX_NAME_CHARS
+            crate::services::MAX_NAME_CHARS
         );
         assert_eq!(f.len_of(INSTANCE_INFO), 3);
-        assert!(crate::cloud::dcs::parse_list_page(br#"{"instances":[{"name":"x"}]}"#).is_err());
+        assert!(
+            crate::services::dcs::api::parse_list_page(br#"{"instances":[{"name":"x"}]}"#).is_err()
+        );
     }
 
     #[test]

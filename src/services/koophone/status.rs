@@ -12,11 +12,13 @@ use std::collections::HashMap;
 use futures::future::{try_join_all, FutureExt};
 use tokio::time::Instant;
 
-use super::koophone_isolate;
-use crate::cloud::koophone::{ListFilter, Phone, StatusResult, StatusValue, MAX_IDS_PER_CALL};
-use crate::cloud::{ApiError, CloudClient, ErrorKind};
+use super::isolate as koophone_isolate;
 use crate::config::{StatusNames, UNKNOWN_STATUS};
 use crate::metrics::Families;
+use crate::services::koophone::api::{
+    ListFilter, Phone, StatusResult, StatusValue, MAX_IDS_PER_CALL,
+};
+use crate::transport::{ApiError, CloudClient, ErrorKind};
 
 /// One series per phone.
 pub const INSTANCE_STATUS: &str = "huaweicloud_koophone_instance_status";
@@ -52,7 +54,7 @@ pub const RUNNING_STATUSES: [&str; 6] = [
 pub fn lister(
     client: std::sync::Arc<CloudClient>,
     d: &crate::config::KoophoneDiscovery,
-) -> crate::discovery::Lister<Phone> {
+) -> crate::inventory::Lister<Phone> {
     let filter = std::sync::Arc::new(ListFilter {
         pool_scene_tag: d.pool_scene_tag.clone(),
         pool_name: d.pool_name.clone(),
@@ -160,7 +162,7 @@ pub async fn collect(
     if series > max_series {
         return Err(ApiError::new(
             ErrorKind::LimitExceeded,
-            crate::cloud::koophone::BATCH_STATUS.name,
+            crate::services::koophone::api::BATCH_STATUS.name,
             format!(
                 "{} phones would make {series} series, more than koophone.max_series ({max_series}); raise it or shard the phones",
                 ids.len()

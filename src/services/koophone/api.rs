@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::{ApiError, BodyError, CloudClient, Operation, Request};
+use crate::transport::{ApiError, BodyError, CloudClient, Operation, Request};
 
 /// Most instance ids one call accepts.
 pub const MAX_IDS_PER_CALL: usize = 100;
@@ -81,13 +81,13 @@ pub fn parse_answer<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Bo
         code: code.unwrap_or_else(|| "<missing error_code>".into()),
         message: msg.unwrap_or_default(),
     };
-    match super::decode_json::<Answer<T>>(body) {
+    match crate::transport::decode_json::<Answer<T>>(body) {
         Ok(a) if a.error_code.as_deref() == Some("0") => a
             .data
             .ok_or_else(|| BodyError::Decode("at data: missing field `data`".into())),
         Ok(a) => Err(api(a.error_code, a.error_msg)),
         // A failure's `data` may be anything; the verdict still decides.
-        Err(m) => match super::decode_json::<Verdict>(body) {
+        Err(m) => match crate::transport::decode_json::<Verdict>(body) {
             Ok(v) if v.error_code.as_deref() != Some("0") => Err(api(v.error_code, v.error_msg)),
             _ => Err(BodyError::Decode(m)),
         },
@@ -379,10 +379,10 @@ fn count(v: &Option<serde_json::Value>) -> Option<u64> {
 /// Decodes a listing page. `error_code` may sit inside `data`, at the top level, or both: every
 /// one present must be `"0"`, and at least one must be (the summary's reading rules).
 pub fn parse_list(body: &[u8]) -> Result<ListPage, BodyError> {
-    let answer = match super::decode_json::<ListAnswer>(body) {
+    let answer = match crate::transport::decode_json::<ListAnswer>(body) {
         Ok(a) => a,
         Err(m) => {
-            return match super::decode_json::<Verdict>(body) {
+            return match crate::transport::decode_json::<Verdict>(body) {
                 Ok(v) if v.error_code.as_deref().is_some_and(|c| c != "0") => Err(BodyError::Api {
                     code: v.error_code.unwrap_or_default(),
                     message: v.error_msg.unwrap_or_default(),
@@ -483,7 +483,10 @@ impl CloudClient {
         deadline: Instant,
     ) -> Result<(ListPage, Option<String>), ApiError> {
         let mut query = vec![
-            ("x-request-id".to_string(), super::new_request_id()),
+            (
+                "x-request-id".to_string(),
+                crate::transport::new_request_id(),
+            ),
             ("page_no".to_string(), page_no.to_string()),
             ("page_size".to_string(), page_size.to_string()),
         ];
@@ -505,17 +508,17 @@ impl CloudClient {
     }
 
     /// Every phone the listing gives (filters as query parameters), paged by
-    /// [`crate::discovery::page_all`]. The first page is `page_no=1`; a server that refuses it
+    /// [`crate::inventory::page_all`]. The first page is `page_no=1`; a server that refuses it
     /// with a 4xx is read from `page_no=0`, and a listing that ends short of `total_count` reads
     /// page 0 once more (a server counting from 0), keeping what it adds.
     pub async fn koophone_list_all(
         &self,
         filter: &ListFilter,
         deadline: Instant,
-    ) -> Result<crate::discovery::Listing<Phone>, ApiError> {
-        use crate::discovery::{page_all_windowed, Page};
+    ) -> Result<crate::inventory::Listing<Phone>, ApiError> {
+        use crate::inventory::{page_all_windowed, Page};
         let fetch = |first: u64, size: u32| {
-            move |c: crate::discovery::Cursor| async move {
+            move |c: crate::inventory::Cursor| async move {
                 let (page, request_id) = self
                     .koophone_list_page(first + c.index, size, filter, deadline)
                     .await?;
@@ -552,7 +555,7 @@ impl CloudClient {
                     found = Some((l, first, size));
                     break;
                 }
-                Err(e) if e.kind == super::ErrorKind::ClientError => {
+                Err(e) if e.kind == crate::transport::ErrorKind::ClientError => {
                     tracing::info!(cloud = %self.cloud, page_no = first, page_size = size, error = %e, "KooPhone listing refused; trying the other reading of the page");
                     refused = Some(e);
                 }
@@ -564,7 +567,7 @@ impl CloudClient {
             (None, Some(e)) => return Err(e),
             (None, None) => {
                 return Err(ApiError::new(
-                    super::ErrorKind::ClientError,
+                    crate::transport::ErrorKind::ClientError,
                     LIST.name,
                     "the listing was refused",
                 ))
@@ -645,7 +648,10 @@ impl CloudClient {
             op: &TASK,
             method: Method::GET,
             base: self.endpoints.koophone.clone(),
-            path: format!("/v1/instances/tasks/{}", super::encode_component(task_id)),
+            path: format!(
+                "/v1/instances/tasks/{}",
+                crate::transport::encode_component(task_id)
+            ),
             query: Vec::new(),
             body: None,
         };

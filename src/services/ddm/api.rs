@@ -1,13 +1,13 @@
 //! DDM: `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`, paginated
 //! with `offset`/`limit` (1..=128); and `GET /v1/{project_id}/instances`, the DDM instances of
-//! the project, paged the same way (see [`super::listing`]). Both draw on one budget.
+//! the project, paged the same way (see [`crate::inventory::listing`]). Both draw on one budget.
 
 use reqwest::Method;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::listing::{list_all, Listing, Page};
-use super::{encode_component, ApiError, Budget, CloudClient, Operation, Request};
+use crate::inventory::listing::{list_all, Listing, Page};
+use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation, Request};
 
 /// Largest page the API serves.
 pub const MAX_LIMIT: u32 = 128;
@@ -73,7 +73,7 @@ pub struct DdmInstance {
 
 /// Decodes one page of the instance listing.
 pub fn parse_list_page(body: &[u8]) -> Result<ListPage, String> {
-    super::decode_json(body)
+    crate::transport::decode_json(body)
 }
 
 /// DDM allows 60 calls per minute per user: one window per cloud holds every DDM call of it
@@ -121,7 +121,7 @@ pub struct RestoreTarget {
 
 /// Decodes one page.
 pub fn parse_page(body: &[u8]) -> Result<RestorablePage, String> {
-    super::decode_json(body)
+    crate::transport::decode_json(body)
 }
 
 impl CloudClient {
@@ -173,7 +173,7 @@ impl CloudClient {
         self.call_with_id(&req, deadline, parse_list_page).await
     }
 
-    /// Every DDM instance, [`MAX_LIMIT`] a page, paged as [`super::listing`] says, reading
+    /// Every DDM instance, [`MAX_LIMIT`] a page, paged as [`crate::inventory::listing`] says, reading
     /// `offset` as a record offset (the current pages). When that listing ends short of its
     /// total after more than one page, the edition may read `offset` as a page number (older
     /// and regional pages say so): the rest is read again by page number, 1, 2, … (a 1-based

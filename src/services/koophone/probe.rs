@@ -45,11 +45,11 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use regex::Regex;
 use tokio::time::Instant;
 
-use crate::cloud::koophone::{CmdJob, JobDetail, MAX_IDS_PER_CALL};
-use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::config::{check_instance_id, ProbeModule, MAX_INSTANCE_ID_LEN};
 use crate::metrics::Families;
 use crate::scrape::{deadline_for, Exporter};
+use crate::services::koophone::api::{CmdJob, JobDetail, MAX_IDS_PER_CALL};
+use crate::transport::{ApiError, CloudClient, ErrorKind};
 
 /// The last poll of a task happens this long before the deadline, so it can still answer.
 const FINAL_POLL_MARGIN: Duration = Duration::from_millis(200);
@@ -499,7 +499,7 @@ pub(crate) fn resolve<'a>(
                         s.items
                             .iter()
                             .filter(|p| {
-                                crate::collectors::koophone::in_shard(&p.instance_id, shard)
+                                crate::services::koophone::status::in_shard(&p.instance_id, shard)
                             })
                             .map(|p| p.instance_id.clone())
                             .collect()

@@ -1,5 +1,5 @@
 //! DDM discovery: a `ddm` section without `instance_ids` finds its DDM instances through
-//! `GET /v1/{project_id}/instances` and keeps them in a [`crate::discovery::Inventory`],
+//! `GET /v1/{project_id}/instances` and keeps them in a [`crate::inventory::Inventory`],
 //! refreshed every `discovery.refresh_interval` (default 5m) in the background of scrapes; only
 //! the very first scrape waits for the first listing, within its own deadline. A failed refresh
 //! keeps the last inventory; a listing that ends short of the total it reports (an empty page,
@@ -12,19 +12,19 @@
 //! `huaweicloud_discovery_last_success_timestamp_seconds`, and one
 //! `huaweicloud_ddm_instance_info` per instance — exported even while refreshes fail, from the
 //! inventory in use. The listing is a DDM call: it draws on the same 60-per-minute budget as
-//! the restore reads, which leave it room (see [`crate::collectors::ddm`]).
+//! the restore reads, which leave it room (see [`crate::services::ddm::restorable`]).
 
 use std::sync::Arc;
 
 use futures::FutureExt;
 use tokio::time::Instant;
 
-use super::{bounded_name, label_word};
-use crate::cloud::ddm::{DdmInstance, MAX_LIMIT};
-use crate::cloud::{ApiError, CloudClient};
 use crate::config::DdmDiscoveryConfig;
-use crate::discovery::{Inventory, Listing, Snapshot};
+use crate::inventory::{Inventory, Listing, Snapshot};
 use crate::metrics::Families;
+use crate::services::ddm::api::{DdmInstance, MAX_LIMIT};
+use crate::services::{bounded_name, label_word};
+use crate::transport::{ApiError, CloudClient};
 
 /// One series per discovered DDM instance.
 pub const INSTANCE_INFO: &str = "huaweicloud_ddm_instance_info";
@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn maps_the_listing_example() {
-        let p = crate::cloud::ddm::parse_list_page(br#"{"instances": [{"id": "1f5c9fd6cd984056ba89c8c87cc03278in09", "status": "RUNNING", "name": "orders-ddm"}, {"id": "2f5c9fd6cd984056ba89c8c87cc03278in09", "status": "bad status\n"}], "instance_num": 2}"#).unwrap();
+        let p = crate::services::ddm::api::parse_list_page(br#"{"instances": [{"id": "1f5c9fd6cd984056ba89c8c87cc03278in09", "status": "RUNNING", "name": "orders-ddm"}, {"id": "2f5c9fd6cd984056ba89c8c87cc03278in09", "status": "bad status\n"}], "instance_num": 2}"#).unwrap();
         let f = map("c", &p.instances);
         assert_eq!(
             f.value(
@@ -170,7 +170,7 @@ mod tests {
         assert!(!valid_id("") && !valid_id("a/b") && !valid_id(&"a".repeat(65)));
         assert_eq!(
             bounded_name(Some(&"x".repeat(300))).chars().count(),
-            super::super::MAX_NAME_CHARS
+            crate::services::MAX_NAME_CHARS
         );
     }
 }

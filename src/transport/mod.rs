@@ -8,10 +8,7 @@
 //! window per cloud that every call (retries included) draws on; [`drop_duplicates`] is the
 //! one rule for repeated rows of a list.
 
-pub mod dcs;
-pub mod ddm;
-pub mod koophone;
-pub mod listing;
+pub mod auth;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,9 +24,9 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::auth::token::TokenProvider;
 use crate::config::{AuthConfig, CloudConfig, Endpoints};
 use crate::metrics::SelfMetrics;
+use crate::transport::auth::token::TokenProvider;
 
 /// Largest upstream body accepted; a larger one fails the call, not the process.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -948,7 +945,7 @@ impl CloudClient {
                 access_key,
                 secret_key,
             } => {
-                let (signed, url) = crate::auth::sign_request(
+                let (signed, url) = crate::transport::auth::sign_request(
                     req,
                     &self.project_id,
                     access_key,
@@ -1138,7 +1135,14 @@ mod boundary_tests {
             request_id: Some("r".into()),
             headers: with_location("http://other.example/x"),
         };
-        let e = classify(&ddm::RESTORABLE, StatusCode::TEMPORARY_REDIRECT, &reply).unwrap_err();
+        const READ: Operation = Operation {
+            service: "svc",
+            name: "Read",
+            idempotent: true,
+            koophone: false,
+            budget: None,
+        };
+        let e = classify(&READ, StatusCode::TEMPORARY_REDIRECT, &reply).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Redirect);
         assert_eq!(e.kind.result(), "redirect");
         assert!(!e.retryable());

@@ -2,6 +2,7 @@
 //! readiness, and `/-/reload`; gzip on the two expositions.
 
 mod landing;
+pub mod web;
 
 use std::sync::{Arc, RwLock};
 
@@ -15,8 +16,8 @@ use axum::Router;
 
 use crate::config;
 use crate::metrics::{encode, SelfMetrics};
-use crate::probe::Refusal;
 use crate::scrape::{deadline_for, Exporter};
+use crate::services::koophone::probe::Refusal;
 
 /// Content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -261,7 +262,9 @@ async fn probe_handler(
         .and_then(|v| v.to_str().ok());
     // As blackbox_exporter: `debug=true` answers the probe's log and metrics as plain text.
     if params.iter().any(|(k, v)| k == "debug" && v == "true") {
-        return match crate::probe::debug::serve(&exporter, &params, header).await {
+        return match crate::services::koophone::probe::debug::serve(&exporter, &params, header)
+            .await
+        {
             Ok(text) => {
                 ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
             }
@@ -272,7 +275,7 @@ async fn probe_handler(
             }) => too_many_requests(retry_after, reason),
         };
     }
-    match crate::probe::serve(&exporter, &params, header).await {
+    match crate::services::koophone::probe::serve(&exporter, &params, header).await {
         Ok(body) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response(),
         Err(Refusal::BadRequest(reason)) => {
             tracing::debug!(reason = %reason, "probe request refused");

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 
-use super::{ApiError, ErrorKind};
+use crate::transport::{ApiError, ErrorKind};
 
 /// One page as a listing sees it.
 pub struct Page<T> {

@@ -32,9 +32,9 @@ use std::time::Duration;
 use futures::future::{BoxFuture, FutureExt};
 use tokio::time::Instant;
 
-use crate::cloud::koophone::{StatusResult, MAX_IDS_PER_CALL};
-use crate::cloud::{ApiError, CloudClient, ErrorKind};
 use crate::metrics::Families;
+use crate::services::koophone::api::{StatusResult, MAX_IDS_PER_CALL};
+use crate::transport::{ApiError, CloudClient, ErrorKind};
 
 /// Phones left out of a scrape because a batch-level error was isolated to them, by reason.
 pub const ISOLATED: &str = "huaweicloud_koophone_isolated_instances";
@@ -83,7 +83,7 @@ pub trait StatusSource: Sync {
 
 impl StatusSource for CloudClient {
     fn status<'a>(&'a self, ids: &'a [String], deadline: Instant) -> BoxFuture<'a, Answer> {
-        super::koophone::status_chunk(self, ids, deadline).boxed()
+        super::status::status_chunk(self, ids, deadline).boxed()
     }
 
     fn cloud(&self) -> &str {
@@ -665,7 +665,7 @@ async fn fetch_at<S: StatusSource>(
         let reasons: Vec<String> = isolated.iter().map(|(r, n)| format!("{n} {r}")).collect();
         let mut e = ApiError::new(
             ErrorKind::ApiError,
-            crate::cloud::koophone::BATCH_STATUS.name,
+            crate::services::koophone::api::BATCH_STATUS.name,
             format!(
                 "{} of {} phones not reported: {} isolated by batch errors ({}), {} not in the answers, {} not resolved in time",
                 ids.len() - reported,
@@ -707,7 +707,7 @@ pub fn map_isolated(cloud: &str, isolated: &BTreeMap<&'static str, usize>) -> Fa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::koophone::StatusValue;
+    use crate::services::koophone::api::StatusValue;
 
     /// A batch-status API where some ids fail any batch holding them.
     #[derive(Default)]

@@ -5,7 +5,7 @@
 //! [`MAX_LIMIT`] rows at the offset of the rows received so far, and the listing ends at a
 //! short or empty page, or once the rows received reach the first page's `total`. A listing
 //! that has not ended after [`MAX_PAGES`] pages fails. Every DDM call of a cloud draws on one
-//! budget of 60 per minute ([`crate::cloud::ddm::DDM_BUDGET`], held by the cloud's client); a
+//! budget of 60 per minute ([`crate::services::ddm::api::DDM_BUDGET`], held by the cloud's client); a
 //! call the budget refuses fails the instance, which is then served from its last answer if
 //! there is one (its age shows how old), else fails the collector.
 //!
@@ -22,11 +22,11 @@ use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::cloud::ddm::{RestoreTarget, MAX_LIMIT};
-use crate::cloud::{drop_duplicates, ApiError, CloudClient, ErrorKind};
-use crate::collectors::ddm_discovery::DdmDiscovery;
 use crate::config::DdmConfig;
 use crate::metrics::Families;
+use crate::services::ddm::api::{RestoreTarget, MAX_LIMIT};
+use crate::services::ddm::inventory::DdmDiscovery;
+use crate::transport::{drop_duplicates, ApiError, CloudClient, ErrorKind};
 
 /// Restore targets per DDM instance.
 pub const RESTORABLE: &str = "huaweicloud_ddm_restorable_instances";
@@ -188,7 +188,7 @@ impl DdmCollector {
             } else {
                 return Err(ApiError::new(
                     ErrorKind::LimitExceeded,
-                    crate::cloud::ddm::RESTORABLE.name,
+                    crate::services::ddm::api::RESTORABLE.name,
                     format!("call not sent for {id}: the ddm budget of 60 calls per 60s for this cloud is used up, and there is no earlier answer to serve"),
                 ));
             }
@@ -197,7 +197,7 @@ impl DdmCollector {
         if series > self.cfg.max_series {
             return Err(ApiError::new(
                 ErrorKind::LimitExceeded,
-                crate::cloud::ddm::RESTORABLE.name,
+                crate::services::ddm::api::RESTORABLE.name,
                 format!(
                     "the answers would make {series} series, more than ddm.max_series ({}); raise it if the listing is real",
                     self.cfg.max_series
@@ -231,7 +231,7 @@ async fn read_one(
     deadline: Instant,
 ) -> (String, Result<Option<Answer>, ApiError>) {
     let room = client
-        .budget_available(&crate::cloud::ddm::RESTORABLE)
+        .budget_available(&crate::services::ddm::api::RESTORABLE)
         .unwrap_or(usize::MAX);
     // Discovered: reads checked at once may all pass the check, so each leaves room for the
     // others too and the listing always finds its pages. Listed ids have no listing to spare.
@@ -279,7 +279,7 @@ pub async fn fetch(
                 request_id,
                 ..ApiError::new(
                     ErrorKind::DecodeError,
-                    crate::cloud::ddm::RESTORABLE.name,
+                    crate::services::ddm::api::RESTORABLE.name,
                     format!("a page holds {rows} targets; at most {MAX_LIMIT} were asked for"),
                 )
             });
@@ -298,7 +298,7 @@ pub async fn fetch(
             request_id: last_request_id,
             ..ApiError::new(
                 ErrorKind::DecodeError,
-                crate::cloud::ddm::RESTORABLE.name,
+                crate::services::ddm::api::RESTORABLE.name,
                 format!(
                     "the listing of {instance_id} did not end within {MAX_PAGES} pages ({} targets); not an answer to believe",
                     MAX_PAGES * u64::from(MAX_LIMIT)
@@ -359,7 +359,7 @@ pub fn map(cloud: &str, instance_id: &str, answer: &Answer, age: Duration) -> Fa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::ddm::parse_page;
+    use crate::services::ddm::api::parse_page;
 
     #[test]
     fn maps_the_page_example() {

@@ -1,12 +1,10 @@
-//! Collectors: one file per API family. Each fetches through [`crate::cloud::CloudClient`] and
+//! Collectors: one file per API family. Each fetches through [`crate::transport::CloudClient`] and
 //! maps the answer to metric families with a pure function tested on the reference pages'
 //! examples. Collectors never record their own success or duration: [`crate::scrape`] does.
 
 pub mod dcs;
 pub mod ddm;
-pub mod ddm_discovery;
 pub mod koophone;
-pub mod koophone_isolate;
 
 /// Names of the collectors, as the `collector` label spells them.
 pub const DCS: &str = "dcs";
@@ -24,7 +22,7 @@ pub const MAX_NAME_CHARS: usize = 128;
 /// it is missing or not 1–64 of `[A-Za-z0-9_.-]`.
 pub(crate) fn label_word(v: Option<&str>) -> String {
     match v.map(str::trim) {
-        Some(s) if crate::cloud::dcs::sane_label(s) => s.to_ascii_lowercase(),
+        Some(s) if crate::services::dcs::api::sane_label(s) => s.to_ascii_lowercase(),
         _ => "unknown".to_string(),
     }
 }

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::listing::{list_all, Listing, Page};
-use super::{decode_json, ApiError, CloudClient, Operation, Request};
+use crate::inventory::listing::{list_all, Listing, Page};
+use crate::transport::{decode_json, ApiError, CloudClient, Operation, Request};
 
 /// The DCS status operation.
 pub static DCS_STATUS: Operation = Operation {
@@ -237,7 +237,7 @@ impl CloudClient {
         self.call_with_id(&req, deadline, parse_list_page).await
     }
 
-    /// Every instance, paged as [`super::listing`] says, [`LIST_LIMIT`] rows a page, at most
+    /// Every instance, paged as [`crate::inventory::listing`] says, [`LIST_LIMIT`] rows a page, at most
     /// [`LIST_MAX_PAGES`] pages; repeated rows are dropped, the first wins.
     pub async fn dcs_list_all(
         &self,

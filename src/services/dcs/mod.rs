@@ -1,0 +1,4 @@
+//! DCS (Redis/Memcached): instance lifecycle counts and the per-instance listing.
+
+pub mod api;
+pub mod collect;

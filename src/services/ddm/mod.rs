@@ -1,0 +1,5 @@
+//! DDM: restore readiness of each instance and the discovered inventory.
+
+pub mod api;
+pub mod inventory;
+pub mod restorable;
