@@ -46,4 +46,5 @@ pub mod server;
 pub mod services;
 pub mod sim;
 pub mod status;
+pub mod sync;
 pub mod transport;
