@@ -9,8 +9,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::config::{KoophoneConfig, PhoneList, Shard, StatusNames};
+use huaweicloud_exporter::config::Shard;
 use huaweicloud_exporter::services::koophone::api::{parse_status, StatusResult};
+use huaweicloud_exporter::services::koophone::config::{KoophoneConfig, StatusNames};
+use huaweicloud_exporter::services::koophone::phones::PhoneList;
 use huaweicloud_exporter::services::koophone::status as koophone;
 
 fn phone_id(i: usize) -> String {
@@ -110,13 +112,20 @@ fn main() {
                 instance_ids: Vec::new(),
                 instance_ids_file: Some(path.clone()),
                 status_names: Arc::new(StatusNames::default()),
-                max_series: huaweicloud_exporter::config::DEFAULT_KOOPHONE_MAX_SERIES,
+                max_series:
+                    huaweicloud_exporter::services::koophone::config::DEFAULT_KOOPHONE_MAX_SERIES,
                 discovery: None,
             };
             let d = time(iters.min(20), || PhoneList::new(&cfg, Shard::default()));
             report(&format!("instance_ids_file first load, {n} ids"), d, n);
-            if let Ok(list) = PhoneList::new(&cfg, Shard::default()) {
-                let d = time(iters * 10, || list.current().len());
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                continue;
+            };
+            if let Ok(list) = PhoneList::new(&cfg, Shard::default()).map(Arc::new) {
+                let d = time(iters * 10, || rt.block_on(list.current()).len());
                 report(&format!("instance_ids_file unchanged, {n} ids"), d, n);
                 // A changed file (one more id, so its length differs) is re-read on the next use.
                 let rounds = 5;
@@ -132,7 +141,7 @@ fn main() {
                         break;
                     }
                     let start = Instant::now();
-                    seen = list.current().len();
+                    seen = rt.block_on(list.current()).len();
                     total += start.elapsed();
                 }
                 report(

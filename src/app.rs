@@ -293,7 +293,7 @@ impl Application {
         listeners: Vec<TcpListener>,
         telemetry_path: &str,
     ) -> anyhow::Result<Application> {
-        let config = source.load()?;
+        let config = crate::services::load(&source)?;
         Application::build_on(config, Some(source), listeners, telemetry_path, Vec::new())
     }
 
@@ -527,10 +527,10 @@ pub async fn demo(
         &ddm_instance,
     );
     let config =
-        crate::config::load_str(&yaml, "<demo config>", std::path::Path::new("."), &|_| None)
+        crate::services::load_str(&yaml, "<demo config>", std::path::Path::new("."), &|_| None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let canary = config
-        .probes
+    let canary = crate::services::koophone::modules_of(&config)
+        .0
         .get("boot_completed")
         .and_then(|p| p.groups.get("canary"))
         .and_then(|g| g.first().cloned())

@@ -37,6 +37,7 @@
 
 pub mod app;
 pub mod config;
+pub mod deadline;
 pub mod debug_log;
 pub mod inventory;
 pub mod logging;

@@ -118,13 +118,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        return match source.load() {
+        return match huaweicloud_exporter::services::load(&source) {
             Ok(cfg) => {
                 println!(
                     "{}: valid ({} clouds, {} probe modules)",
                     cli.config_file.display(),
                     cfg.clouds.len(),
-                    cfg.probes.len()
+                    huaweicloud_exporter::services::PROBER.modules(&cfg).len()
                 );
                 ExitCode::SUCCESS
             }

@@ -264,6 +264,20 @@ pub struct SelfMetrics {
 }
 
 impl SelfMetrics {
+    /// Records a config load (at start or on a reload): whether it worked and, when it did, when.
+    /// The one place the reload metrics are set.
+    pub fn record_reload(&self, ok: bool) {
+        self.config_reload_ok.set(i64::from(ok));
+        if ok {
+            self.config_reload_time.set(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0),
+            );
+        }
+    }
+
     /// Registers everything on a fresh registry.
     pub fn new() -> Result<SelfMetrics, prometheus::Error> {
         let registry = Registry::new();
@@ -385,6 +399,44 @@ pub mod build {
             "huaweicloud-exporter, version {VERSION} (revision: {REVISION})\n  build user:       {USER}\n  build date:       {DATE}\n  rustc version:    {RUSTC_VERSION}\n  platform:         {PLATFORM}\n"
         )
     }
+}
+
+/// Longest state or engine name taken as a label value.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// Whether a field-derived name (a state or an engine) is a sane label value: 1 to
+/// [`MAX_LABEL_CHARS`] characters of ASCII letters, digits, `_`, `-` and `.`. Anything else
+/// (quotes, control characters, non-ASCII, a 10 KB key) is left out of the answer and logged,
+/// never exported.
+pub fn sane_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_LABEL_CHARS
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Longest name (instance name, target name) put into a label; longer ones are cut with `…`.
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// A label value from an upstream word (status, engine, version): lower case, or `unknown` when
+/// it is missing or not 1–64 of `[A-Za-z0-9_.-]`.
+pub fn label_word(v: Option<&str>) -> String {
+    match v.map(str::trim) {
+        Some(s) if sane_label(s) => s.to_ascii_lowercase(),
+        _ => "unknown".to_string(),
+    }
+}
+
+/// An upstream name cut to [`MAX_NAME_CHARS`] characters (the last one then `…`).
+pub fn bounded_name(v: Option<&str>) -> String {
+    let v = v.unwrap_or("");
+    if v.chars().count() <= MAX_NAME_CHARS {
+        return v.to_string();
+    }
+    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
+    out.push('…');
+    out
 }
 
 #[cfg(test)]

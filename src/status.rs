@@ -8,10 +8,11 @@
 //! [`MAX_TEXT`] characters. Kept across reloads (the page filters by the clouds configured now).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
+
+use crate::sync::lock;
 use std::time::{Duration, SystemTime};
 
-use crate::scrape::CloudRuntime;
 use crate::transport::ApiError;
 
 /// How many probes the page lists.
@@ -69,32 +70,6 @@ pub struct ProbeRecord {
     pub source: &'static str,
 }
 
-impl ProbeRecord {
-    /// The record of an answer built from `result`, now.
-    pub fn of(
-        module: &str,
-        target: &str,
-        result: &crate::services::koophone::probe::ProbeResult,
-        source: &'static str,
-    ) -> ProbeRecord {
-        ProbeRecord {
-            module: module.to_string(),
-            target: target.to_string(),
-            at: SystemTime::now(),
-            took: result.duration,
-            success: result.success(),
-            phones: result.jobs.len(),
-            failed: result
-                .jobs
-                .iter()
-                .filter(|(_, o)| !(o.succeeded() && o.matched()))
-                .count(),
-            source,
-        }
-    }
-}
-
-/// Where an inventory comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InventorySource {
     /// Ids written in the config file.
@@ -123,100 +98,6 @@ pub struct Inventory {
     pub collected: usize,
 }
 
-/// The inventories of one cloud's collectors, by collector name, as configured now.
-pub fn inventories(c: &CloudRuntime, shard_index: u32) -> Vec<(&'static str, Inventory)> {
-    inventories_sharded(
-        c,
-        crate::config::Shard {
-            index: shard_index,
-            total: 0,
-        },
-    )
-}
-
-/// [`inventories`] knowing the whole shard, so discovered phones are counted per replica.
-pub fn inventories_sharded(
-    c: &CloudRuntime,
-    shard: crate::config::Shard,
-) -> Vec<(&'static str, Inventory)> {
-    let shard_index = shard.index;
-    let mut out = Vec::new();
-    if c.cfg.dcs.is_some() && shard_index == 0 {
-        out.push((
-            crate::services::DCS,
-            Inventory {
-                unit: "instances",
-                source: InventorySource::AccountWide,
-                total: 0,
-                collected: 0,
-            },
-        ));
-    }
-    if let (Some(k), Some(phones)) = (&c.cfg.koophone, &c.phones) {
-        let (total, collected) = phones.sizes();
-        out.push((
-            crate::services::KOOPHONE,
-            Inventory {
-                unit: "phones",
-                source: if k.instance_ids_file.is_some() {
-                    InventorySource::File
-                } else {
-                    InventorySource::Config
-                },
-                total,
-                collected,
-            },
-        ));
-    }
-    if let Some(inv) = &c.koophone_discovery {
-        let stats = inv.stats();
-        let (total, collected) = match inv.peek() {
-            Some(s) => (
-                s.items.len(),
-                s.items
-                    .iter()
-                    .filter(|p| crate::services::koophone::status::in_shard(&p.instance_id, shard))
-                    .count(),
-            ),
-            None => (0, 0),
-        };
-        out.push((
-            crate::services::KOOPHONE,
-            Inventory {
-                unit: "phones",
-                source: InventorySource::Discovered {
-                    refreshed: stats.last_success,
-                },
-                total,
-                collected,
-            },
-        ));
-    }
-    if let Some(disc) = c.ddm.as_ref().and_then(|d| d.discovery()) {
-        let (size, refreshed) = disc.inventory_size();
-        out.push((
-            crate::services::DDM,
-            Inventory {
-                unit: "instances",
-                source: InventorySource::Discovered { refreshed },
-                total: size,
-                collected: size,
-            },
-        ));
-    } else if let (Some(d), true) = (&c.cfg.ddm, c.ddm.is_some()) {
-        out.push((
-            crate::services::DDM,
-            Inventory {
-                unit: "instances",
-                source: InventorySource::Config,
-                total: d.instance_ids.len(),
-                collected: d.instance_ids.len(),
-            },
-        ));
-    }
-    out
-}
-
 /// The recorded state. One per exporter lineage (carried over reloads).
 #[derive(Debug, Default)]
 pub struct Status {
@@ -224,10 +105,6 @@ pub struct Status {
     collectors: Mutex<BTreeMap<(String, &'static str), CollectorStatus>>,
     /// Newest last.
     probes: Mutex<VecDeque<ProbeRecord>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `s` cut to [`MAX_TEXT`] characters, control characters replaced by spaces.

@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = huaweicloud_exporter::config::load_str(
+        let _ = huaweicloud_exporter::services::load_str(
             text,
             "fuzz.yaml",
             std::path::Path::new("/nonexistent-fuzz-dir"),

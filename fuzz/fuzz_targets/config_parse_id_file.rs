@@ -4,6 +4,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = huaweicloud_exporter::config::parse_id_file(text);
+        let _ = huaweicloud_exporter::services::koophone::config::parse_id_file(text);
     }
 });

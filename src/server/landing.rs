@@ -58,10 +58,7 @@ pub fn render(
 
     out.push_str("<h2>Clouds</h2>\n<ul>\n");
     for c in &exporter.clouds {
-        let collectors: Vec<&str> = crate::status::inventories_sharded(c, exporter.config.shard)
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
+        let collectors: Vec<&str> = c.inventories().into_iter().map(|(name, _)| name).collect();
         let _ = writeln!(
             out,
             "<li><b>{}</b> — {} / <span class=\"mono\">{}</span> — auth: {} — collectors: {}</li>",
@@ -77,7 +74,7 @@ pub fn render(
     out.push_str("<h2>Collectors</h2>\n<table id=\"collectors\">\n<thead><tr><th>Cloud</th><th>Collector</th><th>Inventory</th><th>Last collection</th><th class=\"num\">Took</th><th>Last success</th><th>Last error, with its request id</th></tr></thead>\n<tbody>\n");
     let mut rows = 0;
     for c in &exporter.clouds {
-        for (collector, inventory) in crate::status::inventories_sharded(c, exporter.config.shard) {
+        for (collector, inventory) in c.inventories() {
             rows += 1;
             let last = exporter.status.collector(&c.cfg.name, collector);
             collector_row(&mut out, &c.cfg.name, collector, &inventory, last, now);
@@ -90,12 +87,14 @@ pub fn render(
     }
     out.push_str("</tbody></table>\n");
 
-    if !exporter.config.probes.is_empty() {
+    let modules = crate::services::PROBER.modules(&exporter.config);
+    if !modules.is_empty() {
         out.push_str("<h2>Probe modules</h2>\n<table id=\"modules\">\n<thead><tr><th>Module</th><th>Cloud</th><th>Command</th><th>Expect</th><th>Groups (debug a group)</th></tr></thead>\n<tbody>\n");
-        for (name, m) in &exporter.config.probes {
+        for m in &modules {
+            let name = &m.name;
             let groups: Vec<String> = m
                 .groups
-                .keys()
+                .iter()
                 .map(|g| {
                     format!(
                         "<a href=\"{}\">{}</a>",
@@ -110,7 +109,7 @@ pub fn render(
                 escape(name),
                 escape(&m.cloud),
                 escape(&m.command),
-                escape(m.expect.as_ref().map(|r| r.as_str()).unwrap_or("")),
+                escape(&m.expect),
                 if groups.is_empty() {
                     "<span class=\"muted\">none</span>".to_string()
                 } else {

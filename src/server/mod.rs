@@ -15,9 +15,10 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use crate::config;
+use crate::deadline::deadline_for;
 use crate::metrics::{encode, SelfMetrics};
-use crate::scrape::{deadline_for, Exporter};
-use crate::services::koophone::probe::Refusal;
+use crate::scrape::Exporter;
+use crate::services::{ProbeAnswer, Refusal, PROBER};
 
 /// Content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -48,7 +49,7 @@ impl AppState {
         extra_links: Vec<(String, String)>,
     ) -> AppState {
         let metrics = exporter.metrics.clone();
-        metrics.config_reload_ok.set(1);
+        metrics.record_reload(true);
         AppState {
             exporter: RwLock::new(Arc::new(exporter)),
             metrics,
@@ -80,21 +81,9 @@ impl AppState {
             );
         };
         let previous = self.exporter();
-        let result = source
-            .load()
+        let result = crate::services::load(source)
             .map_err(|e| e.to_string())
-            .and_then(|cfg| Exporter::new(cfg, self.metrics.clone(), Some(&previous)))
-            .map(|mut exporter| {
-                // The landing page keeps what it knew (it shows only the clouds configured now).
-                exporter.status = previous.status.clone();
-                let names: Vec<&str> = exporter
-                    .clouds
-                    .iter()
-                    .map(|c| c.cfg.name.as_str())
-                    .collect();
-                exporter.status.retain_clouds(&names);
-                exporter
-            });
+            .and_then(|cfg| Exporter::new(cfg, self.metrics.clone(), Some(&previous)));
         match result {
             Ok(exporter) => {
                 let shard = exporter.config.shard;
@@ -103,12 +92,12 @@ impl AppState {
                     Ok(mut g) => *g = new,
                     Err(p) => *p.into_inner() = new,
                 }
-                self.metrics.config_reload_ok.set(1);
+                self.metrics.record_reload(true);
                 tracing::info!(file = %source.path.display(), shard = %shard, "configuration reloaded");
                 Ok(())
             }
             Err(e) => {
-                self.metrics.config_reload_ok.set(0);
+                self.metrics.record_reload(false);
                 tracing::error!(error = %e, "configuration reload failed; keeping the previous configuration");
                 Err(e)
             }
@@ -261,24 +250,18 @@ async fn probe_handler(
         .get("x-prometheus-scrape-timeout-seconds")
         .and_then(|v| v.to_str().ok());
     // As blackbox_exporter: `debug=true` answers the probe's log and metrics as plain text.
-    if params.iter().any(|(k, v)| k == "debug" && v == "true") {
-        return match crate::services::koophone::probe::debug::serve(&exporter, &params, header)
-            .await
-        {
-            Ok(text) => {
-                ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
-            }
-            Err(Refusal::BadRequest(reason)) => bad_request(reason),
-            Err(Refusal::Throttled {
-                retry_after,
-                reason,
-            }) => too_many_requests(retry_after, reason),
-        };
-    }
-    match crate::services::koophone::probe::serve(&exporter, &params, header).await {
-        Ok(body) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response(),
+    let debug = params.iter().any(|(k, v)| k == "debug" && v == "true");
+    match PROBER.probe(&exporter, &params, header, debug).await {
+        Ok(ProbeAnswer::Exposition(body)) => {
+            ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
+        }
+        Ok(ProbeAnswer::Debug(text)) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
         Err(Refusal::BadRequest(reason)) => {
-            tracing::debug!(reason = %reason, "probe request refused");
+            if !debug {
+                tracing::debug!(reason = %reason, "probe request refused");
+            }
             bad_request(reason)
         }
         Err(Refusal::Throttled {

@@ -1,39 +1,53 @@
-//! Collectors: one file per API family. Each fetches through [`crate::transport::CloudClient`] and
-//! maps the answer to metric families with a pure function tested on the reference pages'
-//! examples. Collectors never record their own success or duration: [`crate::scrape`] does.
+//! The services the exporter knows, and the one list of them.
+//!
+//! Each Huawei service is one module that owns everything about it: its config section
+//! ([`Schema`]), its typed calls and models, its collectors (pure mappings from answers to
+//! families), its discovery, its probe where it has one, and its simulated endpoints. It joins
+//! the exporter through the [`Service`] trait and one line in [`SERVICES`]; config loading, the
+//! fleet a config builds (and a reload carries over), the scrape fan-out, the shard rule, the
+//! landing page and `/probe` all iterate that list and know no service by name. The simulator's
+//! own list is in `sim`. "Adding a service" in CONTRIBUTING.md walks through it.
 
 pub mod dcs;
 pub mod ddm;
+pub mod fleet;
 pub mod koophone;
+pub mod prober;
+pub mod service;
 
-/// Names of the collectors, as the `collector` label spells them.
-pub const DCS: &str = "dcs";
-/// KooPhone status collector.
-pub const KOOPHONE: &str = "koophone";
-/// DDM restore-readiness collector.
-pub const DDM: &str = "ddm";
-/// DCS per-instance collector (the listing), apart from the counts.
-pub const DCS_INSTANCES: &str = "dcs_instances";
+pub use fleet::{Cloud, Fleet};
+pub use prober::{ModuleInfo, ProbeAnswer, Prober, Refusal};
+pub use service::{Before, Build, Job, Runtime, Service};
 
-/// Longest name (instance name, target name) put into a label; longer ones are cut with `…`.
-pub const MAX_NAME_CHARS: usize = 128;
+use crate::config::{Config, ConfigErrors, Schema, Source};
 
-/// A label value from an upstream word (status, engine, version): lower case, or `unknown` when
-/// it is missing or not 1–64 of `[A-Za-z0-9_.-]`.
-pub(crate) fn label_word(v: Option<&str>) -> String {
-    match v.map(str::trim) {
-        Some(s) if crate::services::dcs::api::sane_label(s) => s.to_ascii_lowercase(),
-        _ => "unknown".to_string(),
-    }
+/// Every service, in the order their sections, collectors and landing-page rows appear.
+pub static SERVICES: &[&dyn Service] = &[&dcs::Dcs, &koophone::Koophone, &ddm::Ddm];
+
+/// The service that answers `/probe` (the one with command probes).
+pub static PROBER: &dyn Prober = &koophone::Koophone;
+
+/// The registry's schemas, for the config loader.
+pub fn schemas() -> Vec<&'static dyn Schema> {
+    SERVICES.iter().map(|s| *s as &dyn Schema).collect()
 }
 
-/// An upstream name cut to [`MAX_NAME_CHARS`] characters (the last one then `…`).
-pub(crate) fn bounded_name(v: Option<&str>) -> String {
-    let v = v.unwrap_or("");
-    if v.chars().count() <= MAX_NAME_CHARS {
-        return v.to_string();
-    }
-    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
-    out.push('…');
-    out
+/// Reads the config `source` names, every service's section decoded by its schema.
+pub fn load(source: &Source) -> Result<Config, ConfigErrors> {
+    source.load(&schemas())
+}
+
+/// Decodes config text (see [`crate::config::load_str`]) with every service's schema.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    base: &std::path::Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    crate::config::load_str(text, file, base, env, &schemas())
+}
+
+/// Reads, expands, decodes and validates the config file at `path` with every service's schema.
+pub fn load_file(path: &std::path::Path) -> Result<Config, ConfigErrors> {
+    crate::config::load_file(path, &schemas())
 }

@@ -147,7 +147,8 @@ pub(crate) fn parse_ids(body: &Value) -> Result<Vec<&str>, String> {
 /// At most 1,024 bytes of letters, digits, `_ . / : -` and spaces (the page's example has spaces):
 /// the same rule the exporter checks its probe modules against at start.
 pub fn validate_command(command: &str) -> Result<(), String> {
-    crate::config::check_command(command).map_err(|why| format!("command {why}"))
+    crate::services::koophone::modules::check_command(command)
+        .map_err(|why| format!("command {why}"))
 }
 
 pub(crate) async fn batch_status(State(inner): State<Arc<Inner>>, call: Call) -> Response {

@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use huaweicloud_exporter::config::{load_str, AuthConfig};
+use huaweicloud_exporter::config::AuthConfig;
+use huaweicloud_exporter::services::dcs::config::DcsConfig;
+use huaweicloud_exporter::services::koophone::config::KoophoneConfig;
+use huaweicloud_exporter::services::load_str;
 use secrecy::ExposeSecret;
 
 fn env(name: &str) -> Option<String> {
@@ -97,20 +100,26 @@ fn a_good_config_gets_defaults_and_secrets_from_env() {
     assert_eq!(cfg.max_concurrency, 16);
     let c = &cfg.clouds[0];
     assert_eq!(
-        c.endpoints.dcs,
+        c.endpoints.get("dcs"),
         "https://dcs.ap-southeast-1.myhuaweicloud.com"
     );
-    assert_eq!(c.endpoints.koophone, "https://koophone.myhuaweicloud.com");
+    assert_eq!(
+        c.endpoints.get("koophone"),
+        "https://koophone.myhuaweicloud.com"
+    );
     assert_eq!(
         c.endpoints.iam,
         "https://iam.ap-southeast-1.myhuaweicloud.com"
     );
-    assert!(c.dcs.as_ref().unwrap().include_failure);
+    assert!(c.sections.get::<DcsConfig>("dcs").unwrap().include_failure);
     assert_eq!(
-        c.koophone.as_ref().unwrap().instance_ids,
+        c.sections
+            .get::<KoophoneConfig>("koophone")
+            .unwrap()
+            .instance_ids,
         vec!["a44uhlf7", "efjy72gs"]
     );
-    assert!(c.ddm.is_none());
+    assert!(c.sections.raw("ddm").is_none());
     match &c.auth {
         AuthConfig::Password { password, .. } => {
             assert_eq!(password.expose_secret(), "s3cr3t-pa55")
@@ -328,7 +337,7 @@ async fn reload_errors_for_secrets_are_the_load_errors_and_never_echo() {
         sim.base_url()
     );
     std::fs::write(&path, &good).unwrap();
-    let cfg = huaweicloud_exporter::config::load_file(&path).unwrap();
+    let cfg = huaweicloud_exporter::services::load_file(&path).unwrap();
     let (addr, _state, _stop) =
         crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
     let http = reqwest::Client::new();
@@ -496,7 +505,7 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, file("demo-password", 10)).unwrap();
-    let cfg = huaweicloud_exporter::config::load_file(&path).unwrap();
+    let cfg = huaweicloud_exporter::services::load_file(&path).unwrap();
     let (addr, _state, _stop) =
         crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
     let http = reqwest::Client::new();

@@ -467,7 +467,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
             .replace("{project}", &sim.project_id())
     };
     std::fs::write(&path, file("timeout: 5s", "refresh_interval: 1h")).unwrap();
-    let cfg = huaweicloud_exporter::config::load_file(&path).unwrap();
+    let cfg = huaweicloud_exporter::services::load_file(&path).unwrap();
     let (addr, _state, _stop) =
         crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
     let http = reqwest::Client::new();

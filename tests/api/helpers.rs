@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use huaweicloud_exporter::app::Application;
-use huaweicloud_exporter::config::load_str;
 use huaweicloud_exporter::server::AppState;
+use huaweicloud_exporter::services::load_str;
 use huaweicloud_exporter::sim::{SimConfig, SimHandle, Simulator};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

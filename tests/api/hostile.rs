@@ -636,7 +636,7 @@ fn series_caps_are_configurable_and_checked() {
         let text = format!(
             "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcdef\n    auth: {{ token: {{ value: t }} }}\n    dcs: {dcs}\n"
         );
-        huaweicloud_exporter::config::load_str(
+        huaweicloud_exporter::services::load_str(
             &text,
             "config.yaml",
             std::path::Path::new("."),
@@ -645,9 +645,23 @@ fn series_caps_are_configurable_and_checked() {
         .map_err(|e| e.to_string())
     };
     let c = load("{}").unwrap();
-    assert_eq!(c.clouds[0].dcs.as_ref().unwrap().max_series, 1_000);
+    assert_eq!(
+        c.clouds[0]
+            .sections
+            .get::<huaweicloud_exporter::services::dcs::config::DcsConfig>("dcs")
+            .unwrap()
+            .max_series,
+        1_000
+    );
     let c = load("{ max_series: 5 }").unwrap();
-    assert_eq!(c.clouds[0].dcs.as_ref().unwrap().max_series, 5);
+    assert_eq!(
+        c.clouds[0]
+            .sections
+            .get::<huaweicloud_exporter::services::dcs::config::DcsConfig>("dcs")
+            .unwrap()
+            .max_series,
+        5
+    );
     assert_eq!(
         load("{ max_series: 0 }").unwrap_err(),
         "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)"

@@ -1,6 +1,6 @@
 //! The HTTP face: landing page, health, readiness, reload.
 
-use huaweicloud_exporter::config::load_file;
+use huaweicloud_exporter::services::load_file;
 
 use crate::helpers::*;
 

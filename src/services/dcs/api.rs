@@ -82,20 +82,7 @@ pub struct DcsStatus {
     pub rejected_example: Option<String>,
 }
 
-/// Longest state or engine name taken as a label value.
-pub const MAX_LABEL_CHARS: usize = 64;
-
-/// Whether a field-derived name (a state or an engine) is a sane label value: 1 to
-/// [`MAX_LABEL_CHARS`] characters of ASCII letters, digits, `_`, `-` and `.`. Anything else
-/// (quotes, control characters, non-ASCII, a 10 KB key) is left out of the answer and logged,
-/// never exported.
-pub fn sane_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_LABEL_CHARS
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
+pub use crate::metrics::{sane_label, MAX_LABEL_CHARS};
 
 fn example(name: &str) -> String {
     let mut out: String = name.escape_debug().take(40).collect();
@@ -206,7 +193,7 @@ impl CloudClient {
         let req = Request {
             op: &DCS_STATUS,
             method: Method::GET,
-            base: self.endpoints.dcs.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: format!("/v2/{}/instances/status", self.project_id),
             query: vec![("include_failure".into(), include_failure.to_string())],
             body: None,
@@ -225,7 +212,7 @@ impl CloudClient {
         let req = Request {
             op: &DCS_LIST,
             method: Method::GET,
-            base: self.endpoints.dcs.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: format!("/v2/{}/instances", self.project_id),
             query: vec![
                 ("offset".into(), offset.to_string()),

@@ -6,14 +6,14 @@
 //! from `dcs` so that a failing listing never hides the counts, nor failing counts the
 //! instances): `huaweicloud_dcs_instance_info` and `huaweicloud_dcs_instance_status`, read in
 //! every scrape (state, not inventory). Statuses are lower-cased; a status, engine or version
-//! that is no sane label value becomes `unknown`, a name is cut to [`crate::services::MAX_NAME_CHARS`]; a row
+//! that is no sane label value becomes `unknown`, a name is cut to [`crate::metrics::MAX_NAME_CHARS`]; a row
 //! whose id is no sane label value is left out and logged. The listing's series (two per
 //! instance) are capped at `dcs.max_series` too.
 
-use crate::config::DcsConfig;
+use super::config::DcsConfig;
 use crate::metrics::Families;
+use crate::metrics::{bounded_name, label_word};
 use crate::services::dcs::api::{sane_label, DcsInstance, DcsStatus};
-use crate::services::{bounded_name, label_word};
 use crate::transport::{ApiError, CloudClient, ErrorKind};
 use tokio::time::Instant;
 
@@ -246,7 +246,7 @@ mod tests {
         );
         assert_eq!(
             bounded_name(Some(&"n".repeat(500))).chars().count(),
-            crate::services::MAX_NAME_CHARS
+            crate::metrics::MAX_NAME_CHARS
         );
         assert_eq!(f.len_of(INSTANCE_INFO), 3);
         assert!(

@@ -1,4 +1,117 @@
-//! DCS (Redis/Memcached): instance lifecycle counts and the per-instance listing.
+//! DCS (Redis/Memcached): instance lifecycle counts and the per-instance listing. Account-wide:
+//! only shard 0 collects it.
+//!
+//! - [`config`]: the `dcs:` section.
+//! - [`api`]: the calls and models (status statistics, the instance listing).
+//! - [`collect`]: the two collectors, `dcs` and `dcs_instances`, as pure mappings plus fetches.
 
 pub mod api;
 pub mod collect;
+pub mod config;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use serde_yaml::Value;
+use tokio::time::Instant;
+
+use crate::config::{AuthConfig, Schema, Section, Validator};
+use crate::services::service::{Build, Job, Runtime, Service};
+use crate::status::{Inventory, InventorySource};
+use crate::transport::CloudClient;
+
+use config::DcsConfig;
+
+/// The service's key: its section, endpoint and `service` label.
+pub const KEY: &str = "dcs";
+/// The status-statistics collector.
+pub const COLLECTOR: &str = "dcs";
+/// The per-instance collector (the listing), apart from the counts.
+pub const INSTANCES_COLLECTOR: &str = "dcs_instances";
+
+/// The DCS service.
+pub struct Dcs;
+
+impl Schema for Dcs {
+    fn key(&self) -> &'static str {
+        KEY
+    }
+
+    fn default_endpoint(&self, region: &str) -> String {
+        format!("https://dcs.{region}.myhuaweicloud.com")
+    }
+
+    fn example(&self) -> &'static str {
+        "`dcs: {}`"
+    }
+
+    fn cloud_section(
+        &self,
+        value: Value,
+        at: &str,
+        _auth: Option<&AuthConfig>,
+        v: &mut Validator<'_>,
+    ) -> Option<Arc<dyn Section>> {
+        config::decode(value, at, v).map(|c| Arc::new(c) as Arc<dyn Section>)
+    }
+}
+
+impl Service for Dcs {
+    fn account_wide(&self) -> bool {
+        true
+    }
+
+    fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
+        let cfg = cx
+            .cloud
+            .sections
+            .get::<DcsConfig>(KEY)
+            .cloned()
+            .ok_or_else(|| format!("cloud {}: no dcs section", cx.cloud.name))?;
+        Ok(Box::new(DcsRuntime {
+            cfg,
+            client: cx.client.clone(),
+        }))
+    }
+}
+
+/// DCS of one cloud.
+struct DcsRuntime {
+    /// Its section.
+    cfg: DcsConfig,
+    /// The cloud's client.
+    client: Arc<CloudClient>,
+}
+
+impl Runtime for DcsRuntime {
+    fn collect<'a>(&'a self, deadline: Instant) -> Vec<Job<'a>> {
+        let mut jobs = vec![Job {
+            collector: COLLECTOR,
+            run: collect::collect(&self.client, &self.cfg, deadline).boxed(),
+        }];
+        if self.cfg.instances {
+            jobs.push(Job {
+                collector: INSTANCES_COLLECTOR,
+                run: collect::collect_instances(&self.client, &self.cfg, deadline).boxed(),
+            });
+        }
+        jobs
+    }
+
+    fn inventories(&self) -> Vec<(&'static str, Inventory)> {
+        vec![(
+            COLLECTOR,
+            Inventory {
+                unit: "instances",
+                source: InventorySource::AccountWide,
+                total: 0,
+                collected: 0,
+            },
+        )]
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -136,7 +136,7 @@ impl CloudClient {
         let req = Request {
             op: &RESTORABLE,
             method: Method::GET,
-            base: self.endpoints.ddm.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: format!(
                 "/v3/{}/instances/{}/backups/restorable-instances",
                 self.project_id,
@@ -162,7 +162,7 @@ impl CloudClient {
         let req = Request {
             op: &LIST,
             method: Method::GET,
-            base: self.endpoints.ddm.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: format!("/v1/{}/instances", self.project_id),
             query: vec![
                 ("offset".into(), offset.to_string()),

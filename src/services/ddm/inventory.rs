@@ -19,11 +19,11 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tokio::time::Instant;
 
-use crate::config::DdmDiscoveryConfig;
+use super::config::DdmDiscoveryConfig;
 use crate::inventory::{Inventory, Listing, Snapshot};
 use crate::metrics::Families;
+use crate::metrics::{bounded_name, label_word};
 use crate::services::ddm::api::{DdmInstance, MAX_LIMIT};
-use crate::services::{bounded_name, label_word};
 use crate::transport::{ApiError, CloudClient};
 
 /// One series per discovered DDM instance.
@@ -170,7 +170,7 @@ mod tests {
         assert!(!valid_id("") && !valid_id("a/b") && !valid_id(&"a".repeat(65)));
         assert_eq!(
             bounded_name(Some(&"x".repeat(300))).chars().count(),
-            crate::services::MAX_NAME_CHARS
+            crate::metrics::MAX_NAME_CHARS
         );
     }
 }

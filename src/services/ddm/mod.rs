@@ -1,5 +1,142 @@
-//! DDM: restore readiness of each instance and the discovered inventory.
+//! DDM: restore readiness of each instance, and the discovered inventory of instances.
+//! Account-wide: only shard 0 collects it.
+//!
+//! - [`config`]: the `ddm:` section.
+//! - [`api`]: the calls and models (restorable targets, the instance listing), one budget.
+//! - [`restorable`]: the `ddm` collector, its cache and its share of the budget.
+//! - [`inventory`]: the discovered instances and their families.
 
 pub mod api;
+pub mod config;
 pub mod inventory;
 pub mod restorable;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use serde_yaml::Value;
+use tokio::time::Instant;
+
+use crate::config::{AuthConfig, Schema, Section, Validator};
+use crate::metrics::Families;
+use crate::services::service::{Build, Job, Runtime, Service};
+use crate::status::{Inventory, InventorySource, Status};
+use crate::transport::CloudClient;
+
+use config::DdmConfig;
+use restorable::DdmCollector;
+
+/// The service's key: its section, endpoint and `service` label.
+pub const KEY: &str = "ddm";
+/// The restore-readiness collector.
+pub const COLLECTOR: &str = "ddm";
+
+/// The DDM service.
+pub struct Ddm;
+
+impl Schema for Ddm {
+    fn key(&self) -> &'static str {
+        KEY
+    }
+
+    fn default_endpoint(&self, region: &str) -> String {
+        format!("https://ddm.{region}.myhuaweicloud.com")
+    }
+
+    fn example(&self) -> &'static str {
+        "`ddm:`"
+    }
+
+    fn cloud_section(
+        &self,
+        value: Value,
+        at: &str,
+        _auth: Option<&AuthConfig>,
+        v: &mut Validator<'_>,
+    ) -> Option<Arc<dyn Section>> {
+        config::decode(value, at, v).map(|c| Arc::new(c) as Arc<dyn Section>)
+    }
+}
+
+impl Service for Ddm {
+    fn account_wide(&self) -> bool {
+        true
+    }
+
+    fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
+        let cfg = cx
+            .cloud
+            .sections
+            .get::<DdmConfig>(KEY)
+            .cloned()
+            .ok_or_else(|| format!("cloud {}: no ddm section", cx.cloud.name))?;
+        // The cached answers and the inventory were read with the client's credentials, so
+        // they go with it, and with an unchanged section.
+        let kept = cx
+            .before
+            .as_ref()
+            .filter(|b| b.client_kept && b.cloud.sections.get::<DdmConfig>(KEY) == Some(&cfg))
+            .and_then(|b| b.runtime::<DdmRuntime>())
+            .map(|r| r.collector.clone());
+        Ok(Box::new(DdmRuntime {
+            cloud: cx.cloud.name.clone(),
+            collector: kept.unwrap_or_else(|| Arc::new(DdmCollector::new(cfg.clone(), cx.client))),
+            cfg,
+            client: cx.client.clone(),
+        }))
+    }
+}
+
+/// DDM of one cloud.
+struct DdmRuntime {
+    /// The cloud's name.
+    cloud: String,
+    /// Its section.
+    cfg: DdmConfig,
+    /// The collector with its cache and discovery.
+    collector: Arc<DdmCollector>,
+    /// The cloud's client.
+    client: Arc<CloudClient>,
+}
+
+impl Runtime for DdmRuntime {
+    fn collect<'a>(&'a self, deadline: Instant) -> Vec<Job<'a>> {
+        vec![Job {
+            collector: COLLECTOR,
+            run: self.collector.collect(&self.client, deadline).boxed(),
+        }]
+    }
+
+    fn families(&self, out: &mut Families, _status: &Status) {
+        // The inventory in use, also while refreshes fail.
+        if let Some(disc) = self.collector.discovery() {
+            out.merge(disc.families(&self.cloud));
+        }
+    }
+
+    fn inventories(&self) -> Vec<(&'static str, Inventory)> {
+        let inventory = match self.collector.discovery() {
+            Some(disc) => {
+                let (size, refreshed) = disc.inventory_size();
+                Inventory {
+                    unit: "instances",
+                    source: InventorySource::Discovered { refreshed },
+                    total: size,
+                    collected: size,
+                }
+            }
+            None => Inventory {
+                unit: "instances",
+                source: InventorySource::Config,
+                total: self.cfg.instance_ids.len(),
+                collected: self.cfg.instance_ids.len(),
+            },
+        };
+        vec![(COLLECTOR, inventory)]
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

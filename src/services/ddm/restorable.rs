@@ -22,7 +22,7 @@ use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::config::DdmConfig;
+use super::config::DdmConfig;
 use crate::metrics::Families;
 use crate::services::ddm::api::{RestoreTarget, MAX_LIMIT};
 use crate::services::ddm::inventory::DdmDiscovery;

@@ -433,7 +433,7 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage, BodyError> {
             Some(serde_json::Value::String(s)) => s,
             _ => String::new(),
         };
-        if crate::config::check_instance_id(&id).is_err() {
+        if super::config::check_instance_id(&id).is_err() {
             skipped += 1;
             continue;
         }
@@ -499,7 +499,7 @@ impl CloudClient {
         let req = Request {
             op: &LIST,
             method: Method::GET,
-            base: self.endpoints.koophone.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: "/v1/instances/batch-query".into(),
             query,
             body: None,
@@ -606,7 +606,7 @@ impl CloudClient {
         let req = Request {
             op: &BATCH_STATUS,
             method: Method::POST,
-            base: self.endpoints.koophone.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: "/v1/instances/batch-query-status".into(),
             query: Vec::new(),
             body: Some(serde_json::to_vec(&IdsBody { instance_ids: ids }).unwrap_or_default()),
@@ -624,7 +624,7 @@ impl CloudClient {
         let req = Request {
             op: &ASYNC_COMMAND,
             method: Method::POST,
-            base: self.endpoints.koophone.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: "/v1/instances/async-command".into(),
             query: Vec::new(),
             body: Some(
@@ -647,7 +647,7 @@ impl CloudClient {
         let req = Request {
             op: &TASK,
             method: Method::GET,
-            base: self.endpoints.koophone.clone(),
+            base: self.endpoints.get(super::KEY).to_string(),
             path: format!(
                 "/v1/instances/tasks/{}",
                 crate::transport::encode_component(task_id)

@@ -45,10 +45,13 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use regex::Regex;
 use tokio::time::Instant;
 
-use crate::config::{check_instance_id, ProbeModule, MAX_INSTANCE_ID_LEN};
+use super::config::{check_instance_id, MAX_INSTANCE_ID_LEN};
+use super::modules::ProbeModule;
+use crate::deadline::deadline_for;
 use crate::metrics::Families;
-use crate::scrape::{deadline_for, Exporter};
+use crate::services::fleet::Fleet;
 use crate::services::koophone::api::{CmdJob, JobDetail, MAX_IDS_PER_CALL};
+use crate::services::prober::Refusal;
 use crate::transport::{ApiError, CloudClient, ErrorKind};
 
 /// The last poll of a task happens this long before the deadline, so it can still answer.
@@ -194,36 +197,14 @@ impl Source {
     }
 }
 
-/// Why `/probe` did not answer with an exposition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The query is wrong (HTTP 400), with a one-line reason.
-    BadRequest(String),
-    /// The module's command budget is spent (HTTP 429); try again after `retry_after`.
-    Throttled {
-        /// When the budget holds enough for this probe again.
-        retry_after: Duration,
-        /// A one-line reason.
-        reason: String,
-    },
-}
-
-impl Refusal {
-    /// Module `name`'s command budget is spent until `retry_after`.
-    pub(crate) fn budget_spent(name: &str, module: &ProbeModule, retry_after: Duration) -> Refusal {
-        Refusal::Throttled {
-            retry_after,
-            reason: format!(
-                "module {name:?} has sent its max_commands_per_minute ({}); try again later",
-                module.max_commands_per_minute
-            ),
-        }
-    }
-}
-
-impl From<String> for Refusal {
-    fn from(reason: String) -> Self {
-        Refusal::BadRequest(reason)
+/// Module `name`'s command budget is spent until `retry_after`.
+pub(crate) fn budget_spent(name: &str, module: &ProbeModule, retry_after: Duration) -> Refusal {
+    Refusal::Throttled {
+        retry_after,
+        reason: format!(
+            "module {name:?} has sent its max_commands_per_minute ({}); try again later",
+            module.max_commands_per_minute
+        ),
     }
 }
 
@@ -405,7 +386,7 @@ pub fn families(result: &ProbeResult, cached: bool, age: Duration) -> Families {
 /// Serves one `/probe` request: `Ok` is the exposition (HTTP 200), `Err` a refusal (400 with a
 /// one-line reason, or 429 when the module's command budget is spent).
 pub async fn serve(
-    exporter: &Exporter,
+    fleet: &Fleet,
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<Vec<u8>, Refusal> {
@@ -416,8 +397,8 @@ pub async fn serve(
         client,
         ids,
         budget,
-    } = resolve(exporter, params, timeout_header)?;
-    let answer = exporter
+    } = resolve(fleet, params, timeout_header).await?;
+    let answer = state(fleet)?
         .probes
         .probe(name, module, target, client, ids, budget)
         .await;
@@ -425,7 +406,7 @@ pub async fn serve(
         Ok((_, source)) => *source,
         Err(_) => Source::Throttled,
     };
-    exporter
+    fleet
         .metrics
         .probe_commands
         .with_label_values(&[name, source.label()])
@@ -437,14 +418,11 @@ pub async fn serve(
             retry_after_s = retry_after.as_secs_f64(),
             "probe refused: command budget spent"
         );
-        Refusal::budget_spent(name, module, retry_after)
+        budget_spent(name, module, retry_after)
     })?;
-    exporter.status.record_probe(crate::status::ProbeRecord::of(
-        name,
-        target,
-        &result,
-        source.label(),
-    ));
+    fleet
+        .status
+        .record_probe(record(name, target, &result, source.label()));
     let age = Instant::now().saturating_duration_since(result.finished);
     let fams = families(&result, source.is_last_result(), age);
     let mut out = Vec::with_capacity(4096);
@@ -470,14 +448,15 @@ pub(crate) struct Resolved<'a> {
 
 /// Checks the query against the config: a configured module, a cloud with phones, a target of
 /// that cloud's phones. `Err` is a one-line reason for a 400.
-pub(crate) fn resolve<'a>(
-    exporter: &'a Exporter,
+pub(crate) async fn resolve<'a>(
+    fleet: &'a Fleet,
     params: &'a [(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<Resolved<'a>, String> {
     let (name, target) = parse_params(params)?;
-    let module = exporter.config.probes.get(name).ok_or_else(|| {
-        let known: Vec<&str> = exporter.config.probes.keys().map(String::as_str).collect();
+    let modules = &super::modules_of(&fleet.config).0;
+    let module = modules.get(name).ok_or_else(|| {
+        let known: Vec<&str> = modules.keys().map(String::as_str).collect();
         if known.is_empty() {
             format!("module {name:?} is not configured; this exporter has no `probes:`")
         } else {
@@ -487,27 +466,10 @@ pub(crate) fn resolve<'a>(
             )
         }
     })?;
-    let (client, configured) = match exporter.cloud(&module.cloud) {
-        Some(c) => match (&c.phones, &c.koophone_discovery) {
-            (Some(p), _) => (c.client.clone(), p.current()),
-            // Discovered phones: the ones this replica keeps, as of the last listing.
-            (None, Some(inv)) => {
-                let shard = exporter.config.shard;
-                let ids: Vec<String> = inv
-                    .peek()
-                    .map(|s| {
-                        s.items
-                            .iter()
-                            .filter(|p| {
-                                crate::services::koophone::status::in_shard(&p.instance_id, shard)
-                            })
-                            .map(|p| p.instance_id.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (c.client.clone(), std::sync::Arc::new(ids))
-            }
-            (None, None) => {
+    let (client, configured) = match fleet.cloud(&module.cloud) {
+        Some(c) => match c.runtime::<super::KoophoneRuntime>(super::KEY) {
+            Some(k) => (k.client().clone(), k.phones().await),
+            None => {
                 return Err(format!(
                     "module {name:?} runs on cloud {:?}, which has no koophone section",
                     module.cloud
@@ -1034,6 +996,36 @@ async fn run_call(
     let left = stop.unwrap_or(JobOutcome::TimedOut);
     out.extend(pending.into_values().map(|id| (id, left.clone())));
     out
+}
+
+/// The probe state shared by every cloud.
+pub(crate) fn state(fleet: &Fleet) -> Result<&super::ProbeState, Refusal> {
+    fleet
+        .shared::<super::ProbeState>(super::KEY)
+        .ok_or_else(|| Refusal::BadRequest("this exporter runs no probes".into()))
+}
+
+/// What the landing page keeps of one answered probe.
+pub(crate) fn record(
+    module: &str,
+    target: &str,
+    result: &ProbeResult,
+    source: &'static str,
+) -> crate::status::ProbeRecord {
+    crate::status::ProbeRecord {
+        module: module.to_string(),
+        target: target.to_string(),
+        at: std::time::SystemTime::now(),
+        took: result.duration,
+        success: result.success(),
+        phones: result.jobs.len(),
+        failed: result
+            .jobs
+            .iter()
+            .filter(|(_, o)| !(o.succeeded() && o.matched()))
+            .count(),
+        source,
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use futures::future::{try_join_all, FutureExt};
 use tokio::time::Instant;
 
+use super::config::{StatusNames, UNKNOWN_STATUS};
 use super::isolate as koophone_isolate;
-use crate::config::{StatusNames, UNKNOWN_STATUS};
 use crate::metrics::Families;
 use crate::services::koophone::api::{
     ListFilter, Phone, StatusResult, StatusValue, MAX_IDS_PER_CALL,
@@ -53,7 +53,7 @@ pub const RUNNING_STATUSES: [&str; 6] = [
 /// against the API's own total).
 pub fn lister(
     client: std::sync::Arc<CloudClient>,
-    d: &crate::config::KoophoneDiscovery,
+    d: &super::config::KoophoneDiscovery,
 ) -> crate::inventory::Lister<Phone> {
     let filter = std::sync::Arc::new(ListFilter {
         pool_scene_tag: d.pool_scene_tag.clone(),
@@ -83,7 +83,7 @@ pub fn lister(
 
 /// Whether this replica keeps phone `id` (`--shard.index/total`, as for listed phones).
 pub fn in_shard(id: &str, shard: crate::config::Shard) -> bool {
-    shard.total <= 1 || crate::config::shard_of(id, shard.total) == shard.index
+    shard.total <= 1 || shard.keeps(id)
 }
 
 /// Pure mapping of the discovered phones this replica keeps: info, running status, frozen,

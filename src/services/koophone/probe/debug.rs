@@ -23,9 +23,9 @@ use tokio::time::Instant;
 use super::{
     cache_ttl, families, resolve, JobOutcome, ProbeResult, Refusal, Resolved, MAX_IDS_PER_CALL,
 };
-use crate::config::ProbeModule;
 use crate::debug_log::{self, line, value};
-use crate::scrape::Exporter;
+use crate::services::fleet::Fleet;
+use crate::services::koophone::modules::ProbeModule;
 
 /// The last debug run of one module and phone set.
 struct Last {
@@ -71,7 +71,7 @@ impl DebugRuns {
 /// Serves one debug probe: `Ok` is the text (HTTP 200), `Err` a refusal (400, or 429 when
 /// the module's command budget is spent).
 pub async fn serve(
-    exporter: &Exporter,
+    fleet: &Fleet,
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<String, Refusal> {
@@ -82,10 +82,10 @@ pub async fn serve(
         client,
         ids,
         budget,
-    } = resolve(exporter, params, timeout_header)?;
+    } = resolve(fleet, params, timeout_header).await?;
     let deadline = Instant::now() + budget;
     let key = (name.to_string(), ids.clone());
-    let slot = exporter.probe_debug.slot(&key);
+    let slot = super::state(fleet)?.debug.slot(&key);
     let Ok(mut last) = tokio::time::timeout_at(deadline, slot.lock()).await else {
         return Ok(format!(
             "Another debug probe of module {} on this target is still running past this request's deadline; ask again when it has finished.\n",
@@ -93,7 +93,7 @@ pub async fn serve(
         ));
     };
     let count = |source: &str| {
-        exporter
+        fleet
             .metrics
             .probe_commands
             .with_label_values(&[name, source])
@@ -102,12 +102,9 @@ pub async fn serve(
     let now = Instant::now();
     if let Some(l) = last.as_ref().filter(|l| now < l.until) {
         count("cached");
-        exporter.status.record_probe(crate::status::ProbeRecord::of(
-            name,
-            target,
-            &l.result,
-            "debug, replayed",
-        ));
+        fleet
+            .status
+            .record_probe(super::record(name, target, &l.result, "debug, replayed"));
         let budget = cache_ttl(false, module.min_interval);
         return Ok(format!(
             "Replayed: this is the output of the debug run that finished {:.1}s ago. A debug probe runs its own command at most once per {} (a quarter of min_interval) for each module and target; a fresh run is allowed in {:.1}s.\n\n{}",
@@ -120,12 +117,12 @@ pub async fn serve(
     // A fresh debug run sends commands like any probe: it draws on the module's budget.
     let calls = ids.len().div_ceil(MAX_IDS_PER_CALL);
     if let Err(retry_after) =
-        exporter
+        super::state(fleet)?
             .probes
             .spend(name, module.max_commands_per_minute, calls, now)
     {
         count("throttled");
-        return Err(Refusal::budget_spent(name, module, retry_after));
+        return Err(super::budget_spent(name, module, retry_after));
     }
     let begin = line(
         "info",
@@ -148,9 +145,9 @@ pub async fn serve(
         debug_log::capture(super::run(&client, name, target, module, &ids, deadline)).await;
     count("command");
     let result = Arc::new(result);
-    exporter.status.record_probe(crate::status::ProbeRecord::of(
-        name, target, &result, "debug",
-    ));
+    fleet
+        .status
+        .record_probe(super::record(name, target, &result, "debug"));
     let body = Arc::new(render(&begin, &log, &result, module));
     *last = Some(Last {
         until: result.finished + cache_ttl(false, module.min_interval),

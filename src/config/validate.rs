@@ -1,0 +1,440 @@
+//! Validation: the [`Validator`] that collects every error of a file in the file/field/fix
+//! form, the checks of the top-level schema, and the checks the services' sections share
+//! (durations, series caps, refresh intervals, name patterns, `*_file` secrets).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use secrecy::{ExposeSecret, SecretString};
+use serde_yaml::Value;
+
+use super::raw::{Claimed, RawAuth, RawConfig};
+use super::secret::{Mapping, SecretText, NOT_SHOWN};
+use super::{
+    iam_endpoint, parse_duration, AuthConfig, CloudConfig, Config, ConfigError, ConfigErrors,
+    Endpoints, Schema, Sections, Shard, MAX_SERIES_LIMIT,
+};
+
+/// Default interval of a discovery's background refresh.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+/// Shortest refresh interval accepted.
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// Adds the usual fix to serde's wording.
+pub(super) fn decode_hint(message: String) -> String {
+    if message.contains(NOT_SHOWN) {
+        format!("{message}, or better take it from ${{VAR}} or the *_file form of this key")
+    } else if message.starts_with("unknown field") {
+        format!("{message}; remove it or fix its spelling")
+    } else if message.starts_with("missing field") {
+        format!("{message}; add it (see the annotated config.yaml)")
+    } else {
+        message
+    }
+}
+
+/// Deduplicates, keeping the first occurrence's order.
+pub fn dedup(ids: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
+}
+
+/// Collects every error of one file while its sections are validated. The services' schemas
+/// use it too, so every section reports in the same file/field/fix form.
+pub struct Validator<'a> {
+    /// The file, as errors name it.
+    file: &'a str,
+    /// Where relative `*_file` paths resolve.
+    base: &'a Path,
+    /// Every error found so far.
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Validator<'a> {
+    /// A validator of `file`, whose relative paths resolve against `base`.
+    pub fn new(file: &'a str, base: &'a Path) -> Validator<'a> {
+        Validator {
+            file,
+            base,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The errors found, as the loader's answer.
+    pub fn finish<T>(self) -> Result<T, ConfigErrors> {
+        Err(ConfigErrors(self.errors))
+    }
+
+    /// How many errors were found so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Decodes `value` as `T`; a decode error is recorded at `at` plus serde's inner path, with
+    /// the usual fix, and yields `None`.
+    pub fn decode<T: serde::de::DeserializeOwned>(&mut self, at: &str, value: Value) -> Option<T> {
+        match serde_path_to_error::deserialize(value) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let inner = e.path().to_string();
+                let path = match (at.is_empty(), inner == ".") {
+                    (_, true) => at.to_string(),
+                    (true, false) => inner,
+                    (false, false) => format!("{at}.{inner}"),
+                };
+                self.fail(path, decode_hint(e.into_inner().to_string()));
+                None
+            }
+        }
+    }
+
+    /// Records an error at `path`.
+    pub fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn duration(&mut self, path: &str, raw: Option<&str>, default: Duration) -> Duration {
+        match raw {
+            None => default,
+            Some(s) => match parse_duration(s) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.fail(path, e);
+                    default
+                }
+            },
+        }
+    }
+
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    pub fn secret(
+        &mut self,
+        path: &str,
+        key: &str,
+        inline: Option<SecretText>,
+        file: Option<String>,
+    ) -> SecretString {
+        match (inline, file) {
+            (Some(v), None) => {
+                if v.is_empty() {
+                    self.fail(
+                        format!("{path}.{key}"),
+                        "is empty; set it, for example from an environment variable: ${VAR}",
+                    );
+                }
+                v.into_secret()
+            }
+            (None, Some(f)) => {
+                let full = self.resolve(&f);
+                match std::fs::read_to_string(&full) {
+                    Ok(s) => {
+                        let v = s.trim_end_matches(['\r', '\n']).to_string();
+                        if v.is_empty() {
+                            self.fail(
+                                format!("{path}.{key}_file"),
+                                format!("{} is empty; put the secret in it", full.display()),
+                            );
+                        }
+                        SecretString::from(v)
+                    }
+                    Err(e) => {
+                        self.fail(
+                            format!("{path}.{key}_file"),
+                            format!(
+                                "cannot read {}: {e}; check the path and its permissions",
+                                full.display()
+                            ),
+                        );
+                        SecretString::from(String::new())
+                    }
+                }
+            }
+            (Some(_), Some(_)) => {
+                self.fail(path, format!("both {key} and {key}_file are set; keep one"));
+                SecretString::from(String::new())
+            }
+            (None, None) => {
+                self.fail(
+                    path,
+                    format!("missing {key}; set {key} (e.g. ${{VAR}}) or {key}_file"),
+                );
+                SecretString::from(String::new())
+            }
+        }
+    }
+
+    pub fn endpoint(&mut self, path: &str, raw: Option<String>, default: String) -> String {
+        let Some(url) = raw else { return default };
+        let trimmed = url.trim_end_matches('/').to_string();
+        match reqwest::Url::parse(&trimmed) {
+            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {
+                if u.query().is_some() || u.fragment().is_some() {
+                    self.fail(path, format!("{url:?} has a query or fragment; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com"));
+                }
+                trimmed
+            }
+            _ => {
+                self.fail(path, format!("{url:?} is not an http(s) URL; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com"));
+                default
+            }
+        }
+    }
+
+    pub(super) fn validate(
+        mut self,
+        raw: RawConfig,
+        mut cloud_sections: Vec<Claimed>,
+        mut top_sections: Claimed,
+        schemas: &[&dyn Schema],
+    ) -> Result<Config, ConfigErrors> {
+        let timeout = self.duration("timeout", raw.timeout.as_deref(), Duration::from_secs(10));
+        if timeout.is_zero() {
+            self.fail("timeout", "must be more than 0s; the default is 10s");
+        }
+        let max_concurrency = raw.max_concurrency.unwrap_or(16);
+        if !(1..=1024).contains(&max_concurrency) {
+            self.fail(
+                "max_concurrency",
+                format!("is {max_concurrency}; it must be between 1 and 1024 (default 16)"),
+            );
+        }
+        if raw.clouds.is_empty() {
+            self.fail("clouds", "is empty; configure at least one cloud");
+        }
+        let name_re = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$").expect("static regex");
+        let mut names = HashSet::new();
+        let mut clouds = Vec::new();
+        for (i, c) in raw.clouds.into_iter().enumerate() {
+            let p = format!("clouds[{i}]");
+            if !name_re.is_match(&c.name) {
+                self.fail(format!("{p}.name"), format!("{:?} is not a valid cloud name; use letters, digits, `_`, `.` and `-` (at most 64)", c.name));
+            } else if !names.insert(c.name.clone()) {
+                self.fail(
+                    format!("{p}.name"),
+                    format!(
+                        "{:?} is used by an earlier cloud; names must be unique",
+                        c.name
+                    ),
+                );
+            }
+            if c.region.is_empty()
+                || !c
+                    .region
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            {
+                self.fail(
+                    format!("{p}.region"),
+                    format!(
+                        "{:?} is not a region id; write it like ap-southeast-1",
+                        c.region
+                    ),
+                );
+            }
+            if c.project_id.is_empty()
+                || c.project_id.len() > 64
+                || !c.project_id.chars().all(|ch| ch.is_ascii_alphanumeric())
+            {
+                self.fail(format!("{p}.project_id"), format!("{:?} is not a project id; copy the 32-character id from My Credentials > Projects", c.project_id));
+            }
+            let auth = self.auth(&format!("{p}.auth"), c.auth.0);
+            let iam = self.endpoint(
+                &format!("{p}.endpoints.iam"),
+                c.endpoints.get("iam").cloned().flatten(),
+                iam_endpoint(&c.region),
+            );
+            let mut endpoints = Endpoints {
+                iam,
+                services: BTreeMap::new(),
+            };
+            for schema in schemas {
+                let key = schema.key();
+                let url = self.endpoint(
+                    &format!("{p}.endpoints.{key}"),
+                    c.endpoints.get(key).cloned().flatten(),
+                    schema.default_endpoint(&c.region),
+                );
+                endpoints.services.insert(key, url);
+            }
+            let mut sections = Sections::default();
+            let errors_before = self.errors.len();
+            let mut mine = cloud_sections
+                .get_mut(i)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            for schema in schemas {
+                let Some(at) = mine.iter().position(|(k, _)| *k == schema.key()) else {
+                    continue;
+                };
+                let (key, value) = mine.swap_remove(at);
+                if let Some(s) =
+                    schema.cloud_section(value, &format!("{p}.{key}"), auth.as_ref(), &mut self)
+                {
+                    sections.insert(key, s);
+                }
+            }
+            if sections.is_empty() && self.errors.len() == errors_before {
+                let examples: Vec<&str> = schemas.iter().map(|s| s.example()).collect();
+                self.fail(
+                    &p,
+                    format!("collects nothing; add a {} section", or_list(&examples)),
+                );
+            }
+            if let Some(auth) = auth {
+                clouds.push(CloudConfig {
+                    name: c.name,
+                    region: c.region,
+                    project_id: c.project_id,
+                    auth,
+                    endpoints,
+                    sections,
+                });
+            }
+        }
+        let mut sections = Sections::default();
+        for schema in schemas {
+            let Some(i) = top_sections.iter().position(|(k, _)| *k == schema.key()) else {
+                continue;
+            };
+            let (_, value) = top_sections.swap_remove(i);
+            if let Some(s) = schema.top_section(value, &clouds, timeout, &mut self) {
+                sections.insert(schema.key(), s);
+            }
+        }
+        let shard = match raw.shard {
+            None => Shard::default(),
+            Some(s) => {
+                if s.total == 0 || s.index >= s.total {
+                    self.fail("shard", format!("index {} of total {} is impossible; index counts from 0 and must be below total", s.index, s.total));
+                }
+                Shard {
+                    index: s.index,
+                    total: s.total.max(1),
+                }
+            }
+        };
+        if !self.errors.is_empty() {
+            return Err(ConfigErrors(self.errors));
+        }
+        Ok(Config {
+            clouds,
+            timeout,
+            max_concurrency,
+            shard,
+            sections,
+        })
+    }
+
+    fn auth(&mut self, p: &str, a: RawAuth) -> Option<AuthConfig> {
+        let count = a.password.is_some() as u8 + a.token.is_some() as u8 + a.aksk.is_some() as u8;
+        if count != 1 {
+            self.fail(
+                p,
+                format!("has {count} methods; give exactly one of `password`, `token` or `aksk`"),
+            );
+            return None;
+        }
+        if let Some(Mapping(pw)) = a.password {
+            let pp = format!("{p}.password");
+            if pw.domain.is_empty() {
+                self.fail(
+                    format!("{pp}.domain"),
+                    "is empty; it is the account (domain) name",
+                );
+            }
+            if pw.user.is_empty() {
+                self.fail(format!("{pp}.user"), "is empty; it is the IAM user name");
+            }
+            let password = self.secret(&pp, "password", pw.password, pw.password_file);
+            return Some(AuthConfig::Password {
+                domain: pw.domain,
+                user: pw.user,
+                password,
+            });
+        }
+        if let Some(Mapping(t)) = a.token {
+            let value = self.secret(&format!("{p}.token"), "value", t.value, t.value_file);
+            return Some(AuthConfig::Token { value });
+        }
+        let Mapping(k) = a.aksk?;
+        let pp = format!("{p}.aksk");
+        let access_key = k.access_key.into_secret().expose_secret().to_string();
+        if access_key.is_empty() {
+            self.fail(
+                format!("{pp}.access_key"),
+                "is empty; set it, e.g. ${HWC_AK}",
+            );
+        }
+        let secret_key = self.secret(&pp, "secret_key", k.secret_key, k.secret_key_file);
+        Some(AuthConfig::Aksk {
+            access_key,
+            secret_key,
+        })
+    }
+
+    pub fn refresh_interval(&mut self, p: &str, raw: Option<&str>) -> Duration {
+        let default = DEFAULT_REFRESH_INTERVAL;
+        let field = format!("{p}.refresh_interval");
+        let refresh_interval = self.duration(&field, raw, default);
+        if refresh_interval < MIN_REFRESH_INTERVAL {
+            self.fail(
+                field,
+                "must be at least 1s (5m is a sensible production value)",
+            );
+            return default;
+        }
+        refresh_interval
+    }
+
+    /// `{p}.name_regex`, built (bounded in size) when given.
+    pub fn name_regex(&mut self, p: &str, raw: Option<&str>) -> Option<Regex> {
+        match regex::RegexBuilder::new(raw?).size_limit(1 << 20).build() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let first = e.to_string().lines().last().unwrap_or_default().to_string();
+                self.fail(
+                    format!("{p}.name_regex"),
+                    format!("is not a valid regular expression ({first})"),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn max_series(&mut self, p: &str, value: Option<usize>, default: usize) -> usize {
+        let v = value.unwrap_or(default);
+        if !(1..=MAX_SERIES_LIMIT).contains(&v) {
+            self.fail(
+                p,
+                format!("is {v}; it must be between 1 and {MAX_SERIES_LIMIT} (default {default})"),
+            );
+            return default;
+        }
+        v
+    }
+}
