@@ -194,12 +194,18 @@ impl<'a> Validator<'a> {
         match reqwest::Url::parse(&trimmed) {
             Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {
                 if u.query().is_some() || u.fragment().is_some() {
-                    self.fail(path, format!("{url:?} has a query or fragment; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com"));
+                    self.fail(
+                        path,
+                        format!("{url:?} has a query or fragment; give a base URL like {default}"),
+                    );
                 }
                 trimmed
             }
             _ => {
-                self.fail(path, format!("{url:?} is not an http(s) URL; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com"));
+                self.fail(
+                    path,
+                    format!("{url:?} is not an http(s) URL; give a base URL like {default}"),
+                );
                 default
             }
         }

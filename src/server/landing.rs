@@ -42,9 +42,14 @@ pub fn render(
     let mut out = String::with_capacity(16 * 1024);
     let _ = write!(
         out,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Huawei Cloud Exporter</title>\n<style>{STYLE}</style></head>\n<body>\n<h1>Huawei Cloud Exporter</h1>\n<p class=\"sub\">Version {}. Management-plane state of Huawei Cloud (DCS, KooPhone, DDM) as Prometheus metrics.</p>\n<ul class=\"links\">\n<li><a href=\"{1}\">{1}</a> — metrics</li>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Huawei Cloud Exporter</title>\n<style>{STYLE}</style></head>\n<body>\n<h1>Huawei Cloud Exporter</h1>\n<p class=\"sub\">Version {}. Management-plane state of Huawei Cloud ({2}) as Prometheus metrics.</p>\n<ul class=\"links\">\n<li><a href=\"{1}\">{1}</a> — metrics</li>\n",
         env!("CARGO_PKG_VERSION"),
         escape(telemetry_path),
+        crate::services::SERVICES
+            .iter()
+            .map(|s| s.title())
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     for (href, text) in extra_links {
         let _ = writeln!(

@@ -15,6 +15,9 @@ use crate::transport::{ApiError, CloudClient};
 
 /// One Huawei service, as the exporter runs it. Its [`Schema`] decodes its config sections.
 pub trait Service: Schema {
+    /// Its name as people write it (`KooPhone`), for the landing page.
+    fn title(&self) -> &'static str;
+
     /// Whether it collects account-wide state, which only shard 0 collects (the shard rule);
     /// otherwise its resources are split across the shards.
     fn account_wide(&self) -> bool;

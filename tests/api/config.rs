@@ -560,3 +560,21 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
         assert_eq!(rotated.success("pw", collector), 1.0, "{collector}");
     }
 }
+
+#[test]
+fn every_error_of_a_file_is_reported_each_with_file_field_and_fix() {
+    let text = format!(
+        "{HEAD}{PW}    dcs: {{ max_series: 0 }}\n    koophone: {{ instance_ids: [\"a b\"] }}\n    ddm: {{ discovery: {{ refresh_interval: 500ms }} }}\nshard: {{ index: 3, total: 3 }}\n"
+    );
+    let err = load(&text).unwrap_err();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)",
+            "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`",
+            "config.yaml: clouds[0].ddm.discovery.refresh_interval: must be at least 1s (5m is a sensible production value)",
+            "config.yaml: shard: index 3 of total 3 is impossible; index counts from 0 and must be below total",
+        ]
+    );
+}

@@ -58,6 +58,10 @@ impl Schema for Dcs {
 }
 
 impl Service for Dcs {
+    fn title(&self) -> &'static str {
+        "DCS"
+    }
+
     fn account_wide(&self) -> bool {
         true
     }

@@ -60,6 +60,10 @@ impl Schema for Ddm {
 }
 
 impl Service for Ddm {
+    fn title(&self) -> &'static str {
+        "DDM"
+    }
+
     fn account_wide(&self) -> bool {
         true
     }

@@ -104,6 +104,10 @@ pub struct ProbeState {
 }
 
 impl Service for Koophone {
+    fn title(&self) -> &'static str {
+        "KooPhone"
+    }
+
     fn account_wide(&self) -> bool {
         false
     }
