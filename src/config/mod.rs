@@ -275,44 +275,59 @@ impl PartialEq for Sections {
     }
 }
 
-/// What a service tells the loader: its key, its default endpoint, and how to decode and
-/// validate its sections. Implemented by each service; the loader iterates the registry's list.
-pub trait Schema: Sync {
-    /// The service's key: its section under a cloud (`clouds[].dcs`), its endpoint key, and its
-    /// `service` label.
-    fn key(&self) -> &'static str;
-
-    /// Its documented public endpoint in `region`.
-    fn default_endpoint(&self, region: &str) -> String;
-
+/// What a service is, as constants: what the loader, the registry and the landing page need.
+#[derive(Debug)]
+pub struct Identity {
+    /// Its key: its section under a cloud (`clouds[].dcs`), its endpoint key, its `service`
+    /// label.
+    pub key: &'static str,
+    /// Its name as people write it (`KooPhone`).
+    pub title: &'static str,
     /// How a cloud enables it, for the "collects nothing" hint (`` `dcs: {}` ``).
-    fn example(&self) -> &'static str;
-
-    /// Decodes and validates its section of one cloud, found at `at` (`clouds[0].dcs`);
-    /// `None` when the section turns the service off or is invalid (the error is in `v`).
-    /// `auth` is the cloud's, when valid.
-    fn cloud_section(
-        &self,
-        value: Value,
-        at: &str,
-        auth: Option<&AuthConfig>,
-        v: &mut Validator<'_>,
-    ) -> Option<Arc<dyn Section>>;
-
+    pub example: &'static str,
+    /// Its documented public endpoint in a region.
+    pub endpoint: fn(region: &str) -> String,
     /// The top-level key it owns, if any (KooPhone's `probes`).
-    fn top_key(&self) -> Option<&'static str> {
-        None
-    }
+    pub top_key: Option<&'static str>,
+    /// Whether it collects account-wide state, which only shard 0 collects (the shard rule);
+    /// otherwise its resources are split across the shards.
+    pub account_wide: bool,
+}
 
-    /// Decodes and validates its top-level section, once every cloud is known; `timeout` is
-    /// the file's scrape timeout.
-    fn top_section(
-        &self,
-        _value: Value,
-        _clouds: &[CloudConfig],
-        _timeout: Duration,
-        _v: &mut Validator<'_>,
-    ) -> Option<Arc<dyn Section>> {
+/// One service section to decode: its YAML, where it is, and what its checks may need.
+pub struct SectionInput<'i, 'v> {
+    /// The section as written (after `${VAR}` expansion).
+    pub value: Value,
+    /// Its path (`clouds[0].dcs`, `probes`).
+    pub at: &'i str,
+    /// The cloud's auth, when the section is a cloud's and the auth is valid.
+    pub auth: Option<&'i AuthConfig>,
+    /// Every cloud, when the section is a top-level one (decoded after the clouds).
+    pub clouds: &'i [CloudConfig],
+    /// The file's scrape timeout.
+    pub timeout: Duration,
+    /// Where errors go.
+    pub v: &'i mut Validator<'v>,
+}
+
+/// Boxes a validated section for [`Sections`].
+pub fn section<T: Section>(t: T) -> Arc<dyn Section> {
+    Arc::new(t)
+}
+
+/// What a service gives the loader: who it is, and how to decode and validate its sections.
+/// Implemented by each service; the loader iterates the registry's list.
+pub trait Schema: Sync {
+    /// Who it is.
+    fn identity(&self) -> &'static Identity;
+
+    /// Decodes and validates its section of one cloud; `None` when the section turns the
+    /// service off or is invalid (the error is in `input.v`).
+    fn cloud_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>>;
+
+    /// Decodes and validates its top-level section ([`Identity::top_key`]), once every cloud
+    /// is known.
+    fn top_section(&self, _input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
         None
     }
 }

@@ -156,7 +156,10 @@ pub(super) fn take_sections(
     let Some(map) = value.as_mapping_mut() else {
         return (Vec::new(), Vec::new());
     };
-    let tops: Vec<&'static str> = schemas.iter().filter_map(|s| s.top_key()).collect();
+    let tops: Vec<&'static str> = schemas
+        .iter()
+        .filter_map(|s| s.identity().top_key)
+        .collect();
     let known_top: Vec<&str> = TOP_KEYS.0.iter().chain(TOP_KEYS.1).copied().collect();
     let expected_top: Vec<&str> = TOP_KEYS
         .0
@@ -168,11 +171,12 @@ pub(super) fn take_sections(
     let top_owner = |key: &str| {
         schemas
             .iter()
-            .find(|s| s.top_key() == Some(key))
-            .map(|s| s.key())
+            .map(|s| s.identity())
+            .find(|id| id.top_key == Some(key))
+            .map(|id| id.key)
     };
     let top = claim(map, "", &known_top, &expected_top, &top_owner, v);
-    let service_keys: Vec<&'static str> = schemas.iter().map(|s| s.key()).collect();
+    let service_keys: Vec<&'static str> = schemas.iter().map(|s| s.identity().key).collect();
     let expected_cloud: Vec<&str> = CLOUD_KEYS
         .iter()
         .copied()

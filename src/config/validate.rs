@@ -14,7 +14,7 @@ use super::raw::{Claimed, RawAuth, RawConfig};
 use super::secret::{Mapping, SecretText, NOT_SHOWN};
 use super::{
     iam_endpoint, parse_duration, AuthConfig, CloudConfig, Config, ConfigError, ConfigErrors,
-    Endpoints, Schema, Sections, Shard, MAX_SERIES_LIMIT,
+    Endpoints, Schema, SectionInput, Sections, Shard, MAX_SERIES_LIMIT,
 };
 
 /// Default interval of a discovery's background refresh.
@@ -279,11 +279,12 @@ impl<'a> Validator<'a> {
                 services: BTreeMap::new(),
             };
             for schema in schemas {
-                let key = schema.key();
+                let id = schema.identity();
+                let key = id.key;
                 let url = self.endpoint(
                     &format!("{p}.endpoints.{key}"),
                     c.endpoints.get(key).cloned().flatten(),
-                    schema.default_endpoint(&c.region),
+                    (id.endpoint)(&c.region),
                 );
                 endpoints.services.insert(key, url);
             }
@@ -294,18 +295,25 @@ impl<'a> Validator<'a> {
                 .map(std::mem::take)
                 .unwrap_or_default();
             for schema in schemas {
-                let Some(at) = mine.iter().position(|(k, _)| *k == schema.key()) else {
+                let key = schema.identity().key;
+                let Some(at) = mine.iter().position(|(k, _)| *k == key) else {
                     continue;
                 };
-                let (key, value) = mine.swap_remove(at);
-                if let Some(s) =
-                    schema.cloud_section(value, &format!("{p}.{key}"), auth.as_ref(), &mut self)
-                {
+                let (_, value) = mine.swap_remove(at);
+                let input = SectionInput {
+                    value,
+                    at: &format!("{p}.{key}"),
+                    auth: auth.as_ref(),
+                    clouds: &[],
+                    timeout,
+                    v: &mut self,
+                };
+                if let Some(s) = schema.cloud_section(input) {
                     sections.insert(key, s);
                 }
             }
             if sections.is_empty() && self.errors.len() == errors_before {
-                let examples: Vec<&str> = schemas.iter().map(|s| s.example()).collect();
+                let examples: Vec<&str> = schemas.iter().map(|s| s.identity().example).collect();
                 self.fail(
                     &p,
                     format!("collects nothing; add a {} section", or_list(&examples)),
@@ -324,12 +332,24 @@ impl<'a> Validator<'a> {
         }
         let mut sections = Sections::default();
         for schema in schemas {
-            let Some(i) = top_sections.iter().position(|(k, _)| *k == schema.key()) else {
+            let id = schema.identity();
+            let (Some(top), Some(i)) = (
+                id.top_key,
+                top_sections.iter().position(|(k, _)| *k == id.key),
+            ) else {
                 continue;
             };
             let (_, value) = top_sections.swap_remove(i);
-            if let Some(s) = schema.top_section(value, &clouds, timeout, &mut self) {
-                sections.insert(schema.key(), s);
+            let input = SectionInput {
+                value,
+                at: top,
+                auth: None,
+                clouds: &clouds,
+                timeout,
+                v: &mut self,
+            };
+            if let Some(s) = schema.top_section(input) {
+                sections.insert(id.key, s);
             }
         }
         let shard = match raw.shard {

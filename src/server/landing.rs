@@ -47,7 +47,7 @@ pub fn render(
         escape(telemetry_path),
         crate::services::SERVICES
             .iter()
-            .map(|s| s.title())
+            .map(|s| s.identity().title)
             .collect::<Vec<_>>()
             .join(", "),
     );

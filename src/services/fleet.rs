@@ -92,11 +92,10 @@ impl Fleet {
             }
             let mut runtimes = Vec::new();
             for service in services {
-                let key = service.key();
+                let id = service.identity();
+                let key = id.key;
                 // The shard rule: account-wide state is collected by shard 0 alone.
-                if cfg.sections.raw(key).is_none()
-                    || (service.account_wide() && config.shard.index != 0)
-                {
+                if cfg.sections.raw(key).is_none() || (id.account_wide && config.shard.index != 0) {
                     continue;
                 }
                 let cx = Build {
@@ -124,8 +123,9 @@ impl Fleet {
         let shared = services
             .iter()
             .filter_map(|s| {
-                let before = previous.and_then(|p| p.shared_of(s.key()));
-                Some((s.key(), s.shared(&config, before)?))
+                let key = s.identity().key;
+                let before = previous.and_then(|p| p.shared_of(key));
+                Some((key, s.shared(&config, before)?))
             })
             .collect();
         let status = match previous {

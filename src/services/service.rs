@@ -15,13 +15,6 @@ use crate::transport::{ApiError, CloudClient};
 
 /// One Huawei service, as the exporter runs it. Its [`Schema`] decodes its config sections.
 pub trait Service: Schema {
-    /// Its name as people write it (`KooPhone`), for the landing page.
-    fn title(&self) -> &'static str;
-
-    /// Whether it collects account-wide state, which only shard 0 collects (the shard rule);
-    /// otherwise its resources are split across the shards.
-    fn account_wide(&self) -> bool;
-
     /// Builds its runtime for one cloud whose config has its section, carrying over from
     /// `cx.before` what still holds.
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String>;
@@ -62,6 +55,17 @@ pub struct Before<'a> {
     /// Whether the cloud's client was kept: then what was read with its credentials (caches,
     /// inventories) may be kept too.
     pub client_kept: bool,
+}
+
+impl Build<'_> {
+    /// The cloud's section of service `key` (it has one: the fleet builds only those).
+    pub fn section<T: crate::config::Section + Clone>(&self, key: &str) -> Result<T, String> {
+        self.cloud
+            .sections
+            .get::<T>(key)
+            .cloned()
+            .ok_or_else(|| format!("cloud {}: no {key} section", self.cloud.name))
+    }
 }
 
 impl Before<'_> {

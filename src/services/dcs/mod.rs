@@ -13,10 +13,9 @@ use std::any::Any;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use serde_yaml::Value;
 use tokio::time::Instant;
 
-use crate::config::{AuthConfig, Schema, Section, Validator};
+use crate::config::{section, Identity, Schema, Section, SectionInput};
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{Inventory, InventorySource};
 use crate::transport::CloudClient;
@@ -33,46 +32,29 @@ pub const INSTANCES_COLLECTOR: &str = "dcs_instances";
 /// The DCS service.
 pub struct Dcs;
 
+/// Who DCS is.
+static IDENTITY: Identity = Identity {
+    key: KEY,
+    title: "DCS",
+    example: "`dcs: {}`",
+    endpoint: |region| format!("https://dcs.{region}.myhuaweicloud.com"),
+    top_key: None,
+    account_wide: true,
+};
+
 impl Schema for Dcs {
-    fn key(&self) -> &'static str {
-        KEY
+    fn identity(&self) -> &'static Identity {
+        &IDENTITY
     }
 
-    fn default_endpoint(&self, region: &str) -> String {
-        format!("https://dcs.{region}.myhuaweicloud.com")
-    }
-
-    fn example(&self) -> &'static str {
-        "`dcs: {}`"
-    }
-
-    fn cloud_section(
-        &self,
-        value: Value,
-        at: &str,
-        _auth: Option<&AuthConfig>,
-        v: &mut Validator<'_>,
-    ) -> Option<Arc<dyn Section>> {
-        config::decode(value, at, v).map(|c| Arc::new(c) as Arc<dyn Section>)
+    fn cloud_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
+        config::decode(input.value, input.at, input.v).map(section)
     }
 }
 
 impl Service for Dcs {
-    fn title(&self) -> &'static str {
-        "DCS"
-    }
-
-    fn account_wide(&self) -> bool {
-        true
-    }
-
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
-        let cfg = cx
-            .cloud
-            .sections
-            .get::<DcsConfig>(KEY)
-            .cloned()
-            .ok_or_else(|| format!("cloud {}: no dcs section", cx.cloud.name))?;
+        let cfg: DcsConfig = cx.section(KEY)?;
         Ok(Box::new(DcsRuntime {
             cfg,
             client: cx.client.clone(),

@@ -15,10 +15,9 @@ use std::any::Any;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use serde_yaml::Value;
 use tokio::time::Instant;
 
-use crate::config::{AuthConfig, Schema, Section, Validator};
+use crate::config::{section, Identity, Schema, Section, SectionInput};
 use crate::metrics::Families;
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{Inventory, InventorySource, Status};
@@ -35,46 +34,29 @@ pub const COLLECTOR: &str = "ddm";
 /// The DDM service.
 pub struct Ddm;
 
+/// Who DDM is.
+static IDENTITY: Identity = Identity {
+    key: KEY,
+    title: "DDM",
+    example: "`ddm:`",
+    endpoint: |region| format!("https://ddm.{region}.myhuaweicloud.com"),
+    top_key: None,
+    account_wide: true,
+};
+
 impl Schema for Ddm {
-    fn key(&self) -> &'static str {
-        KEY
+    fn identity(&self) -> &'static Identity {
+        &IDENTITY
     }
 
-    fn default_endpoint(&self, region: &str) -> String {
-        format!("https://ddm.{region}.myhuaweicloud.com")
-    }
-
-    fn example(&self) -> &'static str {
-        "`ddm:`"
-    }
-
-    fn cloud_section(
-        &self,
-        value: Value,
-        at: &str,
-        _auth: Option<&AuthConfig>,
-        v: &mut Validator<'_>,
-    ) -> Option<Arc<dyn Section>> {
-        config::decode(value, at, v).map(|c| Arc::new(c) as Arc<dyn Section>)
+    fn cloud_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
+        config::decode(input.value, input.at, input.v).map(section)
     }
 }
 
 impl Service for Ddm {
-    fn title(&self) -> &'static str {
-        "DDM"
-    }
-
-    fn account_wide(&self) -> bool {
-        true
-    }
-
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
-        let cfg = cx
-            .cloud
-            .sections
-            .get::<DdmConfig>(KEY)
-            .cloned()
-            .ok_or_else(|| format!("cloud {}: no ddm section", cx.cloud.name))?;
+        let cfg: DdmConfig = cx.section(KEY)?;
         // The cached answers and the inventory were read with the client's credentials, so
         // they go with it, and with an unchanged section.
         let kept = cx

@@ -19,14 +19,12 @@ pub mod status;
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use serde_yaml::Value;
 use tokio::time::Instant;
 
-use crate::config::{AuthConfig, CloudConfig, Config, Schema, Section, Shard, Validator};
+use crate::config::{section, AuthConfig, Config, Identity, Schema, Section, SectionInput, Shard};
 use crate::inventory::{Inventory as Discovered, Snapshot};
 use crate::metrics::Families;
 use crate::services::fleet::Fleet;
@@ -52,46 +50,31 @@ pub const DISCOVERY_COLLECTOR: &str = "koophone_discovery";
 /// The KooPhone service.
 pub struct Koophone;
 
+/// Who KooPhone is: one global host, phones split across the shards.
+static IDENTITY: Identity = Identity {
+    key: KEY,
+    title: "KooPhone",
+    example: "`koophone:`",
+    endpoint: |_| "https://koophone.myhuaweicloud.com".to_string(),
+    top_key: Some("probes"),
+    account_wide: false,
+};
+
 impl Schema for Koophone {
-    fn key(&self) -> &'static str {
-        KEY
+    fn identity(&self) -> &'static Identity {
+        &IDENTITY
     }
 
-    fn default_endpoint(&self, _region: &str) -> String {
-        // One global host.
-        "https://koophone.myhuaweicloud.com".to_string()
-    }
-
-    fn example(&self) -> &'static str {
-        "`koophone:`"
-    }
-
-    fn cloud_section(
-        &self,
-        value: Value,
-        at: &str,
-        auth: Option<&AuthConfig>,
-        v: &mut Validator<'_>,
-    ) -> Option<Arc<dyn Section>> {
-        let section = config::decode(value, at, v)?;
-        if let Some(AuthConfig::Aksk { .. }) = auth {
-            v.fail(at, "KooPhone accepts only IAM tokens; give this cloud `password` or `token` auth, or move the phones to a cloud that has it");
+    fn cloud_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
+        let parsed = config::decode(input.value, input.at, input.v)?;
+        if let Some(AuthConfig::Aksk { .. }) = input.auth {
+            input.v.fail(input.at, "KooPhone accepts only IAM tokens; give this cloud `password` or `token` auth, or move the phones to a cloud that has it");
         }
-        Some(Arc::new(section))
+        Some(section(parsed))
     }
 
-    fn top_key(&self) -> Option<&'static str> {
-        Some("probes")
-    }
-
-    fn top_section(
-        &self,
-        value: Value,
-        clouds: &[CloudConfig],
-        timeout: Duration,
-        v: &mut Validator<'_>,
-    ) -> Option<Arc<dyn Section>> {
-        modules::decode(value, clouds, timeout, v).map(|m| Arc::new(m) as Arc<dyn Section>)
+    fn top_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
+        modules::decode(input.value, input.clouds, input.timeout, input.v).map(section)
     }
 }
 
@@ -104,22 +87,9 @@ pub struct ProbeState {
 }
 
 impl Service for Koophone {
-    fn title(&self) -> &'static str {
-        "KooPhone"
-    }
-
-    fn account_wide(&self) -> bool {
-        false
-    }
-
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let name = &cx.cloud.name;
-        let cfg = cx
-            .cloud
-            .sections
-            .get::<KoophoneConfig>(KEY)
-            .cloned()
-            .ok_or_else(|| format!("cloud {name}: no koophone section"))?;
+        let cfg: KoophoneConfig = cx.section(KEY)?;
         let shard = cx.config.shard;
         let before = cx.before.as_ref().and_then(|b| {
             Some((
