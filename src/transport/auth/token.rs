@@ -22,7 +22,10 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::metrics::SelfMetrics;
-use crate::transport::{ApiError, ErrorKind, Operation, Reply, Request, Transport};
+use crate::transport::body::decode_json;
+use crate::transport::http::Transport;
+use crate::transport::request::{Operation, Reply, Request};
+use crate::upstream::{ApiError, ErrorKind};
 
 /// The IAM token operation.
 pub static IAM_TOKEN: Operation = Operation {
@@ -461,7 +464,7 @@ impl Password {
 /// Reads `token.expires_at` from an IAM token body: `Err` when the body does not decode,
 /// `Ok(Err(why))` when it decodes but carries no usable expiry, `Ok(Ok(t))` otherwise.
 pub fn parse_expiry(body: &[u8]) -> Result<Result<SystemTime, String>, String> {
-    let info: TokenBody = crate::transport::decode_json(body)?;
+    let info: TokenBody = decode_json(body)?;
     Ok(match info.token.expires_at.as_deref() {
         None => Err("token.expires_at is missing".into()),
         Some(s) => humantime::parse_rfc3339_weak(s)
