@@ -186,7 +186,7 @@ mod tests {
             service: "svc",
             name: "Read",
             idempotent: true,
-            koophone: false,
+            sends_request_id: false,
             budget: None,
         };
         let e = classify(&READ, StatusCode::TEMPORARY_REDIRECT, &reply).unwrap_err();

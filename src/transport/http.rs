@@ -118,7 +118,7 @@ impl Transport {
                 ));
             }
         }
-        let sent_id = if op.koophone {
+        let sent_id = if op.sends_request_id {
             // An operation that carries its id in the query (the listing) sends the same one.
             Some(
                 req.query

@@ -17,8 +17,10 @@ pub struct Operation {
     pub name: &'static str,
     /// Reads are retried on 5xx, 429 and transport errors; writes are not.
     pub idempotent: bool,
-    /// KooPhone: a fresh `x-request-id` is required and errors come inside HTTP 200.
-    pub koophone: bool,
+    /// Each call sends an `x-request-id` header: the one its query carries, else a fresh one;
+    /// the call's errors name it when the answer names none. For services that require one
+    /// (KooPhone; its errors inside HTTP 200 are read by its own body decoding, not here).
+    pub sends_request_id: bool,
     /// The service's documented call budget, shared by every call of the service on one
     /// cloud (the transport holds one window per service); `None` when it documents none.
     pub budget: Option<Budget>,

@@ -32,7 +32,7 @@ pub static IAM_TOKEN: Operation = Operation {
     service: "iam",
     name: "iam_token",
     idempotent: false,
-    koophone: false,
+    sends_request_id: false,
     budget: None,
 };
 
