@@ -10,8 +10,6 @@
 //! rather than with a new one.
 
 use std::sync::Arc;
-
-use futures::future::{BoxFuture, FutureExt, Shared};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
@@ -22,6 +20,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::metrics::SelfMetrics;
+use crate::sync::{spawn_flight, Flight};
 use crate::transport::body::decode_json;
 use crate::transport::http::Transport;
 use crate::transport::request::{Operation, Reply, Request};
@@ -66,25 +65,35 @@ enum Source {
 
 /// What a password-flow token request needs; shared with the spawned request.
 struct Password {
+    /// `cloud` label, for log lines.
     cloud: String,
+    /// Where the request goes out (counted and timed like every call).
     transport: Arc<Transport>,
+    /// IAM base URL, without a trailing `/`.
     iam: String,
+    /// The account (domain) name.
     domain: String,
+    /// The IAM user name.
     user: String,
+    /// The user's password.
     password: SecretString,
+    /// The project the token is scoped to.
     project_id: String,
 }
 
 /// A token request's answer: the token, its believed expiry, the answer's request id.
 type Fetched = Result<(SecretString, Option<SystemTime>, Option<String>), ApiError>;
 /// The token request in flight, awaited by whoever holds the state lock.
-type PendingFetch = Shared<BoxFuture<'static, Fetched>>;
+type PendingFetch = Flight<Fetched>;
 
 struct Cached {
+    /// The token.
     value: SecretString,
     /// `None` when IAM did not give a believable one: kept until refused.
     expires_at: Option<SystemTime>,
+    /// When to ask for the next one (ahead of `expires_at`).
     refresh_at: Option<SystemTime>,
+    /// Which fetch it came from (a refusal names the generation it was refused with).
     generation: u64,
     /// A call was refused with it (401): replaced as soon as IAM may be asked again.
     refused: bool,
@@ -92,10 +101,15 @@ struct Cached {
 
 #[derive(Default)]
 struct State {
+    /// The token held, if any.
     current: Option<Cached>,
+    /// Generation of the last token fetched.
     generation: u64,
+    /// Token requests failed in a row (the backoff doubles with each).
     failures: u32,
+    /// Not before this after a failure (backoff).
     next_try: Option<Instant>,
+    /// Why the last token request failed, served while backing off.
     last_error: Option<ApiError>,
     /// When IAM was last asked for a token (the [`MIN_REQUEST_INTERVAL`] counts from here).
     last_request: Option<Instant>,
@@ -119,9 +133,14 @@ impl State {
 
 /// Hands out a valid token for one cloud.
 pub struct TokenProvider {
+    /// `cloud` label.
     cloud: String,
+    /// Where tokens come from.
     source: Source,
+    /// Where token requests and the expiry are recorded.
     metrics: SelfMetrics,
+    /// An async lock: held across the wait for the request in flight, so callers queue behind
+    /// the one that started it instead of each asking IAM.
     state: Mutex<State>,
 }
 
@@ -133,13 +152,17 @@ impl std::fmt::Debug for TokenProvider {
     }
 }
 
+/// IAM's token answer body (the token itself is in `X-Subject-Token`).
 #[derive(Deserialize)]
 struct TokenBody {
+    /// `token`.
     token: TokenInfo,
 }
 
+/// The part of `token` that is read.
 #[derive(Deserialize)]
 struct TokenInfo {
+    /// RFC 3339.
     #[serde(default)]
     expires_at: Option<String>,
 }
@@ -246,20 +269,16 @@ impl TokenProvider {
                 // Spawned: the request runs to its end even if the caller that started it
                 // goes away at its own (maybe tiny) deadline, so its answer serves the next
                 // caller instead of being lost while the 30 s floor forbids asking again.
-                let task = tokio::spawn(crate::debug_log::carry(
-                    async move { pw.fetch(until).await },
-                ));
-                let fut: PendingFetch = async move {
-                    task.await.unwrap_or_else(|e| {
+                let fut: PendingFetch = spawn_flight(
+                    crate::debug_log::carry(async move { pw.fetch(until).await }),
+                    |e| {
                         Err(ApiError::new(
                             ErrorKind::TransportError,
                             IAM_TOKEN.name,
                             format!("the token request task ended abnormally: {e}"),
                         ))
-                    })
-                }
-                .boxed()
-                .shared();
+                    },
+                );
                 state.pending = Some(fut.clone());
                 fut
             }
