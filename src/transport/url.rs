@@ -42,3 +42,31 @@ pub fn new_request_id() -> String {
     let v: u128 = rand::thread_rng().gen();
     format!("{v:032x}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_matches_python_quote() {
+        for (raw, encoded) in [
+            ("aZ09-_.~", "aZ09-_.~"),
+            ("a b+/=&ü", "a%20b%2B%2F%3D%26%C3%BC"),
+        ] {
+            assert_eq!(encode_component(raw), encoded, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_query_goes_encoded_and_sorted() {
+        let query = [("z", "1"), ("a", "b c"), ("a", "a")].map(|(k, v)| (k.into(), v.into()));
+        assert_eq!(
+            build_url("https://h.example/", "/v1/x", &query),
+            "https://h.example/v1/x?a=a&a=b%20c&z=1"
+        );
+        assert_eq!(
+            build_url("https://h.example", "/v1", &[]),
+            "https://h.example/v1"
+        );
+    }
+}
