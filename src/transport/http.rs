@@ -79,7 +79,13 @@ impl Transport {
         deadline: Instant,
     ) -> Result<Reply, ApiError> {
         let started = std::time::Instant::now();
-        let result = self.execute_once(req, url, headers, deadline).await;
+        let result = async {
+            self.take_budget(req.op)?;
+            let sent_id = request_id_to_send(req);
+            let builder = self.prepare(req, url, headers, sent_id.as_deref());
+            self.exchange(req.op, builder, sent_id, deadline).await
+        }
+        .await;
         let outcome = result.as_ref().map(|reply| Answered {
             status: reply.status,
             request_id: reply.request_id.as_deref(),
@@ -95,17 +101,16 @@ impl Transport {
         result
     }
 
-    async fn execute_once(
-        &self,
-        req: &Request,
-        url: &str,
-        headers: HeaderMap,
-        deadline: Instant,
-    ) -> Result<Reply, ApiError> {
-        let op = req.op;
-        if let Some(budget) = op.budget {
-            if let Err(wait) = self.budgets.try_acquire(op.service, budget) {
-                return Err(ApiError::new(
+    /// Takes one call from `op`'s budget, if it has one; a call the budget refuses is not sent
+    /// (and not counted).
+    fn take_budget(&self, op: &Operation) -> Result<(), ApiError> {
+        let Some(budget) = op.budget else {
+            return Ok(());
+        };
+        self.budgets
+            .try_acquire(op.service, budget)
+            .map_err(|wait| {
+                ApiError::new(
                     ErrorKind::LimitExceeded,
                     op.name,
                     format!(
@@ -115,21 +120,44 @@ impl Transport {
                         budget.per.as_secs(),
                         wait.as_secs_f64().ceil()
                     ),
-                ));
-            }
+                )
+            })
+    }
+
+    /// The request as it goes out: `headers` as given, the request id, the JSON body.
+    fn prepare(
+        &self,
+        req: &Request,
+        url: &str,
+        headers: HeaderMap,
+        sent_id: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let has_content_type = headers.contains_key(CONTENT_TYPE);
+        let mut builder = self.http.request(req.method.clone(), url).headers(headers);
+        if let Some(id) = sent_id {
+            builder = builder.header("x-request-id", id);
         }
-        let sent_id = if op.sends_request_id {
-            // An operation that carries its id in the query (the listing) sends the same one.
-            Some(
-                req.query
-                    .iter()
-                    .find(|(k, _)| k == "x-request-id")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_else(new_request_id),
-            )
-        } else {
-            None
-        };
+        if let Some(body) = &req.body {
+            if !has_content_type {
+                builder = builder.header(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/json;charset=UTF-8"),
+                );
+            }
+            builder = builder.body(body.clone());
+        }
+        builder
+    }
+
+    /// Waits for a connection slot, sends `builder` within the deadline, reads the body within
+    /// the limit, times and (unless it answered 2xx) counts the call, and classifies the answer.
+    async fn exchange(
+        &self,
+        op: &'static Operation,
+        builder: reqwest::RequestBuilder,
+        sent_id: Option<String>,
+        deadline: Instant,
+    ) -> Result<Reply, ApiError> {
         let permit = match tokio::time::timeout_at(deadline, self.limiter.acquire()).await {
             Ok(Ok(p)) => p,
             Ok(Err(_)) => {
@@ -160,24 +188,7 @@ impl Transport {
                 ),
             ));
         }
-        let has_content_type = headers.contains_key(CONTENT_TYPE);
-        let mut builder = self
-            .http
-            .request(req.method.clone(), url)
-            .headers(headers)
-            .timeout(remaining);
-        if let Some(id) = &sent_id {
-            builder = builder.header("x-request-id", id);
-        }
-        if let Some(body) = &req.body {
-            if !has_content_type {
-                builder = builder.header(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/json;charset=UTF-8"),
-                );
-            }
-            builder = builder.body(body.clone());
-        }
+        let builder = builder.timeout(remaining);
         let result = tokio::time::timeout_at(deadline, async {
             let resp = builder.send().await?;
             let status = resp.status();
@@ -271,6 +282,18 @@ impl Transport {
             .inc();
         e
     }
+}
+
+/// The `x-request-id` a call of `req.op` sends, if it sends one: an operation that carries its
+/// id in the query (a listing) sends the same one, any other a fresh one.
+fn request_id_to_send(req: &Request) -> Option<String> {
+    req.op.sends_request_id.then(|| {
+        req.query
+            .iter()
+            .find(|(k, _)| k == "x-request-id")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(new_request_id)
+    })
 }
 
 /// Why reading an answer failed.
