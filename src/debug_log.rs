@@ -23,9 +23,12 @@ pub const MAX_LINES: usize = 2_000;
 /// Longest value written (longer ones are cut with `…`).
 pub const MAX_VALUE: usize = 300;
 
+/// The lines of one capture.
 #[derive(Default)]
 struct Log {
+    /// At most [`MAX_LINES`], oldest first.
     lines: Vec<String>,
+    /// Lines left out once `lines` was full.
     dropped: usize,
 }
 

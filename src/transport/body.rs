@@ -71,6 +71,7 @@ mod tests {
 
     #[derive(Deserialize, Debug, PartialEq)]
     struct Doc {
+        /// Numbers.
         a: Vec<u32>,
     }
 
