@@ -209,15 +209,13 @@ impl TokenProvider {
         matches!(self.source, Source::Password(_))
     }
 
-    /// A token valid now, and its generation (pass it to [`invalidate`](Self::invalidate)).
+    /// A token valid now, and its generation (pass it to [`refuse`](Self::refuse)).
     /// Fetches one if none is cached or the cached one is due for refresh; concurrent callers
     /// wait for that one fetch.
     pub async fn token(&self, deadline: Instant) -> Result<(SecretString, u64), ApiError> {
-        let Source::Password(_) = &self.source else {
-            let Source::Fixed(t) = &self.source else {
-                unreachable!("matched above")
-            };
-            return Ok((t.clone(), 0));
+        let pw = match &self.source {
+            Source::Fixed(t) => return Ok((t.clone(), 0)),
+            Source::Password(pw) => pw,
         };
         let mut state = match tokio::time::timeout_at(deadline, self.state.lock()).await {
             Ok(s) => s,
@@ -260,9 +258,6 @@ impl TokenProvider {
                     );
                     return Err(e);
                 }
-                let Source::Password(pw) = &self.source else {
-                    unreachable!("fixed tokens returned above")
-                };
                 state.last_request = Some(Instant::now());
                 let pw = pw.clone();
                 let until = deadline.max(Instant::now() + FETCH_TIME_FLOOR);
