@@ -15,16 +15,20 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::transport::{ApiError, Reply, Request};
+use crate::sync::lock;
+use crate::upstream::ApiError;
 
 /// Most lines one log keeps; one more line says how many were left out.
 pub const MAX_LINES: usize = 2_000;
 /// Longest value written (longer ones are cut with `…`).
 pub const MAX_VALUE: usize = 300;
 
+/// The lines of one capture.
 #[derive(Default)]
 struct Log {
+    /// At most [`MAX_LINES`], oldest first.
     lines: Vec<String>,
+    /// Lines left out once `lines` was full.
     dropped: usize,
 }
 
@@ -36,7 +40,7 @@ tokio::task_local! {
 pub async fn capture<F: Future>(f: F) -> (F::Output, Vec<String>) {
     let log = Arc::new(Mutex::new(Log::default()));
     let out = LOG.scope(log.clone(), f).await;
-    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+    let mut log = lock(&log);
     let mut lines = std::mem::take(&mut log.lines);
     if log.dropped > 0 {
         lines.push(line(
@@ -72,7 +76,7 @@ pub fn event(level: &str, msg: &str, fields: impl FnOnce() -> Vec<(&'static str,
     }
     let text = line(level, msg, &fields());
     let _ = LOG.try_with(|log| {
-        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = lock(log);
         if log.lines.len() < MAX_LINES {
             log.lines.push(text);
         } else {
@@ -81,23 +85,40 @@ pub fn event(level: &str, msg: &str, fields: impl FnOnce() -> Vec<(&'static str,
     });
 }
 
+/// What an upstream call that was answered (with a 2xx) came back with, for its log line.
+#[derive(Debug, Clone, Copy)]
+pub struct Answered<'a> {
+    /// HTTP status.
+    pub status: u16,
+    /// The answer's request id, or the one sent.
+    pub request_id: Option<&'a str>,
+    /// Size of the body.
+    pub bytes: usize,
+}
+
 /// One upstream exchange, as the transport saw it (the body is judged later, see
-/// [`answer_refused`]).
-pub fn upstream_call(req: &Request, url: &str, result: &Result<Reply, ApiError>, took: Duration) {
+/// [`answer_refused`]): `operation` label, HTTP method, the URL sent to, and the outcome.
+pub fn upstream_call(
+    operation: &str,
+    method: &str,
+    url: &str,
+    outcome: Result<Answered<'_>, &ApiError>,
+    took: Duration,
+) {
     event(
-        if result.is_ok() { "info" } else { "warn" },
+        if outcome.is_ok() { "info" } else { "warn" },
         "upstream call",
         || {
             let mut f = vec![
-                ("operation", req.op.name.to_string()),
-                ("method", req.method.to_string()),
+                ("operation", operation.to_string()),
+                ("method", method.to_string()),
                 ("url", safe_url(url)),
             ];
-            match result {
+            match outcome {
                 Ok(reply) => {
                     f.push(("status", reply.status.to_string()));
-                    f.push(("request_id", id(reply.request_id.as_deref())));
-                    f.push(("bytes", reply.body.len().to_string()));
+                    f.push(("request_id", id(reply.request_id)));
+                    f.push(("bytes", reply.bytes.to_string()));
                 }
                 Err(e) => {
                     if let Some(s) = e.status {

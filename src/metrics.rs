@@ -22,7 +22,7 @@ pub struct Families {
     families: BTreeMap<&'static str, Family>,
     /// Set by a collector that answered for part of what it was asked (its families are
     /// served, its `huaweicloud_scrape_collector_success` is 0): why. Never merged.
-    incomplete: Option<crate::transport::ApiError>,
+    incomplete: Option<crate::upstream::ApiError>,
 }
 
 /// One gauge family: its help and its samples, already rendered.
@@ -77,12 +77,12 @@ impl Families {
 
     /// Marks these families as a partial answer: served, but the collector's success is 0,
     /// with `why` on the landing page.
-    pub fn mark_incomplete(&mut self, why: crate::transport::ApiError) {
+    pub fn mark_incomplete(&mut self, why: crate::upstream::ApiError) {
         self.incomplete = Some(why);
     }
 
     /// Why these families are a partial answer, if they are (taken, so it is said once).
-    pub fn take_incomplete(&mut self) -> Option<crate::transport::ApiError> {
+    pub fn take_incomplete(&mut self) -> Option<crate::upstream::ApiError> {
         self.incomplete.take()
     }
 

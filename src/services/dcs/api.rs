@@ -15,7 +15,7 @@ pub static DCS_STATUS: Operation = Operation {
     service: "dcs",
     name: "dcs_status",
     idempotent: true,
-    koophone: false,
+    sends_request_id: false,
     budget: None,
 };
 
@@ -24,7 +24,7 @@ pub static DCS_LIST: Operation = Operation {
     service: "dcs",
     name: "dcs_list",
     idempotent: true,
-    koophone: false,
+    sends_request_id: false,
     budget: None,
 };
 

@@ -17,7 +17,7 @@ pub static RESTORABLE: Operation = Operation {
     service: "ddm",
     name: "ddm_restorable",
     idempotent: true,
-    koophone: false,
+    sends_request_id: false,
     budget: Some(DDM_BUDGET),
 };
 
@@ -26,7 +26,7 @@ pub static LIST: Operation = Operation {
     service: "ddm",
     name: "ddm_list",
     idempotent: true,
-    koophone: false,
+    sends_request_id: false,
     budget: Some(DDM_BUDGET),
 };
 

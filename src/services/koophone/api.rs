@@ -15,7 +15,7 @@ pub static BATCH_STATUS: Operation = Operation {
     service: "koophone",
     name: "koophone_batch_status",
     idempotent: true,
-    koophone: true,
+    sends_request_id: true,
     budget: None,
 };
 /// `POST /v1/instances/async-command`: runs a command, so never retried.
@@ -23,7 +23,7 @@ pub static ASYNC_COMMAND: Operation = Operation {
     service: "koophone",
     name: "koophone_async_command",
     idempotent: false,
-    koophone: true,
+    sends_request_id: true,
     budget: None,
 };
 /// `GET /v1/instances/tasks/{task_id}`.
@@ -31,7 +31,7 @@ pub static TASK: Operation = Operation {
     service: "koophone",
     name: "koophone_task",
     idempotent: true,
-    koophone: true,
+    sends_request_id: true,
     budget: None,
 };
 
@@ -40,7 +40,7 @@ pub static LIST: Operation = Operation {
     service: "koophone",
     name: "koophone_list",
     idempotent: true,
-    koophone: true,
+    sends_request_id: true,
     budget: None,
 };
 

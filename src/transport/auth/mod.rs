@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::SecretString;
 
-use crate::transport::Request;
+use crate::transport::request::Request;
 
 /// Signs `req` with `SDK-HMAC-SHA256` as the official SDKs do. Returns the headers to send and
 /// the URL to send to (its query exactly as signed).

@@ -10,8 +10,6 @@
 //! rather than with a new one.
 
 use std::sync::Arc;
-
-use futures::future::{BoxFuture, FutureExt, Shared};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
@@ -22,14 +20,18 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::metrics::SelfMetrics;
-use crate::transport::{ApiError, ErrorKind, Operation, Reply, Request, Transport};
+use crate::sync::{spawn_flight, Flight};
+use crate::transport::body::decode_json;
+use crate::transport::http::Transport;
+use crate::transport::request::{Operation, Reply, Request};
+use crate::upstream::{ApiError, ErrorKind};
 
 /// The IAM token operation.
 pub static IAM_TOKEN: Operation = Operation {
     service: "iam",
     name: "iam_token",
     idempotent: false,
-    koophone: false,
+    sends_request_id: false,
     budget: None,
 };
 
@@ -63,25 +65,35 @@ enum Source {
 
 /// What a password-flow token request needs; shared with the spawned request.
 struct Password {
+    /// `cloud` label, for log lines.
     cloud: String,
+    /// Where the request goes out (counted and timed like every call).
     transport: Arc<Transport>,
+    /// IAM base URL, without a trailing `/`.
     iam: String,
+    /// The account (domain) name.
     domain: String,
+    /// The IAM user name.
     user: String,
+    /// The user's password.
     password: SecretString,
+    /// The project the token is scoped to.
     project_id: String,
 }
 
 /// A token request's answer: the token, its believed expiry, the answer's request id.
 type Fetched = Result<(SecretString, Option<SystemTime>, Option<String>), ApiError>;
 /// The token request in flight, awaited by whoever holds the state lock.
-type PendingFetch = Shared<BoxFuture<'static, Fetched>>;
+type PendingFetch = Flight<Fetched>;
 
 struct Cached {
+    /// The token.
     value: SecretString,
     /// `None` when IAM did not give a believable one: kept until refused.
     expires_at: Option<SystemTime>,
+    /// When to ask for the next one (ahead of `expires_at`).
     refresh_at: Option<SystemTime>,
+    /// Which fetch it came from (a refusal names the generation it was refused with).
     generation: u64,
     /// A call was refused with it (401): replaced as soon as IAM may be asked again.
     refused: bool,
@@ -89,10 +101,15 @@ struct Cached {
 
 #[derive(Default)]
 struct State {
+    /// The token held, if any.
     current: Option<Cached>,
+    /// Generation of the last token fetched.
     generation: u64,
+    /// Token requests failed in a row (the backoff doubles with each).
     failures: u32,
+    /// Not before this after a failure (backoff).
     next_try: Option<Instant>,
+    /// Why the last token request failed, served while backing off.
     last_error: Option<ApiError>,
     /// When IAM was last asked for a token (the [`MIN_REQUEST_INTERVAL`] counts from here).
     last_request: Option<Instant>,
@@ -116,9 +133,14 @@ impl State {
 
 /// Hands out a valid token for one cloud.
 pub struct TokenProvider {
+    /// `cloud` label.
     cloud: String,
+    /// Where tokens come from.
     source: Source,
+    /// Where token requests and the expiry are recorded.
     metrics: SelfMetrics,
+    /// An async lock: held across the wait for the request in flight, so callers queue behind
+    /// the one that started it instead of each asking IAM.
     state: Mutex<State>,
 }
 
@@ -130,13 +152,17 @@ impl std::fmt::Debug for TokenProvider {
     }
 }
 
+/// IAM's token answer body (the token itself is in `X-Subject-Token`).
 #[derive(Deserialize)]
 struct TokenBody {
+    /// `token`.
     token: TokenInfo,
 }
 
+/// The part of `token` that is read.
 #[derive(Deserialize)]
 struct TokenInfo {
+    /// RFC 3339.
     #[serde(default)]
     expires_at: Option<String>,
 }
@@ -183,15 +209,13 @@ impl TokenProvider {
         matches!(self.source, Source::Password(_))
     }
 
-    /// A token valid now, and its generation (pass it to [`invalidate`](Self::invalidate)).
+    /// A token valid now, and its generation (pass it to [`refuse`](Self::refuse)).
     /// Fetches one if none is cached or the cached one is due for refresh; concurrent callers
     /// wait for that one fetch.
     pub async fn token(&self, deadline: Instant) -> Result<(SecretString, u64), ApiError> {
-        let Source::Password(_) = &self.source else {
-            let Source::Fixed(t) = &self.source else {
-                unreachable!("matched above")
-            };
-            return Ok((t.clone(), 0));
+        let pw = match &self.source {
+            Source::Fixed(t) => return Ok((t.clone(), 0)),
+            Source::Password(pw) => pw,
         };
         let mut state = match tokio::time::timeout_at(deadline, self.state.lock()).await {
             Ok(s) => s,
@@ -234,29 +258,22 @@ impl TokenProvider {
                     );
                     return Err(e);
                 }
-                let Source::Password(pw) = &self.source else {
-                    unreachable!("fixed tokens returned above")
-                };
                 state.last_request = Some(Instant::now());
                 let pw = pw.clone();
                 let until = deadline.max(Instant::now() + FETCH_TIME_FLOOR);
                 // Spawned: the request runs to its end even if the caller that started it
                 // goes away at its own (maybe tiny) deadline, so its answer serves the next
                 // caller instead of being lost while the 30 s floor forbids asking again.
-                let task = tokio::spawn(crate::debug_log::carry(
-                    async move { pw.fetch(until).await },
-                ));
-                let fut: PendingFetch = async move {
-                    task.await.unwrap_or_else(|e| {
+                let fut: PendingFetch = spawn_flight(
+                    crate::debug_log::carry(async move { pw.fetch(until).await }),
+                    |e| {
                         Err(ApiError::new(
                             ErrorKind::TransportError,
                             IAM_TOKEN.name,
                             format!("the token request task ended abnormally: {e}"),
                         ))
-                    })
-                }
-                .boxed()
-                .shared();
+                    },
+                );
                 state.pending = Some(fut.clone());
                 fut
             }
@@ -461,7 +478,7 @@ impl Password {
 /// Reads `token.expires_at` from an IAM token body: `Err` when the body does not decode,
 /// `Ok(Err(why))` when it decodes but carries no usable expiry, `Ok(Ok(t))` otherwise.
 pub fn parse_expiry(body: &[u8]) -> Result<Result<SystemTime, String>, String> {
-    let info: TokenBody = crate::transport::decode_json(body)?;
+    let info: TokenBody = decode_json(body)?;
     Ok(match info.token.expires_at.as_deref() {
         None => Err("token.expires_at is missing".into()),
         Some(s) => humantime::parse_rfc3339_weak(s)
