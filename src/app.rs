@@ -11,8 +11,8 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::metrics::SelfMetrics;
 use crate::scrape::Exporter;
-use crate::server::web::serve::{serve_all, MAX_BODY_BYTES};
-use crate::server::web::WebConfigHandle;
+use crate::server::accept::{serve_all, MAX_BODY_BYTES};
+use crate::server::web_config::WebConfigHandle;
 use crate::server::{router, AppState};
 
 /// One `--web.listen-address` value.
@@ -365,7 +365,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; in-flight requests get up to
-    /// [`crate::server::web::serve::SHUTDOWN_GRACE`] to finish.
+    /// [`crate::server::accept::SHUTDOWN_GRACE`] to finish.
     pub async fn run_until<F>(self, shutdown: F) -> anyhow::Result<()>
     where
         F: std::future::Future<Output = ()> + Send + 'static,

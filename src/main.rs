@@ -103,7 +103,7 @@ fn main() -> ExitCode {
     }
     if cli.config_check {
         if let Some(path) = &cli.web_config_file {
-            if let Err(e) = huaweicloud_exporter::server::web::load(path) {
+            if let Err(e) = huaweicloud_exporter::server::web_config::load(path) {
                 println!("{e}");
                 return ExitCode::FAILURE;
             }

@@ -1,8 +1,19 @@
-//! The HTTP face: landing page, `/metrics`, `/probe` (and its `debug=true` log), health and
-//! readiness, and `/-/reload`; gzip on the two expositions.
+//! The HTTP face: the routes (landing page, `/metrics`, `/probe` and its `debug=true` log,
+//! health and readiness, `/-/reload`), gzip on the two expositions, and the front door they sit
+//! behind.
+//!
+//! # Layout
+//!
+//! - this file: the routes and their handlers, [`AppState`].
+//! - `landing`: the landing page.
+//! - [`listen`]: `--web.listen-address` parsing and binding.
+//! - [`accept`]: the accept loop, TLS handshakes, request limits, the auth/header gate, the
+//!   shutdown grace.
+//! - [`web_config`]: `--web.config.file` (TLS, basic auth, headers), re-read as it changes.
 
 mod landing;
-pub mod web;
+pub mod accept;
+pub mod web_config;
 
 use std::sync::{Arc, RwLock};
 

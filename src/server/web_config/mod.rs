@@ -1,27 +1,25 @@
-//! The web front door: `--web.config.file` in Prometheus exporter-toolkit's format (TLS, client
-//! certificates, basic auth, extra response headers), re-read when it or its PEM files change,
-//! and the HTTP server loop with its request limits and bounded graceful shutdown.
+//! `--web.config.file`, in Prometheus exporter-toolkit's format: TLS, client certificates, basic
+//! auth and extra response headers, and the handle that keeps it in force, re-read when the file
+//! or a PEM file it names changes.
 //!
 //! # Layout
 //!
-//! - [`config`]: strict decoding and validation of the file (pure, tested on literals).
-//! - [`auth`]: basic auth against bcrypt hashes, with the dummy hash, the verdict caches and the
-//!   bounded hashing pool that answers 429 rather than queue.
+//! - [`schema`]: strict decoding and validation of the file (pure, tested on literals).
+//! - [`basic_auth`]: basic auth against bcrypt hashes, with the dummy hash, the verdict caches
+//!   and the bounded hashing pool that answers 429 rather than queue.
 //! - `tls`: the rustls server config and client-certificate verifiers.
-//! - [`serve`]: accept loop, TLS handshakes, limits, the auth/header gate, shutdown grace.
 
-pub mod auth;
-pub mod config;
-pub mod serve;
+pub mod basic_auth;
+pub mod schema;
 mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-pub use config::{WebConfig, WebConfigError};
+pub use schema::{WebConfig, WebConfigError};
 
-use auth::BasicAuth;
+use basic_auth::BasicAuth;
 
 /// One loaded web config: the validated file plus what was built from it.
 pub struct ActiveWebConfig {
@@ -76,7 +74,7 @@ fn load_after(
         ),
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let config = config::parse(&text, &file, &base)?;
+    let config = schema::parse(&text, &file, &base)?;
     let tls = match &config.tls {
         None => None,
         Some(t) => Some(

@@ -17,8 +17,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use super::auth::{Verdict, RETRY_AFTER_SECS};
-use super::WebConfigHandle;
+use super::web_config::basic_auth::{Verdict, RETRY_AFTER_SECS};
+use super::web_config::WebConfigHandle;
 
 /// Request line plus headers may take at most this many bytes (hyper's read buffer).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -165,7 +165,7 @@ async fn serve_connection<I>(
 
 /// Body limit, authentication, then the routes; the configured headers go on every answer.
 /// Credentials that cannot be checked now (no free hashing slot for this client, see
-/// [`super::auth`]) are answered 429 with `Retry-After` at once.
+/// [`super::web_config::basic_auth`]) are answered 429 with `Retry-After` at once.
 async fn gate(
     req: Request<Incoming>,
     router: Router,

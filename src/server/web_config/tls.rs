@@ -12,7 +12,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 
-use super::config::{ClientAuth, TlsSettings, TlsVersion};
+use super::schema::{ClientAuth, TlsSettings, TlsVersion};
 
 /// Reads the certificate, key and client CAs named by `tls` and builds the server config.
 /// Errors are (field path, message).
