@@ -11,8 +11,9 @@
 //!   shutdown grace.
 //! - [`web_config`]: `--web.config.file` (TLS, basic auth, headers), re-read as it changes.
 
-mod landing;
 pub mod accept;
+mod landing;
+pub mod listen;
 pub mod web_config;
 
 use std::sync::{Arc, RwLock};
