@@ -48,3 +48,4 @@ pub mod sim;
 pub mod status;
 pub mod sync;
 pub mod transport;
+pub mod watch;

@@ -14,11 +14,13 @@ pub mod schema;
 mod tls;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::sync::Arc;
+
+use tokio::task::JoinError;
 
 pub use schema::{WebConfig, WebConfigError};
 
+use crate::watch::{read_text, Loader, Watched};
 use basic_auth::BasicAuth;
 
 /// One loaded web config: the validated file plus what was built from it.
@@ -31,25 +33,16 @@ pub struct ActiveWebConfig {
     pub auth: Arc<BasicAuth>,
 }
 
-/// Size and modification time of each file a web config depends on; a change means re-read.
-type Fingerprint = Vec<Option<(SystemTime, u64)>>;
-
 /// The web config in force, re-read when the file (or a PEM file it names) changes.
 pub struct WebConfigHandle {
-    /// The web config file.
-    path: PathBuf,
-    /// The config serving now; replaced whole on a good re-read.
-    active: RwLock<Arc<ActiveWebConfig>>,
-    /// The fingerprint last acted on (good or bad), so a broken file is reported once.
-    seen: Mutex<Fingerprint>,
-    /// Serialises re-reads.
-    reload_lock: tokio::sync::Mutex<()>,
+    /// The file and what was last loaded from it.
+    watched: Watched<WebConfigFile>,
 }
 
 impl std::fmt::Debug for WebConfigHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebConfigHandle")
-            .field("path", &self.path)
+            .field("path", &self.path())
             .finish_non_exhaustive()
     }
 }
@@ -66,24 +59,18 @@ fn load_after(
     previous: Option<&BasicAuth>,
 ) -> Result<ActiveWebConfig, WebConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| WebConfigError {
+    let err = |field: String, message: String| WebConfigError {
         file: file.clone(),
-        path: String::new(),
-        message: format!(
-            "cannot read the web config file: {e}; pass the right path with --web.config.file"
-        ),
-    })?;
+        path: field,
+        message,
+    };
+    let text = read_text(path, "web config file", "--web.config.file")
+        .map_err(|message| err(String::new(), message))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let config = schema::parse(&text, &file, &base)?;
     let tls = match &config.tls {
         None => None,
-        Some(t) => Some(
-            tls::server_config(t).map_err(|(p, message)| WebConfigError {
-                file: file.clone(),
-                path: p,
-                message,
-            })?,
-        ),
+        Some(t) => Some(tls::server_config(t).map_err(|(field, message)| err(field, message))?),
     };
     let auth = Arc::new(match previous {
         Some(p) => BasicAuth::carrying_over(config.users.clone(), p),
@@ -92,137 +79,133 @@ fn load_after(
     Ok(ActiveWebConfig { config, tls, auth })
 }
 
-fn fingerprint(path: &Path, config: Option<&WebConfig>) -> Fingerprint {
-    let mut files = vec![path.to_path_buf()];
-    if let Some(t) = config.and_then(|c| c.tls.as_ref()) {
-        files.push(t.cert_file.clone());
-        files.push(t.key_file.clone());
-        files.extend(t.client_ca_file.clone());
+/// `--web.config.file` as the watcher sees it: the file, and the PEM files it names.
+struct WebConfigFile {
+    /// The web config file.
+    path: PathBuf,
+}
+
+/// Why a (re-)read of the web config was not taken.
+enum Kept {
+    /// The file, or a PEM file it names, is wrong.
+    Invalid(WebConfigError),
+    /// The read never finished.
+    Interrupted(JoinError),
+    /// The re-read would turn TLS on (`added`) or off: that needs a restart.
+    TlsSwitch {
+        /// Whether `tls_server_config` was added (else removed).
+        added: bool,
+    },
+}
+
+impl Kept {
+    /// The start-up error: nothing is serving yet, so every problem stops the start.
+    fn into_error(self, path: &Path) -> WebConfigError {
+        let file = path.display().to_string();
+        match self {
+            Kept::Invalid(e) => e,
+            Kept::Interrupted(e) => WebConfigError {
+                file,
+                path: String::new(),
+                message: format!("loading was interrupted: {e}"),
+            },
+            Kept::TlsSwitch { .. } => WebConfigError {
+                file,
+                path: "tls_server_config".into(),
+                message: "switching between HTTP and HTTPS needs a restart".into(),
+            },
+        }
     }
-    files
-        .iter()
-        .map(|f| {
-            std::fs::metadata(f)
-                .ok()
-                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
-        })
-        .collect()
+}
+
+impl Loader for WebConfigFile {
+    type Value = ActiveWebConfig;
+    type Error = Kept;
+
+    fn files(&self) -> Vec<PathBuf> {
+        vec![self.path.clone()]
+    }
+
+    fn named_files(&self, value: &ActiveWebConfig) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        if let Some(t) = &value.config.tls {
+            files.push(t.cert_file.clone());
+            files.push(t.key_file.clone());
+            files.extend(t.client_ca_file.clone());
+        }
+        files
+    }
+
+    fn load(&self, previous: Option<&ActiveWebConfig>) -> Result<ActiveWebConfig, Kept> {
+        let new = load_after(&self.path, previous.map(|p| &*p.auth)).map_err(Kept::Invalid)?;
+        match previous {
+            Some(p) if new.tls.is_some() != p.tls.is_some() => Err(Kept::TlsSwitch {
+                added: new.tls.is_some(),
+            }),
+            _ => Ok(new),
+        }
+    }
+
+    fn interrupted(&self, error: JoinError) -> Kept {
+        Kept::Interrupted(error)
+    }
+
+    fn report(&self, outcome: Result<&ActiveWebConfig, &Kept>) {
+        match outcome {
+            Err(Kept::Interrupted(e)) => {
+                tracing::error!(error = %e, "re-reading the web config was interrupted; keeping the previous settings");
+            }
+            Err(Kept::Invalid(e)) => {
+                tracing::error!(error = %e, "web config re-read failed; keeping the previous settings");
+            }
+            Err(Kept::TlsSwitch { added }) => {
+                tracing::error!(
+                    file = %self.path.display(),
+                    "web config re-read: tls_server_config was {}; switching between HTTP and HTTPS needs a restart, keeping the previous settings",
+                    if *added { "added" } else { "removed" }
+                );
+            }
+            Ok(new) => {
+                tracing::info!(
+                    file = %self.path.display(),
+                    tls = new.tls.is_some(),
+                    users = new.config.users.len(),
+                    "web config reloaded"
+                );
+            }
+        }
+    }
 }
 
 impl WebConfigHandle {
     /// Loads `path`; any problem is an error (at startup nothing is serving yet).
     pub async fn load(path: &Path) -> Result<Arc<WebConfigHandle>, WebConfigError> {
-        let owned = path.to_path_buf();
-        let (active, seen) = tokio::task::spawn_blocking(move || {
-            let seen = fingerprint(&owned, None);
-            let active = load(&owned)?;
-            let mut seen = seen;
-            seen.extend(
-                fingerprint(&owned, Some(&active.config))
-                    .into_iter()
-                    .skip(1),
-            );
-            Ok::<_, WebConfigError>((active, seen))
-        })
-        .await
-        .map_err(|e| WebConfigError {
-            file: path.display().to_string(),
-            path: String::new(),
-            message: format!("loading was interrupted: {e}"),
-        })??;
-        Ok(Arc::new(WebConfigHandle {
+        let file = WebConfigFile {
             path: path.to_path_buf(),
-            active: RwLock::new(Arc::new(active)),
-            seen: Mutex::new(seen),
-            reload_lock: tokio::sync::Mutex::new(()),
-        }))
+        };
+        let watched = Watched::load(file)
+            .await
+            .map_err(|kept| kept.into_error(path))?;
+        Ok(Arc::new(WebConfigHandle { watched }))
     }
 
     /// The web config file.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn snapshot(&self) -> Arc<ActiveWebConfig> {
-        match self.active.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        &self.watched.loader().path
     }
 
     /// Whether TLS is on. Fixed for the life of the process: switching between HTTP and HTTPS
     /// needs a restart.
     pub fn tls_enabled(&self) -> bool {
-        self.snapshot().tls.is_some()
+        self.watched.latest().tls.is_some()
     }
 
     /// The config in force, after re-reading the files if they changed since last looked at.
     /// A bad re-read keeps the previous config and logs why.
     pub async fn current(&self) -> Arc<ActiveWebConfig> {
-        let active = self.snapshot();
-        let now = fingerprint(&self.path, Some(&active.config));
-        if self.seen.lock().map(|s| *s == now).unwrap_or(true) {
-            return active;
-        }
-        let _guard = self.reload_lock.lock().await;
-        // Another request may have re-read while we waited.
-        let active = self.snapshot();
-        let now = fingerprint(&self.path, Some(&active.config));
-        if self.seen.lock().map(|s| *s == now).unwrap_or(true) {
-            return active;
-        }
-        let path = self.path.clone();
-        let previous = active.auth.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            // The web config's own stat is taken before the read, so a write racing the read
-            // is noticed next time.
-            let before = fingerprint(&path, None);
-            load_after(&path, Some(&previous)).map(|new| {
-                let seen: Fingerprint = before
-                    .into_iter()
-                    .chain(fingerprint(&path, Some(&new.config)).into_iter().skip(1))
-                    .collect();
-                (new, seen)
-            })
-        })
-        .await;
-        // Whatever happens, this state of the files has been dealt with; a refused one is
-        // reported once, not on every request.
-        if let Ok(mut s) = self.seen.lock() {
-            *s = now;
-        }
-        let (new, seen) = match loaded {
-            Err(e) => {
-                tracing::error!(error = %e, "re-reading the web config was interrupted; keeping the previous settings");
-                return active;
-            }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "web config re-read failed; keeping the previous settings");
-                return active;
-            }
-            Ok(Ok((new, _))) if new.tls.is_some() != active.tls.is_some() => {
-                tracing::error!(
-                    file = %self.path.display(),
-                    "web config re-read: tls_server_config was {}; switching between HTTP and HTTPS needs a restart, keeping the previous settings",
-                    if new.tls.is_some() { "added" } else { "removed" }
-                );
-                return active;
-            }
-            Ok(Ok((new, seen))) => (Arc::new(new), seen),
-        };
-        if let Ok(mut s) = self.seen.lock() {
-            *s = seen;
-        }
-        match self.active.write() {
-            Ok(mut g) => *g = new.clone(),
-            Err(p) => *p.into_inner() = new.clone(),
-        }
-        tracing::info!(
-            file = %self.path.display(),
-            tls = new.tls.is_some(),
-            users = new.config.users.len(),
-            "web config reloaded"
-        );
-        new
+        self.watched.current().await
     }
 }
+
+#[cfg(test)]
+mod tests;
