@@ -42,23 +42,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// exporter-toolkit.
 pub const UNAUTHENTICATED_PATH: &str = "/-/healthy";
 
-/// Serves `router` on `listener` until `shutdown` resolves. With `web`, TLS, basic auth and
-/// extra headers follow the web config (re-read as it changes).
-pub async fn serve<F>(
-    listener: TcpListener,
-    router: Router,
-    web: Option<Arc<WebConfigHandle>>,
-    shutdown: F,
-) -> std::io::Result<()>
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    serve_all(vec![listener], router, web, shutdown).await
-}
-
 /// Serves `router` on every one of `listeners` (one per `--web.listen-address`) until
-/// `shutdown` resolves; the same web config (TLS, basic auth, headers) applies to all of them.
-/// On shutdown every listener stops accepting and in-flight requests get [`SHUTDOWN_GRACE`].
+/// `shutdown` resolves. With `web`, TLS, basic auth and extra headers follow the web config
+/// (re-read as it changes), the same for every listener. On shutdown every listener stops
+/// accepting and in-flight requests get [`SHUTDOWN_GRACE`].
 pub async fn serve_all<F>(
     listeners: Vec<TcpListener>,
     router: Router,

@@ -30,6 +30,7 @@ use crate::config;
 use crate::metrics::{encode, SelfMetrics};
 use crate::scrape::{deadline_for, Exporter};
 use crate::services::koophone::probe::Refusal;
+use crate::sync::{read, write};
 
 /// Content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -73,10 +74,7 @@ impl AppState {
 
     /// The exporter serving now.
     pub fn exporter(&self) -> Arc<Exporter> {
-        match self.exporter.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        read(&self.exporter).clone()
     }
 
     /// Re-reads the config file, applies the command-line overrides again, and swaps the
@@ -111,10 +109,7 @@ impl AppState {
             Ok(exporter) => {
                 let shard = exporter.config.shard;
                 let new = Arc::new(exporter);
-                match self.exporter.write() {
-                    Ok(mut g) => *g = new,
-                    Err(p) => *p.into_inner() = new,
-                }
+                *write(&self.exporter) = new;
                 self.metrics.config_reload_ok.set(1);
                 tracing::info!(file = %source.path.display(), shard = %shard, "configuration reloaded");
                 Ok(())
@@ -349,22 +344,6 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
         &state.telemetry_path,
         &state.extra_links,
     ))
-}
-
-/// Minimal HTML escaping for text and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

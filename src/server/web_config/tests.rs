@@ -112,7 +112,10 @@ fn a_rotated_certificate_is_read_again() {
         // Another name: another length, so the change is seen whatever the clock's grain.
         write_pem(dir.path(), "exporter.example.com");
         let second = handle.current().await;
-        assert!(!Arc::ptr_eq(&first, &second), "the new certificate was read");
+        assert!(
+            !Arc::ptr_eq(&first, &second),
+            "the new certificate was read"
+        );
         assert!(second.tls.is_some());
     });
 }
