@@ -141,10 +141,22 @@ impl<L: Loader> Watched<L> {
     async fn changed(&self, value: &L::Value) -> Option<Fingerprint> {
         let mut files = self.loader.files();
         files.extend(self.loader.named_files(value));
+        if files.is_empty() {
+            // Nothing to look at (a list given in the config alone): nothing ever changes.
+            return None;
+        }
         let now = tokio::task::spawn_blocking(move || fingerprint(&files))
             .await
             .ok()?;
         (*lock(&self.seen) != now).then_some(now)
+    }
+}
+
+impl<L: Loader + std::fmt::Debug> std::fmt::Debug for Watched<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watched")
+            .field("loader", &self.loader)
+            .finish_non_exhaustive()
     }
 }
 
@@ -267,6 +279,37 @@ mod tests {
             && e.ends_with("; pass the right path with --number.file"))
         );
         assert_eq!(told[4], Ok(333));
+    }
+
+    /// A value from no file at all (a list given in the config alone).
+    struct Fixed(AtomicUsize);
+
+    impl Loader for Fixed {
+        type Value = u32;
+        type Error = String;
+
+        fn files(&self) -> Vec<PathBuf> {
+            Vec::new()
+        }
+
+        fn load(&self, _: Option<&u32>) -> Result<u32, String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(4)
+        }
+
+        fn interrupted(&self, error: JoinError) -> String {
+            error.to_string()
+        }
+
+        fn report(&self, _: Result<&u32, &String>) {}
+    }
+
+    #[tokio::test]
+    async fn a_value_without_files_is_loaded_once() {
+        let watched = Watched::load_blocking(Fixed(AtomicUsize::new(0))).unwrap();
+        assert_eq!(*watched.current().await, 4);
+        assert_eq!(*watched.current().await, 4);
+        assert_eq!(watched.loader().0.load(Ordering::SeqCst), 1);
     }
 
     #[test]
