@@ -27,6 +27,8 @@
 //!   inventory sizes, the recent probes.
 //! - [`discovery`]: the generic inventory (last good listing, background refresh, single
 //!   flight) and the pager every list API goes through.
+//! - [`watch`]: the one file watcher: a value loaded from files and loaded again, off the async
+//!   threads, when they change (the web config, a phone-list file).
 //! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
 //! - [`http`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`).
 //! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
@@ -50,3 +52,4 @@ pub mod status;
 pub mod sync;
 pub mod transport;
 pub mod upstream;
+pub mod watch;

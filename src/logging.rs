@@ -177,6 +177,18 @@ fn field_key(name: &str) -> String {
     key
 }
 
+/// The typed `record_*` methods of [`Visit`]: each keeps its value's type (a number stays a
+/// number in JSON), and they differ only in that type.
+macro_rules! record_typed {
+    ($($method:ident: $ty:ty => $variant:ident),* $(,)?) => {
+        $(
+            fn $method(&mut self, field: &Field, value: $ty) {
+                self.put(field, Value::$variant(value));
+            }
+        )*
+    };
+}
+
 impl Visit for Collect {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.put(field, Value::Str(format!("{value:?}")));
@@ -184,23 +196,13 @@ impl Visit for Collect {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.put(field, Value::Str(value.to_string()));
     }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, Value::I64(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, Value::U64(value));
-    }
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.put(field, Value::I128(value));
-    }
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.put(field, Value::U128(value));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, Value::F64(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, Value::Bool(value));
+    record_typed! {
+        record_i64: i64 => I64,
+        record_u64: u64 => U64,
+        record_i128: i128 => I128,
+        record_u128: u128 => U128,
+        record_f64: f64 => F64,
+        record_bool: bool => Bool,
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.put(field, Value::Str(value.to_string()));

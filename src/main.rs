@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use huaweicloud_exporter::server::listen::{bind_listen_addresses, parse_listen_address};
 use huaweicloud_exporter::{app, config, logging, metrics};
 
 /// Prometheus exporter for Huawei Cloud management-plane state (DCS, KooPhone, DDM).
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
     }
     if cli.config_check {
         if let Some(path) = &cli.web_config_file {
-            if let Err(e) = huaweicloud_exporter::server::web::load(path) {
+            if let Err(e) = huaweicloud_exporter::server::web_config::load(path) {
                 println!("{e}");
                 return ExitCode::FAILURE;
             }
@@ -162,7 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let listen = cli
         .listen_address
         .iter()
-        .map(|a| app::parse_listen_address(a))
+        .map(|a| parse_listen_address(a))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if !cli.telemetry_path.starts_with('/') {
         anyhow::bail!(
@@ -171,7 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     let mut application = if cli.demo {
-        let listeners = app::bind_listen_addresses(&listen).await?;
+        let listeners = bind_listen_addresses(&listen).await?;
         app::demo(listeners, &cli.telemetry_path).await?
     } else {
         let source = config::Source {
@@ -182,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(shard) = source.overrides.shard {
             tracing::info!(shard = %shard, "sharding phones (the flags outrank the file, on every reload too); DCS and DDM are collected by shard 0 only");
         }
-        let listeners = app::bind_listen_addresses(&listen).await?;
+        let listeners = bind_listen_addresses(&listen).await?;
         app::Application::from_source_on(source, listeners, &cli.telemetry_path)?
     };
     if let Some(path) = &cli.web_config_file {

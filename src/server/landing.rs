@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use crate::scrape::Exporter;
-use crate::server::escape;
 use crate::status::{CollectorStatus, Inventory, InventorySource, ProbeRecord};
 
 const STYLE: &str = r#"
@@ -278,6 +277,22 @@ fn took(d: Duration) -> String {
     } else {
         format!("{:.2} s", d.as_secs_f64())
     }
+}
+
+/// Minimal HTML escaping for text and attribute values.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

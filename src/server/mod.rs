@@ -1,8 +1,20 @@
-//! The HTTP face: landing page, `/metrics`, `/probe` (and its `debug=true` log), health and
-//! readiness, and `/-/reload`; gzip on the two expositions.
+//! The HTTP face: the routes (landing page, `/metrics`, `/probe` and its `debug=true` log,
+//! health and readiness, `/-/reload`), gzip on the two expositions, and the front door they sit
+//! behind.
+//!
+//! # Layout
+//!
+//! - this file: the routes and their handlers, [`AppState`].
+//! - `landing`: the landing page.
+//! - [`listen`]: `--web.listen-address` parsing and binding.
+//! - [`accept`]: the accept loop, TLS handshakes, request limits, the auth/header gate, the
+//!   shutdown grace.
+//! - [`web_config`]: `--web.config.file` (TLS, basic auth, headers), re-read as it changes.
 
+pub mod accept;
 mod landing;
-pub mod web;
+pub mod listen;
+pub mod web_config;
 
 use std::sync::{Arc, RwLock};
 
@@ -19,6 +31,7 @@ use crate::deadline::deadline_for;
 use crate::metrics::{encode, SelfMetrics};
 use crate::scrape::Exporter;
 use crate::services::{ProbeAnswer, Refusal, PROBER};
+use crate::sync::{read, write};
 
 /// Content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -62,10 +75,7 @@ impl AppState {
 
     /// The exporter serving now.
     pub fn exporter(&self) -> Arc<Exporter> {
-        match self.exporter.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        read(&self.exporter).clone()
     }
 
     /// Re-reads the config file, applies the command-line overrides again, and swaps the
@@ -88,10 +98,7 @@ impl AppState {
             Ok(exporter) => {
                 let shard = exporter.config.shard;
                 let new = Arc::new(exporter);
-                match self.exporter.write() {
-                    Ok(mut g) => *g = new,
-                    Err(p) => *p.into_inner() = new,
-                }
+                *write(&self.exporter) = new;
                 self.metrics.record_reload(true);
                 tracing::info!(file = %source.path.display(), shard = %shard, "configuration reloaded");
                 Ok(())
@@ -320,22 +327,6 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
         &state.telemetry_path,
         &state.extra_links,
     ))
-}
-
-/// Minimal HTML escaping for text and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

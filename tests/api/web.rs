@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use huaweicloud_exporter::server::web;
+use huaweicloud_exporter::server::web_config as web;
 use huaweicloud_exporter::sim::{SimHandle, Simulator};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use tokio::net::TcpListener;
@@ -351,7 +351,7 @@ fn invalid_web_configs_are_refused_with_file_field_and_fix() {
         ("rate_limit: { burst: 1, interval: 1s }\n".into(), "web.yml: rate_limit: is not supported by huaweicloud-exporter; remove it (rate-limit in front of the exporter instead)"),
     ];
     for (text, want) in cases {
-        let got = web::config::parse(&text, "web.yml", Path::new("/etc/hwc"))
+        let got = web::schema::parse(&text, "web.yml", Path::new("/etc/hwc"))
             .map(|_| "accepted".to_string())
             .unwrap_or_else(|e| e.to_string());
         assert_eq!(got, want, "for\n{text}");

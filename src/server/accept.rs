@@ -17,8 +17,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use super::auth::{Verdict, RETRY_AFTER_SECS};
-use super::WebConfigHandle;
+use super::web_config::basic_auth::{Verdict, RETRY_AFTER_SECS};
+use super::web_config::WebConfigHandle;
 
 /// Request line plus headers may take at most this many bytes (hyper's read buffer).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -42,23 +42,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// exporter-toolkit.
 pub const UNAUTHENTICATED_PATH: &str = "/-/healthy";
 
-/// Serves `router` on `listener` until `shutdown` resolves. With `web`, TLS, basic auth and
-/// extra headers follow the web config (re-read as it changes).
-pub async fn serve<F>(
-    listener: TcpListener,
-    router: Router,
-    web: Option<Arc<WebConfigHandle>>,
-    shutdown: F,
-) -> std::io::Result<()>
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    serve_all(vec![listener], router, web, shutdown).await
-}
-
 /// Serves `router` on every one of `listeners` (one per `--web.listen-address`) until
-/// `shutdown` resolves; the same web config (TLS, basic auth, headers) applies to all of them.
-/// On shutdown every listener stops accepting and in-flight requests get [`SHUTDOWN_GRACE`].
+/// `shutdown` resolves. With `web`, TLS, basic auth and extra headers follow the web config
+/// (re-read as it changes), the same for every listener. On shutdown every listener stops
+/// accepting and in-flight requests get [`SHUTDOWN_GRACE`].
 pub async fn serve_all<F>(
     listeners: Vec<TcpListener>,
     router: Router,
@@ -165,7 +152,7 @@ async fn serve_connection<I>(
 
 /// Body limit, authentication, then the routes; the configured headers go on every answer.
 /// Credentials that cannot be checked now (no free hashing slot for this client, see
-/// [`super::auth`]) are answered 429 with `Retry-After` at once.
+/// [`super::web_config::basic_auth`]) are answered 429 with `Retry-After` at once.
 async fn gate(
     req: Request<Incoming>,
     router: Router,

@@ -29,6 +29,8 @@ use rand::RngCore;
 use sha2::Sha256;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::sync::lock;
+
 /// Good verdicts kept at most. Only a caller holding a valid password can add one, so this is
 /// never churned by an attacker; emptied when full.
 pub const GOOD_CACHE_CAPACITY: usize = 256;
@@ -134,10 +136,7 @@ struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let Some(peer) = self.peer else { return };
-        let mut peers = match self.pool.peers.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut peers = lock(&self.pool.peers);
         if let Some(n) = peers.get_mut(&peer) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -159,10 +158,7 @@ impl Pool {
     /// address already has its share in flight).
     fn try_slot(self: &Arc<Pool>, peer: Option<IpAddr>) -> Option<Slot> {
         let key = peer.map(peer_key);
-        let mut peers = match self.peers.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut peers = lock(&self.peers);
         if let Some(k) = key {
             if peers.get(&k).copied().unwrap_or(0) >= PER_PEER_RUNS {
                 return None;
@@ -185,9 +181,7 @@ fn report_refused() {
     static REFUSED: AtomicU64 = AtomicU64::new(0);
     static LAST_REPORT: Mutex<Option<std::time::Instant>> = Mutex::new(None);
     let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
-    let Ok(mut last) = LAST_REPORT.lock() else {
-        return;
-    };
+    let mut last = lock(&LAST_REPORT);
     let now = std::time::Instant::now();
     if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(60)) {
         return;
@@ -216,10 +210,8 @@ fn cache_key() -> &'static [u8; 32] {
 fn dummy_for_cost(cost: u32) -> String {
     static DUMMIES: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
     let dummies = DUMMIES.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Ok(g) = dummies.lock() {
-        if let Some(h) = g.get(&cost) {
-            return h.clone();
-        }
+    if let Some(h) = lock(dummies).get(&cost) {
+        return h.clone();
     }
     let mut password = [0u8; 32];
     let mut salt = [0u8; 16];
@@ -229,9 +221,7 @@ fn dummy_for_cost(cost: u32) -> String {
         .map(|h| h.format_for_version(bcrypt::Version::TwoY))
         // Costs come from hashes that parsed, so they are in bcrypt's range; this is a fallback.
         .unwrap_or_else(|_| FALLBACK_DUMMY.to_string());
-    if let Ok(mut g) = dummies.lock() {
-        g.insert(cost, hash.clone());
-    }
+    lock(dummies).insert(cost, hash.clone());
     hash
 }
 
@@ -244,12 +234,11 @@ fn insert_bounded(
     key: [u8; 32],
     user: &str,
 ) {
-    if let Ok(mut c) = cache.lock() {
-        if c.len() >= capacity {
-            c.clear();
-        }
-        c.insert(key, user.to_string());
+    let mut c = lock(cache);
+    if c.len() >= capacity {
+        c.clear();
     }
+    c.insert(key, user.to_string());
 }
 
 impl BasicAuth {
@@ -283,17 +272,12 @@ impl BasicAuth {
         let new = BasicAuth::new(users);
         let unchanged = |user: &String| new.users.get(user) == previous.users.get(user);
         for (from, to) in [(&previous.good, &new.good), (&previous.bad, &new.bad)] {
-            let kept: Vec<([u8; 32], String)> = match from.lock() {
-                Ok(c) => c
-                    .iter()
-                    .filter(|(_, u)| unchanged(u))
-                    .map(|(k, u)| (*k, u.clone()))
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            if let Ok(mut c) = to.lock() {
-                c.extend(kept);
-            }
+            let kept: Vec<([u8; 32], String)> = lock(from)
+                .iter()
+                .filter(|(_, u)| unchanged(u))
+                .map(|(k, u)| (*k, u.clone()))
+                .collect();
+            lock(to).extend(kept);
         }
         new
     }
@@ -340,19 +324,16 @@ impl BasicAuth {
         peer: Option<IpAddr>,
     ) -> Verdict {
         let key = cache_key_for(user, password);
-        if self.good.lock().is_ok_and(|c| c.contains_key(&key)) {
+        if lock(&self.good).contains_key(&key) {
             return Verdict::Allowed;
         }
-        if self.bad.lock().is_ok_and(|c| c.contains_key(&key)) {
+        if lock(&self.bad).contains_key(&key) {
             return Verdict::Denied;
         }
         // An identical check in flight (the same client's /metrics and /probe, say) is waited
         // for rather than run again or refused: it is one bcrypt run away at most.
         let start = {
-            let mut inflight = match self.inflight.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut inflight = lock(&self.inflight);
             match inflight.get(&key).cloned() {
                 Some(rx) => Err(Some(rx)),
                 None => match self.pool.try_slot(peer) {
@@ -392,9 +373,7 @@ impl BasicAuth {
             } else {
                 insert_bounded(&this.bad, CACHE_CAPACITY, key, &user);
             }
-            if let Ok(mut inflight) = this.inflight.lock() {
-                inflight.remove(&key);
-            }
+            lock(&this.inflight).remove(&key);
             let _ = tx.send(Some(verdict));
         });
         self.wait_for(key, rx).await
@@ -409,9 +388,7 @@ impl BasicAuth {
             Err(_) => {
                 // The run died without a verdict (a panic in bcrypt): forget it, so the next
                 // request runs its own.
-                if let Ok(mut inflight) = self.inflight.lock() {
-                    inflight.remove(&key);
-                }
+                lock(&self.inflight).remove(&key);
                 Verdict::Denied
             }
         }
@@ -445,190 +422,4 @@ pub fn decode_basic(value: &HeaderValue) -> Option<(String, String)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A gate with a pool of its own, so tests running in parallel never see each other busy.
-    fn own_pool(mut auth: BasicAuth) -> Arc<BasicAuth> {
-        auth.pool = Arc::new(Pool::new(4));
-        Arc::new(auth)
-    }
-
-    fn gate() -> Arc<BasicAuth> {
-        let hash = bcrypt::hash("right", 4).unwrap();
-        own_pool(BasicAuth::new(BTreeMap::from([(
-            "alice".to_string(),
-            hash,
-        )])))
-    }
-
-    #[tokio::test]
-    async fn unknown_user_is_checked_against_the_dummy_hash() {
-        let auth = gate();
-        let Target::Unknown(dummy) = auth.target("mallory") else {
-            panic!("mallory is not configured");
-        };
-        assert_eq!(dummy, auth.dummy_hash);
-        // Same cost as alice's hash, so the bcrypt run takes as long.
-        let cost = |h: &str| h.parse::<bcrypt::HashParts>().unwrap().get_cost();
-        assert_eq!(cost(dummy), cost(&auth.users["alice"]));
-
-        assert_eq!(auth.verify("mallory", "right", None).await, Verdict::Denied);
-        assert_eq!(
-            auth.bcrypt_runs(),
-            1,
-            "unknown users pay for one bcrypt run"
-        );
-    }
-
-    #[tokio::test]
-    async fn verdicts_are_cached_per_user_and_password() {
-        let auth = gate();
-        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
-        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
-        assert_eq!(auth.bcrypt_runs(), 1);
-        assert_eq!(auth.verify("alice", "wrong", None).await, Verdict::Denied);
-        assert_eq!(auth.verify("alice", "wrong", None).await, Verdict::Denied);
-        assert_eq!(auth.bcrypt_runs(), 2);
-        // A password that makes the same concatenation with another user is another key.
-        assert_eq!(auth.verify("alicer", "ight", None).await, Verdict::Denied);
-        assert_eq!(auth.bcrypt_runs(), 3);
-    }
-
-    #[tokio::test]
-    async fn a_storm_of_wrong_passwords_never_evicts_a_good_verdict() {
-        let auth = gate();
-        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
-        let runs = auth.bcrypt_runs();
-        // More distinct wrong passwords than the bad-verdict cache holds (inserted directly:
-        // what a storm leaves behind, without paying for its bcrypt runs).
-        for i in 0..(CACHE_CAPACITY * 2) {
-            let key = cache_key_for("alice", &format!("wrong-{i}"));
-            insert_bounded(&auth.bad, CACHE_CAPACITY, key, "alice");
-        }
-        assert_eq!(auth.verify("alice", "right", None).await, Verdict::Allowed);
-        assert_eq!(
-            auth.bcrypt_runs(),
-            runs,
-            "the good verdict came from the cache"
-        );
-    }
-
-    #[tokio::test]
-    async fn verdicts_carry_over_a_re_read_only_for_unchanged_users() {
-        let alice = bcrypt::hash("right", 4).unwrap();
-        let bob = bcrypt::hash("builder", 4).unwrap();
-        let users = |bob_hash: &str| {
-            BTreeMap::from([
-                ("alice".to_string(), alice.clone()),
-                ("bob".to_string(), bob_hash.to_string()),
-            ])
-        };
-        let before = own_pool(BasicAuth::new(users(&bob)));
-        assert_eq!(
-            before.verify("alice", "right", None).await,
-            Verdict::Allowed
-        );
-        assert_eq!(
-            before.verify("bob", "builder", None).await,
-            Verdict::Allowed
-        );
-
-        let new_bob = bcrypt::hash("fixer", 4).unwrap();
-        let after = own_pool(BasicAuth::carrying_over(users(&new_bob), &before));
-        assert_eq!(after.verify("alice", "right", None).await, Verdict::Allowed);
-        assert_eq!(after.bcrypt_runs(), 0, "alice's verdict was kept");
-        assert_eq!(after.verify("bob", "builder", None).await, Verdict::Denied);
-        assert_eq!(after.bcrypt_runs(), 1, "bob's hash changed: checked again");
-    }
-
-    #[tokio::test]
-    async fn an_identical_check_in_flight_is_waited_for_not_refused() {
-        let auth = gate();
-        let peer: IpAddr = "192.0.2.7".parse().unwrap();
-        let (a, b) = tokio::join!(
-            auth.verify("alice", "right", Some(peer)),
-            auth.verify("alice", "right", Some(peer))
-        );
-        assert_eq!((a, b), (Verdict::Allowed, Verdict::Allowed));
-        assert_eq!(auth.bcrypt_runs(), 1);
-        // A different check from the same address while one runs is refused at once. The
-        // running check is held here by its slot, not by racing two calls (a bcrypt run at
-        // cost 4 can end between the two polls of a join on a loaded machine).
-        let running = auth
-            .pool
-            .try_slot(Some(peer))
-            .expect("the address's share is free");
-        assert_eq!(
-            auth.verify("alice", "other", Some(peer)).await,
-            Verdict::Busy,
-            "a different check from the same address is refused at once"
-        );
-        drop(running);
-        assert_eq!(
-            auth.verify("alice", "other", Some(peer)).await,
-            Verdict::Denied
-        );
-    }
-
-    #[tokio::test]
-    async fn a_client_asking_again_after_its_answer_finds_its_share_free() {
-        let auth = gate();
-        let peer: IpAddr = "192.0.2.8".parse().unwrap();
-        for i in 0..20 {
-            let got = auth
-                .verify("alice", &format!("wrong-{i}"), Some(peer))
-                .await;
-            assert_eq!(got, Verdict::Denied, "attempt {i}");
-        }
-    }
-
-    #[test]
-    fn one_address_holds_at_most_its_share_of_the_pool() {
-        let pool = Arc::new(Pool::new(2));
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let a_v6: IpAddr = "2001:db8::1".parse().unwrap();
-        let a_v6_same_64: IpAddr = "2001:db8::ffff:1".parse().unwrap();
-
-        let first = pool.try_slot(Some(a)).expect("a free slot");
-        assert!(
-            pool.try_slot(Some(a)).is_none(),
-            "a second run for the same address"
-        );
-        let second = pool
-            .try_slot(Some(b))
-            .expect("another address gets the other slot");
-        assert!(pool.try_slot(Some(a_v6)).is_none(), "the pool is full");
-        drop(first);
-        let third = pool.try_slot(Some(a_v6)).expect("a slot freed");
-        assert!(
-            pool.try_slot(Some(a_v6_same_64)).is_none(),
-            "an IPv6 /64 counts as one address"
-        );
-        drop((second, third));
-        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        let _held = pool.try_slot(Some(a)).expect("free again");
-        assert!(
-            pool.try_slot(Some(mapped)).is_none(),
-            "IPv4-mapped IPv6 is the IPv4 address"
-        );
-    }
-
-    #[test]
-    fn basic_header_decoding() {
-        let h = |s: &str| HeaderValue::from_str(s).unwrap();
-        // "alice:pa:ss" — the password may contain ':'.
-        assert_eq!(
-            decode_basic(&h("Basic YWxpY2U6cGE6c3M=")),
-            Some(("alice".into(), "pa:ss".into()))
-        );
-        assert_eq!(
-            decode_basic(&h("basic YWxpY2U6cGE6c3M=")),
-            Some(("alice".into(), "pa:ss".into()))
-        );
-        assert_eq!(decode_basic(&h("Bearer abc")), None);
-        assert_eq!(decode_basic(&h("Basic !!!")), None);
-        assert_eq!(decode_basic(&h("Basic YWxpY2U=")), None); // no ':'
-    }
-}
+mod tests;

@@ -12,7 +12,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 
-use super::config::{ClientAuth, TlsSettings, TlsVersion};
+use super::schema::{ClientAuth, TlsSettings, TlsVersion};
 
 /// Reads the certificate, key and client CAs named by `tls` and builds the server config.
 /// Errors are (field path, message).
@@ -136,6 +136,21 @@ struct AnyClientCert {
     algorithms: WebPkiSupportedAlgorithms,
 }
 
+/// A proof-of-key-possession check of [`ClientCertVerifier`], done by the rustls function of
+/// the same name with the provider's algorithms (the TLS 1.2 and 1.3 checks differ only there).
+macro_rules! signature_check {
+    ($check:ident) => {
+        fn $check(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::$check(message, cert, dss, &self.algorithms)
+        }
+    };
+}
+
 impl ClientCertVerifier for AnyClientCert {
     fn offer_client_auth(&self) -> bool {
         true
@@ -158,23 +173,8 @@ impl ClientCertVerifier for AnyClientCert {
         Ok(ClientCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
+    signature_check!(verify_tls12_signature);
+    signature_check!(verify_tls13_signature);
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.algorithms.supported_schemes()
