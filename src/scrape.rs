@@ -218,7 +218,7 @@ impl Exporter {
                     kept_discovery.unwrap_or_else(|| {
                         crate::inventory::Inventory::new(
                             &cfg.name,
-                            "koophone",
+                            collectors::koophone::api::DISCOVERY,
                             d.refresh_interval,
                             collectors::koophone::status::lister(client.clone(), d),
                         )
