@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::inventory::listing::{list_all, Listing, Page};
+use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
 use crate::transport::{decode_json, ApiError, CloudClient, Operation, Request};
 
 /// The DCS status operation.
@@ -209,45 +209,42 @@ impl CloudClient {
         include_failure: bool,
         deadline: Instant,
     ) -> Result<(ListPage, Option<String>), ApiError> {
-        let req = Request {
-            op: &DCS_LIST,
-            method: Method::GET,
-            base: self.endpoints.get(super::KEY).to_string(),
-            path: format!("/v2/{}/instances", self.project_id),
-            query: vec![
-                ("offset".into(), offset.to_string()),
-                ("limit".into(), limit.to_string()),
-                ("include_failure".into(), include_failure.to_string()),
-            ],
-            body: None,
-        };
+        let path = format!("/v2/{}/instances", self.project_id);
+        let mut req = offset_request(
+            &DCS_LIST,
+            self.endpoints.get(super::KEY).to_string(),
+            path,
+            offset,
+            limit,
+        );
+        req.query
+            .push(("include_failure".into(), include_failure.to_string()));
         self.call_with_id(&req, deadline, parse_list_page).await
     }
 
-    /// Every instance, paged as [`crate::inventory::listing`] says, [`LIST_LIMIT`] rows a page, at most
+    /// Every instance, paged by [`crate::inventory::pager`], [`LIST_LIMIT`] rows a page, at most
     /// [`LIST_MAX_PAGES`] pages; repeated rows are dropped, the first wins.
     pub async fn dcs_list_all(
         &self,
         include_failure: bool,
         deadline: Instant,
     ) -> Result<Listing<DcsInstance>, ApiError> {
-        list_all(
-            DCS_LIST.name,
-            LIST_LIMIT,
-            LIST_MAX_PAGES,
-            |offset| async move {
-                let (page, request_id) = self
-                    .dcs_list_page(offset, LIST_LIMIT, include_failure, deadline)
-                    .await?;
-                Ok(Page {
-                    rows: page.instances,
-                    total: page.instance_num,
-                    request_id,
-                })
-            },
-            |r: &DcsInstance| r.instance_id.as_str(),
-        )
-        .await
+        let rules = Rules {
+            limit: Some(LIST_LIMIT),
+            max_pages: u64::from(LIST_MAX_PAGES),
+            ..Rules::of(&DCS_LIST, &self.cloud)
+        };
+        let fetch = |c: Cursor| async move {
+            let (page, request_id) = self
+                .dcs_list_page(c.rows, LIST_LIMIT, include_failure, deadline)
+                .await?;
+            Ok(Page {
+                rows: page.instances,
+                total: page.instance_num,
+                request_id,
+            })
+        };
+        page_all(rules, |r: &DcsInstance| r.instance_id.as_str(), fetch).await
     }
 }
 

@@ -11,6 +11,7 @@
 //! instance) are capped at `dcs.max_series` too.
 
 use super::config::DcsConfig;
+use crate::inventory::resource_series;
 use crate::metrics::Families;
 use crate::metrics::{bounded_name, label_word};
 use crate::services::dcs::api::{sane_label, DcsInstance, DcsStatus};
@@ -35,13 +36,10 @@ pub async fn collect_instances(
 ) -> Result<Families, ApiError> {
     let listing = client.dcs_list_all(cfg.include_failure, deadline).await?;
     let request_id = listing.request_id.as_deref().unwrap_or("-");
-    if listing.dropped > 0 {
-        tracing::warn!(cloud = %client.cloud, dropped = listing.dropped, request_id, "DCS listed the same instance more than once; kept the first of each");
+    if !listing.complete {
+        tracing::warn!(cloud = %client.cloud, instance_num = listing.total.unwrap_or(0), listed = listing.items.len(), pages = listing.pages, request_id, "the DCS listing ended before instance_num instances (an empty page, or a total that lies); reporting the instances listed");
     }
-    if listing.short_of_total {
-        tracing::warn!(cloud = %client.cloud, instance_num = listing.total.unwrap_or(0), listed = listing.rows.len(), pages = listing.pages, request_id, "the DCS listing ended before instance_num instances (an empty page, or a total that lies); reporting the instances listed");
-    }
-    let series = 2 * listing.rows.len();
+    let series = 2 * listing.items.len();
     if series > cfg.max_series {
         return Err(ApiError {
             request_id: listing.request_id.clone(),
@@ -50,13 +48,13 @@ pub async fn collect_instances(
                 crate::services::dcs::api::DCS_LIST.name,
                 format!(
                     "the {} instances listed would make {series} series, more than dcs.max_series ({}); raise it if the listing is real",
-                    listing.rows.len(),
+                    listing.items.len(),
                     cfg.max_series
                 ),
             )
         });
     }
-    let (f, rejected) = map_instances(&client.cloud, &listing.rows);
+    let (f, rejected) = map_instances(&client.cloud, &listing.items);
     if rejected > 0 {
         tracing::warn!(cloud = %client.cloud, rejected, request_id, "DCS listed instances whose id is no sane label value; left them out");
     }
@@ -77,27 +75,25 @@ pub fn map_instances(cloud: &str, rows: &[DcsInstance]) -> (Families, usize) {
         let engine = label_word(r.engine.as_deref());
         let version = label_word(r.engine_version.as_deref());
         let status = label_word(r.status.as_deref());
-        f.gauge(
+        resource_series(
+            &mut f,
             INSTANCE_INFO,
             "DCS instances: 1 per instance, with its name, cache engine and engine version.",
+            cloud,
+            &r.instance_id,
             &[
-                ("cloud", cloud),
-                ("instance_id", &r.instance_id),
                 ("name", &name),
                 ("engine", &engine),
                 ("engine_version", &version),
             ],
-            1.0,
         );
-        f.gauge(
+        resource_series(
+            &mut f,
             INSTANCE_STATUS,
             "DCS instance status (lower case, as the listing says it; unknown when unreadable): 1 per instance.",
-            &[
-                ("cloud", cloud),
-                ("instance_id", &r.instance_id),
-                ("status", &status),
-            ],
-            1.0,
+            cloud,
+            &r.instance_id,
+            &[("status", &status)],
         );
     }
     (f, rejected)

@@ -1,13 +1,12 @@
 //! DDM: `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`, paginated
 //! with `offset`/`limit` (1..=128); and `GET /v1/{project_id}/instances`, the DDM instances of
-//! the project, paged the same way (see [`crate::inventory::listing`]). Both draw on one budget.
+//! the project, paged the same way (by [`crate::inventory::pager`]). Both draw on one budget.
 
-use reqwest::Method;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::inventory::listing::{list_all, Listing, Page};
-use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation, Request};
+use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
+use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation};
 
 /// Largest page the API serves.
 pub const MAX_LIMIT: u32 = 128;
@@ -133,21 +132,18 @@ impl CloudClient {
         limit: u32,
         deadline: Instant,
     ) -> Result<(RestorablePage, Option<String>), ApiError> {
-        let req = Request {
-            op: &RESTORABLE,
-            method: Method::GET,
-            base: self.endpoints.get(super::KEY).to_string(),
-            path: format!(
-                "/v3/{}/instances/{}/backups/restorable-instances",
-                self.project_id,
-                encode_component(instance_id)
-            ),
-            query: vec![
-                ("offset".into(), offset.to_string()),
-                ("limit".into(), limit.to_string()),
-            ],
-            body: None,
-        };
+        let path = format!(
+            "/v3/{}/instances/{}/backups/restorable-instances",
+            self.project_id,
+            encode_component(instance_id)
+        );
+        let req = offset_request(
+            &RESTORABLE,
+            self.endpoints.get(super::KEY).to_string(),
+            path,
+            offset,
+            limit,
+        );
         self.call_with_id(&req, deadline, parse_page).await
     }
 
@@ -159,81 +155,54 @@ impl CloudClient {
         limit: u32,
         deadline: Instant,
     ) -> Result<(ListPage, Option<String>), ApiError> {
-        let req = Request {
-            op: &LIST,
-            method: Method::GET,
-            base: self.endpoints.get(super::KEY).to_string(),
-            path: format!("/v1/{}/instances", self.project_id),
-            query: vec![
-                ("offset".into(), offset.to_string()),
-                ("limit".into(), limit.to_string()),
-            ],
-            body: None,
-        };
+        let path = format!("/v1/{}/instances", self.project_id);
+        let req = offset_request(
+            &LIST,
+            self.endpoints.get(super::KEY).to_string(),
+            path,
+            offset,
+            limit,
+        );
         self.call_with_id(&req, deadline, parse_list_page).await
     }
 
-    /// Every DDM instance, [`MAX_LIMIT`] a page, paged as [`crate::inventory::listing`] says, reading
+    /// Every DDM instance, [`MAX_LIMIT`] a page, paged by [`crate::inventory::pager`], reading
     /// `offset` as a record offset (the current pages). When that listing ends short of its
     /// total after more than one page, the edition may read `offset` as a page number (older
-    /// and regional pages say so): the rest is read again by page number, 1, 2, … (a 1-based
-    /// page 1 repeats the first rows, a 0-based one the second page), until the rows reach the
-    /// total, a page is empty, or two pages in a row bring nothing new. A record-offset server
-    /// whose total lies costs those two calls more.
+    /// and regional pages say so): the list is read again by page number, 1, 2, … by the same
+    /// pager (a 1-based page 1 repeats the first rows, a 0-based one the second page), and what
+    /// that reading adds is merged in. A record-offset server whose total lies costs that
+    /// reading's two calls more (its second page brings nothing new).
     pub async fn ddm_list_all(&self, deadline: Instant) -> Result<Listing<DdmInstance>, ApiError> {
-        let first = list_all(
-            LIST.name,
-            MAX_LIMIT,
-            LIST_MAX_PAGES,
-            |offset| async move {
+        let read = |by_page_number: bool| {
+            let rules = Rules {
+                limit: Some(MAX_LIMIT),
+                max_pages: u64::from(LIST_MAX_PAGES),
+                ..Rules::of(&LIST, &self.cloud)
+            };
+            let fetch = move |c: Cursor| async move {
+                let offset = if by_page_number { c.index + 1 } else { c.rows };
                 let (page, request_id) = self.ddm_list_page(offset, MAX_LIMIT, deadline).await?;
                 Ok(Page {
                     total: page.total(),
                     rows: page.instances,
                     request_id,
                 })
-            },
-            |r: &DdmInstance| r.id.as_str(),
-        )
-        .await?;
-        if !first.short_of_total || first.pages < 2 {
-            return Ok(first);
-        }
-        let total = first.total.unwrap_or(0);
-        let mut listing = first;
-        let mut seen: std::collections::HashSet<String> =
-            listing.rows.iter().map(|r| r.id.clone()).collect();
-        let mut idle = 0;
-        for page_no in 1..=u64::from(LIST_MAX_PAGES) {
-            let (page, request_id) = self.ddm_list_page(page_no, MAX_LIMIT, deadline).await?;
-            listing.pages += 1;
-            listing.request_id = request_id;
-            if page.instances.is_empty() {
-                break;
-            }
-            let before = listing.rows.len();
-            for r in page.instances {
-                if seen.insert(r.id.clone()) {
-                    listing.rows.push(r);
-                } else {
-                    listing.dropped += 1;
-                }
-            }
-            if listing.rows.len() as u64 >= total {
-                break;
-            }
-            idle = if listing.rows.len() == before {
-                idle + 1
-            } else {
-                0
             };
-            if idle >= 2 {
-                break;
-            }
+            page_all(rules, ddm_id, fetch)
+        };
+        let mut listing = read(false).await?;
+        if listing.complete || listing.pages < 2 {
+            return Ok(listing);
         }
-        listing.short_of_total = (listing.rows.len() as u64) < total;
+        listing.merge(read(true).await?, ddm_id);
         Ok(listing)
     }
+}
+
+/// A listed DDM instance's id (the key rows are deduplicated by).
+fn ddm_id(r: &DdmInstance) -> &str {
+    &r.id
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use futures::FutureExt;
 use tokio::time::Instant;
 
 use super::config::DdmDiscoveryConfig;
-use crate::inventory::{Inventory, Listing, Snapshot};
+use crate::inventory::{resource_series, Inventory, Names, Snapshot};
 use crate::metrics::Families;
 use crate::metrics::{bounded_name, label_word};
 use crate::services::ddm::api::{DdmInstance, MAX_LIMIT};
@@ -29,8 +29,16 @@ use crate::transport::{ApiError, CloudClient};
 /// One series per discovered DDM instance.
 pub const INSTANCE_INFO: &str = "huaweicloud_ddm_instance_info";
 
+/// What the DDM inventory is called in metrics, log lines and errors.
+pub const DISCOVERY: Names = Names {
+    service: "ddm",
+    collector: "ddm_discovery",
+    operation: "discovery",
+};
+
 /// The discovery of one cloud's DDM instances.
 pub struct DdmDiscovery {
+    /// The instances last listed, refreshed in the background.
     inventory: Inventory<DdmInstance>,
 }
 
@@ -43,37 +51,23 @@ impl DdmDiscovery {
             let client = client.clone();
             let name_regex = name_regex.clone();
             async move {
-                let l = client.ddm_list_all(deadline).await?;
-                let request_id = l.request_id.as_deref().unwrap_or("-");
-                if l.dropped > 0 {
-                    tracing::warn!(cloud = %client.cloud, dropped = l.dropped, request_id, "DDM listed the same instance more than once; kept the first of each");
+                let mut l = client.ddm_list_all(deadline).await?;
+                let before = l.items.len();
+                l.items.retain(|r| valid_id(&r.id));
+                if l.items.len() < before {
+                    let request_id = l.request_id.as_deref().unwrap_or("-");
+                    tracing::warn!(cloud = %client.cloud, rejected = before - l.items.len(), request_id, "DDM listed instances whose id is no DDM instance id; left them out");
                 }
-                let before = l.rows.len();
-                let rows: Vec<DdmInstance> =
-                    l.rows.into_iter().filter(|r| valid_id(&r.id)).collect();
-                if rows.len() < before {
-                    tracing::warn!(cloud = %client.cloud, rejected = before - rows.len(), request_id, "DDM listed instances whose id is no DDM instance id; left them out");
+                if let Some(re) = &name_regex {
+                    l.items
+                        .retain(|r| re.is_match(r.name.as_deref().unwrap_or("")));
                 }
-                let items = rows
-                    .into_iter()
-                    .filter(|r| {
-                        name_regex
-                            .as_ref()
-                            .is_none_or(|re| re.is_match(r.name.as_deref().unwrap_or("")))
-                    })
-                    .collect();
-                Ok::<_, ApiError>(Listing {
-                    items,
-                    complete: !l.short_of_total,
-                    pages: u64::from(l.pages),
-                    total: l.total,
-                    request_id: l.request_id,
-                })
+                Ok::<_, ApiError>(l)
             }
             .boxed()
         });
         DdmDiscovery {
-            inventory: Inventory::new(&cloud, "ddm", cfg.refresh_interval, lister),
+            inventory: Inventory::new(&cloud, DISCOVERY, cfg.refresh_interval, lister),
         }
     }
 
@@ -114,18 +108,16 @@ fn valid_id(id: &str) -> bool {
 pub fn map(cloud: &str, inventory: &[DdmInstance]) -> Families {
     let mut f = Families::new();
     for i in inventory {
-        let name = bounded_name(i.name.as_deref());
-        let status = label_word(i.status.as_deref());
-        f.gauge(
+        resource_series(
+            &mut f,
             INSTANCE_INFO,
             "Discovered DDM instances: 1 per instance, with its name and status (lower case) as of the last listing.",
+            cloud,
+            &i.id,
             &[
-                ("cloud", cloud),
-                ("instance_id", &i.id),
-                ("name", &name),
-                ("status", &status),
+                ("name", &bounded_name(i.name.as_deref())),
+                ("status", &label_word(i.status.as_deref())),
             ],
-            1.0,
         );
     }
     f

@@ -44,6 +44,13 @@ pub static LIST: Operation = Operation {
     budget: None,
 };
 
+/// What the phone inventory is called in metrics, log lines and errors.
+pub const DISCOVERY: crate::inventory::Names = crate::inventory::Names {
+    service: "koophone",
+    collector: "koophone_discovery",
+    operation: "discovery",
+};
+
 /// Pages of the listing asked at once after the first (within the cloud's in-flight limit).
 pub const LIST_WINDOW: u64 = 8;
 
@@ -508,7 +515,7 @@ impl CloudClient {
     }
 
     /// Every phone the listing gives (filters as query parameters), paged by
-    /// [`crate::inventory::page_all`]. The first page is `page_no=1`; a server that refuses it
+    /// [`crate::inventory::pager`]. The first page is `page_no=1`; a server that refuses it
     /// with a 4xx is read from `page_no=0`, and a listing that ends short of `total_count` reads
     /// page 0 once more (a server counting from 0), keeping what it adds.
     pub async fn koophone_list_all(
@@ -516,7 +523,7 @@ impl CloudClient {
         filter: &ListFilter,
         deadline: Instant,
     ) -> Result<crate::inventory::Listing<Phone>, ApiError> {
-        use crate::inventory::{page_all_windowed, Page};
+        use crate::inventory::{page_all, Page, Rules};
         let fetch = |first: u64, size: u32| {
             move |c: crate::inventory::Cursor| async move {
                 let (page, request_id) = self
@@ -533,6 +540,11 @@ impl CloudClient {
             }
         };
         let key = phone_id;
+        // The page size asked is not relied on (the API documents none): no limit.
+        let rules = Rules {
+            window: LIST_WINDOW,
+            ..Rules::of(&LIST, &self.cloud)
+        };
         // A 4xx (the first page number or the page size refused) tries the other reading of
         // the page number, then a smaller page: at most three listings, each bounded.
         let mut refused = None;
@@ -542,15 +554,7 @@ impl CloudClient {
             (0, LIST_PAGE_SIZE),
             (1, LIST_PAGE_SIZE / 2),
         ] {
-            match page_all_windowed(
-                &self.cloud,
-                "koophone",
-                key,
-                LIST_WINDOW,
-                fetch(first, size),
-            )
-            .await
-            {
+            match page_all(rules, key, fetch(first, size)).await {
                 Ok(l) => {
                     found = Some((l, first, size));
                     break;
@@ -577,21 +581,14 @@ impl CloudClient {
             return Ok(listing);
         }
         if !listing.complete {
-            if let Ok((page, _)) = self.koophone_list_page(0, size, filter, deadline).await {
-                let mut seen: std::collections::HashSet<String> = listing
-                    .items
-                    .iter()
-                    .map(|p| p.instance_id.clone())
-                    .collect();
-                listing.pages += 1;
-                for p in page.phones {
-                    if seen.insert(p.instance_id.clone()) {
-                        listing.items.push(p);
-                    }
-                }
-                listing.complete = listing
-                    .total
-                    .is_some_and(|t| listing.items.len() as u64 >= t);
+            if let Ok((page, request_id)) = self.koophone_list_page(0, size, filter, deadline).await
+            {
+                let page = Page {
+                    rows: page.phones,
+                    total: page.total,
+                    request_id,
+                };
+                listing.merge(page.into(), key);
             }
         }
         Ok(listing)

@@ -44,8 +44,6 @@ use phones::PhoneList;
 pub const KEY: &str = "koophone";
 /// The status collector.
 pub const COLLECTOR: &str = "koophone";
-/// The discovery's collector (its refreshes' success and duration).
-pub const DISCOVERY_COLLECTOR: &str = "koophone_discovery";
 
 /// The KooPhone service.
 pub struct Koophone;
@@ -116,7 +114,7 @@ impl Service for Koophone {
             kept_discovery.unwrap_or_else(|| {
                 Discovered::new(
                     name,
-                    KEY,
+                    api::DISCOVERY,
                     d.refresh_interval,
                     status::lister(cx.client.clone(), d),
                 )

@@ -1,0 +1,113 @@
+//! One refresh of an inventory: the listing under its own deadline, and what its outcome does
+//! to the snapshot (the rules in [`crate::inventory`]'s module doc).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::inventory::state::{Inner, Outcome, Snapshot};
+use crate::sync::lock;
+use crate::transport::{ApiError, ErrorKind};
+
+/// The deadline one listing gets: its refresh interval, at least 30 s and at most 5 min.
+pub fn listing_timeout(refresh_interval: Duration) -> Duration {
+    refresh_interval.clamp(Duration::from_secs(30), Duration::from_secs(300))
+}
+
+/// Clears `running` however the refresh ends (a panic in a lister included).
+struct Running<'a, T>(&'a Inner<T>);
+
+impl<T> Drop for Running<'_, T> {
+    fn drop(&mut self) {
+        lock(&self.0.state).running = false;
+    }
+}
+
+/// Lists once and records the outcome.
+pub(crate) async fn refresh<T: Send + Sync + 'static>(inner: &Inner<T>) {
+    let _running = Running(inner);
+    let at = SystemTime::now();
+    let started = Instant::now();
+    let deadline = started + listing_timeout(inner.refresh_interval);
+    let operation = inner.names.operation;
+    let result = match tokio::time::timeout_at(deadline, (inner.lister)(deadline)).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::new(
+            ErrorKind::Timeout,
+            operation,
+            "the listing did not finish within its deadline",
+        )),
+    };
+    let took = started.elapsed();
+    let mut st = lock(&inner.state);
+    st.next_due = Some(Instant::now() + inner.refresh_interval);
+    let had_none = st.snapshot.is_none();
+    let cloud = inner.cloud.as_str();
+    let service = inner.names.service;
+    let error = match result {
+        Ok(listing) if listing.complete => {
+            tracing::debug!(
+                cloud,
+                service,
+                resources = listing.items.len(),
+                pages = listing.pages,
+                took_ms = took.as_millis() as u64,
+                "discovery refreshed"
+            );
+            st.snapshot = Some(Arc::new(Snapshot {
+                items: listing.items,
+                at: SystemTime::now(),
+                complete: true,
+            }));
+            st.last_success = Some(SystemTime::now());
+            None
+        }
+        Ok(listing) => {
+            let replace = st.snapshot.as_ref().is_none_or(|s| !s.complete);
+            let rows = listing.items.len();
+            let mut e = ApiError::new(
+                ErrorKind::LimitExceeded,
+                operation,
+                format!(
+                    "partial listing: {rows} rows in {} pages, but the API announced {}; {}",
+                    listing.pages,
+                    listing
+                        .total
+                        .map_or_else(|| "more".to_string(), |t| t.to_string()),
+                    if replace {
+                        "serving it, as there is no complete inventory"
+                    } else {
+                        "keeping the last complete inventory"
+                    }
+                ),
+            );
+            e.request_id = listing.request_id;
+            if replace {
+                st.snapshot = Some(Arc::new(Snapshot {
+                    items: listing.items,
+                    at: SystemTime::now(),
+                    complete: false,
+                }));
+            }
+            Some(e)
+        }
+        Err(e) => Some(e),
+    };
+    if let Some(e) = &error {
+        tracing::warn!(
+            cloud,
+            collector = inner.names.collector,
+            result = e.kind.result(),
+            request_id = e.request_id.as_deref().unwrap_or("-"),
+            kept = st.snapshot.as_ref().map_or(0, |s| s.items.len()),
+            error = %e,
+            "discovery refresh failed; keeping the last inventory"
+        );
+    }
+    // With nothing to serve, the next scrape tries again rather than waiting an interval.
+    if had_none && st.snapshot.is_none() {
+        st.next_due = Some(Instant::now());
+    }
+    st.last = Some(Outcome { at, took, error });
+}
