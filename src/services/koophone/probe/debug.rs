@@ -8,7 +8,7 @@
 //! non-debug requests look, so they answer exactly as if it had not happened. Commands cost (they
 //! run on real phones; Huawei classes the action as a write), so debug runs have a budget of their
 //! own, per module and phone set: one at a time, and at most one per quarter of the module's
-//! `min_interval` — what a failing target already costs (see [`super::cache_ttl`]). A debug
+//! `min_interval` — what a failing target already costs (see [`cache_ttl`]). A debug
 //! request inside that window gets the last debug run's output again, headed by a line that says
 //! how old it is and when a fresh run is allowed. With `min_interval: 0s` every debug request
 //! runs (one after another).
@@ -20,12 +20,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{
-    cache_ttl, families, resolve, JobOutcome, ProbeResult, Refusal, Resolved, MAX_IDS_PER_CALL,
-};
+use super::families::families;
+use super::outcome::{JobOutcome, ProbeResult};
+use super::run::run;
+use super::share::{cache_ttl, Key};
+use super::target::{resolve, Refusal};
 use crate::config::ProbeModule;
 use crate::debug_log::{self, line, value};
 use crate::scrape::Exporter;
+use crate::services::koophone::api::MAX_IDS_PER_CALL;
+use crate::sync::lock;
 
 /// The last debug run of one module and phone set.
 struct Last {
@@ -45,12 +49,12 @@ type Slot = Arc<tokio::sync::Mutex<Option<Last>>>;
 #[derive(Default)]
 pub struct DebugRuns {
     /// By (module, sorted phone ids); the async lock makes runs of one key take turns.
-    entries: Mutex<HashMap<super::Key, Slot>>,
+    entries: Mutex<HashMap<Key, Slot>>,
 }
 
 impl DebugRuns {
-    fn slot(&self, key: &super::Key) -> Slot {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+    fn slot(&self, key: &Key) -> Slot {
+        let mut entries = lock(&self.entries);
         if let Some(s) = entries.get(key) {
             return s.clone();
         }
@@ -75,15 +79,9 @@ pub async fn serve(
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<String, Refusal> {
-    let Resolved {
-        name,
-        target,
-        module,
-        client,
-        ids,
-        budget,
-    } = resolve(exporter, params, timeout_header)?;
-    let deadline = Instant::now() + budget;
+    let req = resolve(exporter, params, timeout_header)?;
+    let (name, target, module, ids) = (req.name, req.target, req.module, req.ids);
+    let deadline = Instant::now() + req.budget;
     let key = (name.to_string(), ids.clone());
     let slot = exporter.probe_debug.slot(&key);
     let Ok(mut last) = tokio::time::timeout_at(deadline, slot.lock()).await else {
@@ -145,7 +143,7 @@ pub async fn serve(
         ],
     );
     let (result, log) =
-        debug_log::capture(super::run(&client, name, target, module, &ids, deadline)).await;
+        debug_log::capture(run(&req.client, name, target, module, &ids, deadline)).await;
     count("command");
     let result = Arc::new(result);
     exporter.status.record_probe(crate::status::ProbeRecord::of(
