@@ -299,7 +299,7 @@ pub async fn demo(
     let config =
         crate::services::load_str(&yaml, "<demo config>", std::path::Path::new("."), &|_| None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let canary = crate::services::koophone::modules_of(&config)
+    let canary = crate::services::koophone::modules::modules_of(&config)
         .0
         .get("boot_completed")
         .and_then(|p| p.groups.get("canary"))

@@ -193,7 +193,7 @@ impl CloudClient {
         let req = Request {
             op: &DCS_STATUS,
             method: Method::GET,
-            base: self.endpoints.get(super::KEY).to_string(),
+            base: self.endpoints.get(super::config::KEY).to_string(),
             path: format!("/v2/{}/instances/status", self.project_id),
             query: vec![("include_failure".into(), include_failure.to_string())],
             body: None,
@@ -212,7 +212,7 @@ impl CloudClient {
         let path = format!("/v2/{}/instances", self.project_id);
         let mut req = offset_request(
             &DCS_LIST,
-            self.endpoints.get(super::KEY).to_string(),
+            self.endpoints.get(super::config::KEY).to_string(),
             path,
             offset,
             limit,

@@ -5,6 +5,9 @@ use serde_yaml::Value;
 
 use crate::config::Validator;
 
+/// The service's key: its section under a cloud, its endpoint key, its `service` label.
+pub const KEY: &str = "dcs";
+
 /// DCS collector settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DcsConfig {

@@ -22,8 +22,7 @@ use crate::transport::CloudClient;
 
 use config::DcsConfig;
 
-/// The service's key: its section, endpoint and `service` label.
-pub const KEY: &str = "dcs";
+pub use config::KEY;
 /// The status-statistics collector.
 pub const COLLECTOR: &str = "dcs";
 /// The per-instance collector (the listing), apart from the counts.

@@ -139,7 +139,7 @@ impl CloudClient {
         );
         let req = offset_request(
             &RESTORABLE,
-            self.endpoints.get(super::KEY).to_string(),
+            self.endpoints.get(super::config::KEY).to_string(),
             path,
             offset,
             limit,
@@ -158,7 +158,7 @@ impl CloudClient {
         let path = format!("/v1/{}/instances", self.project_id);
         let req = offset_request(
             &LIST,
-            self.endpoints.get(super::KEY).to_string(),
+            self.endpoints.get(super::config::KEY).to_string(),
             path,
             offset,
             limit,

@@ -8,6 +8,9 @@ use serde_yaml::Value;
 
 use crate::config::{dedup, Validator};
 
+/// The service's key: its section under a cloud, its endpoint key, its `service` label.
+pub const KEY: &str = "ddm";
+
 /// Default series cap of the DDM collector (all instances of a cloud together).
 pub const DEFAULT_DDM_MAX_SERIES: usize = 20_000;
 

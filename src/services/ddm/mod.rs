@@ -26,8 +26,7 @@ use crate::transport::CloudClient;
 use config::DdmConfig;
 use restorable::DdmCollector;
 
-/// The service's key: its section, endpoint and `service` label.
-pub const KEY: &str = "ddm";
+pub use config::KEY;
 /// The restore-readiness collector.
 pub const COLLECTOR: &str = "ddm";
 

@@ -12,6 +12,11 @@ use serde_yaml::Value;
 
 use crate::config::{dedup, Validator};
 
+/// The service's key: its section under a cloud, its endpoint key, its `service` label.
+pub const KEY: &str = "koophone";
+/// The status collector.
+pub const COLLECTOR: &str = "koophone";
+
 /// The KooPhone API accepts instance ids of at most this many characters.
 pub const MAX_INSTANCE_ID_LEN: usize = 32;
 

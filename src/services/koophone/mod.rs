@@ -15,6 +15,7 @@ pub mod isolate;
 pub mod modules;
 pub mod phones;
 pub mod probe;
+pub mod runtime;
 pub mod status;
 
 use std::any::Any;
@@ -22,28 +23,19 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tokio::time::Instant;
 
-use crate::config::{section, AuthConfig, Config, Identity, Schema, Section, SectionInput, Shard};
-use crate::inventory::{Inventory as Discovered, Snapshot};
-use crate::metrics::Families;
+use crate::config::{section, AuthConfig, Config, Identity, Schema, Section, SectionInput};
+use crate::inventory::Inventory as Discovered;
 use crate::services::fleet::Fleet;
 use crate::services::prober::{ModuleInfo, ProbeAnswer, Prober, Refusal};
-use crate::services::service::{Build, Job, Runtime, Service};
-use crate::status::{Inventory, InventorySource, Status};
-use crate::sync::lock;
-use crate::transport::CloudClient;
+use crate::services::service::{Build, Runtime, Service};
 
-use api::Phone;
 use config::KoophoneConfig;
-use isolate::Isolation;
-use modules::ProbeModules;
 use phones::PhoneList;
 
-/// The service's key: its section, endpoint and `service` label.
-pub const KEY: &str = "koophone";
-/// The status collector.
-pub const COLLECTOR: &str = "koophone";
+pub use config::COLLECTOR;
+pub use config::KEY;
+pub use runtime::KoophoneRuntime;
 
 /// The KooPhone service.
 pub struct Koophone;
@@ -74,14 +66,6 @@ impl Schema for Koophone {
     fn top_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
         modules::decode(input.value, input.clouds, input.timeout, input.v).map(section)
     }
-}
-
-/// The probe state shared by every cloud: runs in flight and last results, and debug runs.
-pub struct ProbeState {
-    /// Command-probe runs in flight and last results; a reload keeps the command budgets.
-    pub probes: probe::Prober,
-    /// Debug probe runs (`debug=true`), apart from `probes` so they never change its answers.
-    pub debug: probe::debug::DebugRuns,
 }
 
 impl Service for Koophone {
@@ -149,11 +133,11 @@ impl Service for Koophone {
         _config: &Config,
         previous: Option<&(dyn Any + Send + Sync)>,
     ) -> Option<Arc<dyn Any + Send + Sync>> {
-        let probes = match previous.and_then(|p| p.downcast_ref::<ProbeState>()) {
+        let probes = match previous.and_then(|p| p.downcast_ref::<probe::ProbeState>()) {
             Some(p) => probe::Prober::after_reload(&p.probes),
             None => Default::default(),
         };
-        Some(Arc::new(ProbeState {
+        Some(Arc::new(probe::ProbeState {
             probes,
             debug: Default::default(),
         }))
@@ -183,7 +167,7 @@ impl Prober for Koophone {
     }
 
     fn modules(&self, config: &Config) -> Vec<ModuleInfo> {
-        modules_of(config)
+        modules::modules_of(config)
             .0
             .iter()
             .map(|(name, m)| ModuleInfo {
@@ -198,189 +182,5 @@ impl Prober for Koophone {
                 groups: m.groups.keys().cloned().collect(),
             })
             .collect()
-    }
-}
-
-/// The configured probe modules (none without a `probes:` section).
-pub fn modules_of(config: &Config) -> &ProbeModules {
-    static NONE: std::sync::OnceLock<ProbeModules> = std::sync::OnceLock::new();
-    config
-        .sections
-        .get::<ProbeModules>(KEY)
-        .unwrap_or_else(|| NONE.get_or_init(ProbeModules::default))
-}
-
-/// This replica's share of one discovered snapshot: the ids the status calls go to and the
-/// inventory's families, so a scrape between refreshes neither filters nor renders them again.
-struct Derived {
-    /// The snapshot it was derived from.
-    snapshot: Arc<Snapshot<Phone>>,
-    /// The phones this replica keeps.
-    ids: Arc<Vec<String>>,
-    /// Their info, running status and frozen series.
-    families: Families,
-}
-
-/// KooPhone of one cloud.
-pub struct KoophoneRuntime {
-    /// The cloud's name.
-    cloud: String,
-    /// Its section.
-    cfg: KoophoneConfig,
-    /// The cloud's client.
-    client: Arc<CloudClient>,
-    /// This replica's shard.
-    shard: Shard,
-    /// Its listed phones, when it lists them (then `discovery` is `None`).
-    phones: Option<Arc<PhoneList>>,
-    /// Its discovered phones, when it lists none.
-    discovery: Option<Discovered<Phone>>,
-    /// What scrapes derive from the discovered inventory, computed once per snapshot.
-    derived: Mutex<Option<Arc<Derived>>>,
-    /// Phones isolated by batch-level errors, remembered across scrapes (kept over a reload
-    /// with the client: the answers were read with its credentials).
-    isolated: Arc<Isolation>,
-}
-
-impl KoophoneRuntime {
-    /// The client of this cloud.
-    pub fn client(&self) -> &Arc<CloudClient> {
-        &self.client
-    }
-
-    /// The phones this replica collects: the listed ones (the file re-read if it changed), or
-    /// the discovered ones as of the last listing.
-    pub async fn phones(&self) -> Arc<Vec<String>> {
-        match (&self.phones, &self.discovery) {
-            (Some(p), _) => p.current().await,
-            (None, Some(inv)) => inv
-                .peek()
-                .map(|s| self.derived(s).ids.clone())
-                .unwrap_or_default(),
-            (None, None) => Arc::default(),
-        }
-    }
-
-    /// This replica's share of `snapshot` (cached while the snapshot is current).
-    fn derived(&self, snapshot: Arc<Snapshot<Phone>>) -> Arc<Derived> {
-        let mut cache = lock(&self.derived);
-        if let Some(d) = cache
-            .as_ref()
-            .filter(|d| Arc::ptr_eq(&d.snapshot, &snapshot))
-        {
-            return d.clone();
-        }
-        let max_series = self.cfg.max_series;
-        let mine = || {
-            snapshot
-                .items
-                .iter()
-                .filter(|p| status::in_shard(&p.instance_id, self.shard))
-        };
-        let ids: Vec<String> = mine().map(|p| p.instance_id.clone()).collect();
-        let series = ids.len() * 3 + status::RUNNING_STATUSES.len();
-        let families = if series <= max_series {
-            status::map_inventory(&self.cloud, mine())
-        } else {
-            tracing::warn!(cloud = %self.cloud, phones = ids.len(), series, max_series, "the discovered phones would make more series than koophone.max_series; their info, running status and frozen series are left out (raise max_series or shard the phones)");
-            Families::new()
-        };
-        let d = Arc::new(Derived {
-            snapshot,
-            ids: Arc::new(ids),
-            families,
-        });
-        *cache = Some(d.clone());
-        d
-    }
-}
-
-impl Runtime for KoophoneRuntime {
-    fn collect<'a>(&'a self, deadline: Instant) -> Vec<Job<'a>> {
-        let run = async move {
-            let ids = match (&self.phones, &self.discovery) {
-                (Some(p), _) => p.current().await,
-                (None, Some(inv)) => {
-                    let snapshot = inv.current(deadline).await?;
-                    self.derived(snapshot).ids.clone()
-                }
-                (None, None) => Arc::default(),
-            };
-            status::collect(
-                &self.client,
-                &ids,
-                &self.cfg.status_names,
-                self.cfg.max_series,
-                deadline,
-                &self.isolated,
-            )
-            .await
-        };
-        vec![Job {
-            collector: COLLECTOR,
-            run: run.boxed(),
-        }]
-    }
-
-    /// The discovery's families: the inventory's own metrics for the phones this replica keeps
-    /// (when their series fit `max_series`), the discovery's self metrics, and its success and
-    /// duration as collector `koophone_discovery`; the landing page hears of it too.
-    fn families(&self, out: &mut Families, status: &Status) {
-        let Some(inv) = &self.discovery else { return };
-        let mut kept = 0;
-        if let Some(snapshot) = inv.peek() {
-            let d = self.derived(snapshot);
-            kept = d.ids.len();
-            out.merge(d.families.clone());
-        }
-        inv.families(out, kept);
-        let stats = inv.stats();
-        if let Some(last) = &stats.last {
-            status.record_collector(&self.cloud, inv.collector(), last.error.as_ref(), last.took);
-        }
-    }
-
-    fn inventories(&self) -> Vec<(&'static str, Inventory)> {
-        let inventory = match (&self.phones, &self.discovery) {
-            (Some(phones), _) => {
-                let (total, collected) = phones.sizes();
-                Inventory {
-                    unit: "phones",
-                    source: if self.cfg.instance_ids_file.is_some() {
-                        InventorySource::File
-                    } else {
-                        InventorySource::Config
-                    },
-                    total,
-                    collected,
-                }
-            }
-            (None, Some(inv)) => {
-                let (total, collected) = match inv.peek() {
-                    Some(s) => (
-                        s.items.len(),
-                        s.items
-                            .iter()
-                            .filter(|p| status::in_shard(&p.instance_id, self.shard))
-                            .count(),
-                    ),
-                    None => (0, 0),
-                };
-                Inventory {
-                    unit: "phones",
-                    source: InventorySource::Discovered {
-                        refreshed: inv.stats().last_success,
-                    },
-                    total,
-                    collected,
-                }
-            }
-            (None, None) => return Vec::new(),
-        };
-        vec![(COLLECTOR, inventory)]
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

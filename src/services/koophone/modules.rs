@@ -7,8 +7,8 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::config::{ids, KoophoneConfig};
-use crate::config::{dedup, CloudConfig, Validator};
+use super::config::{ids, KoophoneConfig, KEY};
+use crate::config::{dedup, CloudConfig, Config, Validator};
 
 /// The async-command API accepts commands of at most this many bytes.
 pub const MAX_COMMAND_BYTES: usize = 1024;
@@ -135,7 +135,7 @@ pub fn decode(
                     m.cloud
                 ),
             ),
-            Some(c) if c.sections.get::<KoophoneConfig>(super::KEY).is_none() => v.fail(
+            Some(c) if c.sections.get::<KoophoneConfig>(KEY).is_none() => v.fail(
                 format!("{p}.cloud"),
                 format!(
                     "cloud {:?} has no koophone section; probes run on its configured phones",
@@ -198,7 +198,9 @@ pub fn decode(
         // A group probe sends one call per 100 phones; a group the budget can never pay for
         // would answer 429 forever.
         for (group, ids) in &groups {
-            let calls = ids.len().div_ceil(super::api::MAX_IDS_PER_CALL);
+            let calls = ids
+                .len()
+                .div_ceil(crate::services::koophone::api::MAX_IDS_PER_CALL);
             if max_commands_per_minute > 0 && calls > max_commands_per_minute as usize {
                 v.fail(
                     format!("{p}.max_commands_per_minute"),
@@ -224,4 +226,13 @@ pub fn decode(
         );
     }
     Some(ProbeModules(out))
+}
+
+/// The configured probe modules (none without a `probes:` section).
+pub fn modules_of(config: &Config) -> &ProbeModules {
+    static NONE: std::sync::OnceLock<ProbeModules> = std::sync::OnceLock::new();
+    config
+        .sections
+        .get::<ProbeModules>(KEY)
+        .unwrap_or_else(|| NONE.get_or_init(ProbeModules::default))
 }

@@ -8,7 +8,7 @@
 //! non-debug requests look, so they answer exactly as if it had not happened. Commands cost (they
 //! run on real phones; Huawei classes the action as a write), so debug runs have a budget of their
 //! own, per module and phone set: one at a time, and at most one per quarter of the module's
-//! `min_interval` — what a failing target already costs (see [`super::cache_ttl`]). A debug
+//! `min_interval` — what a failing target already costs (see [`cache_ttl`]). A debug
 //! request inside that window gets the last debug run's output again, headed by a line that says
 //! how old it is and when a fresh run is allowed. With `min_interval: 0s` every debug request
 //! runs (one after another).
@@ -20,12 +20,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{
-    cache_ttl, families, resolve, JobOutcome, ProbeResult, Refusal, Resolved, MAX_IDS_PER_CALL,
-};
+use super::families::families;
+use super::outcome::{JobOutcome, ProbeResult};
+use super::run::run;
+use super::share::{cache_ttl, Key};
+use super::target::{budget_spent, resolve};
+use super::{record, state};
 use crate::debug_log::{self, line, value};
 use crate::services::fleet::Fleet;
+use crate::services::koophone::api::MAX_IDS_PER_CALL;
 use crate::services::koophone::modules::ProbeModule;
+use crate::services::prober::Refusal;
+use crate::sync::lock;
 
 /// The last debug run of one module and phone set.
 struct Last {
@@ -45,12 +51,12 @@ type Slot = Arc<tokio::sync::Mutex<Option<Last>>>;
 #[derive(Default)]
 pub struct DebugRuns {
     /// By (module, sorted phone ids); the async lock makes runs of one key take turns.
-    entries: Mutex<HashMap<super::Key, Slot>>,
+    entries: Mutex<HashMap<Key, Slot>>,
 }
 
 impl DebugRuns {
-    fn slot(&self, key: &super::Key) -> Slot {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+    fn slot(&self, key: &Key) -> Slot {
+        let mut entries = lock(&self.entries);
         if let Some(s) = entries.get(key) {
             return s.clone();
         }
@@ -75,17 +81,11 @@ pub async fn serve(
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<String, Refusal> {
-    let Resolved {
-        name,
-        target,
-        module,
-        client,
-        ids,
-        budget,
-    } = resolve(fleet, params, timeout_header).await?;
-    let deadline = Instant::now() + budget;
+    let req = resolve(fleet, params, timeout_header).await?;
+    let (name, target, module, ids) = (req.name, req.target, req.module, req.ids);
+    let deadline = Instant::now() + req.budget;
     let key = (name.to_string(), ids.clone());
-    let slot = super::state(fleet)?.debug.slot(&key);
+    let slot = state(fleet)?.debug.slot(&key);
     let Ok(mut last) = tokio::time::timeout_at(deadline, slot.lock()).await else {
         return Ok(format!(
             "Another debug probe of module {} on this target is still running past this request's deadline; ask again when it has finished.\n",
@@ -104,7 +104,7 @@ pub async fn serve(
         count("cached");
         fleet
             .status
-            .record_probe(super::record(name, target, &l.result, "debug, replayed"));
+            .record_probe(record(name, target, &l.result, "debug, replayed"));
         let budget = cache_ttl(false, module.min_interval);
         return Ok(format!(
             "Replayed: this is the output of the debug run that finished {:.1}s ago. A debug probe runs its own command at most once per {} (a quarter of min_interval) for each module and target; a fresh run is allowed in {:.1}s.\n\n{}",
@@ -117,12 +117,12 @@ pub async fn serve(
     // A fresh debug run sends commands like any probe: it draws on the module's budget.
     let calls = ids.len().div_ceil(MAX_IDS_PER_CALL);
     if let Err(retry_after) =
-        super::state(fleet)?
+        state(fleet)?
             .probes
             .spend(name, module.max_commands_per_minute, calls, now)
     {
         count("throttled");
-        return Err(super::budget_spent(name, module, retry_after));
+        return Err(budget_spent(name, module, retry_after));
     }
     let begin = line(
         "info",
@@ -142,12 +142,12 @@ pub async fn serve(
         ],
     );
     let (result, log) =
-        debug_log::capture(super::run(&client, name, target, module, &ids, deadline)).await;
+        debug_log::capture(run(&req.client, name, target, module, &ids, deadline)).await;
     count("command");
     let result = Arc::new(result);
     fleet
         .status
-        .record_probe(super::record(name, target, &result, "debug"));
+        .record_probe(record(name, target, &result, "debug"));
     let body = Arc::new(render(&begin, &log, &result, module));
     *last = Some(Last {
         until: result.finished + cache_ttl(false, module.min_interval),
