@@ -26,13 +26,10 @@
 
 mod cli;
 mod control;
-mod dcs;
-mod ddm;
-mod faults;
-mod fleet;
+pub(crate) mod faults;
+pub(crate) mod fleet;
 mod iam;
-mod koophone;
-mod listing;
+pub(crate) mod listing;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +55,9 @@ pub use fleet::{personal_values, SimDcsInstance, DCS_STATES};
 use faults::FaultTable;
 use fleet::{Fleet, Instances};
 use iam::{TokenCheck, TokenStore};
+use crate::services::dcs::sim as dcs;
+use crate::services::ddm::sim as ddm;
+use crate::services::koophone::sim as koophone;
 use koophone::TaskStore;
 
 /// An AK/SK pair the simulated gateway knows.
@@ -380,7 +380,7 @@ impl SimHandle {
 
 /// Shared state behind every route.
 pub(crate) struct Inner {
-    config: SimConfig,
+    pub(crate) config: SimConfig,
     /// The phones; the control endpoint and churn change it.
     fleet: RwLock<Fleet>,
     /// DCS and DDM instances; the control endpoint and churn change them.
@@ -389,7 +389,7 @@ pub(crate) struct Inner {
     /// Per-operation call counters, indexed by [`Operation::index`].
     calls: [AtomicU64; Operation::ALL.len()],
     tokens: TokenStore,
-    tasks: TaskStore,
+    pub(crate) tasks: TaskStore,
     /// Tick zero; tokio's clock so that paused-time tests move the fleet.
     started: Instant,
     /// Ticks added by [`SimHandle::advance`].
@@ -558,7 +558,7 @@ impl Inner {
 
     /// The pipeline every service call goes through: count, auth, take the fault, sleep the
     /// latency, answer with the fault's error or with `answer` (whose body the fault may mangle).
-    async fn serve<F>(&self, op: Operation, call: &Call, answer: F) -> Response
+    pub(crate) async fn serve<F>(&self, op: Operation, call: &Call, answer: F) -> Response
     where
         F: FnOnce(&Inner, Option<FaultKind>) -> Reply,
     {
@@ -636,10 +636,10 @@ impl Inner {
 
 /// The parts of a request the pipeline, the auth check and the handlers need, extracted once.
 pub(crate) struct Call {
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
+    pub(crate) headers: HeaderMap,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) body: Bytes,
 }
 
 /// Largest request body the simulated gateway reads (100 ids and a 1,024-byte command fit).
@@ -672,9 +672,9 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
 
 /// A service's answer before faults touch it.
 pub(crate) struct Reply {
-    status: StatusCode,
-    body: Value,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) status: StatusCode,
+    pub(crate) body: Value,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Reply {
@@ -815,7 +815,7 @@ pub(crate) fn service_error(op: Operation, status: StatusCode, code: &str, msg: 
 }
 
 impl Reply {
-    fn into_plain(self) -> Response {
+    pub(crate) fn into_plain(self) -> Response {
         let mut resp = json_response(self.status, &self.body);
         for (name, value) in self.headers {
             resp.headers_mut().insert(name, value);

@@ -3,3 +3,4 @@
 pub mod api;
 pub mod inventory;
 pub mod restorable;
+pub mod sim;

@@ -4,4 +4,5 @@
 pub mod api;
 pub mod isolate;
 pub mod probe;
+pub mod sim;
 pub mod status;

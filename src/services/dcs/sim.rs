@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::fleet::{hash3, mix, DCS_ENGINES, DCS_STATES};
-use super::{Call, FaultKind, Inner, Operation, Reply};
+use crate::sim::fleet::{hash3, mix, DCS_ENGINES, DCS_STATES};
+use crate::sim::{Call, FaultKind, Inner, Operation, Reply};
 
 pub(crate) async fn status(
     State(inner): State<Arc<Inner>>,
@@ -155,7 +155,7 @@ pub(crate) struct DcsInstance {
 
 /// The fleet's own DCS instances at `tick`: for each engine, one instance per count of each
 /// state, the k-th instance of an engine keeping its id whatever its state. The listing adds
-/// the instances the control endpoint and churn create ([`super::fleet::Instances`]), and the
+/// the instances the control endpoint and churn create ([`crate::sim::fleet::Instances`]), and the
 /// counts count them too, so the two answers agree.
 pub(crate) fn instances(
     counts: &[[u64; DCS_STATES.len()]; DCS_ENGINES.len()],
@@ -346,7 +346,7 @@ fn list_answer(
 }
 
 /// The rows of one page of `all` and the total to report, as a listing fault bends them
-/// (see [`super::listing::page_view`]). Shared by the DCS and DDM listings.
+/// (see [`crate::sim::listing::page_view`]). Shared by the DCS and DDM listings.
 pub(crate) fn list_page<T: Clone>(
     all: &[T],
     offset: u64,
@@ -355,7 +355,7 @@ pub(crate) fn list_page<T: Clone>(
 ) -> (Vec<T>, u64) {
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let v = super::listing::page_view(all.len(), offset, limit, fault);
+    let v = crate::sim::listing::page_view(all.len(), offset, limit, fault);
     let rows = all
         .get(v.start..v.end)
         .map(<[T]>::to_vec)

@@ -11,8 +11,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::fleet::Fleet;
-use super::{hex_id, Call, FaultKind, Inner, Operation, Reply};
+use crate::sim::fleet::Fleet;
+use crate::sim::{hex_id, Call, FaultKind, Inner, Operation, Reply};
 
 /// The API's limits on `instance_ids`.
 pub const MAX_IDS: usize = 100;
@@ -56,13 +56,13 @@ pub(crate) fn rejection(op: Operation, status: StatusCode) -> Response {
             "The request parameter is incorrect: rejected by the simulator's fault",
         ),
     };
-    super::json_response(status, &json!({"error_code": code, "error_msg": msg}))
+    crate::sim::json_response(status, &json!({"error_code": code, "error_msg": msg}))
 }
 
 /// The answer of a batch-status call asking for any phone a `forbidden_ids` or `released_ids`
 /// fault names: the whole batch fails, as the real API fails a batch for one bad id. A call the
 /// handler would reject anyway (no request id, a bad body) is left to it.
-pub(crate) fn denied_ids(op: Operation, fault: &super::FaultSpec, call: &Call) -> Option<Response> {
+pub(crate) fn denied_ids(op: Operation, fault: &crate::sim::FaultSpec, call: &Call) -> Option<Response> {
     let (status, code, msg) = match fault.kind? {
         FaultKind::ForbiddenIds => (
             StatusCode::OK,
@@ -89,7 +89,7 @@ pub(crate) fn denied_ids(op: Operation, fault: &super::FaultSpec, call: &Call) -
     let ids = parse_ids(&value).ok()?;
     ids.iter()
         .any(|id| bad.iter().any(|b| b == id))
-        .then(|| super::json_response(status, &json!({"error_code": code, "error_msg": msg})))
+        .then(|| crate::sim::json_response(status, &json!({"error_code": code, "error_msg": msg})))
 }
 
 fn success(data: Value) -> Reply {
@@ -541,7 +541,7 @@ pub(crate) async fn list(State(inner): State<Arc<Inner>>, call: Call) -> Respons
             let offset = usize::try_from(page_no - first)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(size);
-            let view = super::listing::page_view(rows.len(), offset, size, fault);
+            let view = crate::sim::listing::page_view(rows.len(), offset, size, fault);
             let tick = inner.tick();
             let result: Vec<Value> = rows[view.start..view.end]
                 .iter()

@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::fleet::{hash3, hash_str, mix};
-use super::{json_response, Call, FaultKind, Inner, Operation, Reply};
+use crate::sim::fleet::{hash3, hash_str, mix};
+use crate::sim::{json_response, Call, FaultKind, Inner, Operation, Reply};
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 128;
@@ -163,7 +163,7 @@ pub(crate) async fn list(
             } else {
                 offset
             };
-            let (rows, reported) = super::dcs::list_page(&ids, records, limit, fault);
+            let (rows, reported) = crate::services::dcs::sim::list_page(&ids, records, limit, fault);
             let instances: Vec<Value> = rows
                 .iter()
                 .map(|id| instance_row(inner.config.seed, &project_id, id))
