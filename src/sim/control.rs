@@ -140,18 +140,25 @@ async fn fleet(State(sim): State<Arc<SimState>>) -> Response {
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FleetChange {
+    /// Phones to buy.
     #[serde(default)]
     add_phones: usize,
+    /// How many of the newest phones to release.
     #[serde(default)]
     remove_phones: usize,
+    /// Phones to release by id.
     #[serde(default)]
     remove_phone_ids: Vec<String>,
+    /// DCS instances to create.
     #[serde(default)]
     add_dcs: usize,
+    /// How many of the newest DCS instances to delete.
     #[serde(default)]
     remove_dcs: usize,
+    /// DDM instances to create.
     #[serde(default)]
     add_ddm: usize,
+    /// How many of the newest DDM instances to delete.
     #[serde(default)]
     remove_ddm: usize,
     /// Restore targets of each DDM instance added (default 20).

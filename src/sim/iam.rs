@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::faults::{FaultKind, Operation};
 use super::fleet::{hash_str, mix};
 use super::pipeline::{endpoint, SimService, POST};
-use super::state::{json_response, Reply, SimState};
+use super::state::{json_response, SimReply, SimState};
 
 /// IAM's own error shape: `{"error":{"code","message","title"}}`.
 fn error(status: StatusCode, message: &str) -> Response {
@@ -67,9 +67,13 @@ pub(super) fn routes() -> Router<Arc<SimState>> {
 
 /// The credentials of a password-method request, or why the body is not one.
 struct PasswordAuth<'a> {
+    /// Account (domain) name.
     domain: &'a str,
+    /// IAM user name.
     user: &'a str,
+    /// The user's password.
     password: &'a str,
+    /// The project the token is to be scoped to, if the request names one.
     project_id: Option<&'a str>,
 }
 
@@ -106,9 +110,9 @@ fn str_at<'a>(v: &'a Value, path: &str, why: &'static str) -> Result<&'a str, &'
     v.pointer(path).and_then(Value::as_str).ok_or(why)
 }
 
-fn issue(sim: &SimState, body: &[u8], fault: Option<FaultKind>) -> Reply {
+fn issue(sim: &SimState, body: &[u8], fault: Option<FaultKind>) -> SimReply {
     let bad = |msg: &str| {
-        Reply::new(
+        SimReply::new(
             StatusCode::BAD_REQUEST,
             error_body(StatusCode::BAD_REQUEST, msg),
         )
@@ -125,7 +129,7 @@ fn issue(sim: &SimState, body: &[u8], fault: Option<FaultKind>) -> Reply {
             u.domain == creds.domain && u.user == creds.user && u.password == creds.password
         });
     if !known {
-        return Reply::new(
+        return SimReply::new(
             StatusCode::UNAUTHORIZED,
             error_body(
                 StatusCode::UNAUTHORIZED,
@@ -137,7 +141,7 @@ fn issue(sim: &SimState, body: &[u8], fault: Option<FaultKind>) -> Reply {
         return bad("Expecting to find scope.project.id in auth: the simulator issues project-scoped tokens only.");
     };
     if project_id != sim.config.project_id {
-        return Reply::new(
+        return SimReply::new(
             StatusCode::UNAUTHORIZED,
             error_body(
                 StatusCode::UNAUTHORIZED,
@@ -155,7 +159,7 @@ fn issue(sim: &SimState, body: &[u8], fault: Option<FaultKind>) -> Reply {
             .checked_add(sim.config.token_ttl)
             .unwrap_or(issued + Duration::from_secs(100 * 365 * 86_400))
     };
-    let mut reply = Reply::new(
+    let mut reply = SimReply::new(
         StatusCode::CREATED,
         json!({
             "token": {

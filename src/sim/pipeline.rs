@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::faults::{FaultKind, FaultSpec, Operation};
-use super::state::{bytes_response, json_response, Call, Reply, SimState};
+use super::state::{bytes_response, json_response, Call, SimReply, SimState};
 use super::tokens::TokenCheck;
 
 /// What a hostile peer puts in an error message: markup that runs if a page does not escape it,
@@ -100,7 +100,7 @@ pub(crate) fn endpoint<S, E, A>(
 where
     S: SimService,
     E: FromRequestParts<Arc<SimState>> + Send + 'static,
-    A: Fn(Ctx<'_>, E) -> Reply + Clone + Send + Sync + 'static,
+    A: Fn(Ctx<'_>, E) -> SimReply + Clone + Send + Sync + 'static,
 {
     on(
         method,
@@ -126,7 +126,7 @@ impl SimState {
     async fn serve<S, F>(&self, service: S, op: Operation, call: &Call, answer: F) -> Response
     where
         S: SimService,
-        F: FnOnce(&SimState, Option<FaultKind>) -> Reply,
+        F: FnOnce(&SimState, Option<FaultKind>) -> SimReply,
     {
         // Latency is the time from arrival to answer, the work of checking the call included.
         let arrived = Instant::now();
@@ -274,8 +274,8 @@ fn redirect(to: &str, uri: &Uri) -> Response {
 }
 
 /// Renders a reply, mangling its body as a body-level fault says.
-fn finish(reply: Reply, kind: Option<FaultKind>) -> Response {
-    let Reply {
+fn finish(reply: SimReply, kind: Option<FaultKind>) -> Response {
+    let SimReply {
         status,
         body,
         headers,

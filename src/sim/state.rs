@@ -1,6 +1,6 @@
 //! The simulator's shared state behind every route ([`SimState`]: config, fleet, faults, call
 //! counters, tokens and the fleet clock), what a handler reads of a request ([`Call`]), what it
-//! answers before faults touch it ([`Reply`]), and the JSON response every answer goes out as.
+//! answers before faults touch it ([`SimReply`]), and the JSON response every answer goes out as.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -170,7 +170,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
 }
 
 /// A service's answer before faults touch it.
-pub(crate) struct Reply {
+pub(crate) struct SimReply {
     /// The HTTP status.
     pub(crate) status: StatusCode,
     /// The JSON body.
@@ -179,9 +179,9 @@ pub(crate) struct Reply {
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-impl Reply {
+impl SimReply {
     pub(crate) fn new(status: StatusCode, body: Value) -> Self {
-        Reply {
+        SimReply {
             status,
             body,
             headers: Vec::new(),
@@ -189,7 +189,7 @@ impl Reply {
     }
 
     pub(crate) fn ok(body: Value) -> Self {
-        Reply::new(StatusCode::OK, body)
+        SimReply::new(StatusCode::OK, body)
     }
 }
 

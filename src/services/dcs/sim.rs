@@ -14,7 +14,7 @@ use crate::sim::faults::{FaultKind, Operation};
 use crate::sim::fleet::{hash3, mix};
 use crate::sim::listing::list_page;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
-use crate::sim::state::{json_response, Reply, SimState};
+use crate::sim::state::{json_response, SimReply, SimState};
 
 /// DCS states, as in the `<state>_count` fields of the reference page.
 #[rustfmt::skip]
@@ -85,20 +85,20 @@ pub(crate) fn routes() -> Router<Arc<SimState>> {
         .route(LIST, endpoint(GET, Dcs, Operation::DcsList, list))
 }
 
-fn status(cx: Ctx<'_>, Path(project_id): Path<String>) -> Reply {
+fn status(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     answer(cx.sim, &project_id, cx.call.uri.query(), cx.fault)
 }
 
 /// 400 `DCS.4800` with `message`, in the DCS error shape.
-fn invalid(message: &str) -> Reply {
-    Reply::new(
+fn invalid(message: &str) -> SimReply {
+    SimReply::new(
         StatusCode::BAD_REQUEST,
         json!({"error_code": "DCS.4800", "error_msg": message, "error_ext_msg": null}),
     )
 }
 
 /// The project check both DCS calls make first.
-fn check_project(sim: &SimState, project_id: &str) -> Result<(), Reply> {
+fn check_project(sim: &SimState, project_id: &str) -> Result<(), SimReply> {
     if project_id == sim.config.project_id {
         Ok(())
     } else {
@@ -120,7 +120,7 @@ fn answer(
     project_id: &str,
     query: Option<&str>,
     fault: Option<FaultKind>,
-) -> Reply {
+) -> SimReply {
     if let Err(wrong) = check_project(sim, project_id) {
         return wrong;
     }
@@ -143,7 +143,7 @@ fn answer(
         Some(FaultKind::InsaneFieldNames) => insane_field_names(&mut value),
         _ => {}
     }
-    Reply::ok(value)
+    SimReply::ok(value)
 }
 
 /// Fields `many_fields` adds at the top level and in `redis`.
@@ -227,9 +227,13 @@ const LIST_DEFAULT_LIMIT: u64 = 10;
 /// One simulated DCS instance.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DcsInstance {
+    /// `instance_id`, UUID-shaped.
     pub id: String,
+    /// `name`.
     pub name: String,
+    /// `redis` or `memcached`, as in [`DCS_ENGINES`].
     pub engine: &'static str,
+    /// `status` as the API spells it (`RUNNING`, …).
     pub status: String,
 }
 
@@ -273,12 +277,19 @@ pub(crate) fn instances(
 /// The listing's query: paging, `include_failure` and the filters.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ListQuery {
+    /// Records skipped.
     pub offset: u64,
+    /// Records asked, 1–1000.
     pub limit: u64,
+    /// Whether `CREATEFAILED` instances are listed.
     pub include_failure: bool,
+    /// Only this instance.
     pub instance_id: Option<String>,
+    /// Only names containing (or, with `name_equal`, equal to) this.
     pub name: Option<String>,
+    /// `name` must match whole.
     pub name_equal: bool,
+    /// Only instances in this status.
     pub status: Option<String>,
 }
 
@@ -335,7 +346,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> Reply {
+fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     let sim = cx.sim;
     if let Err(wrong) = check_project(sim, &project_id) {
         return wrong;
@@ -395,7 +406,7 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> Reply {
             })
         })
         .collect();
-    Reply::ok(json!({"instance_num": reported, "instances": instances}))
+    SimReply::ok(json!({"instance_num": reported, "instances": instances}))
 }
 
 #[cfg(test)]

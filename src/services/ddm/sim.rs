@@ -18,7 +18,7 @@ use crate::sim::faults::{FaultKind, Operation};
 use crate::sim::fleet::{hash3, hash_str, mix};
 use crate::sim::listing::list_page;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
-use crate::sim::state::{json_response, Reply, SimState};
+use crate::sim::state::{json_response, SimReply, SimState};
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 128;
@@ -111,14 +111,14 @@ pub(crate) fn window(offset: u64, limit: u64, total: u64) -> std::ops::Range<u64
     start..start.saturating_add(limit).min(total)
 }
 
-fn restorable(cx: Ctx<'_>, Path((project_id, instance_id)): Path<(String, String)>) -> Reply {
+fn restorable(cx: Ctx<'_>, Path((project_id, instance_id)): Path<(String, String)>) -> SimReply {
     let sim = cx.sim;
     let page = page(cx.call.uri.query()).filter(|_| project_id == sim.config.project_id);
     let Some((offset, limit)) = page else {
-        return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
+        return SimReply::new(StatusCode::BAD_REQUEST, param_error_body());
     };
     let Some(targets) = sim.instances().ddm_targets(&instance_id) else {
-        return Reply::new(
+        return SimReply::new(
             StatusCode::NOT_FOUND,
             json!({"error_code": "DBS.280108", "error_msg": "The DB instance does not exist."}),
         );
@@ -137,7 +137,7 @@ fn restorable(cx: Ctx<'_>, Path((project_id, instance_id)): Path<(String, String
     } else {
         total
     };
-    Reply::ok(json!({
+    SimReply::ok(json!({
         "instances": instances,
         "offset": offset,
         "limit": limit,
@@ -184,11 +184,11 @@ pub(crate) fn instance_row(seed: u64, project_id: &str, id: &str) -> Value {
     })
 }
 
-fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> Reply {
+fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     let sim = cx.sim;
     let page = page(cx.call.uri.query()).filter(|_| project_id == sim.config.project_id);
     let Some((offset, limit)) = page else {
-        return Reply::new(
+        return SimReply::new(
             StatusCode::BAD_REQUEST,
             list_error_body("DBS.280001", "Parameter error."),
         );
@@ -205,7 +205,7 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> Reply {
         .map(|id| instance_row(sim.config.seed, &project_id, id))
         .collect();
     let page_size = instances.len();
-    Reply::ok(json!({
+    SimReply::ok(json!({
         "instances": instances,
         "instance_num": reported,
         "page_no": records / limit + 1,

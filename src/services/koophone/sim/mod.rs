@@ -17,7 +17,7 @@ use crate::sim::faults::{FaultKind, FaultSpec, Operation};
 use crate::sim::fleet::{hash3, personal_values, Fleet};
 use crate::sim::listing::page_view;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
-use crate::sim::state::{Call, Reply, SimState};
+use crate::sim::state::{Call, SimReply, SimState};
 use tasks::{with_failed_copies, TaskStore};
 
 /// The API's limits on `instance_ids`: how many.
@@ -91,19 +91,19 @@ pub(crate) fn routes() -> Router<Arc<SimState>> {
 
 /// A KooPhone error inside HTTP 200 (a non-"0" `error_code`): how the service reports a
 /// valid request it could not serve.
-fn error(code: &str, msg: &str) -> Reply {
-    Reply::ok(json!({"error_code": code, "error_msg": msg}))
+fn error(code: &str, msg: &str) -> SimReply {
+    SimReply::ok(json!({"error_code": code, "error_msg": msg}))
 }
 
 /// A request the pages list under HTTP 400 (bad parameters, an unknown task): the same body.
-fn rejected(code: &str, msg: &str) -> Reply {
-    Reply::new(
+fn rejected(code: &str, msg: &str) -> SimReply {
+    SimReply::new(
         StatusCode::BAD_REQUEST,
         json!({"error_code": code, "error_msg": msg}),
     )
 }
 
-fn bad_param(detail: &str) -> Reply {
+fn bad_param(detail: &str) -> SimReply {
     rejected(
         "KOOPHONE.API.1000",
         &format!("The request parameter is incorrect: {detail}"),
@@ -157,8 +157,8 @@ fn denied_ids(op: Operation, fault: &FaultSpec, call: &Call) -> Option<Response>
         .then(|| Koophone.error(status, code, msg))
 }
 
-fn success(data: Value) -> Reply {
-    Reply::ok(json!({"data": data, "error_code": "0", "error_msg": "ok"}))
+fn success(data: Value) -> SimReply {
+    SimReply::ok(json!({"data": data, "error_code": "0", "error_msg": "ok"}))
 }
 
 fn has_request_id(headers: &HeaderMap) -> bool {
@@ -167,7 +167,7 @@ fn has_request_id(headers: &HeaderMap) -> bool {
         .is_some_and(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace))
 }
 
-fn missing_request_id() -> Reply {
+fn missing_request_id() -> SimReply {
     error(
         "KOOPHONE.API.0002",
         "The request header x-request-id is missing.",
@@ -175,7 +175,7 @@ fn missing_request_id() -> Reply {
 }
 
 /// The JSON body of a call that must carry `x-request-id`, or the answer refusing it.
-fn request_body(call: &Call) -> Result<Value, Reply> {
+fn request_body(call: &Call) -> Result<Value, SimReply> {
     if !has_request_id(&call.headers) {
         return Err(missing_request_id());
     }
@@ -223,7 +223,7 @@ pub fn validate_command(command: &str) -> Result<(), String> {
     crate::config::check_command(command).map_err(|why| format!("command {why}"))
 }
 
-fn batch_status(cx: Ctx<'_>, (): ()) -> Reply {
+fn batch_status(cx: Ctx<'_>, (): ()) -> SimReply {
     let value = match request_body(cx.call) {
         Ok(value) => value,
         Err(refused) => return refused,
@@ -281,7 +281,7 @@ pub(crate) fn status_results(
     rows
 }
 
-fn async_command(cx: Ctx<'_>, tasks: &TaskStore) -> Reply {
+fn async_command(cx: Ctx<'_>, tasks: &TaskStore) -> SimReply {
     let value = match request_body(cx.call) {
         Ok(value) => value,
         Err(refused) => return refused,
@@ -301,7 +301,7 @@ fn async_command(cx: Ctx<'_>, tasks: &TaskStore) -> Reply {
     success(tasks.create(&sim.fleet(), sim.tick(), command, &ids, share))
 }
 
-fn task(cx: Ctx<'_>, tasks: &TaskStore, task_id: &str) -> Reply {
+fn task(cx: Ctx<'_>, tasks: &TaskStore, task_id: &str) -> SimReply {
     if !has_request_id(&cx.call.headers) {
         return missing_request_id();
     }
@@ -325,7 +325,7 @@ pub const LIST_PAGE_CLAMP: u64 = 100;
 /// `list_first_page`) and `page_size`; `x-request-id` is a query parameter here; filters
 /// `instance_id`, `instance_name` (exact), `pool_scene_tag`, `pool_name`. Listing faults shape
 /// the page (see `listing::page_view`).
-fn list(cx: Ctx<'_>, (): ()) -> Reply {
+fn list(cx: Ctx<'_>, (): ()) -> SimReply {
     let sim = cx.sim;
     let query: Vec<(String, String)> =
         match axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&cx.call.uri) {
@@ -339,7 +339,7 @@ fn list(cx: Ctx<'_>, (): ()) -> Reply {
             "The request parameter x-request-id is missing.",
         );
     }
-    let number = |k: &str| -> Result<u64, Reply> {
+    let number = |k: &str| -> Result<u64, SimReply> {
         get(k)
             .ok_or_else(|| bad_param(&format!("{k} is required")))?
             .trim()
@@ -398,7 +398,7 @@ fn list(cx: Ctx<'_>, (): ()) -> Reply {
         .iter()
         .map(|&i| listing_row(&fleet, i, tick))
         .collect();
-    Reply::ok(json!({
+    SimReply::ok(json!({
         "data": {
             "result": result,
             "page_no": page_no,
