@@ -63,19 +63,10 @@ impl Operation {
         }
     }
 
-    /// Position in [`Operation::ALL`], used to index per-operation counters.
+    /// Position in [`Operation::ALL`], used to index per-operation counters: `ALL` lists the
+    /// operations in the order they are declared.
     pub(crate) fn index(&self) -> usize {
-        match self {
-            Operation::IamToken => 0,
-            Operation::DcsStatus => 1,
-            Operation::KoophoneBatchStatus => 2,
-            Operation::KoophoneAsyncCommand => 3,
-            Operation::KoophoneTask => 4,
-            Operation::DdmRestorable => 5,
-            Operation::KoophoneList => 6,
-            Operation::DcsList => 7,
-            Operation::DdmList => 8,
-        }
+        *self as usize
     }
 }
 
