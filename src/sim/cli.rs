@@ -7,7 +7,9 @@ use std::str::FromStr;
 
 use anyhow::Context;
 
-use super::{parse_fault_arg, FaultSpec, Operation, SimConfig, Simulator};
+use super::config::{Churn, SimConfig};
+use super::faults::{parse_fault_arg, FaultKind, FaultSpec, Operation};
+use super::server::Simulator;
 
 /// `OP=KIND[:TIMES]`, e.g. `dcs_status=server_error:2`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +50,7 @@ pub struct SimArgs {
     /// Buy and release resources while running, N/PERIOD (e.g. 5/10s: every 10s, 5 phones
     /// bought or the 5 newest released, and one DCS and one DDM instance created or deleted).
     #[arg(long, value_name = "N/PERIOD")]
-    pub churn: Option<super::Churn>,
+    pub churn: Option<Churn>,
     /// Write the phone ids there, one per line (for the exporter's `instance_ids_file`).
     #[arg(long, value_name = "PATH")]
     pub write_ids: Option<PathBuf>,
@@ -114,7 +116,7 @@ pub async fn run_standalone(args: SimArgs) -> anyhow::Result<()> {
     tracing::info!(
         "operations: {}; fault kinds: {}",
         Operation::ALL.map(|op| op.as_str()).join(", "),
-        super::FaultKind::ALL.map(|k| k.as_str()).join(", ")
+        FaultKind::ALL.map(|k| k.as_str()).join(", ")
     );
     tokio::signal::ctrl_c()
         .await

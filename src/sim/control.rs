@@ -13,9 +13,10 @@ use axum::Router;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{json_response, FaultSpec, Inner, Operation, ParseNameError};
+use super::faults::{FaultSpec, Operation, ParseNameError};
+use super::state::{json_response, SimState};
 
-pub(super) fn routes() -> Router<Arc<Inner>> {
+pub(super) fn routes() -> Router<Arc<SimState>> {
     Router::new()
         .route("/_sim/faults", get(list_faults).delete(clear_faults))
         .route(
@@ -33,17 +34,17 @@ fn bad_request(msg: String) -> Response {
     json_response(StatusCode::BAD_REQUEST, &json!({ "error": msg }))
 }
 
-fn faults_json(inner: &Inner) -> Response {
-    json_response(StatusCode::OK, &json!(inner.faults.snapshot()))
+fn faults_json(sim: &SimState) -> Response {
+    json_response(StatusCode::OK, &json!(sim.faults.snapshot()))
 }
 
-async fn list_faults(State(inner): State<Arc<Inner>>) -> Response {
-    faults_json(&inner)
+async fn list_faults(State(sim): State<Arc<SimState>>) -> Response {
+    faults_json(&sim)
 }
 
-async fn clear_faults(State(inner): State<Arc<Inner>>) -> Response {
-    inner.faults.clear();
-    faults_json(&inner)
+async fn clear_faults(State(sim): State<Arc<SimState>>) -> Response {
+    sim.faults.clear();
+    faults_json(&sim)
 }
 
 fn unknown_operation(e: ParseNameError) -> Response {
@@ -51,7 +52,7 @@ fn unknown_operation(e: ParseNameError) -> Response {
 }
 
 async fn set_fault(
-    State(inner): State<Arc<Inner>>,
+    State(sim): State<Arc<SimState>>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -61,8 +62,8 @@ async fn set_fault(
     };
     match serde_json::from_slice::<FaultSpec>(&body) {
         Ok(spec) => {
-            inner.faults.set(op, spec);
-            faults_json(&inner)
+            sim.faults.set(op, spec);
+            faults_json(&sim)
         }
         Err(e) => bad_request(format!(
             "body is not a fault spec ({e}); example: {{\"kind\":\"server_error\",\"times\":2,\"latency_ms\":100,\"retry_after_secs\":1}}"
@@ -70,30 +71,30 @@ async fn set_fault(
     }
 }
 
-async fn clear_fault(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> Response {
+async fn clear_fault(State(sim): State<Arc<SimState>>, Path(name): Path<String>) -> Response {
     match name.parse::<Operation>() {
         Ok(op) => {
-            inner.faults.clear_op(op);
-            faults_json(&inner)
+            sim.faults.clear_op(op);
+            faults_json(&sim)
         }
         Err(e) => unknown_operation(e),
     }
 }
 
-async fn calls(State(inner): State<Arc<Inner>>) -> Response {
+async fn calls(State(sim): State<Arc<SimState>>) -> Response {
     let calls: BTreeMap<&str, u64> = Operation::ALL
         .iter()
-        .map(|op| (op.as_str(), inner.calls[op.index()].load(Ordering::Relaxed)))
+        .map(|op| (op.as_str(), sim.calls[op.index()].load(Ordering::Relaxed)))
         .collect();
     json_response(StatusCode::OK, &json!(calls))
 }
 
-async fn expire_tokens(State(inner): State<Arc<Inner>>) -> Response {
-    inner.tokens.revoke_all();
+async fn expire_tokens(State(sim): State<Arc<SimState>>) -> Response {
+    sim.tokens.revoke_all();
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn advance(State(inner): State<Arc<Inner>>, RawQuery(query): RawQuery) -> Response {
+async fn advance(State(sim): State<Arc<SimState>>, RawQuery(query): RawQuery) -> Response {
     let ticks = query
         .unwrap_or_default()
         .split('&')
@@ -105,20 +106,20 @@ async fn advance(State(inner): State<Arc<Inner>>, RawQuery(query): RawQuery) -> 
         Some(Ok(n)) => n,
         Some(Err(_)) => return bad_request("ticks must be a non-negative integer".to_string()),
     };
-    inner.advance(ticks);
-    json_response(StatusCode::OK, &json!({ "tick": inner.tick() }))
+    sim.advance(ticks);
+    json_response(StatusCode::OK, &json!({ "tick": sim.tick() }))
 }
 
 /// The fleet's phone ids, one per line (the format of the exporter's `instance_ids_file`).
-async fn phones(State(inner): State<Arc<Inner>>) -> Response {
-    let mut text = inner.fleet().live_ids().join("\n");
+async fn phones(State(sim): State<Arc<SimState>>) -> Response {
+    let mut text = sim.fleet().live_ids().join("\n");
     text.push('\n');
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
-fn fleet_json(inner: &Inner, changed: serde_json::Value) -> Response {
-    let phones = inner.fleet().live().len();
-    let i = inner.instances();
+fn fleet_json(sim: &SimState, changed: serde_json::Value) -> Response {
+    let phones = sim.fleet().live().len();
+    let i = sim.instances();
     json_response(
         StatusCode::OK,
         &json!({
@@ -131,26 +132,33 @@ fn fleet_json(inner: &Inner, changed: serde_json::Value) -> Response {
 }
 
 /// The fleet's size: phones, DCS and DDM instances.
-async fn fleet(State(inner): State<Arc<Inner>>) -> Response {
-    fleet_json(&inner, json!({}))
+async fn fleet(State(sim): State<Arc<SimState>>) -> Response {
+    fleet_json(&sim, json!({}))
 }
 
 /// What `POST /_sim/fleet` may ask; every field optional.
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FleetChange {
+    /// Phones to buy.
     #[serde(default)]
     add_phones: usize,
+    /// How many of the newest phones to release.
     #[serde(default)]
     remove_phones: usize,
+    /// Phones to release by id.
     #[serde(default)]
     remove_phone_ids: Vec<String>,
+    /// DCS instances to create.
     #[serde(default)]
     add_dcs: usize,
+    /// How many of the newest DCS instances to delete.
     #[serde(default)]
     remove_dcs: usize,
+    /// DDM instances to create.
     #[serde(default)]
     add_ddm: usize,
+    /// How many of the newest DDM instances to delete.
     #[serde(default)]
     remove_ddm: usize,
     /// Restore targets of each DDM instance added (default 20).
@@ -163,7 +171,7 @@ const MAX_CHANGE: usize = 200_000;
 
 /// Buys and releases phones, creates and deletes DCS and DDM instances; answers the new size
 /// and the ids added and removed.
-async fn change_fleet(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+async fn change_fleet(State(sim): State<Arc<SimState>>, body: Bytes) -> Response {
     let change: FleetChange = if body.is_empty() {
         FleetChange::default()
     } else {
@@ -182,15 +190,15 @@ async fn change_fleet(State(inner): State<Arc<Inner>>, body: Bytes) -> Response 
             "at most {MAX_CHANGE} resources may be added at once"
         ));
     }
-    let seed = inner.config.seed;
+    let seed = sim.config.seed;
     let (added_phones, removed_phones) = {
-        let mut f = inner.fleet_mut();
+        let mut f = sim.fleet_mut();
         let mut removed = f.release(&change.remove_phone_ids);
         removed.extend(f.release_newest(change.remove_phones));
         (f.add(change.add_phones), removed)
     };
     let changed = {
-        let mut i = inner.instances_mut();
+        let mut i = sim.instances_mut();
         let removed_dcs = i.remove_dcs(change.remove_dcs);
         let removed_ddm = i.remove_ddm(change.remove_ddm);
         json!({
@@ -202,5 +210,5 @@ async fn change_fleet(State(inner): State<Arc<Inner>>, body: Bytes) -> Response 
             "removed_ddm": removed_ddm,
         })
     };
-    fleet_json(&inner, changed)
+    fleet_json(&sim, changed)
 }

@@ -1,5 +1,6 @@
 //! Fault knobs: which operation misbehaves, how, for how many calls, and with how much extra
-//! latency. Owns the operation and fault names used by the control routes and `--fault`.
+//! latency. Owns the operation and fault names used by the control routes and `--fault`: one
+//! list of every service's operations, since `--fault` and the control routes parse them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -8,6 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::sync::lock;
 
 /// One simulated API call, the unit faults and call counters are kept per.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -60,30 +63,10 @@ impl Operation {
         }
     }
 
-    /// A KooPhone operation (errors in the KooPhone shape, `x-request-id` required).
-    pub fn is_koophone(&self) -> bool {
-        matches!(
-            self,
-            Operation::KoophoneBatchStatus
-                | Operation::KoophoneAsyncCommand
-                | Operation::KoophoneTask
-                | Operation::KoophoneList
-        )
-    }
-
-    /// Position in [`Operation::ALL`], used to index per-operation counters.
+    /// Position in [`Operation::ALL`], used to index per-operation counters: `ALL` lists the
+    /// operations in the order they are declared.
     pub(crate) fn index(&self) -> usize {
-        match self {
-            Operation::IamToken => 0,
-            Operation::DcsStatus => 1,
-            Operation::KoophoneBatchStatus => 2,
-            Operation::KoophoneAsyncCommand => 3,
-            Operation::KoophoneTask => 4,
-            Operation::DdmRestorable => 5,
-            Operation::KoophoneList => 6,
-            Operation::DcsList => 7,
-            Operation::DdmList => 8,
-        }
+        *self as usize
     }
 }
 
@@ -97,23 +80,38 @@ impl fmt::Display for Operation {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {name:?}; expected one of: {expected}")]
 pub struct ParseNameError {
+    /// What was being named (`operation`, `fault kind`).
     what: &'static str,
+    /// The name given.
     name: String,
+    /// Every known name, comma-separated.
     expected: String,
+}
+
+impl ParseNameError {
+    /// The one of `all` that `as_str` spells `name`, or the error listing them all.
+    fn find<T: Copy>(
+        what: &'static str,
+        all: &[T],
+        as_str: fn(&T) -> &'static str,
+        name: &str,
+    ) -> Result<T, Self> {
+        all.iter()
+            .find(|x| as_str(x) == name)
+            .copied()
+            .ok_or_else(|| ParseNameError {
+                what,
+                name: name.to_string(),
+                expected: all.iter().map(as_str).collect::<Vec<_>>().join(", "),
+            })
+    }
 }
 
 impl FromStr for Operation {
     type Err = ParseNameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Operation::ALL
-            .into_iter()
-            .find(|op| op.as_str() == s)
-            .ok_or_else(|| ParseNameError {
-                what: "operation",
-                name: s.to_string(),
-                expected: Operation::ALL.map(|op| op.as_str()).join(", "),
-            })
+        ParseNameError::find("operation", &Operation::ALL, Operation::as_str, s)
     }
 }
 
@@ -288,14 +286,7 @@ impl FromStr for FaultKind {
     type Err = ParseNameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| ParseNameError {
-                what: "fault kind",
-                name: s.to_string(),
-                expected: FaultKind::ALL.map(|k| k.as_str()).join(", "),
-            })
+        ParseNameError::find("fault kind", &FaultKind::ALL, FaultKind::as_str, s)
     }
 }
 
@@ -371,17 +362,14 @@ pub fn parse_fault_arg(s: &str) -> Result<(Operation, FaultSpec), String> {
 /// The live fault settings, shared by every request and the control routes.
 #[derive(Default)]
 pub(crate) struct FaultTable {
+    /// The fault of each operation that has one.
     slots: Mutex<HashMap<Operation, FaultSpec>>,
 }
 
 impl FaultTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Operation, FaultSpec>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Sets (replaces) an operation's fault; `times: Some(0)` clears it.
     pub(crate) fn set(&self, op: Operation, spec: FaultSpec) {
-        let mut slots = self.lock();
+        let mut slots = lock(&self.slots);
         if spec.times == Some(0) {
             slots.remove(&op);
         } else {
@@ -390,15 +378,15 @@ impl FaultTable {
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        lock(&self.slots).clear();
     }
 
     pub(crate) fn clear_op(&self, op: Operation) {
-        self.lock().remove(&op);
+        lock(&self.slots).remove(&op);
     }
 
     pub(crate) fn snapshot(&self) -> BTreeMap<&'static str, FaultSpec> {
-        self.lock()
+        lock(&self.slots)
             .iter()
             .map(|(op, spec)| (op.as_str(), spec.clone()))
             .collect()
@@ -408,7 +396,7 @@ impl FaultTable {
     /// consumes only a `token_expired` fault (which replaces the auth check); any other fault
     /// waits for a call that gets past auth.
     pub(crate) fn take(&self, op: Operation, authenticated: bool) -> Option<FaultSpec> {
-        let mut slots = self.lock();
+        let mut slots = lock(&self.slots);
         let spec = slots.get_mut(&op)?;
         if !authenticated && spec.kind != Some(FaultKind::TokenExpired) {
             return None;

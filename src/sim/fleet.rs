@@ -1,4 +1,5 @@
-//! The simulated fleet: phone ids, each phone's status at a tick, and the DCS instance counts.
+//! The simulated fleet: phone ids and each phone's status at a tick, and the DCS and DDM
+//! instances the control routes and churn create and delete.
 //! Everything is a pure function of (seed, index, tick) so that 100,000 phones cost one id each
 //! and a status lookup is a few multiplications.
 
@@ -7,34 +8,13 @@ use std::collections::HashMap;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::config::SimDdmInstance;
+
 /// The reference page's example phone ids; the fleet starts with them.
 pub const EXAMPLE_PHONE_IDS: [&str; 2] = ["a44uhlf7", "efjy72gs"];
 
 /// The KooPhone status codes of the response-field table, 0..=7.
 pub const PHONE_STATUS_CODES: u8 = 8;
-
-/// DCS states, as in the `<state>_count` fields of the reference page.
-pub const DCS_STATES: [&str; 13] = [
-    "paying",
-    "freezing",
-    "migrating",
-    "flushing",
-    "upgrading",
-    "restoring",
-    "extending",
-    "creating",
-    "running",
-    "error",
-    "frozen",
-    "createfailed",
-    "restarting",
-];
-
-/// DCS engines, each an object of counts in the answer.
-pub const DCS_ENGINES: [&str; 2] = ["redis", "memcached"];
-
-const RUNNING: usize = 8;
-const CREATEFAILED: usize = 11;
 
 const BASE36: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -68,7 +48,9 @@ const SALT_ROTATE: u64 = 0x524f_5441_5445;
 const SALT_DCS: u64 = 0x0044_4353;
 const SALT_MODEL: u64 = 0x004d_4f44_454c;
 
+/// The phones: every one ever bought, and those the account has now.
 pub struct Fleet {
+    /// Seeds ids, statuses and models.
     seed: u64,
     /// Every phone ever created, in creation order; index = position (a released phone keeps
     /// its index, so statuses stay a function of (seed, index, tick)).
@@ -81,9 +63,6 @@ pub struct Fleet {
     /// Phones added after the start, so new ids follow from the seed too.
     added: u64,
 }
-
-/// The listing's view of one phone: what `batch-query` answers, personal fields included.
-pub const SIM_REGION: &str = "ap-southeast-1";
 
 /// The simulated person a phone is assigned to: values a test greps the exposition for.
 pub fn personal_values(idx: usize) -> [String; 3] {
@@ -120,6 +99,11 @@ impl Fleet {
             live,
             added: 0,
         }
+    }
+
+    /// The seed every choice about a phone follows from.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Every phone ever created, released ones included (index = position).
@@ -190,50 +174,6 @@ impl Fleet {
         self.release(&ids)
     }
 
-    /// The listing row of phone `idx` at `tick`, with the personal fields a real answer has.
-    pub fn listing_row(&self, idx: usize, tick: u64) -> serde_json::Value {
-        let [user, member, account] = personal_values(idx);
-        // The listing's running status follows the phone's status code.
-        const RUNNING: [u8; 8] = [2, 4, 1, 2, 3, 5, 0, 2];
-        let running = RUNNING[usize::from(self.phone_status(idx, tick)) % RUNNING.len()];
-        let h = hash3(self.seed, idx as u64, 0x4c49_5354);
-        serde_json::json!({
-            "instance_id": self.ids[idx],
-            "instance_name": format!("phone-{idx:05}"),
-            "region": SIM_REGION,
-            "instance_sku": format!("{} | 8 vCPUs | 16 GB", if h % 3 == 0 { "Professional" } else { "Standard" }),
-            "frozen_status": u8::from(h % 40 == 7),
-            "running_status": running,
-            "login_status": h % 2,
-            "assign_status": 1,
-            "assign_user": user,
-            "billing_mode": "ON_DEMAND",
-            "project_id": "0123456789abcdef0123456789abcdef",
-            "project_name": SIM_REGION,
-            "phone_id": format!("{:016x}", h),
-            "member_name": member,
-            "account_name": account,
-            "region_name": "AP-Singapore",
-            "region_name_en": "AP-Singapore",
-            "backup_status": 2,
-            "backup_time": "2025-11-02 10:00:00",
-            "restore_status": null,
-            "restore_time": null,
-        })
-    }
-
-    /// The pool a phone belongs to: (`pool_scene_tag`, `pool_name`).
-    pub fn pool_of(&self, idx: usize) -> (&'static str, &'static str) {
-        let h = hash3(self.seed, idx as u64, 0x504f_4f4c);
-        let scene = if h % 5 == 0 {
-            "CLOUD_APP"
-        } else {
-            "CLOUD_PHONE"
-        };
-        const POOLS: [&str; 3] = ["pool-a", "pool-b", "pool-c"];
-        (scene, POOLS[((h >> 8) % 3) as usize])
-    }
-
     /// The status code (0..=7) of phone `idx` at `tick`. A phone keeps a status for a few
     /// ticks (its own period), mostly streaming or idle, a few percent in exception states.
     /// At every tick a rotating window of 8 phones holds codes 0..=7, so every code is present.
@@ -273,31 +213,6 @@ impl Fleet {
     pub fn phone_uptime_secs(&self, idx: usize, tick: u64) -> u64 {
         3_600 + hash3(self.seed, idx as u64, SALT_PERIOD) % (20 * 86_400) + tick * 30
     }
-
-    /// DCS counts at `tick`: `[engine][state]`, indices as in [`DCS_ENGINES`] and [`DCS_STATES`].
-    /// Every state is non-zero for at least one engine.
-    pub fn dcs_counts(&self, tick: u64) -> [[u64; DCS_STATES.len()]; DCS_ENGINES.len()] {
-        let mut counts = [[0u64; DCS_STATES.len()]; DCS_ENGINES.len()];
-        for (e, engine) in counts.iter_mut().enumerate() {
-            for (s, count) in engine.iter_mut().enumerate() {
-                let h = hash3(self.seed ^ SALT_DCS, (e * 100 + s) as u64, tick);
-                *count = match s {
-                    RUNNING if e == 0 => 40 + h % 40,
-                    RUNNING => 10 + h % 15,
-                    CREATEFAILED => h % 5,
-                    _ if h % 100 < 30 => 1 + (h >> 8) % 3,
-                    _ => 0,
-                };
-            }
-        }
-        for s in 0..DCS_STATES.len() {
-            if counts.iter().all(|engine| engine[s] == 0) {
-                let e = (hash3(self.seed, s as u64, tick) % DCS_ENGINES.len() as u64) as usize;
-                counts[e][s] = 1;
-            }
-        }
-        counts
-    }
 }
 
 /// One simulated DCS instance (the per-instance list's row; the counts stay their own model).
@@ -322,7 +237,7 @@ pub struct Instances {
     /// DCS instances, oldest first.
     pub dcs: Vec<SimDcsInstance>,
     /// DDM instances, oldest first.
-    pub ddm: Vec<super::SimDdmInstance>,
+    pub ddm: Vec<SimDdmInstance>,
     /// Instances created so far, so new ids follow from the seed.
     created: u64,
 }
@@ -341,7 +256,7 @@ fn uuid_like(h: u64, g: u64) -> String {
 
 impl Instances {
     /// `dcs` DCS instances from `seed`, and the configured DDM instances.
-    pub fn new(seed: u64, dcs: usize, ddm: Vec<super::SimDdmInstance>) -> Instances {
+    pub fn new(seed: u64, dcs: usize, ddm: Vec<SimDdmInstance>) -> Instances {
         let mut out = Instances {
             dcs: Vec::new(),
             ddm,
@@ -389,7 +304,7 @@ impl Instances {
                 self.created += 1;
                 let h = hash3(seed, k, 0x0044_444d);
                 let id = format!("{h:016x}{:016x}in09", mix(h));
-                self.ddm.push(super::SimDdmInstance {
+                self.ddm.push(SimDdmInstance {
                     id: id.clone(),
                     targets,
                 });
@@ -473,17 +388,5 @@ mod tests {
             fleet.phone_status(42, 9),
             Fleet::new(1, 10_000).phone_status(42, 9)
         );
-    }
-
-    #[test]
-    fn dcs_every_state_nonzero_somewhere() {
-        let fleet = Fleet::new(1, 1);
-        for tick in 0..500 {
-            let counts = fleet.dcs_counts(tick);
-            for s in 0..DCS_STATES.len() {
-                assert!(counts.iter().any(|e| e[s] > 0), "tick {tick} state {s}");
-            }
-        }
-        assert_ne!(fleet.dcs_counts(1), fleet.dcs_counts(2));
     }
 }

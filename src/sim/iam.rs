@@ -1,90 +1,21 @@
-//! IAM: `POST /v3/auth/tokens` (Keystone password method, project scope) and the store of
-//! issued tokens that every other service's auth check consults.
+//! IAM: `POST /v3/auth/tokens` (Keystone password method, project scope), issuing the tokens
+//! that every other service's auth check accepts ([`super::tokens`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
-use rand::distributions::Alphanumeric;
-use rand::Rng;
+use axum::Router;
 use serde_json::{json, Value};
-use tokio::time::Instant;
 
-use super::{json_response, Call, FaultKind, Inner, Operation, Reply};
-
-/// Revoked or expired tokens are remembered this long (to answer "token expired"), then forgotten.
-const FORGET_AFTER: Duration = Duration::from_secs(3600);
-
-pub(crate) enum TokenCheck {
-    Valid,
-    Expired,
-    Unknown,
-}
-
-/// IAM-issued tokens and when each stops being valid.
-pub(crate) struct TokenStore {
-    ttl: Duration,
-    expiry: Mutex<HashMap<String, Instant>>,
-}
-
-impl TokenStore {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        TokenStore {
-            ttl,
-            expiry: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
-        self.expiry.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Every token issued and not yet forgotten (tests search logs for them).
-    pub(crate) fn issued(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
-    }
-
-    /// A new token, live for the configured ttl. Real tokens are long opaque strings; so are these.
-    pub(crate) fn issue(&self) -> String {
-        let random: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(380)
-            .map(char::from)
-            .collect();
-        let token = format!("MIIE{random}");
-        let now = Instant::now();
-        let mut expiry = self.lock();
-        expiry.retain(|_, until| until.checked_add(FORGET_AFTER).is_none_or(|t| t > now));
-        // A ttl too long to represent means "never" in practice: about a century.
-        let until = now
-            .checked_add(self.ttl)
-            .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
-        expiry.insert(token.clone(), until);
-        token
-    }
-
-    pub(crate) fn check(&self, token: &str) -> TokenCheck {
-        match self.lock().get(token) {
-            Some(until) if Instant::now() < *until => TokenCheck::Valid,
-            Some(_) => TokenCheck::Expired,
-            None => TokenCheck::Unknown,
-        }
-    }
-
-    /// Every issued token stops working now.
-    pub(crate) fn revoke_all(&self) {
-        let now = Instant::now();
-        for until in self.lock().values_mut() {
-            *until = (*until).min(now);
-        }
-    }
-}
+use super::faults::{FaultKind, Operation};
+use super::fleet::{hash_str, mix};
+use super::pipeline::{endpoint, SimService, POST};
+use super::state::{json_response, SimReply, SimState};
 
 /// IAM's own error shape: `{"error":{"code","message","title"}}`.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, &error_body(status, message))
 }
 
@@ -98,19 +29,51 @@ fn error_body(status: StatusCode, message: &str) -> Value {
     })
 }
 
-pub(crate) async fn tokens(State(inner): State<Arc<Inner>>, call: Call) -> Response {
-    inner
-        .serve(Operation::IamToken, &call, |inner, fault| {
-            issue(inner, &call.body, fault)
-        })
-        .await
+/// IAM as the pipeline sees it: no credentials asked, its own error shape.
+#[derive(Clone, Copy)]
+pub(super) struct Iam;
+
+impl SimService for Iam {
+    const AUTHENTICATED: bool = false;
+    const SERVER_ERROR: (&'static str, &'static str) = (
+        "",
+        "An unexpected error prevented the server from fulfilling your request.",
+    );
+    const API_ERROR: (StatusCode, &'static str, &'static str) =
+        (StatusCode::BAD_REQUEST, "", "The request body is invalid.");
+
+    /// IAM's shape has no code: `error.code` is the HTTP status.
+    fn error(&self, status: StatusCode, _code: &str, msg: &str) -> Response {
+        error(status, msg)
+    }
+
+    fn token_expired(&self) -> Response {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+    }
+}
+
+/// `POST /v3/auth/tokens`.
+pub(super) fn routes() -> Router<Arc<SimState>> {
+    Router::new().route(
+        "/v3/auth/tokens",
+        endpoint(POST, Iam, Operation::IamToken, |cx, ()| {
+            issue(cx.sim, &cx.call.body, cx.fault)
+        }),
+    )
 }
 
 /// The credentials of a password-method request, or why the body is not one.
 struct PasswordAuth<'a> {
+    /// Account (domain) name.
     domain: &'a str,
+    /// IAM user name.
     user: &'a str,
+    /// The user's password.
     password: &'a str,
+    /// The project the token is to be scoped to, if the request names one.
     project_id: Option<&'a str>,
 }
 
@@ -147,9 +110,9 @@ fn str_at<'a>(v: &'a Value, path: &str, why: &'static str) -> Result<&'a str, &'
     v.pointer(path).and_then(Value::as_str).ok_or(why)
 }
 
-fn issue(inner: &Inner, body: &[u8], fault: Option<FaultKind>) -> Reply {
+fn issue(sim: &SimState, body: &[u8], fault: Option<FaultKind>) -> SimReply {
     let bad = |msg: &str| {
-        Reply::new(
+        SimReply::new(
             StatusCode::BAD_REQUEST,
             error_body(StatusCode::BAD_REQUEST, msg),
         )
@@ -162,11 +125,11 @@ fn issue(inner: &Inner, body: &[u8], fault: Option<FaultKind>) -> Reply {
         Err(why) => return bad(why),
     };
     let known =
-        inner.config.users.iter().any(|u| {
+        sim.config.users.iter().any(|u| {
             u.domain == creds.domain && u.user == creds.user && u.password == creds.password
         });
     if !known {
-        return Reply::new(
+        return SimReply::new(
             StatusCode::UNAUTHORIZED,
             error_body(
                 StatusCode::UNAUTHORIZED,
@@ -177,8 +140,8 @@ fn issue(inner: &Inner, body: &[u8], fault: Option<FaultKind>) -> Reply {
     let Some(project_id) = creds.project_id else {
         return bad("Expecting to find scope.project.id in auth: the simulator issues project-scoped tokens only.");
     };
-    if project_id != inner.config.project_id {
-        return Reply::new(
+    if project_id != sim.config.project_id {
+        return SimReply::new(
             StatusCode::UNAUTHORIZED,
             error_body(
                 StatusCode::UNAUTHORIZED,
@@ -186,17 +149,17 @@ fn issue(inner: &Inner, body: &[u8], fault: Option<FaultKind>) -> Reply {
             ),
         );
     }
-    let token = inner.tokens.issue();
+    let token = sim.tokens.issue();
     let issued = SystemTime::now();
     let expires = if fault == Some(FaultKind::ExpiredTokenIssued) {
         // The token itself is live; only the expiry it is reported with is nonsense.
         SystemTime::UNIX_EPOCH
     } else {
         issued
-            .checked_add(inner.config.token_ttl)
+            .checked_add(sim.config.token_ttl)
             .unwrap_or(issued + Duration::from_secs(100 * 365 * 86_400))
     };
-    let mut reply = Reply::new(
+    let mut reply = SimReply::new(
         StatusCode::CREATED,
         json!({
             "token": {
@@ -229,6 +192,6 @@ fn issue(inner: &Inner, body: &[u8], fault: Option<FaultKind>) -> Reply {
 
 /// A stable 32-hex id for a name.
 fn domain_id(name: &str) -> String {
-    let h = super::fleet::hash_str(name);
-    format!("{:016x}{:016x}", h, super::fleet::mix(h))
+    let h = hash_str(name);
+    format!("{:016x}{:016x}", h, mix(h))
 }

@@ -1,7 +1,7 @@
 //! The listing faults, for every simulated list API: which rows of the fleet's list one page
 //! shows and what total it announces, given the page's offset and size and the fault in force.
 
-use super::FaultKind;
+use super::faults::FaultKind;
 
 /// What one page of a list of `n` rows shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,24 @@ pub(crate) fn page_view(
         _ => {}
     }
     PageView { start, end, total }
+}
+
+/// The rows of one page of `all` and the total to report, as a listing fault bends them
+/// (see [`page_view`]). Shared by the offset-paged listings.
+pub(crate) fn list_page<T: Clone>(
+    all: &[T],
+    offset: u64,
+    limit: u64,
+    fault: Option<FaultKind>,
+) -> (Vec<T>, u64) {
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let v = page_view(all.len(), offset, limit, fault);
+    let rows = all
+        .get(v.start..v.end)
+        .map(<[T]>::to_vec)
+        .unwrap_or_default();
+    (rows, v.total)
 }
 
 #[cfg(test)]

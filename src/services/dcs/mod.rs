@@ -8,6 +8,7 @@
 pub mod api;
 pub mod collect;
 pub mod config;
+pub mod sim;
 
 use std::any::Any;
 use std::sync::Arc;

@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod inventory;
 pub mod restorable;
+pub mod sim;
 
 use std::any::Any;
 use std::sync::Arc;

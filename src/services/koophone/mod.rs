@@ -16,6 +16,7 @@ pub mod modules;
 pub mod phones;
 pub mod probe;
 pub mod runtime;
+pub mod sim;
 pub mod status;
 
 use std::any::Any;

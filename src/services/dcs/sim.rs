@@ -4,24 +4,106 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::fleet::{hash3, mix, DCS_ENGINES, DCS_STATES};
-use super::{Call, FaultKind, Inner, Operation, Reply};
+use crate::sim::faults::{FaultKind, Operation};
+use crate::sim::fleet::{hash3, mix};
+use crate::sim::listing::list_page;
+use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
+use crate::sim::state::{json_response, SimReply, SimState};
 
-pub(crate) async fn status(
-    State(inner): State<Arc<Inner>>,
-    Path(project_id): Path<String>,
-    call: Call,
-) -> Response {
-    inner
-        .serve(Operation::DcsStatus, &call, |inner, fault| {
-            answer(inner, &project_id, call.uri.query(), fault)
-        })
-        .await
+/// DCS states, as in the `<state>_count` fields of the reference page.
+#[rustfmt::skip]
+pub const DCS_STATES: [&str; 13] = [
+    "paying", "freezing", "migrating", "flushing", "upgrading", "restoring", "extending",
+    "creating", "running", "error", "frozen", "createfailed", "restarting",
+];
+
+/// DCS engines, each an object of counts in the answer.
+pub const DCS_ENGINES: [&str; 2] = ["redis", "memcached"];
+
+const RUNNING: usize = 8;
+const CREATEFAILED: usize = 11;
+/// Keeps the counts' choices apart from the fleet's other choices.
+const SALT_COUNTS: u64 = 0x0044_4353;
+
+/// The fleet's DCS counts at `tick`: `[engine][state]`, indices as in [`DCS_ENGINES`] and [`DCS_STATES`].
+/// Every state is non-zero for at least one engine.
+pub(crate) fn counts(seed: u64, tick: u64) -> [[u64; DCS_STATES.len()]; DCS_ENGINES.len()] {
+    let mut counts = [[0u64; DCS_STATES.len()]; DCS_ENGINES.len()];
+    for (e, engine) in counts.iter_mut().enumerate() {
+        for (s, count) in engine.iter_mut().enumerate() {
+            let h = hash3(seed ^ SALT_COUNTS, (e * 100 + s) as u64, tick);
+            *count = match s {
+                RUNNING if e == 0 => 40 + h % 40,
+                RUNNING => 10 + h % 15,
+                CREATEFAILED => h % 5,
+                _ if h % 100 < 30 => 1 + (h >> 8) % 3,
+                _ => 0,
+            };
+        }
+    }
+    for s in 0..DCS_STATES.len() {
+        if counts.iter().all(|engine| engine[s] == 0) {
+            let e = (hash3(seed, s as u64, tick) % DCS_ENGINES.len() as u64) as usize;
+            counts[e][s] = 1;
+        }
+    }
+    counts
+}
+
+/// DCS as the pipeline sees it: errors carry `error_ext_msg: null`.
+#[derive(Clone, Copy)]
+pub(crate) struct Dcs;
+
+impl SimService for Dcs {
+    fn error(&self, status: StatusCode, code: &str, msg: &str) -> Response {
+        json_response(
+            status,
+            &json!({"error_code": code, "error_msg": msg, "error_ext_msg": null}),
+        )
+    }
+
+    const SERVER_ERROR: (&'static str, &'static str) = ("DCS.5000", "Internal service error.");
+    const API_ERROR: (StatusCode, &'static str, &'static str) =
+        (StatusCode::BAD_REQUEST, "DCS.4800", "Invalid request.");
+}
+
+/// The counts' path.
+const STATUS: &str = "/v2/{project_id}/instances/status";
+/// The listing's path.
+const LIST: &str = "/v2/{project_id}/instances";
+
+/// The status counts and the instance listing.
+pub(crate) fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route(STATUS, endpoint(GET, Dcs, Operation::DcsStatus, status))
+        .route(LIST, endpoint(GET, Dcs, Operation::DcsList, list))
+}
+
+fn status(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
+    answer(cx.sim, &project_id, cx.call.uri.query(), cx.fault)
+}
+
+/// 400 `DCS.4800` with `message`, in the DCS error shape.
+fn invalid(message: &str) -> SimReply {
+    SimReply::new(
+        StatusCode::BAD_REQUEST,
+        json!({"error_code": "DCS.4800", "error_msg": message, "error_ext_msg": null}),
+    )
+}
+
+/// The project check both DCS calls make first.
+fn check_project(sim: &SimState, project_id: &str) -> Result<(), SimReply> {
+    if project_id == sim.config.project_id {
+        Ok(())
+    } else {
+        Err(invalid("Invalid project ID in the request URL."))
+    }
 }
 
 /// `include_failure=true` asks for `createfailed_count`; anything else leaves it out.
@@ -33,20 +115,18 @@ fn include_failure(query: Option<&str>) -> bool {
         .any(|(k, v)| k == "include_failure" && v == "true")
 }
 
-fn answer(inner: &Inner, project_id: &str, query: Option<&str>, fault: Option<FaultKind>) -> Reply {
-    if project_id != inner.config.project_id {
-        return Reply::new(
-            StatusCode::BAD_REQUEST,
-            json!({
-                "error_code": "DCS.4800",
-                "error_msg": "Invalid project ID in the request URL.",
-                "error_ext_msg": null,
-            }),
-        );
+fn answer(
+    sim: &SimState,
+    project_id: &str,
+    query: Option<&str>,
+    fault: Option<FaultKind>,
+) -> SimReply {
+    if let Err(wrong) = check_project(sim, project_id) {
+        return wrong;
     }
-    let mut counts = inner.fleet().dcs_counts(inner.tick());
+    let mut counts = counts(sim.config.seed, sim.tick());
     // The instances the control endpoint and churn created count too (see [`instances`]).
-    for i in &inner.instances().dcs {
+    for i in &sim.instances().dcs {
         let e = usize::from(i.engine.eq_ignore_ascii_case("memcached"));
         let state = i.status.to_ascii_lowercase();
         if let Some(s) = DCS_STATES.iter().position(|x| *x == state) {
@@ -63,7 +143,7 @@ fn answer(inner: &Inner, project_id: &str, query: Option<&str>, fault: Option<Fa
         Some(FaultKind::InsaneFieldNames) => insane_field_names(&mut value),
         _ => {}
     }
-    Reply::ok(value)
+    SimReply::ok(value)
 }
 
 /// Fields `many_fields` adds at the top level and in `redis`.
@@ -147,15 +227,19 @@ const LIST_DEFAULT_LIMIT: u64 = 10;
 /// One simulated DCS instance.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DcsInstance {
+    /// `instance_id`, UUID-shaped.
     pub id: String,
+    /// `name`.
     pub name: String,
+    /// `redis` or `memcached`, as in [`DCS_ENGINES`].
     pub engine: &'static str,
+    /// `status` as the API spells it (`RUNNING`, …).
     pub status: String,
 }
 
 /// The fleet's own DCS instances at `tick`: for each engine, one instance per count of each
 /// state, the k-th instance of an engine keeping its id whatever its state. The listing adds
-/// the instances the control endpoint and churn create ([`super::fleet::Instances`]), and the
+/// the instances the control endpoint and churn create ([`crate::sim::fleet::Instances`]), and the
 /// counts count them too, so the two answers agree.
 pub(crate) fn instances(
     counts: &[[u64; DCS_STATES.len()]; DCS_ENGINES.len()],
@@ -193,12 +277,19 @@ pub(crate) fn instances(
 /// The listing's query: paging, `include_failure` and the filters.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ListQuery {
+    /// Records skipped.
     pub offset: u64,
+    /// Records asked, 1–1000.
     pub limit: u64,
+    /// Whether `CREATEFAILED` instances are listed.
     pub include_failure: bool,
+    /// Only this instance.
     pub instance_id: Option<String>,
+    /// Only names containing (or, with `name_equal`, equal to) this.
     pub name: Option<String>,
+    /// `name` must match whole.
     pub name_equal: bool,
+    /// Only instances in this status.
     pub status: Option<String>,
 }
 
@@ -255,46 +346,19 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub(crate) async fn list(
-    State(inner): State<Arc<Inner>>,
-    Path(project_id): Path<String>,
-    call: Call,
-) -> Response {
-    inner
-        .serve(Operation::DcsList, &call, |inner, fault| {
-            list_answer(inner, &project_id, call.uri.query(), fault)
-        })
-        .await
-}
-
-fn list_answer(
-    inner: &Inner,
-    project_id: &str,
-    query: Option<&str>,
-    fault: Option<FaultKind>,
-) -> Reply {
-    if project_id != inner.config.project_id {
-        return Reply::new(
-            StatusCode::BAD_REQUEST,
-            json!({
-                "error_code": "DCS.4800",
-                "error_msg": "Invalid project ID in the request URL.",
-                "error_ext_msg": null,
-            }),
-        );
+fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
+    let sim = cx.sim;
+    if let Err(wrong) = check_project(sim, &project_id) {
+        return wrong;
     }
-    let Some(q) = list_query(query) else {
-        return Reply::new(
-            StatusCode::BAD_REQUEST,
-            json!({
-                "error_code": "DCS.4800",
-                "error_msg": "Invalid offset or limit: offset must be at least 0 and limit between 1 and 1000.",
-                "error_ext_msg": null,
-            }),
+    let Some(q) = list_query(cx.call.uri.query()) else {
+        return invalid(
+            "Invalid offset or limit: offset must be at least 0 and limit between 1 and 1000.",
         );
     };
-    let mut all = instances(&inner.fleet().dcs_counts(inner.tick()), inner.config.seed);
-    all.extend(inner.instances().dcs.iter().map(|i| DcsInstance {
+    let seed = sim.config.seed;
+    let mut all = instances(&counts(seed, sim.tick()), seed);
+    all.extend(sim.instances().dcs.iter().map(|i| DcsInstance {
         id: i.id.clone(),
         name: i.name.clone(),
         engine: if i.engine.eq_ignore_ascii_case("memcached") {
@@ -319,7 +383,7 @@ fn list_answer(
             })
         })
         .collect();
-    let (rows, reported) = list_page(&matching, q.offset, q.limit, fault);
+    let (rows, reported) = list_page(&matching, q.offset, q.limit, cx.fault);
     let instances: Vec<Value> = rows
         .into_iter()
         .map(|i| {
@@ -342,35 +406,16 @@ fn list_answer(
             })
         })
         .collect();
-    Reply::ok(json!({"instance_num": reported, "instances": instances}))
-}
-
-/// The rows of one page of `all` and the total to report, as a listing fault bends them
-/// (see [`super::listing::page_view`]). Shared by the DCS and DDM listings.
-pub(crate) fn list_page<T: Clone>(
-    all: &[T],
-    offset: u64,
-    limit: u64,
-    fault: Option<FaultKind>,
-) -> (Vec<T>, u64) {
-    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let v = super::listing::page_view(all.len(), offset, limit, fault);
-    let rows = all
-        .get(v.start..v.end)
-        .map(<[T]>::to_vec)
-        .unwrap_or_default();
-    (rows, v.total)
+    SimReply::ok(json!({"instance_num": reported, "instances": instances}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::fleet::Fleet;
 
     #[test]
     fn instances_agree_with_the_counts() {
-        let counts = Fleet::new(1, 1).dcs_counts(4);
+        let counts = counts(1, 4);
         let all = instances(&counts, 1);
         for (e, engine) in DCS_ENGINES.iter().enumerate() {
             for (s, state) in DCS_STATES.iter().enumerate() {
@@ -401,7 +446,7 @@ mod tests {
 
     #[test]
     fn top_level_is_sum_of_engines() {
-        let counts = Fleet::new(1, 1).dcs_counts(3);
+        let counts = counts(1, 3);
         let body = body(&counts, true, false);
         for state in DCS_STATES {
             let key = format!("{state}_count");
@@ -414,7 +459,7 @@ mod tests {
 
     #[test]
     fn createfailed_only_on_request() {
-        let counts = Fleet::new(1, 1).dcs_counts(0);
+        let counts = counts(1, 0);
         let without = body(&counts, false, false);
         assert!(without.get("createfailed_count").is_none());
         assert!(without["redis"].get("createfailed_count").is_none());
@@ -428,7 +473,7 @@ mod tests {
 
     #[test]
     fn new_state_adds_field_and_engine() {
-        let counts = Fleet::new(1, 1).dcs_counts(0);
+        let counts = counts(1, 0);
         let body = body(&counts, true, true);
         assert_eq!(body["hibernating_count"], 5);
         assert_eq!(body["valkey"]["hibernating_count"], 2);
@@ -437,5 +482,16 @@ mod tests {
             + body["memcached"]["running_count"].as_u64().unwrap()
             + 5;
         assert_eq!(body["running_count"].as_u64(), Some(running));
+    }
+
+    #[test]
+    fn dcs_every_state_nonzero_somewhere() {
+        for tick in 0..500 {
+            let counts = counts(1, tick);
+            for s in 0..DCS_STATES.len() {
+                assert!(counts.iter().any(|e| e[s] > 0), "tick {tick} state {s}");
+            }
+        }
+        assert_ne!(counts(1, 1), counts(1, 2));
     }
 }

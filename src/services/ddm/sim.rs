@@ -8,13 +8,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Router;
 use serde_json::{json, Value};
 
-use super::fleet::{hash3, hash_str, mix};
-use super::{json_response, Call, FaultKind, Inner, Operation, Reply};
+use crate::sim::faults::{FaultKind, Operation};
+use crate::sim::fleet::{hash3, hash_str, mix};
+use crate::sim::listing::list_page;
+use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
+use crate::sim::state::{json_response, SimReply, SimState};
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 128;
@@ -23,9 +27,49 @@ fn param_error_body() -> Value {
     json!({"error_code": "DBS.280001", "error_msg": "Parameter error."})
 }
 
-/// 400 `DBS.280001` "Parameter error.", the page's own example.
-pub(crate) fn param_error() -> Response {
-    json_response(StatusCode::BAD_REQUEST, &param_error_body())
+/// DDM as the pipeline sees it: the listing answers in the current pages' error shape, the
+/// restore reads in the older one.
+#[derive(Clone, Copy)]
+pub(crate) struct Ddm;
+
+impl SimService for Ddm {
+    // The reference page's own 500 example carries this code and message.
+    const SERVER_ERROR: (&'static str, &'static str) = ("DBS.280001", "Parameter error.");
+    // 400 `DBS.280001` "Parameter error.", the page's own example.
+    const API_ERROR: (StatusCode, &'static str, &'static str) =
+        (StatusCode::BAD_REQUEST, "DBS.280001", "Parameter error.");
+
+    fn server_error(&self, op: Operation) -> Response {
+        let status = StatusCode::INTERNAL_SERVER_ERROR;
+        let (code, msg) = match op {
+            Operation::DdmList => return list_error(status, "DBS.200412", "Server failure."),
+            _ => Self::SERVER_ERROR,
+        };
+        self.error(status, code, msg)
+    }
+
+    fn api_error(&self, op: Operation) -> Response {
+        let (status, code, msg) = Self::API_ERROR;
+        match op {
+            Operation::DdmList => list_error(status, code, msg),
+            _ => self.error(status, code, msg),
+        }
+    }
+}
+
+/// The listing's path.
+const LIST: &str = "/v1/{project_id}/instances";
+/// The restore targets' path.
+const RESTORABLE: &str = "/v3/{project_id}/instances/{instance_id}/backups/restorable-instances";
+
+/// The instance listing and the restore targets.
+pub(crate) fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route(LIST, endpoint(GET, Ddm, Operation::DdmList, list))
+        .route(
+            RESTORABLE,
+            endpoint(GET, Ddm, Operation::DdmRestorable, restorable),
+        )
 }
 
 /// `offset` and `limit` from the query string; `None` for a bad or out-of-range value.
@@ -67,45 +111,47 @@ pub(crate) fn window(offset: u64, limit: u64, total: u64) -> std::ops::Range<u64
     start..start.saturating_add(limit).min(total)
 }
 
-pub(crate) async fn restorable(
-    State(inner): State<Arc<Inner>>,
-    Path((project_id, instance_id)): Path<(String, String)>,
-    call: Call,
-) -> Response {
-    inner
-        .serve(Operation::DdmRestorable, &call, |inner, fault| {
-            let Some((offset, limit)) = page(call.uri.query()) else {
-                return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
-            };
-            if project_id != inner.config.project_id {
-                return Reply::new(StatusCode::BAD_REQUEST, param_error_body());
-            }
-            let Some(targets) = inner.instances().ddm_targets(&instance_id) else {
-                return Reply::new(
-                    StatusCode::NOT_FOUND,
-                    json!({"error_code": "DBS.280108", "error_msg": "The DB instance does not exist."}),
-                );
-            };
-            let total = targets as u64;
-            let instances = page_rows(inner.config.seed, &instance_id, offset, limit, total, fault);
-            let reported = if fault == Some(FaultKind::TotalLies) {
-                100_000
-            } else {
-                total
-            };
-            Reply::ok(json!({
-                "instances": instances,
-                "offset": offset,
-                "limit": limit,
-                "total": reported,
-            }))
-        })
-        .await
+fn restorable(cx: Ctx<'_>, Path((project_id, instance_id)): Path<(String, String)>) -> SimReply {
+    let sim = cx.sim;
+    let page = page(cx.call.uri.query()).filter(|_| project_id == sim.config.project_id);
+    let Some((offset, limit)) = page else {
+        return SimReply::new(StatusCode::BAD_REQUEST, param_error_body());
+    };
+    let Some(targets) = sim.instances().ddm_targets(&instance_id) else {
+        return SimReply::new(
+            StatusCode::NOT_FOUND,
+            json!({"error_code": "DBS.280108", "error_msg": "The DB instance does not exist."}),
+        );
+    };
+    let total = targets as u64;
+    let instances = page_rows(
+        sim.config.seed,
+        &instance_id,
+        offset,
+        limit,
+        total,
+        cx.fault,
+    );
+    let reported = if cx.fault == Some(FaultKind::TotalLies) {
+        100_000
+    } else {
+        total
+    };
+    SimReply::ok(json!({
+        "instances": instances,
+        "offset": offset,
+        "limit": limit,
+        "total": reported,
+    }))
 }
 
 /// The current pages' error body: `{"errCode","externalMessage"}`.
-pub(crate) fn list_error(status: StatusCode, code: &str, msg: &str) -> Response {
-    json_response(status, &json!({"errCode": code, "externalMessage": msg}))
+fn list_error_body(code: &str, msg: &str) -> Value {
+    json!({"errCode": code, "externalMessage": msg})
+}
+
+fn list_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    json_response(status, &list_error_body(code, msg))
 }
 
 /// Statuses a simulated DDM instance shows: mostly running, a few others.
@@ -138,47 +184,35 @@ pub(crate) fn instance_row(seed: u64, project_id: &str, id: &str) -> Value {
     })
 }
 
-pub(crate) async fn list(
-    State(inner): State<Arc<Inner>>,
-    Path(project_id): Path<String>,
-    call: Call,
-) -> Response {
-    inner
-        .serve(Operation::DdmList, &call, |inner, fault| {
-            let Some((offset, limit)) = page(call.uri.query()) else {
-                return Reply::new(
-                    StatusCode::BAD_REQUEST,
-                    json!({"errCode": "DBS.280001", "externalMessage": "Parameter error."}),
-                );
-            };
-            if project_id != inner.config.project_id {
-                return Reply::new(
-                    StatusCode::BAD_REQUEST,
-                    json!({"errCode": "DBS.280001", "externalMessage": "Parameter error."}),
-                );
-            }
-            let ids: Vec<String> = inner.instances().ddm.iter().map(|d| d.id.clone()).collect();
-            let records = if inner.config.ddm_offset_is_page {
-                offset.max(1).saturating_sub(1).saturating_mul(limit)
-            } else {
-                offset
-            };
-            let (rows, reported) = super::dcs::list_page(&ids, records, limit, fault);
-            let instances: Vec<Value> = rows
-                .iter()
-                .map(|id| instance_row(inner.config.seed, &project_id, id))
-                .collect();
-            let page_size = instances.len();
-            Reply::ok(json!({
-                "instances": instances,
-                "instance_num": reported,
-                "page_no": records / limit + 1,
-                "page_size": page_size,
-                "total_record": reported,
-                "total_page": reported.div_ceil(limit),
-            }))
-        })
-        .await
+fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
+    let sim = cx.sim;
+    let page = page(cx.call.uri.query()).filter(|_| project_id == sim.config.project_id);
+    let Some((offset, limit)) = page else {
+        return SimReply::new(
+            StatusCode::BAD_REQUEST,
+            list_error_body("DBS.280001", "Parameter error."),
+        );
+    };
+    let ids: Vec<String> = sim.instances().ddm.iter().map(|d| d.id.clone()).collect();
+    let records = if sim.config.ddm_offset_is_page {
+        offset.max(1).saturating_sub(1).saturating_mul(limit)
+    } else {
+        offset
+    };
+    let (rows, reported) = list_page(&ids, records, limit, cx.fault);
+    let instances: Vec<Value> = rows
+        .iter()
+        .map(|id| instance_row(sim.config.seed, &project_id, id))
+        .collect();
+    let page_size = instances.len();
+    SimReply::ok(json!({
+        "instances": instances,
+        "instance_num": reported,
+        "page_no": records / limit + 1,
+        "page_size": page_size,
+        "total_record": reported,
+        "total_page": reported.div_ceil(limit),
+    }))
 }
 
 /// The rows of one page; `duplicate_rows` repeats the first row (in place of the last of a

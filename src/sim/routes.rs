@@ -1,0 +1,69 @@
+//! The simulator's one list of services: the one file in `sim` that names them. It mounts
+//! IAM's route, each service's routes (`crate::services::<name>::sim::routes`) and the `/_sim/`
+//! control routes on one router, with the gateway's answers for unknown paths and methods and
+//! its `X-Request-Id` on every response. Adding a service's simulator is its `sim` module plus
+//! one `.merge` line here.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use serde_json::json;
+
+use super::state::{hex_id, json_response, SimState};
+use super::{control, iam};
+
+pub use crate::services::dcs::sim::DCS_STATES;
+
+/// Every simulated route, on one router sharing `state`.
+pub(super) fn router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .merge(iam::routes())
+        .merge(crate::services::dcs::sim::routes())
+        .merge(crate::services::koophone::sim::routes())
+        .merge(crate::services::ddm::sim::routes())
+        .merge(control::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Every response carries `X-Request-Id`: KooPhone echoes the caller's, the others mint one.
+async fn request_id(req: Request, next: Next) -> Response {
+    let echo = if req.uri().path().starts_with("/v1/") {
+        req.headers().get("x-request-id").cloned()
+    } else {
+        None
+    };
+    let mut resp = next.run(req).await;
+    if !resp.headers().contains_key("x-request-id") {
+        let id = echo.or_else(|| HeaderValue::from_str(&hex_id()).ok());
+        if let Some(id) = id {
+            resp.headers_mut().insert("x-request-id", id);
+        }
+    }
+    resp
+}
+
+/// What the API gateway says about a path it does not know.
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({
+            "error_code": "APIGW.0101",
+            "error_msg": "The API does not exist or has not been published in the environment",
+        }),
+    )
+}
+
+/// The gateway's answer to a known path called with the wrong method.
+async fn method_not_allowed() -> Response {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published in the environment"}),
+    )
+}
