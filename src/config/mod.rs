@@ -294,6 +294,41 @@ pub struct Identity {
     pub account_wide: bool,
 }
 
+impl Identity {
+    /// An account-wide service (collected by shard 0 alone) with no top-level section.
+    pub const fn new(
+        key: &'static str,
+        title: &'static str,
+        example: &'static str,
+        endpoint: fn(&str) -> String,
+    ) -> Identity {
+        Identity {
+            key,
+            title,
+            example,
+            endpoint,
+            top_key: None,
+            account_wide: true,
+        }
+    }
+
+    /// The same service, its resources split across the shards instead.
+    pub const fn per_resource(self) -> Identity {
+        Identity {
+            account_wide: false,
+            ..self
+        }
+    }
+
+    /// The same service, owning the top-level section `key`.
+    pub const fn owning(self, key: &'static str) -> Identity {
+        Identity {
+            top_key: Some(key),
+            ..self
+        }
+    }
+}
+
 /// One service section to decode: its YAML, where it is, and what its checks may need.
 pub struct SectionInput<'i, 'v> {
     /// The section as written (after `${VAR}` expansion).
@@ -308,6 +343,17 @@ pub struct SectionInput<'i, 'v> {
     pub timeout: Duration,
     /// Where errors go.
     pub v: &'i mut Validator<'v>,
+}
+
+impl SectionInput<'_, '_> {
+    /// Decodes the section with the service's `decode` (its schema and checks), boxed for
+    /// [`Sections`].
+    pub fn decode<T: Section>(
+        self,
+        decode: fn(Value, &str, &mut Validator<'_>) -> Option<T>,
+    ) -> Option<Arc<dyn Section>> {
+        decode(self.value, self.at, self.v).map(section)
+    }
 }
 
 /// Boxes a validated section for [`Sections`].

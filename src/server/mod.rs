@@ -30,7 +30,7 @@ use crate::config;
 use crate::deadline::deadline_for;
 use crate::metrics::{encode, SelfMetrics};
 use crate::scrape::Exporter;
-use crate::services::{ProbeAnswer, Refusal, PROBER};
+use crate::services::{ProbeAnswer, ProbeRequest, Refusal, PROBER};
 use crate::sync::{read, write};
 
 /// Content type of the Prometheus text format.
@@ -258,7 +258,12 @@ async fn probe_handler(
         .and_then(|v| v.to_str().ok());
     // As blackbox_exporter: `debug=true` answers the probe's log and metrics as plain text.
     let debug = params.iter().any(|(k, v)| k == "debug" && v == "true");
-    match PROBER.probe(&exporter, &params, header, debug).await {
+    let request = ProbeRequest {
+        params: &params,
+        timeout_header: header,
+        debug,
+    };
+    match PROBER.probe(&exporter, request).await {
         Ok(ProbeAnswer::Exposition(body)) => {
             ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
         }

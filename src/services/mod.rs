@@ -16,7 +16,7 @@ pub mod prober;
 pub mod service;
 
 pub use fleet::{Cloud, Fleet};
-pub use prober::{ModuleInfo, ProbeAnswer, Prober, Refusal};
+pub use prober::{ModuleInfo, ProbeAnswer, ProbeRequest, Prober, Probing, Refusal};
 pub use service::{Before, Build, Job, Runtime, Service};
 
 use crate::config::{Config, ConfigErrors, Schema, Source};

@@ -13,17 +13,25 @@ use super::fleet::Fleet;
 /// A service that answers `/probe?module=&target=` (blackbox_exporter's pattern).
 pub trait Prober: Sync {
     /// Answers one probe: the exposition, or a refusal.
-    fn probe<'a>(
-        &'a self,
-        fleet: &'a Fleet,
-        params: &'a [(String, String)],
-        timeout_header: Option<&'a str>,
-        debug: bool,
-    ) -> BoxFuture<'a, Result<ProbeAnswer, Refusal>>;
+    fn probe<'a>(&'a self, fleet: &'a Fleet, request: ProbeRequest<'a>) -> Probing<'a>;
 
     /// The configured modules, as the landing page lists them.
     fn modules(&self, config: &Config) -> Vec<ModuleInfo>;
 }
+
+/// One `/probe` request as the server received it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeRequest<'a> {
+    /// The query's parameters, in order.
+    pub params: &'a [(String, String)],
+    /// `X-Prometheus-Scrape-Timeout-Seconds`, when sent.
+    pub timeout_header: Option<&'a str>,
+    /// `debug=true`: answer the run's log and families as text.
+    pub debug: bool,
+}
+
+/// A probe being answered.
+pub type Probing<'a> = BoxFuture<'a, Result<ProbeAnswer, Refusal>>;
 
 /// A probe's answer.
 pub enum ProbeAnswer {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tokio::time::Instant;
 
-use crate::config::{section, Identity, Schema, Section, SectionInput};
+use crate::config::{Identity, Schema, Section, SectionInput};
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{Inventory, InventorySource};
 use crate::transport::CloudClient;
@@ -33,14 +33,9 @@ pub const INSTANCES_COLLECTOR: &str = "dcs_instances";
 pub struct Dcs;
 
 /// Who DCS is.
-static IDENTITY: Identity = Identity {
-    key: KEY,
-    title: "DCS",
-    example: "`dcs: {}`",
-    endpoint: |region| format!("https://dcs.{region}.myhuaweicloud.com"),
-    top_key: None,
-    account_wide: true,
-};
+static IDENTITY: Identity = Identity::new(KEY, "DCS", "`dcs: {}`", |region| {
+    format!("https://dcs.{region}.myhuaweicloud.com")
+});
 
 impl Schema for Dcs {
     fn identity(&self) -> &'static Identity {
@@ -48,7 +43,7 @@ impl Schema for Dcs {
     }
 
     fn cloud_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
-        config::decode(input.value, input.at, input.v).map(section)
+        input.decode(config::decode)
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tokio::time::Instant;
 
-use crate::config::{section, Identity, Schema, Section, SectionInput};
+use crate::config::{Identity, Schema, Section, SectionInput};
 use crate::metrics::Families;
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{Inventory, InventorySource, Status};
@@ -35,14 +35,9 @@ pub const COLLECTOR: &str = "ddm";
 pub struct Ddm;
 
 /// Who DDM is.
-static IDENTITY: Identity = Identity {
-    key: KEY,
-    title: "DDM",
-    example: "`ddm:`",
-    endpoint: |region| format!("https://ddm.{region}.myhuaweicloud.com"),
-    top_key: None,
-    account_wide: true,
-};
+static IDENTITY: Identity = Identity::new(KEY, "DDM", "`ddm:`", |region| {
+    format!("https://ddm.{region}.myhuaweicloud.com")
+});
 
 impl Schema for Ddm {
     fn identity(&self) -> &'static Identity {
@@ -50,7 +45,7 @@ impl Schema for Ddm {
     }
 
     fn cloud_section(&self, input: SectionInput<'_, '_>) -> Option<Arc<dyn Section>> {
-        config::decode(input.value, input.at, input.v).map(section)
+        input.decode(config::decode)
     }
 }
 

@@ -22,13 +22,12 @@ pub mod status;
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
-use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use crate::config::{section, AuthConfig, Config, Identity, Schema, Section, SectionInput};
 use crate::inventory::Inventory as Discovered;
 use crate::services::fleet::Fleet;
-use crate::services::prober::{ModuleInfo, ProbeAnswer, Prober, Refusal};
+use crate::services::prober::{ModuleInfo, ProbeAnswer, ProbeRequest, Prober, Probing};
 use crate::services::service::{Build, Runtime, Service};
 
 use config::KoophoneConfig;
@@ -42,14 +41,11 @@ pub use runtime::KoophoneRuntime;
 pub struct Koophone;
 
 /// Who KooPhone is: one global host, phones split across the shards.
-static IDENTITY: Identity = Identity {
-    key: KEY,
-    title: "KooPhone",
-    example: "`koophone:`",
-    endpoint: |_| "https://koophone.myhuaweicloud.com".to_string(),
-    top_key: Some("probes"),
-    account_wide: false,
-};
+static IDENTITY: Identity = Identity::new(KEY, "KooPhone", "`koophone:`", |_| {
+    "https://koophone.myhuaweicloud.com".to_string()
+})
+.per_resource()
+.owning("probes");
 
 impl Schema for Koophone {
     fn identity(&self) -> &'static Identity {
@@ -134,11 +130,11 @@ impl Service for Koophone {
         _config: &Config,
         previous: Option<&(dyn Any + Send + Sync)>,
     ) -> Option<Arc<dyn Any + Send + Sync>> {
-        let probes = match previous.and_then(|p| p.downcast_ref::<probe::ProbeState>()) {
+        let probes = match previous.and_then(|p| p.downcast_ref::<probe::state::ProbeState>()) {
             Some(p) => probe::Prober::after_reload(&p.probes),
             None => Default::default(),
         };
-        Some(Arc::new(probe::ProbeState {
+        Some(Arc::new(probe::state::ProbeState {
             probes,
             debug: Default::default(),
         }))
@@ -146,16 +142,16 @@ impl Service for Koophone {
 }
 
 impl Prober for Koophone {
-    fn probe<'a>(
-        &'a self,
-        fleet: &'a Fleet,
-        params: &'a [(String, String)],
-        timeout_header: Option<&'a str>,
-        debug: bool,
-    ) -> BoxFuture<'a, Result<ProbeAnswer, Refusal>> {
+    fn probe<'a>(&'a self, fleet: &'a Fleet, request: ProbeRequest<'a>) -> Probing<'a> {
+        let ProbeRequest {
+            params,
+            timeout_header,
+            debug,
+        } = request;
         async move {
             if debug {
-                probe::debug::serve(fleet, params, timeout_header)
+                let state = probe::state::of(fleet)?;
+                probe::debug::serve(fleet, &state.debug, &state.probes, params, timeout_header)
                     .await
                     .map(ProbeAnswer::Debug)
             } else {

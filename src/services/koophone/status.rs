@@ -13,7 +13,8 @@ use futures::future::{try_join_all, FutureExt};
 use tokio::time::Instant;
 
 use super::config::{StatusNames, UNKNOWN_STATUS};
-use super::isolate as koophone_isolate;
+use super::isolate::fetch::{fetch as fetch_isolating, map_isolated};
+use super::isolate::memory::Isolation;
 use crate::metrics::Families;
 use crate::services::koophone::api::{
     ListFilter, Phone, StatusResult, StatusValue, MAX_IDS_PER_CALL,
@@ -146,7 +147,7 @@ pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -
 }
 
 /// Fetches every phone's status and maps it. A batch that fails for some of its ids (no
-/// permission, released: see [`koophone_isolate`]) is split to isolate them and the rest is
+/// permission, released: see [`super::isolate`]) is split to isolate them and the rest is
 /// reported, the families then marked incomplete (success 0); any other failed batch fails
 /// the collector.
 pub async fn collect(
@@ -155,7 +156,7 @@ pub async fn collect(
     names: &StatusNames,
     max_series: usize,
     deadline: Instant,
-    isolated: &koophone_isolate::Isolation,
+    isolated: &Isolation,
 ) -> Result<Families, ApiError> {
     // Only asked phones are kept, so the phone list bounds the series: checked before any call.
     let series = ids.len() + names.all_names().len() + 2;
@@ -169,12 +170,9 @@ pub async fn collect(
             ),
         ));
     }
-    let fetched = koophone_isolate::fetch(client, ids, deadline, isolated).await?;
+    let fetched = fetch_isolating(client, ids, deadline, isolated).await?;
     let mut f = map(&client.cloud, ids.len(), &fetched.results, names);
-    f.merge(koophone_isolate::map_isolated(
-        &client.cloud,
-        &fetched.isolated,
-    ));
+    f.merge(map_isolated(&client.cloud, &fetched.isolated));
     if let Some(why) = fetched.incomplete {
         f.mark_incomplete(why);
     }

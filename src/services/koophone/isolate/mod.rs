@@ -28,8 +28,8 @@
 //! bisection within the bounds), `memory` ([`Isolation`], what is remembered across scrapes).
 
 mod cloud;
-mod fetch;
-mod memory;
+pub mod fetch;
+pub mod memory;
 mod source;
 mod split;
 #[cfg(test)]

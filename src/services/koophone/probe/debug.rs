@@ -23,9 +23,9 @@ use tokio::time::Instant;
 use super::families::families;
 use super::outcome::{JobOutcome, ProbeResult};
 use super::run::run;
+use super::share::Prober;
 use super::share::{cache_ttl, Key};
 use super::target::{budget_spent, resolve};
-use super::{record, state};
 use crate::debug_log::{self, line, value};
 use crate::services::fleet::Fleet;
 use crate::services::koophone::api::MAX_IDS_PER_CALL;
@@ -78,6 +78,8 @@ impl DebugRuns {
 /// the module's command budget is spent).
 pub async fn serve(
     fleet: &Fleet,
+    runs: &DebugRuns,
+    prober: &Prober,
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<String, Refusal> {
@@ -85,7 +87,7 @@ pub async fn serve(
     let (name, target, module, ids) = (req.name, req.target, req.module, req.ids);
     let deadline = Instant::now() + req.budget;
     let key = (name.to_string(), ids.clone());
-    let slot = state(fleet)?.debug.slot(&key);
+    let slot = runs.slot(&key);
     let Ok(mut last) = tokio::time::timeout_at(deadline, slot.lock()).await else {
         return Ok(format!(
             "Another debug probe of module {} on this target is still running past this request's deadline; ask again when it has finished.\n",
@@ -104,7 +106,7 @@ pub async fn serve(
         count("cached");
         fleet
             .status
-            .record_probe(record(name, target, &l.result, "debug, replayed"));
+            .record_probe(l.result.record(name, target, "debug, replayed"));
         let budget = cache_ttl(false, module.min_interval);
         return Ok(format!(
             "Replayed: this is the output of the debug run that finished {:.1}s ago. A debug probe runs its own command at most once per {} (a quarter of min_interval) for each module and target; a fresh run is allowed in {:.1}s.\n\n{}",
@@ -116,11 +118,7 @@ pub async fn serve(
     }
     // A fresh debug run sends commands like any probe: it draws on the module's budget.
     let calls = ids.len().div_ceil(MAX_IDS_PER_CALL);
-    if let Err(retry_after) =
-        state(fleet)?
-            .probes
-            .spend(name, module.max_commands_per_minute, calls, now)
-    {
+    if let Err(retry_after) = prober.spend(name, module.max_commands_per_minute, calls, now) {
         count("throttled");
         return Err(budget_spent(name, module, retry_after));
     }
@@ -147,7 +145,7 @@ pub async fn serve(
     let result = Arc::new(result);
     fleet
         .status
-        .record_probe(record(name, target, &result, "debug"));
+        .record_probe(result.record(name, target, "debug"));
     let body = Arc::new(render(&begin, &log, &result, module));
     *last = Some(Last {
         until: result.finished + cache_ttl(false, module.min_interval),

@@ -45,6 +45,7 @@ mod families;
 mod outcome;
 mod run;
 mod share;
+pub mod state;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -70,7 +71,7 @@ pub async fn serve(
 ) -> Result<Vec<u8>, Refusal> {
     let req = resolve(fleet, params, timeout_header).await?;
     let (name, target, module) = (req.name, req.target, req.module);
-    let answer = state(fleet)?
+    let answer = state::of(fleet)?
         .probes
         .probe(name, module, target, req.client, req.ids, req.budget)
         .await;
@@ -94,48 +95,10 @@ pub async fn serve(
     })?;
     fleet
         .status
-        .record_probe(record(name, target, &result, source.label()));
+        .record_probe(result.record(name, target, source.label()));
     let age = Instant::now().saturating_duration_since(result.finished);
     let fams = families(&result, source.is_last_result(), age);
     let mut out = Vec::with_capacity(4096);
     fams.encode(&mut out);
     Ok(out)
-}
-
-/// The probe state shared by every cloud: runs in flight and last results, and debug runs.
-pub struct ProbeState {
-    /// Command-probe runs in flight and last results; a reload keeps the command budgets.
-    pub probes: Prober,
-    /// Debug probe runs (`debug=true`), apart from `probes` so they never change its answers.
-    pub debug: debug::DebugRuns,
-}
-
-/// The probe state shared by every cloud.
-pub(crate) fn state(fleet: &Fleet) -> Result<&ProbeState, Refusal> {
-    fleet
-        .shared::<ProbeState>(crate::services::koophone::config::KEY)
-        .ok_or_else(|| Refusal::BadRequest("this exporter runs no probes".into()))
-}
-
-/// What the landing page keeps of one answered probe.
-pub(crate) fn record(
-    module: &str,
-    target: &str,
-    result: &ProbeResult,
-    source: &'static str,
-) -> crate::status::ProbeRecord {
-    crate::status::ProbeRecord {
-        module: module.to_string(),
-        target: target.to_string(),
-        at: std::time::SystemTime::now(),
-        took: result.duration,
-        success: result.success(),
-        phones: result.jobs.len(),
-        failed: result
-            .jobs
-            .iter()
-            .filter(|(_, o)| !(o.succeeded() && o.matched()))
-            .count(),
-        source,
-    }
 }

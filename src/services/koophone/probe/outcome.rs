@@ -76,6 +76,29 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// What the landing page keeps of this result, answered for `module` and `target`.
+    pub(crate) fn record(
+        &self,
+        module: &str,
+        target: &str,
+        source: &'static str,
+    ) -> crate::status::ProbeRecord {
+        crate::status::ProbeRecord {
+            module: module.to_string(),
+            target: target.to_string(),
+            at: std::time::SystemTime::now(),
+            took: self.duration,
+            success: self.success(),
+            phones: self.jobs.len(),
+            failed: self
+                .jobs
+                .iter()
+                .filter(|(_, o)| !(o.succeeded() && o.matched()))
+                .count(),
+            source,
+        }
+    }
+
     /// Every job succeeded and every output matched.
     pub fn success(&self) -> bool {
         !self.jobs.is_empty() && self.jobs.iter().all(|(_, o)| o.succeeded() && o.matched())
