@@ -4,37 +4,43 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the YAML schema, `${VAR}` expansion, secrets from files, validation with
-//!   file/field/fix errors, and the phone-list file that is re-read when it changes.
-//! - [`auth`]: the IAM token provider (cache, refresh ahead, single flight, backoff) and the
-//!   `SDK-HMAC-SHA256` AK/SK signer.
-//! - [`cloud`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
-//!   retries inside the deadline, body limits, `huaweicloud_api_*` metrics), one file of typed
-//!   calls and models per service, and `cloud::listing`, the offset/limit pager of the DCS and
-//!   DDM instance listings.
-//! - [`collectors`]: one file per API family, each a pure mapping from API models to metric
-//!   families plus the fetch that feeds it; `koophone_isolate` splits a KooPhone batch that
-//!   fails for some of its ids and remembers the phones it isolated.
-//! - [`scrape`]: the scrape deadline, the fan-out over clouds and collectors, per-collector
-//!   success and duration, and coalescing of concurrent scrapes.
-//! - [`probe`]: KooPhone command probes (`/probe?module=&target=`): target resolution, the
-//!   command run and task polling, the per-request families, and sharing of concurrent identical
-//!   probes and of recent results.
-//! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
-//!   `msg`) in logfmt or JSON.
-//! - [`metrics`]: per-scrape metric families, the long-lived self metrics, text encoding.
+//! Layers run one way: [`server`] → [`scrape`] → [`services`] → [`inventory`] → [`transport`]
+//! → [`config`], [`metrics`], [`status`], [`upstream`], [`sync`], [`watch`], [`logging`]. No
+//! module imports one above it, and no file imports a file that imports it.
+//!
+//! - [`server`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`),
+//!   the landing page, the listeners and accept loop with its request limits, and
+//!   `--web.config.file` (exporter-toolkit format: TLS, client certificates, basic auth,
+//!   response headers, re-read on change) in `server::web_config`.
+//! - [`scrape`]: the [`scrape::Exporter`]: the scrape deadline, the fan-out over every cloud's
+//!   services' collectors, per-collector success and duration, and coalescing of concurrent
+//!   scrapes. Knows no service.
+//! - [`services`]: the registry — the one list of services ([`services::SERVICES`]), the trait
+//!   each implements, the [`services::Fleet`] a config builds (and a reload carries over) — and
+//!   one folder per service (`dcs`, `koophone`, `ddm`) owning its config section, its typed
+//!   calls and models, its collectors (pure mappings), its discovery, its probe and its
+//!   simulated endpoints. "Adding a service" in CONTRIBUTING.md walks through one.
+//! - [`inventory`]: the generic discovered inventory (last good listing, background refresh,
+//!   single flight) and the one pager every list API goes through.
+//! - [`transport`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
+//!   retries inside the deadline, budgets, body limits, no redirects, `huaweicloud_api_*`
+//!   metrics) and `transport::auth`: the IAM token provider and the `SDK-HMAC-SHA256` signer.
+//! - [`config`]: the file's top-level schema, `${VAR}` expansion, secrets, the validator that
+//!   reports every error as file/field/fix; each service's section is decoded by the service.
+//! - [`metrics`]: per-scrape metric families, label-value rules, the long-lived self metrics,
+//!   text encoding.
 //! - [`status`]: what the landing page shows: each collector's last outcome and error, the
 //!   inventory sizes, the recent probes.
-//! - [`discovery`]: the generic inventory (last good listing, background refresh, single
-//!   flight) and the pager every list API goes through.
+//! - [`upstream`]: what an upstream call can fail with ([`upstream::ApiError`]).
+//! - [`deadline`]: a request's deadline from the scrape-timeout header.
+//! - [`sync`]: the one lock helper and the one single-flight.
 //! - [`watch`]: the one file watcher: a value loaded from files and loaded again, off the async
-//!   threads, when they change (the web config, a phone-list file).
+//!   threads, when they change (the web config).
 //! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
-//! - [`http`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`).
-//! - [`sim`]: a simulated Huawei Cloud (IAM, DCS, KooPhone, DDM) with faults on demand, used by
-//!   `--demo`, the tests and the benchmarks.
-//! - [`web`]: `--web.config.file` (exporter-toolkit format: TLS, client certificates, basic auth,
-//!   response headers, re-read on change) and the server loop with its request limits.
+//! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
+//!   `msg`) in logfmt or JSON.
+//! - [`sim`]: a simulated Huawei Cloud (IAM and, through `sim::routes`, every service's
+//!   endpoints) with faults on demand, used by `--demo`, the tests and the benchmarks.
 //! - [`app`]: wiring — build from a config, bind (port 0 allowed), serve until shutdown; the demo.
 
 pub mod app;

@@ -91,9 +91,14 @@ impl AppState {
             );
         };
         let previous = self.exporter();
-        let result = crate::services::load(source)
-            .map_err(|e| e.to_string())
-            .and_then(|cfg| Exporter::new(cfg, self.metrics.clone(), Some(&previous)));
+        // The file, and the secret and phone files it names, are read off the async threads.
+        let (owned, metrics) = (source.clone(), self.metrics.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let cfg = crate::services::load(&owned).map_err(|e| e.to_string())?;
+            Exporter::new(cfg, metrics, Some(&previous))
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the configuration was interrupted: {e}")));
         match result {
             Ok(exporter) => {
                 let shard = exporter.config.shard;

@@ -87,7 +87,7 @@ pub trait Runtime: Any + Send + Sync {
     /// What the landing page says of its inventories, by collector.
     fn inventories(&self) -> Vec<(&'static str, Inventory)>;
 
-    /// Itself, for [`Cloud::runtime`].
+    /// Itself, for [`crate::services::Cloud::runtime`].
     fn as_any(&self) -> &dyn Any;
 }
 
