@@ -1,6 +1,8 @@
 //! `${VAR}` expansion in every string value of the file (`$$` is a literal `$`), done on the
 //! YAML tree before it is decoded.
 
+use std::convert::Infallible;
+
 use serde_yaml::Value;
 
 /// Keys whose values are secrets (or, for `access_key`, never echoed): an `${…}` error in them
@@ -13,26 +15,27 @@ const SECRET_KEYS: &[&str] = &["password", "value", "secret_key", "access_key"];
 const REF_OPEN: &str = "\u{E000}\u{E001}";
 const REF_CLOSE: char = '\u{E002}';
 
-pub(super) fn protect_env_refs(text: &str) -> String {
+/// Copies `text`, each `$$` as `escaped` and each `${` handed to `reference` with the text
+/// after it: that writes what stands for the reference and says how many bytes of that text it
+/// took (the `}` included), or `None` to keep the `$` as it is. Any other `$` is kept.
+fn scan<E>(
+    text: &str,
+    escaped: &str,
+    mut reference: impl FnMut(&str, &mut String) -> Result<Option<usize>, E>,
+) -> Result<String, E> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
         if let Some(tail) = after.strip_prefix('$') {
-            out.push_str("$$");
+            out.push_str(escaped);
             rest = tail;
             continue;
         }
         if let Some(tail) = after.strip_prefix('{') {
-            let name_len = tail
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(tail.len());
-            if name_len > 0 && tail[name_len..].starts_with('}') {
-                out.push_str(REF_OPEN);
-                out.push_str(&tail[..name_len]);
-                out.push(REF_CLOSE);
-                rest = &tail[name_len + 1..];
+            if let Some(used) = reference(tail, &mut out)? {
+                rest = &tail[used..];
                 continue;
             }
         }
@@ -40,7 +43,28 @@ pub(super) fn protect_env_refs(text: &str) -> String {
         rest = after;
     }
     out.push_str(rest);
-    out
+    Ok(out)
+}
+
+/// Replaces each `${NAME}` (letters, digits, `_`) by its [`REF_OPEN`]/[`REF_CLOSE`] stand-in,
+/// for the YAML parser; `$$` and every other `$` stay as written.
+pub(super) fn protect_env_refs(text: &str) -> String {
+    let protected = scan(text, "$$", |tail, out| {
+        let name_len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        if name_len == 0 || !tail[name_len..].starts_with('}') {
+            return Ok(None);
+        }
+        out.push_str(REF_OPEN);
+        out.push_str(&tail[..name_len]);
+        out.push(REF_CLOSE);
+        Ok::<_, Infallible>(Some(name_len + 1))
+    });
+    match protected {
+        Ok(text) => text,
+        Err(never) => match never {},
+    }
 }
 
 /// Expands `${VAR}` in every string value (`$$` is a literal `$`). Under a secret key an error
@@ -90,48 +114,33 @@ pub(super) fn expand_env(
     Ok(())
 }
 
+/// One string value with its references expanded (the YAML stand-ins restored first).
 fn expand_one(
     s: &str,
     env: &dyn Fn(&str) -> Option<String>,
     is_secret: bool,
 ) -> Result<String, String> {
     let restored = s.replace(REF_OPEN, "${").replace(REF_CLOSE, "}");
-    let s = restored.as_str();
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(tail) = after.strip_prefix('{') {
-            let end = tail.find('}').ok_or_else(|| {
-                "an unterminated `${` reference; write `${NAME}`, or `$$` for a literal `$`"
-                    .to_string()
-            })?;
-            let name = &tail[..end];
-            let valid = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !name.starts_with(|c: char| c.is_ascii_digit());
-            if !valid && is_secret {
-                return Err("holds a `${` that is not a valid environment variable reference (not shown: this field is a secret); names use letters, digits and `_`, and `$$` is a literal `$`".into());
-            }
-            if !valid {
-                return Err(format!(
-                    "`${{{name}}}` is not a valid environment variable reference; names use letters, digits and `_`"
-                ));
-            }
-            let value = env(name).ok_or_else(|| {
-                format!("environment variable {name} is not set; export it before starting, or write the value (or a *_file path) instead")
-            })?;
-            out.push_str(&value);
-            rest = &tail[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
+    scan(&restored, "$", |tail, out| {
+        let end = tail.find('}').ok_or_else(|| {
+            "an unterminated `${` reference; write `${NAME}`, or `$$` for a literal `$`".to_string()
+        })?;
+        let name = &tail[..end];
+        let valid = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid && is_secret {
+            return Err("holds a `${` that is not a valid environment variable reference (not shown: this field is a secret); names use letters, digits and `_`, and `$$` is a literal `$`".into());
         }
-    }
-    out.push_str(rest);
-    Ok(out)
+        if !valid {
+            return Err(format!(
+                "`${{{name}}}` is not a valid environment variable reference; names use letters, digits and `_`"
+            ));
+        }
+        let value = env(name).ok_or_else(|| {
+            format!("environment variable {name} is not set; export it before starting, or write the value (or a *_file path) instead")
+        })?;
+        out.push_str(&value);
+        Ok(Some(end + 1))
+    })
 }

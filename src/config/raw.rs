@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::secret::{Mapping, SecretText};
-use super::validate::{decode_hint, Validator};
+use super::validate::{decode_hint, field_path, Validator};
 use super::Schema;
 
 /// Top-level keys of the file's own schema, before and after the services' top-level keys
@@ -16,76 +16,92 @@ const TOP_KEYS: (&[&str], &[&str]) = (&["clouds", "timeout", "max_concurrency"],
 /// Keys of a cloud's own schema; the services' keys follow.
 const CLOUD_KEYS: &[&str] = &["name", "region", "project_id", "auth", "endpoints"];
 
+/// The whole file as written, the services' sections taken out.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
+    /// `clouds`: every cloud to collect from.
     pub clouds: Vec<RawCloud>,
-    #[serde(default)]
+    /// `timeout`: the scrape deadline, a duration (default 10s).
     pub timeout: Option<String>,
-    #[serde(default)]
+    /// `max_concurrency`: in-flight upstream calls per cloud (default 16).
     pub max_concurrency: Option<usize>,
-    #[serde(default)]
+    /// `shard`: which share of the phones this replica keeps.
     pub shard: Option<RawShard>,
 }
 
+/// `shard` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawShard {
+    /// 0-based index of this replica.
     pub index: u32,
+    /// Number of replicas.
     pub total: u32,
 }
 
+/// One `clouds[]` entry as written, its services' sections taken out.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCloud {
+    /// The `cloud` label value.
     pub name: String,
+    /// Region id.
     pub region: String,
+    /// Project id.
     pub project_id: String,
+    /// How its requests authenticate.
     pub auth: Mapping<RawAuth>,
     /// By `iam` or service key; checked against the registry in [`take_sections`].
     #[serde(default)]
     pub endpoints: BTreeMap<String, Option<String>>,
 }
 
+/// `auth` as written: exactly one method is to be set.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAuth {
-    #[serde(default)]
+    /// The IAM password flow.
     pub password: Option<Mapping<RawPassword>>,
-    #[serde(default)]
+    /// A fixed IAM token.
     pub token: Option<Mapping<RawToken>>,
-    #[serde(default)]
+    /// AK/SK signing.
     pub aksk: Option<Mapping<RawAksk>>,
 }
 
+/// `auth.password` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPassword {
+    /// Account (domain) name.
     pub domain: String,
+    /// IAM user name.
     pub user: String,
-    #[serde(default)]
+    /// The password itself, or
     pub password: Option<SecretText>,
-    #[serde(default)]
+    /// a file holding it.
     pub password_file: Option<String>,
 }
 
+/// `auth.token` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawToken {
-    #[serde(default)]
+    /// The token itself, or
     pub value: Option<SecretText>,
-    #[serde(default)]
+    /// a file holding it.
     pub value_file: Option<String>,
 }
 
+/// `auth.aksk` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAksk {
     /// Not a secret (it travels in the `Authorization` header), but never echoed either.
     pub access_key: SecretText,
-    #[serde(default)]
+    /// The secret access key itself, or
     pub secret_key: Option<SecretText>,
-    #[serde(default)]
+    /// a file holding it.
     pub secret_key_file: Option<String>,
 }
 
@@ -133,12 +149,7 @@ fn claim(
                 }
             }
             None => {
-                let path = if at.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{at}.{key}")
-                };
-                v.fail(path, unknown_field(&key, expected));
+                v.fail(field_path(at, &key), unknown_field(&key, expected));
             }
         }
     }

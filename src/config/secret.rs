@@ -43,6 +43,38 @@ fn not_text(kind: &str, fix: &str) -> String {
 const QUOTE_IT: &str = "quote it, since YAML reads unquoted digits, true/false and ~ as other types and can change them (leading zeros, exponents)";
 const ONE_STRING: &str = "write the secret as one quoted string";
 
+/// The visitor methods that refuse what neither [`SecretText`] nor [`Mapping`] accepts: a
+/// boolean or a number, each refused with `scalar(kind)`, and binary data, a list or a tagged
+/// value, each with `other(kind)`. `kind` names the YAML type, never the value.
+macro_rules! refuse_shared {
+    ($value:ty, scalar: $scalar:expr, other: $other:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$value, E> {
+            Err(E::custom(($scalar)("a boolean")))
+        }
+
+        refuse_shared!(@numbers $value, $scalar; visit_i64 i64, visit_i128 i128, visit_u64 u64, visit_u128 u128, visit_f64 f64);
+
+        fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<$value, E> {
+            Err(E::custom(($other)("binary data")))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<$value, A::Error> {
+            Err(de::Error::custom(($other)("a list")))
+        }
+
+        fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<$value, A::Error> {
+            Err(de::Error::custom(($other)("a tagged value (`!tag …`)")))
+        }
+    };
+    (@numbers $value:ty, $scalar:expr; $($visit:ident $number:ty),*) => {
+        $(
+            fn $visit<E: de::Error>(self, _: $number) -> Result<$value, E> {
+                Err(E::custom(($scalar)("a number")))
+            }
+        )*
+    };
+}
+
 struct SecretTextVisitor;
 
 impl<'de> Visitor<'de> for SecretTextVisitor {
@@ -64,29 +96,11 @@ impl<'de> Visitor<'de> for SecretTextVisitor {
         Ok(SecretText(SecretString::from(v.to_string())))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretText, E> {
-        Err(E::custom(not_text("a boolean", QUOTE_IT)))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretText, E> {
-        Err(E::custom(not_text("a number", QUOTE_IT)))
-    }
-
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<SecretText, E> {
-        Err(E::custom(not_text("a number", QUOTE_IT)))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretText, E> {
-        Err(E::custom(not_text("a number", QUOTE_IT)))
-    }
-
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<SecretText, E> {
-        Err(E::custom(not_text("a number", QUOTE_IT)))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretText, E> {
-        Err(E::custom(not_text("a number", QUOTE_IT)))
-    }
+    refuse_shared!(
+        SecretText,
+        scalar: |kind| not_text(kind, QUOTE_IT),
+        other: |kind| not_text(kind, ONE_STRING)
+    );
 
     fn visit_unit<E: de::Error>(self) -> Result<SecretText, E> {
         Err(E::custom(
@@ -106,23 +120,8 @@ impl<'de> Visitor<'de> for SecretTextVisitor {
         d.deserialize_any(self)
     }
 
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<SecretText, E> {
-        Err(E::custom(not_text("binary data", ONE_STRING)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<SecretText, A::Error> {
-        Err(de::Error::custom(not_text("a list", ONE_STRING)))
-    }
-
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<SecretText, A::Error> {
         Err(de::Error::custom(not_text("a mapping", ONE_STRING)))
-    }
-
-    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<SecretText, A::Error> {
-        Err(de::Error::custom(not_text(
-            "a tagged value (`!tag …`)",
-            ONE_STRING,
-        )))
     }
 }
 
@@ -168,29 +167,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for MappingVisitor<T> {
         Err(E::custom(not_mapping("text")))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Mapping<T>, E> {
-        Err(E::custom(not_mapping("a boolean")))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Mapping<T>, E> {
-        Err(E::custom(not_mapping("a number")))
-    }
-
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Mapping<T>, E> {
-        Err(E::custom(not_mapping("a number")))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Mapping<T>, E> {
-        Err(E::custom(not_mapping("a number")))
-    }
-
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Mapping<T>, E> {
-        Err(E::custom(not_mapping("a number")))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Mapping<T>, E> {
-        Err(E::custom(not_mapping("a number")))
-    }
+    refuse_shared!(Mapping<T>, scalar: not_mapping, other: not_mapping);
 
     fn visit_unit<E: de::Error>(self) -> Result<Mapping<T>, E> {
         Err(E::custom(not_mapping("empty (null)")))
@@ -198,18 +175,6 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for MappingVisitor<T> {
 
     fn visit_none<E: de::Error>(self) -> Result<Mapping<T>, E> {
         self.visit_unit()
-    }
-
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Mapping<T>, E> {
-        Err(E::custom(not_mapping("binary data")))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Mapping<T>, A::Error> {
-        Err(de::Error::custom(not_mapping("a list")))
-    }
-
-    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<Mapping<T>, A::Error> {
-        Err(de::Error::custom(not_mapping("a tagged value (`!tag …`)")))
     }
 }
 

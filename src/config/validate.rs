@@ -44,6 +44,15 @@ pub(super) fn decode_hint(message: String) -> String {
     }
 }
 
+/// The path of `field` in the section at `parent`: `parent.field`, or `field` at the top level.
+pub(super) fn field_path(parent: &str, field: &str) -> String {
+    if parent.is_empty() {
+        field.to_string()
+    } else {
+        format!("{parent}.{field}")
+    }
+}
+
 /// Deduplicates, keeping the first occurrence's order.
 pub fn dedup(ids: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::with_capacity(ids.len());
@@ -110,13 +119,21 @@ impl<'a> Validator<'a> {
         });
     }
 
-    pub fn duration(&mut self, path: &str, raw: Option<&str>, default: Duration) -> Duration {
+    /// `field` of the section at `p`, a duration written as `raw`: `default` when it is not
+    /// given, and when it is not a duration (an error at `p.field` then).
+    pub fn duration(
+        &mut self,
+        p: &str,
+        field: &str,
+        raw: Option<&str>,
+        default: Duration,
+    ) -> Duration {
         match raw {
             None => default,
             Some(s) => match parse_duration(s) {
                 Ok(d) => d,
                 Err(e) => {
-                    self.fail(path, e);
+                    self.fail(field_path(p, field), e);
                     default
                 }
             },
@@ -218,7 +235,12 @@ impl<'a> Validator<'a> {
         mut top_sections: Claimed,
         schemas: &[&dyn Schema],
     ) -> Result<Config, ConfigErrors> {
-        let timeout = self.duration("timeout", raw.timeout.as_deref(), Duration::from_secs(10));
+        let timeout = self.duration(
+            "",
+            "timeout",
+            raw.timeout.as_deref(),
+            Duration::from_secs(10),
+        );
         if timeout.is_zero() {
             self.fail("timeout", "must be more than 0s; the default is 10s");
         }
@@ -423,13 +445,14 @@ impl<'a> Validator<'a> {
         })
     }
 
+    /// `{p}.refresh_interval`: at least [`MIN_REFRESH_INTERVAL`], [`DEFAULT_REFRESH_INTERVAL`]
+    /// when not given or not valid.
     pub fn refresh_interval(&mut self, p: &str, raw: Option<&str>) -> Duration {
         let default = DEFAULT_REFRESH_INTERVAL;
-        let field = format!("{p}.refresh_interval");
-        let refresh_interval = self.duration(&field, raw, default);
+        let refresh_interval = self.duration(p, "refresh_interval", raw, default);
         if refresh_interval < MIN_REFRESH_INTERVAL {
             self.fail(
-                field,
+                field_path(p, "refresh_interval"),
                 "must be at least 1s (5m is a sensible production value)",
             );
             return default;
@@ -452,11 +475,13 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// `{p}.max_series`, the series cap of the section at `p`: `value`, or `default` when it
+    /// is not given, and when it is out of range (an error then).
     pub fn max_series(&mut self, p: &str, value: Option<usize>, default: usize) -> usize {
         let v = value.unwrap_or(default);
         if !(1..=MAX_SERIES_LIMIT).contains(&v) {
             self.fail(
-                p,
+                field_path(p, "max_series"),
                 format!("is {v}; it must be between 1 and {MAX_SERIES_LIMIT} (default {default})"),
             );
             return default;

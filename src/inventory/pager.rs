@@ -28,6 +28,7 @@ use std::future::Future;
 
 use reqwest::Method;
 
+use crate::config::Endpoints;
 use crate::transport::{ApiError, ErrorKind, Operation, Request};
 
 /// Most pages one listing reads, whatever the API says.
@@ -142,11 +143,12 @@ impl<'a> Rules<'a> {
     }
 }
 
-/// The request for one page of an API paged by `offset` and `limit`: a GET of `path` at `base`
+/// The request for one page of an API paged by `offset` and `limit`: a GET of `path` at the
+/// base URL of `op`'s service in `endpoints` (its [`Operation::service`] is its endpoint key),
 /// with those two query parameters (the caller may push more).
 pub fn offset_request(
     op: &'static Operation,
-    base: String,
+    endpoints: &Endpoints,
     path: String,
     offset: u64,
     limit: u32,
@@ -154,7 +156,7 @@ pub fn offset_request(
     Request {
         op,
         method: Method::GET,
-        base,
+        base: endpoints.get(op.service).to_string(),
         path,
         query: vec![
             ("offset".into(), offset.to_string()),

@@ -7,12 +7,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::config::KEY;
 use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
 use crate::transport::{decode_json, ApiError, CloudClient, Operation, Request};
 
 /// The DCS status operation.
 pub static DCS_STATUS: Operation = Operation {
-    service: "dcs",
+    service: KEY,
     name: "dcs_status",
     idempotent: true,
     sends_request_id: false,
@@ -21,7 +22,7 @@ pub static DCS_STATUS: Operation = Operation {
 
 /// The DCS instance listing.
 pub static DCS_LIST: Operation = Operation {
-    service: "dcs",
+    service: KEY,
     name: "dcs_list",
     idempotent: true,
     sends_request_id: false,
@@ -38,7 +39,6 @@ pub const LIST_MAX_PAGES: u32 = 100;
 #[derive(Debug, Deserialize, PartialEq, Clone)]
 pub struct ListPage {
     /// Instances matching the query (not the page length); `None` when the answer leaves it out.
-    #[serde(default)]
     pub instance_num: Option<u64>,
     /// The page.
     #[serde(default)]
@@ -51,16 +51,12 @@ pub struct DcsInstance {
     /// Instance id.
     pub instance_id: String,
     /// Instance name.
-    #[serde(default)]
     pub name: Option<String>,
     /// `Redis` or `Memcached` (compared case-insensitively).
-    #[serde(default)]
     pub engine: Option<String>,
     /// E.g. `5.0`.
-    #[serde(default)]
     pub engine_version: Option<String>,
     /// E.g. `RUNNING`; unknown values are data.
-    #[serde(default)]
     pub status: Option<String>,
 }
 
@@ -193,7 +189,7 @@ impl CloudClient {
         let req = Request {
             op: &DCS_STATUS,
             method: Method::GET,
-            base: self.endpoints.get(super::config::KEY).to_string(),
+            base: self.endpoints.get(KEY).to_string(),
             path: format!("/v2/{}/instances/status", self.project_id),
             query: vec![("include_failure".into(), include_failure.to_string())],
             body: None,
@@ -210,13 +206,7 @@ impl CloudClient {
         deadline: Instant,
     ) -> Result<(ListPage, Option<String>), ApiError> {
         let path = format!("/v2/{}/instances", self.project_id);
-        let mut req = offset_request(
-            &DCS_LIST,
-            self.endpoints.get(super::config::KEY).to_string(),
-            path,
-            offset,
-            limit,
-        );
+        let mut req = offset_request(&DCS_LIST, &self.endpoints, path, offset, limit);
         req.query
             .push(("include_failure".into(), include_failure.to_string()));
         self.call_with_id(&req, deadline, parse_list_page).await

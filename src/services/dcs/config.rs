@@ -23,16 +23,20 @@ pub struct DcsConfig {
 /// Default series cap of the DCS collector: states and engines × states.
 pub const DEFAULT_DCS_MAX_SERIES: usize = 1_000;
 
+/// `clouds[].dcs` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDcs {
+    /// `false` turns the service off for the cloud.
     #[serde(default = "yes")]
     enabled: bool,
+    /// Whether to ask for instances that failed to be created too.
     #[serde(default = "yes")]
     include_failure: bool,
+    /// Whether to collect per-instance metrics from the listing.
     #[serde(default = "yes")]
     instances: bool,
-    #[serde(default)]
+    /// The series cap.
     max_series: Option<usize>,
 }
 
@@ -49,10 +53,6 @@ pub fn decode(value: Value, at: &str, v: &mut Validator<'_>) -> Option<DcsConfig
     Some(DcsConfig {
         include_failure: d.include_failure,
         instances: d.instances,
-        max_series: v.max_series(
-            &format!("{at}.max_series"),
-            d.max_series,
-            DEFAULT_DCS_MAX_SERIES,
-        ),
+        max_series: v.max_series(at, d.max_series, DEFAULT_DCS_MAX_SERIES),
     })
 }

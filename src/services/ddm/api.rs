@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::config::KEY;
 use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
 use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation};
 
@@ -13,7 +14,7 @@ pub const MAX_LIMIT: u32 = 128;
 
 /// The restorable-instances operation.
 pub static RESTORABLE: Operation = Operation {
-    service: "ddm",
+    service: KEY,
     name: "ddm_restorable",
     idempotent: true,
     sends_request_id: false,
@@ -22,7 +23,7 @@ pub static RESTORABLE: Operation = Operation {
 
 /// The DDM instance listing: a DDM call like any other, on the same budget.
 pub static LIST: Operation = Operation {
-    service: "ddm",
+    service: KEY,
     name: "ddm_list",
     idempotent: true,
     sends_request_id: false,
@@ -40,10 +41,8 @@ pub struct ListPage {
     #[serde(default)]
     pub instances: Vec<DdmInstance>,
     /// DDM instances of the tenant.
-    #[serde(default)]
     pub instance_num: Option<u64>,
     /// Total records.
-    #[serde(default)]
     pub total_record: Option<u64>,
 }
 
@@ -63,10 +62,8 @@ pub struct DdmInstance {
     /// The id the restorable-instances API takes.
     pub id: String,
     /// Instance name.
-    #[serde(default)]
     pub name: Option<String>,
     /// E.g. `RUNNING`; unknown values are data.
-    #[serde(default)]
     pub status: Option<String>,
 }
 
@@ -88,10 +85,8 @@ pub struct RestorablePage {
     /// Targets on this page.
     pub instances: Vec<RestoreTarget>,
     /// Offset the server used.
-    #[serde(default)]
     pub offset: Option<u64>,
     /// Page size the server used.
-    #[serde(default)]
     pub limit: Option<u64>,
     /// Total targets across pages.
     pub total: u64,
@@ -111,7 +106,6 @@ pub struct RestoreTarget {
     /// Whether it can be used.
     pub available: bool,
     /// Why not, when not.
-    #[serde(default)]
     pub unavailable_reason: Option<String>,
     /// Its VPC.
     #[serde(default)]
@@ -137,13 +131,7 @@ impl CloudClient {
             self.project_id,
             encode_component(instance_id)
         );
-        let req = offset_request(
-            &RESTORABLE,
-            self.endpoints.get(super::config::KEY).to_string(),
-            path,
-            offset,
-            limit,
-        );
+        let req = offset_request(&RESTORABLE, &self.endpoints, path, offset, limit);
         self.call_with_id(&req, deadline, parse_page).await
     }
 
@@ -156,13 +144,7 @@ impl CloudClient {
         deadline: Instant,
     ) -> Result<(ListPage, Option<String>), ApiError> {
         let path = format!("/v1/{}/instances", self.project_id);
-        let req = offset_request(
-            &LIST,
-            self.endpoints.get(super::config::KEY).to_string(),
-            path,
-            offset,
-            limit,
-        );
+        let req = offset_request(&LIST, &self.endpoints, path, offset, limit);
         self.call_with_id(&req, deadline, parse_list_page).await
     }
 

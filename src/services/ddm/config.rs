@@ -44,25 +44,28 @@ impl PartialEq for DdmDiscoveryConfig {
     }
 }
 
+/// `clouds[].ddm` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDdm {
+    /// Instances to check; none: every discovered instance.
     #[serde(default)]
     instance_ids: Vec<String>,
-    #[serde(default)]
+    /// How instances are discovered when none are listed.
     discovery: Option<RawDdmDiscovery>,
-    #[serde(default)]
+    /// How long an answer is reused, a duration (default 5m).
     cache_ttl: Option<String>,
-    #[serde(default)]
+    /// The series cap.
     max_series: Option<usize>,
 }
 
+/// `ddm.discovery` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDdmDiscovery {
-    #[serde(default)]
+    /// How often the listing is refreshed, a duration.
     refresh_interval: Option<String>,
-    #[serde(default)]
+    /// Only instances whose name matches.
     name_regex: Option<String>,
 }
 
@@ -90,15 +93,12 @@ pub fn decode(value: Value, p: &str, v: &mut Validator<'_>) -> Option<DdmConfig>
         }
     }
     let cache_ttl = v.duration(
-        &format!("{p}.cache_ttl"),
+        p,
+        "cache_ttl",
         d.cache_ttl.as_deref(),
         Duration::from_secs(300),
     );
-    let max_series = v.max_series(
-        &format!("{p}.max_series"),
-        d.max_series,
-        DEFAULT_DDM_MAX_SERIES,
-    );
+    let max_series = v.max_series(p, d.max_series, DEFAULT_DDM_MAX_SERIES);
     Some(DdmConfig {
         max_series,
         discovery,

@@ -67,6 +67,7 @@ impl Default for KoophoneDiscovery {
 /// The mapping from KooPhone status codes to `status` label values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusNames {
+    /// Status code → label value.
     names: BTreeMap<i64, String>,
 }
 
@@ -117,31 +118,35 @@ impl StatusNames {
 /// Label value for a status code that no table names.
 pub const UNKNOWN_STATUS: &str = "unknown";
 
+/// `clouds[].koophone` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawKoophone {
+    /// Phones to collect.
     #[serde(default)]
     instance_ids: Vec<String>,
-    #[serde(default)]
+    /// A file of phone ids, one per line.
     instance_ids_file: Option<String>,
+    /// Overrides of the status names, by code.
     #[serde(default)]
     status_names: BTreeMap<i64, String>,
-    #[serde(default)]
+    /// The series cap.
     max_series: Option<usize>,
-    #[serde(default)]
+    /// How phones are discovered when none are listed.
     discovery: Option<RawKoophoneDiscovery>,
 }
 
+/// `koophone.discovery` as written.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawKoophoneDiscovery {
-    #[serde(default)]
+    /// How often the listing is refreshed, a duration.
     refresh_interval: Option<String>,
-    #[serde(default)]
+    /// Only phones whose name matches.
     name_regex: Option<String>,
-    #[serde(default)]
+    /// `pool_scene_tag` query filter.
     pool_scene_tag: Option<String>,
-    #[serde(default)]
+    /// `pool_name` query filter.
     pool_name: Option<String>,
 }
 
@@ -232,11 +237,7 @@ pub fn decode(value: Value, p: &str, v: &mut Validator<'_>) -> Option<KoophoneCo
             v.fail(format!("{p}.status_names.{code}"), format!("{name:?} is not a usable label value; use lower_snake_case like backup_exception"));
         }
     }
-    let max_series = v.max_series(
-        &format!("{p}.max_series"),
-        k.max_series,
-        DEFAULT_KOOPHONE_MAX_SERIES,
-    );
+    let max_series = v.max_series(p, k.max_series, DEFAULT_KOOPHONE_MAX_SERIES);
     Some(KoophoneConfig {
         discovery,
         max_series,

@@ -56,21 +56,25 @@ impl PartialEq for ProbeModule {
     }
 }
 
+/// One `probes.<module>` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProbe {
+    /// The cloud whose phones it runs on.
     cloud: String,
+    /// The ADB shell command it runs.
     command: String,
-    #[serde(default)]
+    /// A pattern every job's output must match.
     expect: Option<String>,
-    #[serde(default)]
+    /// Upper bound of one probe, a duration.
     timeout: Option<String>,
-    #[serde(default)]
+    /// How often the task is polled, a duration.
     poll_interval: Option<String>,
-    #[serde(default)]
+    /// Within how long a repeat answers from the last result, a duration.
     min_interval: Option<String>,
-    #[serde(default)]
+    /// Async-command calls it may send per minute.
     max_commands_per_minute: Option<u32>,
+    /// Named groups of phone ids that `target` may name.
     #[serde(default)]
     groups: BTreeMap<String, Vec<String>>,
 }
@@ -159,17 +163,20 @@ pub fn decode(
             }
         };
         let timeout = v.duration(
-            &format!("{p}.timeout"),
+            &p,
+            "timeout",
             m.timeout.as_deref(),
             default_timeout.max(Duration::from_secs(60)),
         );
         let poll_interval = v.duration(
-            &format!("{p}.poll_interval"),
+            &p,
+            "poll_interval",
             m.poll_interval.as_deref(),
             Duration::from_secs(1),
         );
         let min_interval = v.duration(
-            &format!("{p}.min_interval"),
+            &p,
+            "min_interval",
             m.min_interval.as_deref(),
             Duration::from_secs(60),
         );

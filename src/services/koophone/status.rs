@@ -111,13 +111,7 @@ pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -
                 let i = usize::try_from(*c)
                     .ok()
                     .filter(|i| *i < RUNNING_STATUSES.len());
-                (
-                    i.map_or(0, |i| i),
-                    match usize::try_from(*c).ok().and_then(|i| CODES.get(i)) {
-                        Some(s) => Cow::Borrowed(*s),
-                        None => Cow::Owned(c.to_string()),
-                    },
-                )
+                (i.map_or(0, |i| i), code_label(*c))
             }
             StatusValue::Unreadable(raw) => (0, Cow::Borrowed(raw.as_str())),
         };
@@ -135,14 +129,14 @@ pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -
             if p.frozen == Some(true) { 1.0 } else { 0.0 },
         );
     }
-    for (name, n) in RUNNING_STATUSES.iter().zip(counts) {
-        f.gauge(
-            BY_RUNNING_STATUS,
-            "Discovered KooPhone phones by running status, as of the last listing.",
-            &[("cloud", cloud), ("status", name)],
-            n as f64,
-        );
-    }
+    per_status(
+        &mut f,
+        BY_RUNNING_STATUS,
+        "Discovered KooPhone phones by running status, as of the last listing.",
+        cloud,
+        &RUNNING_STATUSES,
+        &counts,
+    );
     f
 }
 
@@ -261,6 +255,34 @@ struct Oddities {
 /// `code` label values of the documented statuses, so the common case allocates nothing.
 const CODES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
+/// The `code` label value of status code `c`.
+fn code_label(c: i64) -> Cow<'static, str> {
+    match usize::try_from(c).ok().and_then(|i| CODES.get(i)) {
+        Some(s) => Cow::Borrowed(*s),
+        None => Cow::Owned(c.to_string()),
+    }
+}
+
+/// One `family` series per status name in `names`, labelled with `cloud` and the name, at the
+/// count in `counts` at the same place.
+fn per_status(
+    f: &mut Families,
+    family: &'static str,
+    help: &'static str,
+    cloud: &str,
+    names: &[&str],
+    counts: &[u64],
+) {
+    for (name, n) in names.iter().zip(counts) {
+        f.gauge(
+            family,
+            help,
+            &[("cloud", cloud), ("status", name)],
+            *n as f64,
+        );
+    }
+}
+
 /// Pure mapping. Every known status name gets a count (0 when none); an unknown code maps to
 /// `status="unknown"` with its raw `code`.
 pub fn map(
@@ -274,13 +296,7 @@ pub fn map(
     let mut counts = vec![0u64; all.len()];
     for r in results {
         let (name, code) = match &r.status {
-            StatusValue::Code(c) => (
-                names.name(*c),
-                match usize::try_from(*c).ok().and_then(|i| CODES.get(i)) {
-                    Some(s) => Cow::Borrowed(*s),
-                    None => Cow::Owned(c.to_string()),
-                },
-            ),
+            StatusValue::Code(c) => (names.name(*c), code_label(*c)),
             StatusValue::Unreadable(raw) => (UNKNOWN_STATUS, Cow::Borrowed(raw.as_str())),
         };
         if let Ok(i) = all.binary_search(&name) {
@@ -293,14 +309,14 @@ pub fn map(
             1.0,
         );
     }
-    for (name, n) in all.iter().zip(counts) {
-        f.gauge(
-            INSTANCES,
-            "KooPhone cloud phones by status.",
-            &[("cloud", cloud), ("status", name)],
-            n as f64,
-        );
-    }
+    per_status(
+        &mut f,
+        INSTANCES,
+        "KooPhone cloud phones by status.",
+        cloud,
+        &all,
+        &counts,
+    );
     f.gauge(
         REQUESTED,
         "KooPhone phones this exporter asked the API about.",
@@ -327,6 +343,11 @@ mod tests {
         }
     }
 
+    /// Asserts that `f` holds a phone status series with `labels` (among others), at 1.
+    fn assert_phone(f: &Families, labels: &[(&str, &str)]) {
+        assert_eq!(f.value(INSTANCE_STATUS, labels), Some(1.0), "{labels:?}");
+    }
+
     #[test]
     fn an_unreadable_status_is_unknown_with_its_raw_text() {
         let names = StatusNames::default();
@@ -335,24 +356,15 @@ mod tests {
             status: StatusValue::Unreadable("9223372036854775808".into()),
         };
         let f = map("c", 2, &[odd, r("y", 3)], &names);
-        assert_eq!(
-            f.value(
-                INSTANCE_STATUS,
-                &[
-                    ("instance_id", "x"),
-                    ("status", "unknown"),
-                    ("code", "9223372036854775808")
-                ]
-            ),
-            Some(1.0)
+        assert_phone(
+            &f,
+            &[
+                ("instance_id", "x"),
+                ("status", "unknown"),
+                ("code", "9223372036854775808"),
+            ],
         );
-        assert_eq!(
-            f.value(
-                INSTANCE_STATUS,
-                &[("instance_id", "y"), ("status", "streaming")]
-            ),
-            Some(1.0)
-        );
+        assert_phone(&f, &[("instance_id", "y"), ("status", "streaming")]);
         assert_eq!(f.value(INSTANCES, &[("status", "unknown")]), Some(1.0));
     }
 
@@ -365,34 +377,25 @@ mod tests {
             &[r("a44uhlf7", 0), r("b", 5), r("c", 7), r("d", 42)],
             &names,
         );
-        assert_eq!(
-            f.value(
-                INSTANCE_STATUS,
-                &[
-                    ("instance_id", "a44uhlf7"),
-                    ("status", "idle"),
-                    ("code", "0")
-                ]
-            ),
-            Some(1.0)
+        assert_phone(
+            &f,
+            &[
+                ("instance_id", "a44uhlf7"),
+                ("status", "idle"),
+                ("code", "0"),
+            ],
         );
-        assert_eq!(
-            f.value(
-                INSTANCE_STATUS,
-                &[
-                    ("instance_id", "c"),
-                    ("status", "data_loaded"),
-                    ("code", "7")
-                ]
-            ),
-            Some(1.0)
+        assert_phone(
+            &f,
+            &[
+                ("instance_id", "c"),
+                ("status", "data_loaded"),
+                ("code", "7"),
+            ],
         );
-        assert_eq!(
-            f.value(
-                INSTANCE_STATUS,
-                &[("instance_id", "d"), ("status", "unknown"), ("code", "42")]
-            ),
-            Some(1.0)
+        assert_phone(
+            &f,
+            &[("instance_id", "d"), ("status", "unknown"), ("code", "42")],
         );
         assert_eq!(
             f.value(INSTANCES, &[("status", "backup_exception")]),
@@ -438,13 +441,7 @@ mod tests {
         o.insert(42, "hibernating".to_string());
         let names = StatusNames::default().with_overrides(&o);
         let f = map("c", 2, &[r("x", 7), r("y", 42)], &names);
-        assert_eq!(
-            f.value(
-                INSTANCE_STATUS,
-                &[("instance_id", "x"), ("status", "data_loaded_alt")]
-            ),
-            Some(1.0)
-        );
+        assert_phone(&f, &[("instance_id", "x"), ("status", "data_loaded_alt")]);
         assert_eq!(f.value(INSTANCES, &[("status", "hibernating")]), Some(1.0));
     }
 }
