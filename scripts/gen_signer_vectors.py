@@ -8,7 +8,7 @@ How to run (from the repository root):
     /tmp/hwsdk-venv/bin/python scripts/gen_signer_vectors.py
 
 It writes tests/fixtures/sdk_signer_vectors.json, which tests/signer.rs replays
-against src/auth/signer.rs. Nothing here touches the network or the clock: the
+against src/transport/auth/signer/. Nothing here touches the network or the clock: the
 date is fixed per vector through a preset X-Sdk-Date header, which the SDK
 honours instead of datetime.utcnow().
 

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use crate::sync::lock;
 use std::time::{Duration, SystemTime};
 
-use crate::transport::ApiError;
+use crate::upstream::ApiError;
 
 /// How many probes the page lists.
 pub const RECENT_PROBES: usize = 100;
@@ -209,7 +209,7 @@ impl Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::ErrorKind;
+    use crate::upstream::ErrorKind;
 
     fn probe(n: usize) -> ProbeRecord {
         ProbeRecord {

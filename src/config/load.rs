@@ -1,0 +1,256 @@
+//! The check of the file's own schema — clouds, their names, regions, projects, auth and
+//! endpoints, the shard — and of each service's sections through its [`Schema`], every error
+//! recorded by the [`Validator`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use regex::Regex;
+use secrecy::ExposeSecret;
+
+use super::model::{
+    iam_endpoint, AuthConfig, CloudConfig, Config, ConfigErrors, Endpoints, Sections, Shard,
+};
+use super::raw::{Claimed, RawAuth, RawConfig};
+use super::schema::{Schema, SectionInput};
+use super::secret::Mapping;
+use super::validate::Validator;
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// Checks the decoded file and builds the config, or returns every error found.
+pub(super) fn validate(
+    v: Validator<'_>,
+    raw: RawConfig,
+    cloud_sections: Vec<Claimed>,
+    top_sections: Claimed,
+    schemas: &[&dyn Schema],
+) -> Result<Config, ConfigErrors> {
+    v.validate(raw, cloud_sections, top_sections, schemas)
+}
+
+impl Validator<'_> {
+    fn validate(
+        mut self,
+        raw: RawConfig,
+        mut cloud_sections: Vec<Claimed>,
+        mut top_sections: Claimed,
+        schemas: &[&dyn Schema],
+    ) -> Result<Config, ConfigErrors> {
+        let timeout = self.duration(
+            "",
+            "timeout",
+            raw.timeout.as_deref(),
+            Duration::from_secs(10),
+        );
+        if timeout.is_zero() {
+            self.fail("timeout", "must be more than 0s; the default is 10s");
+        }
+        let max_concurrency = raw.max_concurrency.unwrap_or(16);
+        if !(1..=1024).contains(&max_concurrency) {
+            self.fail(
+                "max_concurrency",
+                format!("is {max_concurrency}; it must be between 1 and 1024 (default 16)"),
+            );
+        }
+        if raw.clouds.is_empty() {
+            self.fail("clouds", "is empty; configure at least one cloud");
+        }
+        let name_re = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$").expect("static regex");
+        let mut names = HashSet::new();
+        let mut clouds = Vec::new();
+        for (i, c) in raw.clouds.into_iter().enumerate() {
+            let p = format!("clouds[{i}]");
+            if !name_re.is_match(&c.name) {
+                self.fail(format!("{p}.name"), format!("{:?} is not a valid cloud name; use letters, digits, `_`, `.` and `-` (at most 64)", c.name));
+            } else if !names.insert(c.name.clone()) {
+                self.fail(
+                    format!("{p}.name"),
+                    format!(
+                        "{:?} is used by an earlier cloud; names must be unique",
+                        c.name
+                    ),
+                );
+            }
+            if c.region.is_empty()
+                || !c
+                    .region
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            {
+                self.fail(
+                    format!("{p}.region"),
+                    format!(
+                        "{:?} is not a region id; write it like ap-southeast-1",
+                        c.region
+                    ),
+                );
+            }
+            if c.project_id.is_empty()
+                || c.project_id.len() > 64
+                || !c.project_id.chars().all(|ch| ch.is_ascii_alphanumeric())
+            {
+                self.fail(format!("{p}.project_id"), format!("{:?} is not a project id; copy the 32-character id from My Credentials > Projects", c.project_id));
+            }
+            let auth = self.auth(&format!("{p}.auth"), c.auth.0);
+            let iam = self.endpoint(
+                &format!("{p}.endpoints.iam"),
+                c.endpoints.get("iam").cloned().flatten(),
+                iam_endpoint(&c.region),
+            );
+            let mut endpoints = Endpoints {
+                iam,
+                services: BTreeMap::new(),
+            };
+            for schema in schemas {
+                let id = schema.identity();
+                let key = id.key;
+                let url = self.endpoint(
+                    &format!("{p}.endpoints.{key}"),
+                    c.endpoints.get(key).cloned().flatten(),
+                    (id.endpoint)(&c.region),
+                );
+                endpoints.services.insert(key, url);
+            }
+            let mut sections = Sections::default();
+            let errors_before = self.errors.len();
+            let mut mine = cloud_sections
+                .get_mut(i)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            for schema in schemas {
+                let key = schema.identity().key;
+                let Some(at) = mine.iter().position(|(k, _)| *k == key) else {
+                    continue;
+                };
+                let (_, value) = mine.swap_remove(at);
+                let input = SectionInput {
+                    value,
+                    at: &format!("{p}.{key}"),
+                    auth: auth.as_ref(),
+                    clouds: &[],
+                    timeout,
+                    v: &mut self,
+                };
+                if let Some(s) = schema.cloud_section(input) {
+                    sections.insert(key, s);
+                }
+            }
+            if sections.is_empty() && self.errors.len() == errors_before {
+                let examples: Vec<&str> = schemas.iter().map(|s| s.identity().example).collect();
+                self.fail(
+                    &p,
+                    format!("collects nothing; add a {} section", or_list(&examples)),
+                );
+            }
+            if let Some(auth) = auth {
+                clouds.push(CloudConfig {
+                    name: c.name,
+                    region: c.region,
+                    project_id: c.project_id,
+                    auth,
+                    endpoints,
+                    sections,
+                });
+            }
+        }
+        let mut sections = Sections::default();
+        for schema in schemas {
+            let id = schema.identity();
+            let (Some(top), Some(i)) = (
+                id.top_key,
+                top_sections.iter().position(|(k, _)| *k == id.key),
+            ) else {
+                continue;
+            };
+            let (_, value) = top_sections.swap_remove(i);
+            let input = SectionInput {
+                value,
+                at: top,
+                auth: None,
+                clouds: &clouds,
+                timeout,
+                v: &mut self,
+            };
+            if let Some(s) = schema.top_section(input) {
+                sections.insert(id.key, s);
+            }
+        }
+        let shard = match raw.shard {
+            None => Shard::default(),
+            Some(s) => {
+                if s.total == 0 || s.index >= s.total {
+                    self.fail("shard", format!("index {} of total {} is impossible; index counts from 0 and must be below total", s.index, s.total));
+                }
+                Shard {
+                    index: s.index,
+                    total: s.total.max(1),
+                }
+            }
+        };
+        if !self.errors.is_empty() {
+            return Err(ConfigErrors(self.errors));
+        }
+        Ok(Config {
+            clouds,
+            timeout,
+            max_concurrency,
+            shard,
+            sections,
+        })
+    }
+
+    fn auth(&mut self, p: &str, a: RawAuth) -> Option<AuthConfig> {
+        let count = a.password.is_some() as u8 + a.token.is_some() as u8 + a.aksk.is_some() as u8;
+        if count != 1 {
+            self.fail(
+                p,
+                format!("has {count} methods; give exactly one of `password`, `token` or `aksk`"),
+            );
+            return None;
+        }
+        if let Some(Mapping(pw)) = a.password {
+            let pp = format!("{p}.password");
+            if pw.domain.is_empty() {
+                self.fail(
+                    format!("{pp}.domain"),
+                    "is empty; it is the account (domain) name",
+                );
+            }
+            if pw.user.is_empty() {
+                self.fail(format!("{pp}.user"), "is empty; it is the IAM user name");
+            }
+            let password = self.secret(&pp, "password", pw.password, pw.password_file);
+            return Some(AuthConfig::Password {
+                domain: pw.domain,
+                user: pw.user,
+                password,
+            });
+        }
+        if let Some(Mapping(t)) = a.token {
+            let value = self.secret(&format!("{p}.token"), "value", t.value, t.value_file);
+            return Some(AuthConfig::Token { value });
+        }
+        let Mapping(k) = a.aksk?;
+        let pp = format!("{p}.aksk");
+        let access_key = k.access_key.into_secret().expose_secret().to_string();
+        if access_key.is_empty() {
+            self.fail(
+                format!("{pp}.access_key"),
+                "is empty; set it, e.g. ${HWC_AK}",
+            );
+        }
+        let secret_key = self.secret(&pp, "secret_key", k.secret_key, k.secret_key_file);
+        Some(AuthConfig::Aksk {
+            access_key,
+            secret_key,
+        })
+    }
+}
