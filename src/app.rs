@@ -247,7 +247,7 @@ pub async fn demo(
     listeners: Vec<TcpListener>,
     telemetry_path: &str,
 ) -> anyhow::Result<Application> {
-    use crate::sim::{FaultKind, FaultSpec, Operation, SimConfig, Simulator};
+    use crate::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, Simulator};
     let sim_listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the simulator")?;
@@ -256,7 +256,7 @@ pub async fn demo(
         // and then: the throttling series, its dashboard panel and its alert have data from the
         // first scrape, and the share stays far below the alert's threshold.
         faults: vec![(
-            Operation::DcsStatus,
+            Endpoint::DcsStatus,
             FaultSpec {
                 kind: Some(FaultKind::Throttled),
                 times: Some(1),

@@ -87,7 +87,7 @@ pub enum InventorySource {
 
 /// The size of what one collector reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inventory {
+pub struct InventorySummary {
     /// What is counted: `phones`, `instances`.
     pub unit: &'static str,
     /// Where the list comes from.

@@ -15,7 +15,7 @@ mod helpers;
 use std::time::Duration;
 
 use helpers::*;
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig, HOSTILE_MESSAGE};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, HOSTILE_MESSAGE};
 
 /// Renders `url` in headless Chromium and returns the DOM after load.
 async fn dump_dom(chromium: &std::path::Path, url: &str) -> String {
@@ -103,7 +103,7 @@ async fn the_landing_page_shows_collectors_errors_inventory_and_probes_in_a_brow
     // then a probe.
     app.scrape().await;
     app.sim.set_fault(
-        Operation::DcsStatus,
+        Endpoint::DcsStatus,
         FaultSpec {
             kind: Some(FaultKind::HostileMessage),
             ..FaultSpec::default()

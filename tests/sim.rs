@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig, SimHandle, Simulator};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
 use serde_json::{json, Value};
 
 const STATIC_TOKEN: &str = "demo-static-token";
@@ -112,8 +112,8 @@ async fn iam_token_then_batch_status() {
     assert_eq!(results.len(), 2);
     assert_eq!(results[0]["instance_id"], "a44uhlf7");
     assert!((0..=7).contains(&results[0]["status"].as_i64().unwrap()));
-    assert_eq!(sim.calls(Operation::KoophoneBatchStatus), 1);
-    assert_eq!(sim.calls(Operation::IamToken), 1);
+    assert_eq!(sim.calls(Endpoint::KoophoneBatchStatus), 1);
+    assert_eq!(sim.calls(Endpoint::IamToken), 1);
 }
 
 #[tokio::test]
@@ -238,7 +238,7 @@ async fn koophone_rejections_are_http_400_as_the_pages_list_them() {
 
     // `errors_in_200` serves the old form: the same body inside HTTP 200.
     sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         FaultSpec {
             kind: Some(FaultKind::ErrorsIn200),
             ..FaultSpec::default()
@@ -341,7 +341,7 @@ async fn fault_with_times_applies_then_clears() {
     let sim = spawn(SimConfig::default()).await;
     let path = format!("/v2/{}/instances/status", sim.project_id());
     sim.set_fault(
-        Operation::DcsStatus,
+        Endpoint::DcsStatus,
         FaultSpec {
             kind: Some(FaultKind::ServerError),
             times: Some(1),
@@ -355,7 +355,7 @@ async fn fault_with_times_applies_then_clears() {
     let second = get(&sim, &path, STATIC_TOKEN).await;
     assert_eq!(second.status, 200);
     assert!(second.body["running_count"].as_u64().unwrap() > 0);
-    assert_eq!(sim.calls(Operation::DcsStatus), 2);
+    assert_eq!(sim.calls(Endpoint::DcsStatus), 2);
 
     // The same through the control routes.
     let client = reqwest::Client::new();
@@ -405,7 +405,7 @@ async fn body_faults() {
     let path = format!("/v2/{}/instances/status", sim.project_id());
     let raw = |kind| {
         sim.set_fault(
-            Operation::DcsStatus,
+            Endpoint::DcsStatus,
             FaultSpec {
                 kind: Some(kind),
                 times: Some(1),
@@ -438,7 +438,7 @@ async fn body_faults() {
     assert!(v["hibernating_count"].is_u64() && v["valkey"]["running_count"].is_u64());
 
     sim.set_fault(
-        Operation::DcsStatus,
+        Endpoint::DcsStatus,
         FaultSpec {
             kind: Some(FaultKind::Huge),
             ..FaultSpec::default()
@@ -454,7 +454,7 @@ async fn body_faults() {
     drop(huge);
 
     sim.set_fault(
-        Operation::DcsStatus,
+        Endpoint::DcsStatus,
         FaultSpec {
             kind: Some(FaultKind::Hang),
             ..FaultSpec::default()
@@ -476,7 +476,7 @@ async fn body_faults() {
 async fn token_expired_fault_replaces_auth() {
     let sim = spawn(SimConfig::default()).await;
     sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         FaultSpec {
             kind: Some(FaultKind::TokenExpired),
             times: Some(1),

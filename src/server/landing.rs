@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use crate::scrape::Exporter;
-use crate::status::{CollectorStatus, Inventory, InventorySource, ProbeRecord};
+use crate::status::{CollectorStatus, InventorySource, InventorySummary, ProbeRecord};
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 80rem; padding: 0 1rem; color: #1d2330; line-height: 1.4; }
@@ -75,7 +75,7 @@ pub fn render(
     }
     out.push_str("</ul>\n");
 
-    out.push_str("<h2>Collectors</h2>\n<table id=\"collectors\">\n<thead><tr><th>Cloud</th><th>Collector</th><th>Inventory</th><th>Last collection</th><th class=\"num\">Took</th><th>Last success</th><th>Last error, with its request id</th></tr></thead>\n<tbody>\n");
+    out.push_str("<h2>Collectors</h2>\n<table id=\"collectors\">\n<thead><tr><th>Cloud</th><th>Collector</th><th>InventorySummary</th><th>Last collection</th><th class=\"num\">Took</th><th>Last success</th><th>Last error, with its request id</th></tr></thead>\n<tbody>\n");
     let mut rows = 0;
     for c in &exporter.clouds {
         for (collector, inventory) in c.inventories() {
@@ -140,7 +140,7 @@ fn collector_row(
     out: &mut String,
     cloud: &str,
     collector: &str,
-    inventory: &Inventory,
+    inventory: &InventorySummary,
     last: Option<CollectorStatus>,
     now: SystemTime,
 ) {
@@ -186,7 +186,7 @@ fn collector_row(
     }
 }
 
-fn inventory_text(i: &Inventory) -> String {
+fn inventory_text(i: &InventorySummary) -> String {
     match &i.source {
         InventorySource::AccountWide => "account-wide".into(),
         source => {
@@ -301,13 +301,13 @@ mod tests {
 
     #[test]
     fn inventories_say_where_they_come_from_and_what_this_shard_has() {
-        let i = |source, total, collected| Inventory {
+        let i = |source, total, collected| InventorySummary {
             unit: "phones",
             source,
             total,
             collected,
         };
-        let text = |i: Inventory| text_of(&inventory_text(&i));
+        let text = |i: InventorySummary| text_of(&inventory_text(&i));
         assert_eq!(
             text(i(InventorySource::Config, 10, 10)),
             "10 phones (listed in the config)"

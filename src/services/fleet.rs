@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::{CloudConfig, Config, Sections};
 use crate::metrics::SelfMetrics;
-use crate::status::{Inventory, Status};
+use crate::status::{InventorySummary, Status};
 use crate::transport::CloudClient;
 
 use super::service::{Before, Build, Runtime, Service};
@@ -42,7 +42,7 @@ impl Cloud {
     }
 
     /// What the landing page says of this cloud's inventories, by collector.
-    pub fn inventories(&self) -> Vec<(&'static str, Inventory)> {
+    pub fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {
         self.runtimes().flat_map(|r| r.inventories()).collect()
     }
 }

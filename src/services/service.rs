@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::config::{CloudConfig, Config, Schema};
 use crate::metrics::{Families, SelfMetrics};
-use crate::status::{Inventory, Status};
+use crate::status::{InventorySummary, Status};
 use crate::transport::{ApiError, CloudClient};
 
 /// One Huawei service, as the exporter runs it. Its [`Schema`] decodes its config sections.
@@ -85,7 +85,7 @@ pub trait Runtime: Any + Send + Sync {
     fn families(&self, _out: &mut Families, _status: &Status) {}
 
     /// What the landing page says of its inventories, by collector.
-    fn inventories(&self) -> Vec<(&'static str, Inventory)>;
+    fn inventories(&self) -> Vec<(&'static str, InventorySummary)>;
 
     /// Itself, for [`crate::services::Cloud::runtime`].
     fn as_any(&self) -> &dyn Any;

@@ -8,12 +8,12 @@ use std::str::FromStr;
 use anyhow::Context;
 
 use super::config::{Churn, SimConfig};
-use super::faults::{parse_fault_arg, FaultKind, FaultSpec, Operation};
+use super::faults::{parse_fault_arg, Endpoint, FaultKind, FaultSpec};
 use super::server::Simulator;
 
 /// `OP=KIND[:TIMES]`, e.g. `dcs_status=server_error:2`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FaultArg(pub Operation, pub FaultSpec);
+pub struct FaultArg(pub Endpoint, pub FaultSpec);
 
 impl FromStr for FaultArg {
     type Err = String;
@@ -115,7 +115,7 @@ pub async fn run_standalone(args: SimArgs) -> anyhow::Result<()> {
     );
     tracing::info!(
         "operations: {}; fault kinds: {}",
-        Operation::ALL.map(|op| op.as_str()).join(", "),
+        Endpoint::ALL.map(|op| op.as_str()).join(", "),
         FaultKind::ALL.map(|k| k.as_str()).join(", ")
     );
     tokio::signal::ctrl_c()

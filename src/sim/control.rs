@@ -13,7 +13,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::faults::{FaultSpec, Operation, ParseNameError};
+use super::faults::{Endpoint, FaultSpec, ParseNameError};
 use super::state::{json_response, SimState};
 
 pub(super) fn routes() -> Router<Arc<SimState>> {
@@ -56,7 +56,7 @@ async fn set_fault(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    let op = match name.parse::<Operation>() {
+    let op = match name.parse::<Endpoint>() {
         Ok(op) => op,
         Err(e) => return unknown_operation(e),
     };
@@ -72,7 +72,7 @@ async fn set_fault(
 }
 
 async fn clear_fault(State(sim): State<Arc<SimState>>, Path(name): Path<String>) -> Response {
-    match name.parse::<Operation>() {
+    match name.parse::<Endpoint>() {
         Ok(op) => {
             sim.faults.clear_op(op);
             faults_json(&sim)
@@ -82,7 +82,7 @@ async fn clear_fault(State(sim): State<Arc<SimState>>, Path(name): Path<String>)
 }
 
 async fn calls(State(sim): State<Arc<SimState>>) -> Response {
-    let calls: BTreeMap<&str, u64> = Operation::ALL
+    let calls: BTreeMap<&str, u64> = Endpoint::ALL
         .iter()
         .map(|op| (op.as_str(), sim.calls[op.index()].load(Ordering::Relaxed)))
         .collect();

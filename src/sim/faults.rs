@@ -15,7 +15,7 @@ use crate::sync::lock;
 /// One simulated API call, the unit faults and call counters are kept per.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Operation {
+pub enum Endpoint {
     /// IAM `POST /v3/auth/tokens`.
     IamToken,
     /// DCS `GET /v2/{project_id}/instances/status`.
@@ -36,41 +36,41 @@ pub enum Operation {
     DdmList,
 }
 
-impl Operation {
-    pub const ALL: [Operation; 9] = [
-        Operation::IamToken,
-        Operation::DcsStatus,
-        Operation::KoophoneBatchStatus,
-        Operation::KoophoneAsyncCommand,
-        Operation::KoophoneTask,
-        Operation::DdmRestorable,
-        Operation::KoophoneList,
-        Operation::DcsList,
-        Operation::DdmList,
+impl Endpoint {
+    pub const ALL: [Endpoint; 9] = [
+        Endpoint::IamToken,
+        Endpoint::DcsStatus,
+        Endpoint::KoophoneBatchStatus,
+        Endpoint::KoophoneAsyncCommand,
+        Endpoint::KoophoneTask,
+        Endpoint::DdmRestorable,
+        Endpoint::KoophoneList,
+        Endpoint::DcsList,
+        Endpoint::DdmList,
     ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
-            Operation::IamToken => "iam_token",
-            Operation::DcsStatus => "dcs_status",
-            Operation::KoophoneBatchStatus => "koophone_batch_status",
-            Operation::KoophoneAsyncCommand => "koophone_async_command",
-            Operation::KoophoneTask => "koophone_task",
-            Operation::DdmRestorable => "ddm_restorable",
-            Operation::KoophoneList => "koophone_list",
-            Operation::DcsList => "dcs_list",
-            Operation::DdmList => "ddm_list",
+            Endpoint::IamToken => "iam_token",
+            Endpoint::DcsStatus => "dcs_status",
+            Endpoint::KoophoneBatchStatus => "koophone_batch_status",
+            Endpoint::KoophoneAsyncCommand => "koophone_async_command",
+            Endpoint::KoophoneTask => "koophone_task",
+            Endpoint::DdmRestorable => "ddm_restorable",
+            Endpoint::KoophoneList => "koophone_list",
+            Endpoint::DcsList => "dcs_list",
+            Endpoint::DdmList => "ddm_list",
         }
     }
 
-    /// Position in [`Operation::ALL`], used to index per-operation counters: `ALL` lists the
+    /// Position in [`Endpoint::ALL`], used to index per-operation counters: `ALL` lists the
     /// operations in the order they are declared.
     pub(crate) fn index(&self) -> usize {
         *self as usize
     }
 }
 
-impl fmt::Display for Operation {
+impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -107,11 +107,11 @@ impl ParseNameError {
     }
 }
 
-impl FromStr for Operation {
+impl FromStr for Endpoint {
     type Err = ParseNameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ParseNameError::find("operation", &Operation::ALL, Operation::as_str, s)
+        ParseNameError::find("operation", &Endpoint::ALL, Endpoint::as_str, s)
     }
 }
 
@@ -333,11 +333,11 @@ fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> 
 }
 
 /// Parses `OP=KIND[:TIMES]`, the `--fault` flag.
-pub fn parse_fault_arg(s: &str) -> Result<(Operation, FaultSpec), String> {
+pub fn parse_fault_arg(s: &str) -> Result<(Endpoint, FaultSpec), String> {
     let (op, rest) = s.split_once('=').ok_or_else(|| {
         format!("{s:?}: expected OP=KIND[:TIMES], e.g. dcs_status=server_error:2")
     })?;
-    let op: Operation = op.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    let op: Endpoint = op.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
     let (kind, times) = match rest.split_once(':') {
         Some((kind, times)) => {
             let times: u32 = times
@@ -363,12 +363,12 @@ pub fn parse_fault_arg(s: &str) -> Result<(Operation, FaultSpec), String> {
 #[derive(Default)]
 pub(crate) struct FaultTable {
     /// The fault of each operation that has one.
-    slots: Mutex<HashMap<Operation, FaultSpec>>,
+    slots: Mutex<HashMap<Endpoint, FaultSpec>>,
 }
 
 impl FaultTable {
     /// Sets (replaces) an operation's fault; `times: Some(0)` clears it.
-    pub(crate) fn set(&self, op: Operation, spec: FaultSpec) {
+    pub(crate) fn set(&self, op: Endpoint, spec: FaultSpec) {
         let mut slots = lock(&self.slots);
         if spec.times == Some(0) {
             slots.remove(&op);
@@ -381,7 +381,7 @@ impl FaultTable {
         lock(&self.slots).clear();
     }
 
-    pub(crate) fn clear_op(&self, op: Operation) {
+    pub(crate) fn clear_op(&self, op: Endpoint) {
         lock(&self.slots).remove(&op);
     }
 
@@ -395,7 +395,7 @@ impl FaultTable {
     /// Takes the fault for one call, counting `times` down. A call that failed authentication
     /// consumes only a `token_expired` fault (which replaces the auth check); any other fault
     /// waits for a call that gets past auth.
-    pub(crate) fn take(&self, op: Operation, authenticated: bool) -> Option<FaultSpec> {
+    pub(crate) fn take(&self, op: Endpoint, authenticated: bool) -> Option<FaultSpec> {
         let mut slots = lock(&self.slots);
         let spec = slots.get_mut(&op)?;
         if !authenticated && spec.kind != Some(FaultKind::TokenExpired) {
@@ -418,9 +418,9 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for op in Operation::ALL {
-            assert_eq!(op.as_str().parse::<Operation>(), Ok(op));
-            assert_eq!(Operation::ALL[op.index()], op);
+        for op in Endpoint::ALL {
+            assert_eq!(op.as_str().parse::<Endpoint>(), Ok(op));
+            assert_eq!(Endpoint::ALL[op.index()], op);
             let json = serde_json::to_string(&op).unwrap();
             assert_eq!(json, format!("\"{}\"", op.as_str()));
         }
@@ -429,7 +429,7 @@ mod tests {
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert!("nope".parse::<Operation>().is_err());
+        assert!("nope".parse::<Endpoint>().is_err());
         assert!("nope".parse::<FaultKind>().is_err());
     }
 
@@ -459,11 +459,11 @@ mod tests {
     #[test]
     fn fault_arg() {
         let (op, spec) = parse_fault_arg("dcs_status=throttled:3").unwrap();
-        assert_eq!(op, Operation::DcsStatus);
+        assert_eq!(op, Endpoint::DcsStatus);
         assert_eq!(spec.kind, Some(FaultKind::Throttled));
         assert_eq!(spec.times, Some(3));
         let (op, spec) = parse_fault_arg("koophone_task=hang").unwrap();
-        assert_eq!(op, Operation::KoophoneTask);
+        assert_eq!(op, Endpoint::KoophoneTask);
         assert_eq!(spec.times, None);
         assert!(parse_fault_arg("dcs_status").is_err());
         assert!(parse_fault_arg("dcs=hang").is_err());
@@ -474,17 +474,17 @@ mod tests {
     fn times_counts_down_and_clears() {
         let table = FaultTable::default();
         table.set(
-            Operation::DcsStatus,
+            Endpoint::DcsStatus,
             FaultSpec {
                 kind: Some(FaultKind::ServerError),
                 times: Some(2),
                 ..FaultSpec::default()
             },
         );
-        assert!(table.take(Operation::DcsStatus, false).is_none());
-        assert!(table.take(Operation::DcsStatus, true).is_some());
-        assert!(table.take(Operation::DcsStatus, true).is_some());
-        assert!(table.take(Operation::DcsStatus, true).is_none());
+        assert!(table.take(Endpoint::DcsStatus, false).is_none());
+        assert!(table.take(Endpoint::DcsStatus, true).is_some());
+        assert!(table.take(Endpoint::DcsStatus, true).is_some());
+        assert!(table.take(Endpoint::DcsStatus, true).is_none());
         assert!(table.snapshot().is_empty());
     }
 }

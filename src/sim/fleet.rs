@@ -49,7 +49,7 @@ const SALT_DCS: u64 = 0x0044_4353;
 const SALT_MODEL: u64 = 0x004d_4f44_454c;
 
 /// The phones: every one ever bought, and those the account has now.
-pub struct Fleet {
+pub struct SimFleet {
     /// Seeds ids, statuses and models.
     seed: u64,
     /// Every phone ever created, in creation order; index = position (a released phone keeps
@@ -73,7 +73,7 @@ pub fn personal_values(idx: usize) -> [String; 3] {
     ]
 }
 
-impl Fleet {
+impl SimFleet {
     pub fn new(seed: u64, phones: usize) -> Self {
         let mut ids = Vec::with_capacity(phones);
         let mut index = HashMap::with_capacity(phones);
@@ -92,7 +92,7 @@ impl Fleet {
             }
         }
         let live = (0..ids.len()).collect();
-        Fleet {
+        SimFleet {
             seed,
             ids,
             index,
@@ -338,8 +338,8 @@ mod tests {
 
     #[test]
     fn ids_are_deterministic_unique_and_well_formed() {
-        let a = Fleet::new(7, 5_000);
-        let b = Fleet::new(7, 5_000);
+        let a = SimFleet::new(7, 5_000);
+        let b = SimFleet::new(7, 5_000);
         assert_eq!(a.ids(), b.ids());
         assert_eq!(&a.ids()[..2], &EXAMPLE_PHONE_IDS);
         let unique: HashSet<_> = a.ids().iter().collect();
@@ -350,9 +350,9 @@ mod tests {
                 .bytes()
                 .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
         }
-        assert_ne!(Fleet::new(8, 10).ids()[2..], a.ids()[2..10]);
-        assert_eq!(Fleet::new(7, 1).ids(), &["a44uhlf7".to_string()]);
-        assert!(Fleet::new(7, 0).ids().is_empty());
+        assert_ne!(SimFleet::new(8, 10).ids()[2..], a.ids()[2..10]);
+        assert_eq!(SimFleet::new(7, 1).ids(), &["a44uhlf7".to_string()]);
+        assert!(SimFleet::new(7, 0).ids().is_empty());
         assert_eq!(a.index_of("efjy72gs"), Some(1));
         assert_eq!(a.index_of("nope"), None);
     }
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn every_status_present_at_every_tick() {
         for n in [8, 9, 300] {
-            let fleet = Fleet::new(3, n);
+            let fleet = SimFleet::new(3, n);
             for tick in 0..200 {
                 let seen: HashSet<u8> = (0..n).map(|i| fleet.phone_status(i, tick)).collect();
                 assert_eq!(seen.len(), 8, "n={n} tick={tick}");
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn status_mix_is_mostly_streaming_or_idle_and_changes() {
-        let fleet = Fleet::new(1, 10_000);
+        let fleet = SimFleet::new(1, 10_000);
         let mut hist = [0usize; 8];
         for i in 0..fleet.ids().len() {
             hist[usize::from(fleet.phone_status(i, 5))] += 1;
@@ -386,7 +386,7 @@ mod tests {
         assert!(changed > 0);
         assert_eq!(
             fleet.phone_status(42, 9),
-            Fleet::new(1, 10_000).phone_status(42, 9)
+            SimFleet::new(1, 10_000).phone_status(42, 9)
         );
     }
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::faults::{FaultKind, Operation};
+use super::faults::{Endpoint, FaultKind};
 use super::fleet::{hash_str, mix};
 use super::pipeline::{endpoint, SimService, POST};
 use super::state::{json_response, SimReply, SimState};
@@ -59,7 +59,7 @@ impl SimService for Iam {
 pub(super) fn routes() -> Router<Arc<SimState>> {
     Router::new().route(
         "/v3/auth/tokens",
-        endpoint(POST, Iam, Operation::IamToken, |cx, ()| {
+        endpoint(POST, Iam, Endpoint::IamToken, |cx, ()| {
             issue(cx.sim, &cx.call.body, cx.fault)
         }),
     )

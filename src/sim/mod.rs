@@ -41,7 +41,7 @@ mod tokens;
 
 pub use cli::{run_standalone, FaultArg, SimArgs};
 pub use config::{Churn, SimAccessKey, SimConfig, SimDdmInstance, SimUser};
-pub use faults::{parse_fault_arg, FaultKind, FaultSpec, Operation, ParseNameError};
+pub use faults::{parse_fault_arg, Endpoint, FaultKind, FaultSpec, ParseNameError};
 pub use fleet::{personal_values, SimDcsInstance};
 pub use pipeline::HOSTILE_MESSAGE;
 pub use routes::DCS_STATES;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::faults::{FaultKind, FaultSpec, Operation};
+use super::faults::{Endpoint, FaultKind, FaultSpec};
 use super::state::{bytes_response, json_response, Call, SimReply, SimState};
 use super::tokens::TokenCheck;
 
@@ -47,13 +47,13 @@ pub(crate) trait SimService: Copy + Send + Sync + 'static {
     }
 
     /// The `server_error` fault's answer.
-    fn server_error(&self, _op: Operation) -> Response {
+    fn server_error(&self, _op: Endpoint) -> Response {
         let (code, msg) = Self::SERVER_ERROR;
         self.error(StatusCode::INTERNAL_SERVER_ERROR, code, msg)
     }
 
     /// The `api_error` fault's answer.
-    fn api_error(&self, _op: Operation) -> Response {
+    fn api_error(&self, _op: Endpoint) -> Response {
         let (status, code, msg) = Self::API_ERROR;
         self.error(status, code, msg)
     }
@@ -69,7 +69,7 @@ pub(crate) trait SimService: Copy + Send + Sync + 'static {
     }
 
     /// The answer a fault only this service knows gives instead of the real one, if any.
-    fn fault_answer(&self, _op: Operation, _fault: &FaultSpec, _call: &Call) -> Option<Response> {
+    fn fault_answer(&self, _op: Endpoint, _fault: &FaultSpec, _call: &Call) -> Option<Response> {
         None
     }
 }
@@ -94,7 +94,7 @@ pub(crate) const POST: MethodFilter = MethodFilter::POST;
 pub(crate) fn endpoint<S, E, A>(
     method: MethodFilter,
     service: S,
-    op: Operation,
+    op: Endpoint,
     answer: A,
 ) -> MethodRouter<Arc<SimState>>
 where
@@ -123,7 +123,7 @@ where
 impl SimState {
     /// The pipeline every service call goes through: count, auth, take the fault, sleep the
     /// latency, answer with the fault's error or with `answer` (whose body the fault may mangle).
-    async fn serve<S, F>(&self, service: S, op: Operation, call: &Call, answer: F) -> Response
+    async fn serve<S, F>(&self, service: S, op: Endpoint, call: &Call, answer: F) -> Response
     where
         S: SimService,
         F: FnOnce(&SimState, Option<FaultKind>) -> SimReply,

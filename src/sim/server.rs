@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::config::{SimConfig, SimDdmInstance};
-use super::faults::{FaultSpec, Operation};
+use super::faults::{Endpoint, FaultSpec};
 use super::fleet::{personal_values, SimDcsInstance};
 use super::routes::router;
 use super::state::SimState;
@@ -124,7 +124,7 @@ impl SimHandle {
         self.state.config.project_id.clone()
     }
 
-    pub fn set_fault(&self, op: Operation, fault: FaultSpec) {
+    pub fn set_fault(&self, op: Endpoint, fault: FaultSpec) {
         self.state.faults.set(op, fault);
     }
 
@@ -133,7 +133,7 @@ impl SimHandle {
     }
 
     /// Service calls received for `op`, faulted or not.
-    pub fn calls(&self, op: Operation) -> u64 {
+    pub fn calls(&self, op: Endpoint) -> u64 {
         self.state.calls[op.index()].load(Ordering::Relaxed)
     }
 

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::config::SimConfig;
-use super::faults::{FaultTable, Operation};
-use super::fleet::{Fleet, Instances};
+use super::faults::{Endpoint, FaultTable};
+use super::fleet::{Instances, SimFleet};
 use super::tokens::TokenStore;
 use crate::sync::{read, write};
 
@@ -23,13 +23,13 @@ pub(crate) struct SimState {
     /// What the simulator was started with.
     pub(crate) config: SimConfig,
     /// The phones; the control endpoint and churn change it.
-    fleet: RwLock<Fleet>,
+    fleet: RwLock<SimFleet>,
     /// DCS and DDM instances; the control endpoint and churn change them.
     instances: RwLock<Instances>,
     /// The faults in force, per operation.
     pub(super) faults: FaultTable,
-    /// Per-operation call counters, indexed by [`Operation::index`].
-    pub(super) calls: [AtomicU64; Operation::ALL.len()],
+    /// Per-operation call counters, indexed by [`Endpoint::index`].
+    pub(super) calls: [AtomicU64; Endpoint::ALL.len()],
     /// IAM-issued tokens, which the auth check consults.
     pub(super) tokens: TokenStore,
     /// Tick zero; tokio's clock so that paused-time tests move the fleet.
@@ -44,7 +44,7 @@ pub(crate) struct SimState {
 
 impl SimState {
     pub(super) fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
-        let fleet = Fleet::new(config.seed, config.phones);
+        let fleet = SimFleet::new(config.seed, config.phones);
         let faults = FaultTable::default();
         for (op, spec) in &config.faults {
             faults.set(*op, spec.clone());
@@ -95,11 +95,11 @@ impl SimState {
         self.advanced.fetch_add(ticks, Ordering::Relaxed);
     }
 
-    pub(crate) fn fleet(&self) -> RwLockReadGuard<'_, Fleet> {
+    pub(crate) fn fleet(&self) -> RwLockReadGuard<'_, SimFleet> {
         read(&self.fleet)
     }
 
-    pub(crate) fn fleet_mut(&self) -> RwLockWriteGuard<'_, Fleet> {
+    pub(crate) fn fleet_mut(&self) -> RwLockWriteGuard<'_, SimFleet> {
         write(&self.fleet)
     }
 

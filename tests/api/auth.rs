@@ -206,7 +206,7 @@ clouds:
 
 #[tokio::test]
 async fn many_callers_needing_a_token_at_once_make_one_iam_request() {
-    use huaweicloud_exporter::sim::Operation;
+    use huaweicloud_exporter::sim::Endpoint;
     let app = spawn_app(Opts {
         sim: frozen_sim(5),
         config: TWO_CLOUDS.into(),
@@ -234,12 +234,12 @@ async fn many_callers_needing_a_token_at_once_make_one_iam_request() {
         generations.iter().all(|g| *g == generations[0]),
         "everyone got the same token"
     );
-    assert_eq!(app.sim.calls(Operation::IamToken), 1);
+    assert_eq!(app.sim.calls(Endpoint::IamToken), 1);
 }
 
 #[tokio::test]
 async fn a_token_is_refreshed_before_it_expires() {
-    use huaweicloud_exporter::sim::Operation;
+    use huaweicloud_exporter::sim::Endpoint;
     let app = spawn_app(Opts {
         sim: SimConfig {
             token_ttl: Duration::from_secs(2),
@@ -269,7 +269,7 @@ async fn a_token_is_refreshed_before_it_expires() {
     provider.backdate(Duration::from_secs(30)).await;
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 1.0);
-    assert_eq!(app.sim.calls(Operation::IamToken), 2);
+    assert_eq!(app.sim.calls(Endpoint::IamToken), 2);
     assert!(
         m.value(
             "huaweicloud_auth_token_expiry_timestamp_seconds",

@@ -1,6 +1,6 @@
 //! Collector behaviour that needs files or time: the phone-list file and the DDM cache.
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
@@ -75,10 +75,10 @@ async fn ddm_answers_are_cached_for_the_ttl() {
     .await;
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
-    let calls = app.sim.calls(Operation::DdmRestorable);
+    let calls = app.sim.calls(Endpoint::DdmRestorable);
     assert_eq!(calls, 3, "300 targets at 128 per page");
     app.sim.set_fault(
-        Operation::DdmRestorable,
+        Endpoint::DdmRestorable,
         FaultSpec {
             kind: Some(FaultKind::ServerError),
             ..FaultSpec::default()
@@ -87,7 +87,7 @@ async fn ddm_answers_are_cached_for_the_ttl() {
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0, "served from the cache");
     assert_eq!(
-        app.sim.calls(Operation::DdmRestorable),
+        app.sim.calls(Endpoint::DdmRestorable),
         calls,
         "no call inside the TTL"
     );
@@ -131,7 +131,7 @@ async fn a_ddm_parameter_error_fails_the_collector() {
     })
     .await;
     app.sim.set_fault(
-        Operation::DdmRestorable,
+        Endpoint::DdmRestorable,
         FaultSpec {
             kind: Some(FaultKind::ApiError),
             ..FaultSpec::default()

@@ -481,7 +481,7 @@ fn shard_flags_are_checked_like_the_file() {
 
 #[tokio::test]
 async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
-    use huaweicloud_exporter::sim::{Operation, SimUser};
+    use huaweicloud_exporter::sim::{Endpoint, SimUser};
     // Arrange: the simulator also knows the password the operator rotates to.
     let mut sim_config = crate::helpers::frozen_sim(20);
     sim_config.users.push(SimUser {
@@ -520,8 +520,8 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
     };
     let first = scrape().await;
     assert_eq!(first.success("pw", "ddm"), 1.0);
-    let ddm_calls = sim.calls(Operation::DdmRestorable);
-    assert_eq!(sim.calls(Operation::IamToken), 1);
+    let ddm_calls = sim.calls(Endpoint::DdmRestorable);
+    assert_eq!(sim.calls(Endpoint::IamToken), 1);
 
     // Act: 20 reloads, every other one changing the phone list (not the cloud's auth).
     let mut last = first;
@@ -530,8 +530,8 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
         last = scrape().await;
         assert_eq!(last.success("pw", "koophone"), 1.0);
     }
-    let iam_after_reloads = sim.calls(Operation::IamToken);
-    let ddm_after_reloads = sim.calls(Operation::DdmRestorable);
+    let iam_after_reloads = sim.calls(Endpoint::IamToken);
+    let ddm_after_reloads = sim.calls(Endpoint::DdmRestorable);
     // Act: rotate the password.
     reload(file("rotated-password", 10)).await;
     let rotated = scrape().await;
@@ -551,11 +551,11 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
         10.0
     );
     assert_eq!(
-        sim.calls(Operation::IamToken),
+        sim.calls(Endpoint::IamToken),
         2,
         "a changed password is a new token"
     );
-    assert!(sim.calls(Operation::DdmRestorable) > ddm_calls);
+    assert!(sim.calls(Endpoint::DdmRestorable) > ddm_calls);
     for collector in ["dcs", "koophone", "ddm"] {
         assert_eq!(rotated.success("pw", collector), 1.0, "{collector}");
     }

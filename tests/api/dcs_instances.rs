@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig};
 
 use crate::helpers::*;
 
@@ -134,7 +134,7 @@ async fn instances_false_turns_the_listing_off() {
             &[("collector", "dcs_instances")]
         )
         .is_empty());
-    assert_eq!(app.sim.calls(Operation::DcsList), 0);
+    assert_eq!(app.sim.calls(Endpoint::DcsList), 0);
 }
 
 #[tokio::test]
@@ -185,7 +185,7 @@ async fn with_fault(kind: FaultKind, extra: usize) -> (TestApp, Exposition) {
     })
     .await;
     app.sim.set_fault(
-        Operation::DcsList,
+        Endpoint::DcsList,
         FaultSpec {
             kind: Some(kind),
             ..FaultSpec::default()
@@ -210,7 +210,7 @@ async fn short_pages_and_repeated_rows_still_list_every_instance_once() {
 async fn a_lying_total_ends_at_the_empty_page() {
     let (app, m) = with_fault(FaultKind::ListTotalLies, 0).await;
     // One page of rows, then the empty page that shows the total lied.
-    assert_eq!(app.sim.calls(Operation::DcsList), 2);
+    assert_eq!(app.sim.calls(Endpoint::DcsList), 2);
     assert_eq!(m.success("c", "dcs_instances"), 1.0);
     assert_eq!(exported(&m), sorted(fleet(&app.sim).await));
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig, SimDdmInstance};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, SimDdmInstance};
 
 use crate::helpers::*;
 
@@ -212,7 +212,7 @@ async fn a_failed_refresh_keeps_the_last_inventory() {
         let before = app.scrape().await;
         assert_eq!(resources(&before), 200.0, "{kind}");
         app.sim.set_fault(
-            Operation::DdmList,
+            Endpoint::DdmList,
             FaultSpec {
                 kind: Some(kind),
                 ..FaultSpec::default()
@@ -241,7 +241,7 @@ async fn short_pages_and_repeated_rows_still_discover_every_instance_once() {
         })
         .await;
         app.sim.set_fault(
-            Operation::DdmList,
+            Endpoint::DdmList,
             FaultSpec {
                 kind: Some(kind),
                 ..FaultSpec::default()
@@ -261,7 +261,7 @@ async fn a_lying_total_takes_the_first_listing_but_says_it_failed() {
     })
     .await;
     app.sim.set_fault(
-        Operation::DdmList,
+        Endpoint::DdmList,
         FaultSpec {
             kind: Some(FaultKind::ListTotalLies),
             ..FaultSpec::default()
@@ -272,7 +272,7 @@ async fn a_lying_total_takes_the_first_listing_but_says_it_failed() {
     assert_eq!(m.success("c", "ddm_discovery"), 0.0);
     // One page of rows, the empty page that showed the total lied, and two pages by page
     // number (in case the edition reads offset so) that brought nothing new.
-    assert_eq!(app.sim.calls(Operation::DdmList), 4);
+    assert_eq!(app.sim.calls(Endpoint::DdmList), 4);
 }
 
 #[tokio::test]
@@ -295,7 +295,7 @@ async fn many_discovered_instances_stay_inside_the_ddm_budget() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let m = last.unwrap();
-    let calls = app.sim.calls(Operation::DdmList) + app.sim.calls(Operation::DdmRestorable);
+    let calls = app.sim.calls(Endpoint::DdmList) + app.sim.calls(Endpoint::DdmRestorable);
     assert!(calls <= 60, "{calls} DDM calls in well under a minute");
     let answered = m.find("huaweicloud_ddm_restorable_instances", &[]).len() as f64;
     assert!(answered > 0.0);
@@ -307,7 +307,7 @@ async fn many_discovered_instances_stay_inside_the_ddm_budget() {
             ),
         200.0
     );
-    assert!(app.sim.calls(Operation::DdmList) >= 2);
+    assert!(app.sim.calls(Endpoint::DdmList) >= 2);
 }
 
 #[tokio::test]
@@ -338,7 +338,7 @@ async fn listed_ids_are_used_as_they_are_and_nothing_is_listed() {
     .await;
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
-    assert_eq!(app.sim.calls(Operation::DdmList), 0);
+    assert_eq!(app.sim.calls(Endpoint::DdmList), 0);
     assert!(m.find("huaweicloud_discovery_resources", &[]).is_empty());
     assert!(m
         .find(

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig, SimHandle};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, SimHandle};
 use serde_json::{json, Value};
 
 use crate::helpers::{frozen_sim, spawn_app_with_sim, spawn_sim, Exposition, TestApp};
@@ -219,7 +219,7 @@ fn fault(kind: FaultKind) -> FaultSpec {
 #[tokio::test]
 async fn rows_repeated_across_pages_are_kept_once_and_complete() {
     let sim = spawn_sim(SimConfig {
-        faults: vec![(Operation::KoophoneList, fault(FaultKind::RowsRepeated))],
+        faults: vec![(Endpoint::KoophoneList, fault(FaultKind::RowsRepeated))],
         ..frozen_sim(300)
     })
     .await;
@@ -233,7 +233,7 @@ async fn rows_repeated_across_pages_are_kept_once_and_complete() {
 #[tokio::test]
 async fn a_lying_total_serves_every_phone_bounded_and_says_so() {
     let sim = spawn_sim(SimConfig {
-        faults: vec![(Operation::KoophoneList, fault(FaultKind::ListTotalLies))],
+        faults: vec![(Endpoint::KoophoneList, fault(FaultKind::ListTotalLies))],
         ..frozen_sim(250)
     })
     .await;
@@ -249,9 +249,9 @@ async fn a_lying_total_serves_every_phone_bounded_and_says_so() {
     // The first page, one window of 8 (an empty page ends it) and page 0 once: never the
     // thousands of pages the total asks for.
     assert!(
-        sim.calls(Operation::KoophoneList) <= 10,
+        sim.calls(Endpoint::KoophoneList) <= 10,
         "{}",
-        sim.calls(Operation::KoophoneList)
+        sim.calls(Endpoint::KoophoneList)
     );
 }
 
@@ -265,10 +265,10 @@ async fn a_bad_refresh_keeps_the_inventory(kind: FaultKind) {
     assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_status"), all);
     // The fleet grows meanwhile, so a listing that got through would show it.
     fleet_change(&sim, json!({"add_phones": 3})).await;
-    sim.set_fault(Operation::KoophoneList, fault(kind));
-    let calls = sim.calls(Operation::KoophoneList);
+    sim.set_fault(Endpoint::KoophoneList, fault(kind));
+    let calls = sim.calls(Endpoint::KoophoneList);
     let m = scrape_until(&app, "a failed refresh", |m| discovery_ok(m) == 0.0).await;
-    assert!(sim.calls(Operation::KoophoneList) > calls);
+    assert!(sim.calls(Endpoint::KoophoneList) > calls);
     assert_eq!(
         ids_of(&m, "huaweicloud_koophone_instance_status"),
         all,
@@ -325,7 +325,7 @@ async fn an_error_inside_http_200_keeps_the_last_inventory() {
 async fn a_first_listing_that_fails_fails_the_collectors_and_is_retried() {
     let sim = spawn_sim(SimConfig {
         faults: vec![(
-            Operation::KoophoneList,
+            Endpoint::KoophoneList,
             FaultSpec {
                 times: Some(3),
                 ..fault(FaultKind::ServerError)
@@ -444,15 +444,15 @@ async fn between_refreshes_a_scrape_makes_only_the_status_calls() {
     let sim = spawn_sim(frozen_sim(250)).await;
     let app = spawn_app_with_sim(sim.clone(), &config("refresh_interval: 1h")).await;
     app.scrape().await;
-    let lists = sim.calls(Operation::KoophoneList);
+    let lists = sim.calls(Endpoint::KoophoneList);
     assert_eq!(lists, 3, "three pages of 100");
     for _ in 0..3 {
-        let before = sim.calls(Operation::KoophoneBatchStatus);
+        let before = sim.calls(Endpoint::KoophoneBatchStatus);
         let m = app.scrape().await;
         assert_eq!(m.success("pw", "koophone"), 1.0);
-        assert_eq!(sim.calls(Operation::KoophoneBatchStatus) - before, 3);
+        assert_eq!(sim.calls(Endpoint::KoophoneBatchStatus) - before, 3);
     }
-    assert_eq!(sim.calls(Operation::KoophoneList), lists);
+    assert_eq!(sim.calls(Endpoint::KoophoneList), lists);
 }
 
 #[tokio::test]
@@ -485,7 +485,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
         ids_of(&m, "huaweicloud_koophone_instance_status").len(),
         150
     );
-    let lists = sim.calls(Operation::KoophoneList);
+    let lists = sim.calls(Endpoint::KoophoneList);
 
     // A reload that changes only the scrape timeout: no new listing.
     reload(file("timeout: 7s", "refresh_interval: 1h")).await;
@@ -494,7 +494,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
         ids_of(&m, "huaweicloud_koophone_instance_status").len(),
         150
     );
-    assert_eq!(sim.calls(Operation::KoophoneList), lists);
+    assert_eq!(sim.calls(Endpoint::KoophoneList), lists);
 
     // A reload that changes the filter lists again.
     reload(file(
@@ -504,7 +504,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
     .await;
     let m = scrape().await;
     assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_status").len(), 10);
-    assert!(sim.calls(Operation::KoophoneList) > lists);
+    assert!(sim.calls(Endpoint::KoophoneList) > lists);
 }
 
 #[tokio::test]
@@ -673,7 +673,7 @@ async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
     // Arrange: every listing call takes 2 s; the scrape allows 1 s (header 1.5 s - 0.5 s).
     let sim = spawn_sim(SimConfig {
         faults: vec![(
-            Operation::KoophoneList,
+            Endpoint::KoophoneList,
             FaultSpec {
                 latency: Some(Duration::from_secs(2)),
                 ..FaultSpec::default()
@@ -702,7 +702,7 @@ async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
     })
     .await;
     assert_reports_every_live_phone(&m, &sim);
-    assert_eq!(sim.calls(Operation::KoophoneList), 1);
+    assert_eq!(sim.calls(Endpoint::KoophoneList), 1);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig};
 
 use crate::helpers::*;
 
@@ -53,9 +53,9 @@ fn cases() -> Vec<(&'static str, FaultSpec, bool)> {
 #[tokio::test]
 async fn every_fault_on_every_scrape_operation() {
     let ops = [
-        (Operation::DcsStatus, "dcs"),
-        (Operation::KoophoneBatchStatus, "koophone"),
-        (Operation::DdmRestorable, "ddm"),
+        (Endpoint::DcsStatus, "dcs"),
+        (Endpoint::KoophoneBatchStatus, "koophone"),
+        (Endpoint::DdmRestorable, "ddm"),
     ];
     let mut failures = Vec::new();
     for (op, hit) in ops {
@@ -116,12 +116,12 @@ async fn survivable_answers_keep_the_collector_up() {
     // and scrape::a_missing_phone_shows_as_requested_but_not_reported.
     for (op, kind, check) in [
         (
-            Operation::KoophoneBatchStatus,
+            Endpoint::KoophoneBatchStatus,
             FaultKind::UnknownStatus,
             "unknown status code",
         ),
         (
-            Operation::DcsStatus,
+            Endpoint::DcsStatus,
             FaultKind::NewState,
             "new DCS state and engine",
         ),
@@ -164,7 +164,7 @@ async fn every_fault_on_the_task_query_of_a_probe() {
     };
     let mut failures = Vec::new();
     for (name, fault, survives) in cases() {
-        app.sim.set_fault(Operation::KoophoneTask, fault);
+        app.sim.set_fault(Endpoint::KoophoneTask, fault);
         let (status, took, m) = probe().await;
         if status != 200 || took > WITHIN {
             failures.push(format!("task × {name}: status {status} after {took:?}"));

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig, SimDdmInstance};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, SimDdmInstance};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -110,12 +110,12 @@ fn assert_no_duplicate_series(m: &Exposition) {
 #[tokio::test]
 async fn a_redirect_on_any_operation_is_never_followed() {
     let ops = [
-        (Operation::IamToken, "iam_token"),
-        (Operation::DcsStatus, "dcs_status"),
-        (Operation::KoophoneBatchStatus, "koophone_batch_status"),
-        (Operation::DdmRestorable, "ddm_restorable"),
-        (Operation::KoophoneAsyncCommand, "koophone_async_command"),
-        (Operation::KoophoneTask, "koophone_task"),
+        (Endpoint::IamToken, "iam_token"),
+        (Endpoint::DcsStatus, "dcs_status"),
+        (Endpoint::KoophoneBatchStatus, "koophone_batch_status"),
+        (Endpoint::DdmRestorable, "ddm_restorable"),
+        (Endpoint::KoophoneAsyncCommand, "koophone_async_command"),
+        (Endpoint::KoophoneTask, "koophone_task"),
     ];
     for (op, name) in ops {
         let other = recorder().await;
@@ -133,21 +133,21 @@ async fn a_redirect_on_any_operation_is_never_followed() {
             location: Some(other.base.clone()),
             ..FaultSpec::default()
         };
-        if op != Operation::IamToken {
+        if op != Endpoint::IamToken {
             app.scrape().await; // a token held, as in a running exporter
         }
         app.sim.set_fault(op, redirect);
         match op {
-            Operation::KoophoneAsyncCommand | Operation::KoophoneTask => {
+            Endpoint::KoophoneAsyncCommand | Endpoint::KoophoneTask => {
                 let p = probe(&app, &phone).await;
                 assert_eq!(p.value("probe_success", &[]), 0.0, "{name}");
             }
             _ => {
                 let m = app.scrape().await;
                 let hit: &[&str] = match op {
-                    Operation::IamToken => &["dcs", "koophone", "ddm"],
-                    Operation::DcsStatus => &["dcs"],
-                    Operation::KoophoneBatchStatus => &["koophone"],
+                    Endpoint::IamToken => &["dcs", "koophone", "ddm"],
+                    Endpoint::DcsStatus => &["dcs"],
+                    Endpoint::KoophoneBatchStatus => &["koophone"],
                     _ => &["ddm"],
                 };
                 for c in ["dcs", "koophone", "ddm"] {
@@ -194,11 +194,11 @@ async fn ddm_pages_by_the_rows_received_not_by_total() {
     })
     .await;
     app.sim
-        .set_fault(Operation::DdmRestorable, fault(FaultKind::TotalLies));
+        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::TotalLies));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
     // 300 targets: pages of 128, 128 and 44 (short: the end); 1 target: one short page.
-    assert_eq!(app.sim.calls(Operation::DdmRestorable), 4);
+    assert_eq!(app.sim.calls(Endpoint::DdmRestorable), 4);
     for (id, n) in [(DDM_ID, 300.0), (small, 1.0)] {
         let listed = m
             .find(
@@ -223,7 +223,7 @@ async fn ddm_pages_by_the_rows_received_not_by_total() {
 async fn duplicate_ddm_rows_within_and_across_pages_are_dropped() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Operation::DdmRestorable, fault(FaultKind::DuplicateRows));
+        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::DuplicateRows));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
     assert_no_duplicate_series(&m);
@@ -255,7 +255,7 @@ async fn ddm_calls_of_a_cloud_stay_within_60_per_minute() {
         last = Some(app.scrape().await);
     }
     let m = last.unwrap();
-    assert_eq!(app.sim.calls(Operation::DdmRestorable), 60);
+    assert_eq!(app.sim.calls(Endpoint::DdmRestorable), 60);
     assert_eq!(api_results(&m, "ddm_restorable", "ok"), 60.0);
     // Refused calls serve the last answer, and its age says so.
     assert_eq!(m.success("c", "ddm"), 1.0);
@@ -298,7 +298,7 @@ async fn many_ddm_instances_share_the_one_budget_of_their_cloud() {
     // 30 instances × 3 pages = 90 calls wanted in one scrape, and more in the next.
     let first = app.scrape().await;
     let second = app.scrape().await;
-    assert!(app.sim.calls(Operation::DdmRestorable) <= 60);
+    assert!(app.sim.calls(Endpoint::DdmRestorable) <= 60);
     assert_eq!(
         first.success("c", "ddm"),
         0.0,
@@ -312,14 +312,14 @@ async fn many_ddm_instances_share_the_one_budget_of_their_cloud() {
 async fn a_nonsense_token_expiry_costs_one_iam_request() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Operation::IamToken, fault(FaultKind::ExpiredTokenIssued));
+        .set_fault(Endpoint::IamToken, fault(FaultKind::ExpiredTokenIssued));
     for _ in 0..10 {
         let m = app.scrape().await;
         for c in ["dcs", "koophone", "ddm"] {
             assert_eq!(m.success("c", c), 1.0, "{c}");
         }
     }
-    assert_eq!(app.sim.calls(Operation::IamToken), 1);
+    assert_eq!(app.sim.calls(Endpoint::IamToken), 1);
 }
 
 #[tokio::test]
@@ -327,14 +327,14 @@ async fn a_refusing_upstream_costs_at_most_one_iam_request_per_30_s() {
     let app = one_cloud_app().await;
     app.scrape().await;
     app.sim
-        .set_fault(Operation::DcsStatus, fault(FaultKind::TokenExpired));
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::TokenExpired));
     for _ in 0..10 {
         let m = app.scrape().await;
         assert_eq!(m.success("c", "dcs"), 0.0);
         assert_eq!(m.success("c", "koophone"), 1.0);
     }
     assert_eq!(
-        app.sim.calls(Operation::IamToken),
+        app.sim.calls(Endpoint::IamToken),
         1,
         "no new token within 30 s of the last request"
     );
@@ -350,14 +350,14 @@ async fn a_refusing_upstream_costs_at_most_one_iam_request_per_30_s() {
         .clone();
     provider.backdate(Duration::from_secs(30)).await;
     app.scrape().await;
-    assert_eq!(app.sim.calls(Operation::IamToken), 2);
+    assert_eq!(app.sim.calls(Endpoint::IamToken), 2);
 }
 
 #[tokio::test]
 async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Operation::DcsStatus, fault(FaultKind::ManyFields));
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::ManyFields));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "dcs"), 0.0);
     assert_eq!(m.success("c", "koophone"), 1.0);
@@ -371,7 +371,7 @@ async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
     .await;
     raised
         .sim
-        .set_fault(Operation::DcsStatus, fault(FaultKind::ManyFields));
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::ManyFields));
     let m = raised.scrape().await;
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert!(m.find("huaweicloud_dcs_instances", &[]).len() > 5_000);
@@ -382,7 +382,7 @@ async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
 async fn insane_dcs_field_names_are_left_out() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Operation::DcsStatus, fault(FaultKind::InsaneFieldNames));
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::InsaneFieldNames));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(
@@ -419,7 +419,7 @@ async fn a_phone_list_beyond_the_cap_fails_before_any_call() {
     let m = app.scrape().await;
     assert_eq!(m.success("c", "koophone"), 0.0);
     assert_eq!(m.success("c", "dcs"), 1.0);
-    assert_eq!(app.sim.calls(Operation::KoophoneBatchStatus), 0);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneBatchStatus), 0);
 }
 
 #[tokio::test]
@@ -430,7 +430,7 @@ async fn an_unreadable_status_is_unknown_and_the_batch_stands() {
     })
     .await;
     app.sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         fault(FaultKind::StatusOutOfRange),
     );
     let m = app.scrape().await;
@@ -467,7 +467,7 @@ async fn duplicate_and_unasked_phone_rows_are_dropped() {
         let mut truth = statuses(&app.sim, &ids[..100]).await;
         truth.extend(statuses(&app.sim, &ids[100..]).await);
         app.sim
-            .set_fault(Operation::KoophoneBatchStatus, fault(kind));
+            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "koophone"), 1.0, "{kind}");
         assert_no_duplicate_series(&m);
@@ -512,11 +512,11 @@ async fn koophone_rejections_fail_in_both_forms() {
         })
         .await;
         let phone = healthy_phone(&app).await;
-        app.sim.set_fault(Operation::KoophoneTask, fault(kind));
+        app.sim.set_fault(Endpoint::KoophoneTask, fault(kind));
         let p = probe(&app, &phone).await;
         assert_eq!(p.value("probe_success", &[]), 0.0, "{kind}");
         app.sim
-            .set_fault(Operation::KoophoneBatchStatus, fault(kind));
+            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "koophone"), 0.0, "{kind}");
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");
@@ -566,11 +566,11 @@ async fn each_oddity_gets_a_log_line_with_its_request_id() {
         .spawn()
         .unwrap();
     sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         fault(FaultKind::DuplicateRows),
     );
-    sim.set_fault(Operation::DdmRestorable, fault(FaultKind::DuplicateRows));
-    sim.set_fault(Operation::DcsStatus, fault(FaultKind::InsaneFieldNames));
+    sim.set_fault(Endpoint::DdmRestorable, fault(FaultKind::DuplicateRows));
+    sim.set_fault(Endpoint::DcsStatus, fault(FaultKind::InsaneFieldNames));
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut up = false;
@@ -582,9 +582,9 @@ async fn each_oddity_gets_a_log_line_with_its_request_id() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(up, "the exporter never answered");
-    sim.set_fault(Operation::KoophoneBatchStatus, fault(FaultKind::UnaskedIds));
+    sim.set_fault(Endpoint::KoophoneBatchStatus, fault(FaultKind::UnaskedIds));
     sim.set_fault(
-        Operation::DcsStatus,
+        Endpoint::DcsStatus,
         FaultSpec {
             kind: Some(FaultKind::Redirect),
             location: Some(format!("{}/secret?q=token", other.base)),
@@ -685,7 +685,7 @@ async fn a_ddm_listing_that_does_not_end_within_the_page_cap_fails() {
     assert_eq!(m.success("c", "ddm"), 0.0);
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(
-        app.sim.calls(Operation::DdmRestorable),
+        app.sim.calls(Endpoint::DdmRestorable),
         huaweicloud_exporter::services::ddm::restorable::MAX_PAGES
     );
 }

@@ -409,9 +409,9 @@ async fn a_debug_probe_answers_its_log_then_its_metrics() {
 
 #[tokio::test]
 async fn a_debug_probe_neither_reads_nor_changes_the_probe_cache() {
-    use huaweicloud_exporter::sim::Operation;
+    use huaweicloud_exporter::sim::Endpoint;
     let (app, healthy) = probe_app().await;
-    let commands = || app.sim.calls(Operation::KoophoneAsyncCommand);
+    let commands = || app.sim.calls(Endpoint::KoophoneAsyncCommand);
     let probe = |q: &'static str| {
         let app = &app;
         async move {
@@ -471,15 +471,15 @@ async fn a_debug_probe_neither_reads_nor_changes_the_probe_cache() {
 
 #[tokio::test]
 async fn hostile_error_text_cannot_forge_debug_lines_or_page_markup() {
-    use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation};
+    use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
     let (app, healthy) = probe_app().await;
     let hostile = FaultSpec {
         kind: Some(FaultKind::HostileMessage),
         ..FaultSpec::default()
     };
     app.sim
-        .set_fault(Operation::KoophoneAsyncCommand, hostile.clone());
-    app.sim.set_fault(Operation::DcsStatus, hostile);
+        .set_fault(Endpoint::KoophoneAsyncCommand, hostile.clone());
+    app.sim.set_fault(Endpoint::DcsStatus, hostile);
 
     let (status, _, text) = debug_probe(&app, &format!("module=fresh&target={}", healthy[0])).await;
     assert_eq!(status, 200, "{text}");

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation, SimConfig};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig};
 
 use crate::helpers::*;
 
@@ -147,7 +147,7 @@ async fn one_phone_succeeds_when_its_output_matches() {
         .find("huaweicloud_koophone_probe_job_error_info", &[])
         .is_empty());
     assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
     assert!(m.helps.contains_key("probe_success"));
 }
 
@@ -169,7 +169,7 @@ async fn a_group_runs_one_command_for_all_its_phones() {
             1.0
         );
     }
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
 }
 
 #[tokio::test]
@@ -265,7 +265,7 @@ async fn bad_requests_answer_400_with_a_one_line_reason() {
         assert_eq!(text.trim_end().lines().count(), 1, "{query}: {text}");
     }
     assert_eq!(
-        app.sim.calls(Operation::KoophoneAsyncCommand),
+        app.sim.calls(Endpoint::KoophoneAsyncCommand),
         0,
         "no command for a refused probe"
     );
@@ -284,7 +284,7 @@ async fn a_command_in_the_query_is_refused() {
 
     assert_eq!(status, 400);
     assert!(text.contains("cannot carry a command"), "{text}");
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 0);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 0);
 }
 
 #[tokio::test]
@@ -310,14 +310,14 @@ async fn a_job_still_running_at_the_deadline_fails_in_time() {
         ),
         1.0
     );
-    assert!(app.sim.calls(Operation::KoophoneTask) >= 1, "it polled");
+    assert!(app.sim.calls(Endpoint::KoophoneTask) >= 1, "it polled");
 }
 
 #[tokio::test]
 async fn a_hung_task_query_is_cut_by_the_scrape_timeout_header() {
     let (app, healthy) = probe_app(Duration::from_millis(200)).await;
     app.sim
-        .set_fault(Operation::KoophoneTask, fault(FaultKind::Hang));
+        .set_fault(Endpoint::KoophoneTask, fault(FaultKind::Hang));
     let started = Instant::now();
 
     // The module allows 5 s; Prometheus allows 1.5 s, minus the offset.
@@ -349,7 +349,7 @@ async fn a_hung_task_query_is_cut_by_the_scrape_timeout_header() {
 async fn an_upstream_fault_answers_200_with_probe_success_0() {
     let (app, healthy) = probe_app(Duration::from_millis(200)).await;
     app.sim.set_fault(
-        Operation::KoophoneAsyncCommand,
+        Endpoint::KoophoneAsyncCommand,
         fault(FaultKind::ServerError),
     );
     let id = &healthy[0];
@@ -366,7 +366,7 @@ async fn an_upstream_fault_answers_200_with_probe_success_0() {
         1.0
     );
     assert_eq!(
-        app.sim.calls(Operation::KoophoneAsyncCommand),
+        app.sim.calls(Endpoint::KoophoneAsyncCommand),
         1,
         "a command is never retried"
     );
@@ -384,7 +384,7 @@ async fn concurrent_identical_probes_share_one_command() {
         assert_eq!(*status, 200, "{text}");
         assert_eq!(Exposition::parse(text).value("probe_success", &[]), 1.0);
     }
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
     assert_eq!(commands_total(&app, "boot", "command").await, 1.0);
     let joined =
         commands_total(&app, "boot", "shared").await + commands_total(&app, "boot", "cached").await;
@@ -398,7 +398,7 @@ async fn a_repeat_within_min_interval_is_answered_from_the_last_result() {
 
     let again = probe(&app, "module=boot&target=healthy").await;
 
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
     assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
     assert_eq!(again.value("probe_success", &[]), 1.0);
     assert_eq!(
@@ -410,9 +410,9 @@ async fn a_repeat_within_min_interval_is_answered_from_the_last_result() {
     assert_eq!(commands_total(&app, "boot", "cached").await, 1.0);
     // Another target, or another module on the same target, is another probe.
     probe(&app, &format!("module=boot&target={}", healthy[0])).await;
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
     probe(&app, &format!("module=any&target={}", healthy[0])).await;
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 3);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 3);
 }
 
 #[tokio::test]
@@ -421,12 +421,12 @@ async fn after_min_interval_a_new_command_runs() {
     let q = format!("module=often&target={}", healthy[0]);
     probe(&app, &q).await;
     probe(&app, &q).await;
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let m = probe(&app, &q).await;
 
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
     assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
 }
 
@@ -435,7 +435,7 @@ async fn a_failure_is_kept_a_quarter_of_min_interval() {
     // min_interval 4 s: a failure is served again for 1 s, a success for 4 s.
     let (app, healthy) = probe_app(Duration::from_millis(100)).await;
     app.sim.set_fault(
-        Operation::KoophoneAsyncCommand,
+        Endpoint::KoophoneAsyncCommand,
         FaultSpec {
             times: Some(1),
             ..fault(FaultKind::ServerError)
@@ -445,12 +445,12 @@ async fn a_failure_is_kept_a_quarter_of_min_interval() {
     assert_eq!(probe(&app, &q).await.value("probe_success", &[]), 0.0);
     let cached = probe(&app, &q).await;
     assert_eq!(cached.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
 
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let m = probe(&app, &q).await;
 
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
     assert_eq!(m.value("probe_success", &[]), 1.0);
 }
 
@@ -483,7 +483,7 @@ probes:
 
     let m = probe(&app, "module=any&target=all").await;
 
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
     assert_eq!(
         m.find("huaweicloud_koophone_probe_job_success", &[]).len(),
         150
@@ -529,7 +529,7 @@ async fn a_probe_cut_short_by_its_callers_deadline_is_not_kept() {
     // Assert: it ran its own command instead of being served the caller-made timeout.
     assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
     assert_eq!(m.value("probe_success", &[]), 1.0);
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
     // That full result is kept.
     let again = probe(&app, &q).await;
     assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
@@ -548,7 +548,7 @@ async fn a_tiny_header_probe_sends_no_command_and_spoils_nothing() {
     assert_eq!(tiny.value("probe_success", &[]), 0.0);
     assert_eq!(error_code(&tiny, &healthy[0]), ["timeout"]);
     assert_eq!(
-        app.sim.calls(Operation::KoophoneAsyncCommand),
+        app.sim.calls(Endpoint::KoophoneAsyncCommand),
         0,
         "no time to poll, so no command"
     );
@@ -567,7 +567,7 @@ async fn a_probe_never_shares_a_run_with_a_shorter_deadline() {
     let q = format!("module=boot&target={}", healthy[0]);
     let sim = &app.sim;
     let commands_sent = |n: u64| async move {
-        while sim.calls(Operation::KoophoneAsyncCommand) < n {
+        while sim.calls(Endpoint::KoophoneAsyncCommand) < n {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
@@ -592,7 +592,7 @@ async fn a_probe_never_shares_a_run_with_a_shorter_deadline() {
     assert_eq!(normal.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
     assert_eq!(short.value("probe_success", &[]), 0.0);
     assert_eq!(short_again.value("probe_success", &[]), 0.0);
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
     assert_eq!(commands_total(&app, "boot", "command").await, 2.0);
     assert_eq!(commands_total(&app, "boot", "shared").await, 1.0);
 }
@@ -603,7 +603,7 @@ async fn phones_given_the_same_job_id_fail_and_none_vanishes() {
     healthy.sort();
     // The simulator gives the first two phones of the call (ids are sent sorted) one job id.
     app.sim.set_fault(
-        Operation::KoophoneAsyncCommand,
+        Endpoint::KoophoneAsyncCommand,
         fault(FaultKind::DuplicateJobIds),
     );
 
@@ -631,7 +631,7 @@ async fn a_task_answer_with_conflicting_rows_for_a_job_fails_that_phone() {
     let (app, healthy) = probe_app(Duration::from_millis(200)).await;
     // Every job listed twice under its id, the copy saying it failed.
     app.sim
-        .set_fault(Operation::KoophoneTask, fault(FaultKind::DuplicateJobIds));
+        .set_fault(Endpoint::KoophoneTask, fault(FaultKind::DuplicateJobIds));
 
     let m = probe(&app, "module=boot&target=healthy").await;
 
@@ -708,7 +708,7 @@ async fn a_flood_of_distinct_probes_is_held_to_the_command_budget() {
     }
     // The budget holds 5, refilled at 5 a minute while the flood lasted.
     let allowed = 5 + (elapsed.as_secs_f64() * 5.0 / 60.0).floor() as u64;
-    let sent = app.sim.calls(Operation::KoophoneAsyncCommand);
+    let sent = app.sim.calls(Endpoint::KoophoneAsyncCommand);
     assert!(
         (1..=allowed).contains(&sent),
         "{sent} commands, budget {allowed}"
@@ -719,7 +719,7 @@ async fn a_flood_of_distinct_probes_is_held_to_the_command_budget() {
         refused.len() as f64
     );
     assert!(
-        app.sim.calls(Operation::KoophoneTask) <= sent * 10,
+        app.sim.calls(Endpoint::KoophoneTask) <= sent * 10,
         "polls only for commands sent"
     );
 }
@@ -742,7 +742,7 @@ async fn a_refused_probe_is_answered_from_an_older_result_when_there_is_one() {
     assert_eq!(again.value("probe_success", &[]), 1.0);
     assert!(again.value("huaweicloud_koophone_probe_result_age_seconds", &[]) >= 1.0);
     assert_eq!(status, 429, "{text}");
-    assert_eq!(app.sim.calls(Operation::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
     assert_eq!(commands_total(&app, "any", "throttled").await, 2.0);
 }
 
@@ -806,5 +806,5 @@ probes:
 
     // Assert: still spent, and no command was sent for the refused probe.
     assert_eq!(probe(ids[3].clone()).await, 429, "a reload refills nothing");
-    assert_eq!(sim.calls(Operation::KoophoneAsyncCommand), 2);
+    assert_eq!(sim.calls(Endpoint::KoophoneAsyncCommand), 2);
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{FaultKind, FaultSpec, Operation};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
@@ -170,11 +170,11 @@ async fn a_healthy_scrape_has_every_collector_and_family() {
 async fn phones_are_chunked_100_per_call_and_the_token_is_reused() {
     let app = two_clouds(250).await;
     app.scrape().await;
-    assert_eq!(app.sim.calls(Operation::KoophoneBatchStatus), 3);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneBatchStatus), 3);
     app.scrape().await;
-    assert_eq!(app.sim.calls(Operation::KoophoneBatchStatus), 6);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneBatchStatus), 6);
     assert_eq!(
-        app.sim.calls(Operation::IamToken),
+        app.sim.calls(Endpoint::IamToken),
         1,
         "token cached across scrapes"
     );
@@ -184,7 +184,7 @@ async fn phones_are_chunked_100_per_call_and_the_token_is_reused() {
 async fn a_failing_collector_is_flagged_and_the_rest_answer() {
     let app = two_clouds(120).await;
     app.sim
-        .set_fault(Operation::DcsStatus, fault(FaultKind::ServerError));
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::ServerError));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 0.0);
     assert_eq!(m.success("tok", "dcs"), 0.0);
@@ -215,7 +215,7 @@ async fn a_failing_collector_is_flagged_and_the_rest_answer() {
 async fn koophone_errors_inside_http_200_fail_the_collector() {
     let app = two_clouds(50).await;
     app.sim
-        .set_fault(Operation::KoophoneBatchStatus, fault(FaultKind::ApiError));
+        .set_fault(Endpoint::KoophoneBatchStatus, fault(FaultKind::ApiError));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "koophone"), 0.0);
     assert_eq!(m.success("pw", "dcs"), 1.0);
@@ -234,7 +234,7 @@ async fn koophone_errors_inside_http_200_fail_the_collector() {
 async fn new_dcs_states_and_engines_appear_without_code_changes() {
     let app = two_clouds(10).await;
     app.sim
-        .set_fault(Operation::DcsStatus, fault(FaultKind::NewState));
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::NewState));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 1.0);
     assert!(!m
@@ -255,7 +255,7 @@ async fn new_dcs_states_and_engines_appear_without_code_changes() {
 async fn an_unknown_status_code_is_reported_not_fatal() {
     let app = two_clouds(30).await;
     app.sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         fault(FaultKind::UnknownStatus),
     );
     let m = app.scrape().await;
@@ -313,7 +313,7 @@ async fn an_expired_token_is_renewed_and_the_call_retried_in_the_same_scrape() {
 async fn a_hang_is_cut_at_the_deadline_from_the_scrape_timeout_header() {
     let app = two_clouds(30).await;
     app.sim
-        .set_fault(Operation::DcsStatus, fault(FaultKind::Hang));
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::Hang));
     let started = Instant::now();
     let (status, text) = app.scrape_raw(Some("2")).await;
     let took = started.elapsed();
@@ -341,7 +341,7 @@ async fn a_hang_is_cut_at_the_deadline_from_the_scrape_timeout_header() {
 async fn throttling_is_retried_within_the_deadline() {
     let app = two_clouds(30).await;
     app.sim.set_fault(
-        Operation::DcsStatus,
+        Endpoint::DcsStatus,
         FaultSpec {
             kind: Some(FaultKind::Throttled),
             times: Some(1),
@@ -366,7 +366,7 @@ async fn throttling_is_retried_within_the_deadline() {
 async fn concurrent_scrapes_are_coalesced() {
     let app = two_clouds(250).await;
     app.sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         FaultSpec {
             latency: Some(Duration::from_millis(300)),
             ..FaultSpec::default()
@@ -378,7 +378,7 @@ async fn concurrent_scrapes_are_coalesced() {
         assert_eq!(*status, 200);
     }
     assert_eq!(
-        app.sim.calls(Operation::KoophoneBatchStatus),
+        app.sim.calls(Endpoint::KoophoneBatchStatus),
         3,
         "4 simultaneous scrapes share one collection"
     );
@@ -395,7 +395,7 @@ async fn bad_bodies_fail_only_their_collector() {
     ] {
         let app = two_clouds(20).await;
         app.sim
-            .set_fault(Operation::KoophoneBatchStatus, fault(kind));
+            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("pw", "koophone"), 0.0, "{kind:?}");
         assert_eq!(m.success("pw", "dcs"), 1.0, "{kind:?}");
@@ -427,7 +427,7 @@ async fn bad_bodies_fail_only_their_collector() {
 async fn a_missing_phone_shows_as_requested_but_not_reported() {
     let app = two_clouds(20).await;
     app.sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         fault(FaultKind::MissingPhone),
     );
     let m = app.scrape().await;
@@ -463,7 +463,7 @@ async fn a_wrong_password_fails_without_hammering_iam() {
     app.scrape().await;
     app.scrape().await;
     assert_eq!(
-        app.sim.calls(Operation::IamToken),
+        app.sim.calls(Endpoint::IamToken),
         1,
         "backoff across scrapes after a refused password"
     );
@@ -483,7 +483,7 @@ async fn a_tiny_scrape_timeout_header_spoils_no_other_scrape() {
     // timeout header while twenty normal scrapes come and go.
     let app = two_clouds(250).await;
     app.sim.set_fault(
-        Operation::KoophoneBatchStatus,
+        Endpoint::KoophoneBatchStatus,
         FaultSpec {
             latency: Some(Duration::from_millis(300)),
             ..FaultSpec::default()

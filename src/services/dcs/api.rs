@@ -37,7 +37,7 @@ pub const LIST_MAX_PAGES: u32 = 100;
 /// One page of the listing (`ListInstancesResponse`); fields the exporter does not use are
 /// ignored, personal ones (`user_name`, `access_user`…) included.
 #[derive(Debug, Deserialize, PartialEq, Clone)]
-pub struct ListPage {
+pub struct DcsListPage {
     /// Instances matching the query (not the page length); `None` when the answer leaves it out.
     pub instance_num: Option<u64>,
     /// The page.
@@ -61,7 +61,7 @@ pub struct DcsInstance {
 }
 
 /// Decodes one page of the listing.
-pub fn parse_list_page(body: &[u8]) -> Result<ListPage, String> {
+pub fn parse_list_page(body: &[u8]) -> Result<DcsListPage, String> {
     decode_json(body)
 }
 
@@ -204,7 +204,7 @@ impl CloudClient {
         limit: u32,
         include_failure: bool,
         deadline: Instant,
-    ) -> Result<(ListPage, Option<String>), ApiError> {
+    ) -> Result<(DcsListPage, Option<String>), ApiError> {
         let path = format!("/v2/{}/instances", self.project_id);
         let mut req = offset_request(&DCS_LIST, &self.endpoints, path, offset, limit);
         req.query

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::config::{Identity, Schema, Section, SectionInput};
 use crate::services::service::{Build, Job, Runtime, Service};
-use crate::status::{Inventory, InventorySource};
+use crate::status::{InventorySource, InventorySummary};
 use crate::transport::CloudClient;
 
 use config::DcsConfig;
@@ -80,10 +80,10 @@ impl Runtime for DcsRuntime {
         jobs
     }
 
-    fn inventories(&self) -> Vec<(&'static str, Inventory)> {
+    fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {
         vec![(
             COLLECTOR,
-            Inventory {
+            InventorySummary {
                 unit: "instances",
                 source: InventorySource::AccountWide,
                 total: 0,

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use crate::sim::faults::{FaultKind, Operation};
+use crate::sim::faults::{Endpoint, FaultKind};
 use crate::sim::fleet::{hash3, mix};
 use crate::sim::listing::list_page;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
@@ -58,9 +58,9 @@ pub(crate) fn counts(seed: u64, tick: u64) -> [[u64; DCS_STATES.len()]; DCS_ENGI
 
 /// DCS as the pipeline sees it: errors carry `error_ext_msg: null`.
 #[derive(Clone, Copy)]
-pub(crate) struct Dcs;
+pub(crate) struct SimDcs;
 
-impl SimService for Dcs {
+impl SimService for SimDcs {
     fn error(&self, status: StatusCode, code: &str, msg: &str) -> Response {
         json_response(
             status,
@@ -81,8 +81,8 @@ const LIST: &str = "/v2/{project_id}/instances";
 /// The status counts and the instance listing.
 pub(crate) fn routes() -> Router<Arc<SimState>> {
     Router::new()
-        .route(STATUS, endpoint(GET, Dcs, Operation::DcsStatus, status))
-        .route(LIST, endpoint(GET, Dcs, Operation::DcsList, list))
+        .route(STATUS, endpoint(GET, SimDcs, Endpoint::DcsStatus, status))
+        .route(LIST, endpoint(GET, SimDcs, Endpoint::DcsList, list))
 }
 
 fn status(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
@@ -226,7 +226,7 @@ const LIST_DEFAULT_LIMIT: u64 = 10;
 
 /// One simulated DCS instance.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DcsInstance {
+pub(crate) struct DcsRow {
     /// `instance_id`, UUID-shaped.
     pub id: String,
     /// `name`.
@@ -244,7 +244,7 @@ pub(crate) struct DcsInstance {
 pub(crate) fn instances(
     counts: &[[u64; DCS_STATES.len()]; DCS_ENGINES.len()],
     seed: u64,
-) -> Vec<DcsInstance> {
+) -> Vec<DcsRow> {
     const NAMES: [&str; 5] = ["orders-cache", "sessions", "catalog", "rate-limit", "feed"];
     let mut out = Vec::new();
     for (e, engine) in DCS_ENGINES.iter().enumerate() {
@@ -261,7 +261,7 @@ pub(crate) fn instances(
                     m >> 48,
                     m & 0xffff_ffff_ffff
                 );
-                out.push(DcsInstance {
+                out.push(DcsRow {
                     id,
                     name: format!("{}-{}-{k}", NAMES[(m % 5) as usize], engine),
                     engine,
@@ -358,7 +358,7 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     };
     let seed = sim.config.seed;
     let mut all = instances(&counts(seed, sim.tick()), seed);
-    all.extend(sim.instances().dcs.iter().map(|i| DcsInstance {
+    all.extend(sim.instances().dcs.iter().map(|i| DcsRow {
         id: i.id.clone(),
         name: i.name.clone(),
         engine: if i.engine.eq_ignore_ascii_case("memcached") {
@@ -368,7 +368,7 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
         },
         status: i.status.to_string(),
     }));
-    let matching: Vec<&DcsInstance> = all
+    let matching: Vec<&DcsRow> = all
         .iter()
         .filter(|i| q.include_failure || i.status != "CREATEFAILED")
         .filter(|i| q.instance_id.as_ref().is_none_or(|id| &i.id == id))

@@ -36,7 +36,7 @@ pub const LIST_MAX_PAGES: u32 = 20;
 /// One page of the instance listing. The two totals should agree; the larger is believed
 /// (believing the smaller could end a listing early, the larger costs at most one call).
 #[derive(Debug, Deserialize, PartialEq, Clone)]
-pub struct ListPage {
+pub struct DdmListPage {
     /// The page.
     #[serde(default)]
     pub instances: Vec<DdmInstance>,
@@ -46,7 +46,7 @@ pub struct ListPage {
     pub total_record: Option<u64>,
 }
 
-impl ListPage {
+impl DdmListPage {
     /// The total to believe: the larger of `total_record` and `instance_num`.
     pub fn total(&self) -> Option<u64> {
         match (self.total_record, self.instance_num) {
@@ -68,7 +68,7 @@ pub struct DdmInstance {
 }
 
 /// Decodes one page of the instance listing.
-pub fn parse_list_page(body: &[u8]) -> Result<ListPage, String> {
+pub fn parse_list_page(body: &[u8]) -> Result<DdmListPage, String> {
     crate::transport::decode_json(body)
 }
 
@@ -142,7 +142,7 @@ impl CloudClient {
         offset: u64,
         limit: u32,
         deadline: Instant,
-    ) -> Result<(ListPage, Option<String>), ApiError> {
+    ) -> Result<(DdmListPage, Option<String>), ApiError> {
         let path = format!("/v1/{}/instances", self.project_id);
         let req = offset_request(&LIST, &self.endpoints, path, offset, limit);
         self.call_with_id(&req, deadline, parse_list_page).await

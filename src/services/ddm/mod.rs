@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use crate::config::{Identity, Schema, Section, SectionInput};
 use crate::metrics::Families;
 use crate::services::service::{Build, Job, Runtime, Service};
-use crate::status::{Inventory, InventorySource, Status};
+use crate::status::{InventorySource, InventorySummary, Status};
 use crate::transport::CloudClient;
 
 use config::DdmConfig;
@@ -96,18 +96,18 @@ impl Runtime for DdmRuntime {
         }
     }
 
-    fn inventories(&self) -> Vec<(&'static str, Inventory)> {
+    fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {
         let inventory = match self.collector.discovery() {
             Some(disc) => {
                 let (size, refreshed) = disc.inventory_size();
-                Inventory {
+                InventorySummary {
                     unit: "instances",
                     source: InventorySource::Discovered { refreshed },
                     total: size,
                     collected: size,
                 }
             }
-            None => Inventory {
+            None => InventorySummary {
                 unit: "instances",
                 source: InventorySource::Config,
                 total: self.cfg.instance_ids.len(),

@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::sim::faults::{FaultKind, Operation};
+use crate::sim::faults::{Endpoint, FaultKind};
 use crate::sim::fleet::{hash3, hash_str, mix};
 use crate::sim::listing::list_page;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
@@ -30,28 +30,28 @@ fn param_error_body() -> Value {
 /// DDM as the pipeline sees it: the listing answers in the current pages' error shape, the
 /// restore reads in the older one.
 #[derive(Clone, Copy)]
-pub(crate) struct Ddm;
+pub(crate) struct SimDdm;
 
-impl SimService for Ddm {
+impl SimService for SimDdm {
     // The reference page's own 500 example carries this code and message.
     const SERVER_ERROR: (&'static str, &'static str) = ("DBS.280001", "Parameter error.");
     // 400 `DBS.280001` "Parameter error.", the page's own example.
     const API_ERROR: (StatusCode, &'static str, &'static str) =
         (StatusCode::BAD_REQUEST, "DBS.280001", "Parameter error.");
 
-    fn server_error(&self, op: Operation) -> Response {
+    fn server_error(&self, op: Endpoint) -> Response {
         let status = StatusCode::INTERNAL_SERVER_ERROR;
         let (code, msg) = match op {
-            Operation::DdmList => return list_error(status, "DBS.200412", "Server failure."),
+            Endpoint::DdmList => return list_error(status, "DBS.200412", "Server failure."),
             _ => Self::SERVER_ERROR,
         };
         self.error(status, code, msg)
     }
 
-    fn api_error(&self, op: Operation) -> Response {
+    fn api_error(&self, op: Endpoint) -> Response {
         let (status, code, msg) = Self::API_ERROR;
         match op {
-            Operation::DdmList => list_error(status, code, msg),
+            Endpoint::DdmList => list_error(status, code, msg),
             _ => self.error(status, code, msg),
         }
     }
@@ -65,10 +65,10 @@ const RESTORABLE: &str = "/v3/{project_id}/instances/{instance_id}/backups/resto
 /// The instance listing and the restore targets.
 pub(crate) fn routes() -> Router<Arc<SimState>> {
     Router::new()
-        .route(LIST, endpoint(GET, Ddm, Operation::DdmList, list))
+        .route(LIST, endpoint(GET, SimDdm, Endpoint::DdmList, list))
         .route(
             RESTORABLE,
-            endpoint(GET, Ddm, Operation::DdmRestorable, restorable),
+            endpoint(GET, SimDdm, Endpoint::DdmRestorable, restorable),
         )
 }
 

@@ -131,7 +131,7 @@ impl Service for Koophone {
         previous: Option<&(dyn Any + Send + Sync)>,
     ) -> Option<Arc<dyn Any + Send + Sync>> {
         let probes = match previous.and_then(|p| p.downcast_ref::<probe::state::ProbeState>()) {
-            Some(p) => probe::Prober::after_reload(&p.probes),
+            Some(p) => probe::ProbeRuns::after_reload(&p.probes),
             None => Default::default(),
         };
         Some(Arc::new(probe::state::ProbeState {

@@ -17,7 +17,7 @@ use crate::config::Shard;
 use crate::inventory::{Inventory as Discovered, Snapshot};
 use crate::metrics::Families;
 use crate::services::service::{Job, Runtime};
-use crate::status::{Inventory, InventorySource, Status};
+use crate::status::{InventorySource, InventorySummary, Status};
 use crate::sync::lock;
 use crate::transport::CloudClient;
 
@@ -151,11 +151,11 @@ impl Runtime for KoophoneRuntime {
         }
     }
 
-    fn inventories(&self) -> Vec<(&'static str, Inventory)> {
+    fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {
         let inventory = match (&self.phones, &self.discovery) {
             (Some(phones), _) => {
                 let (total, collected) = phones.sizes();
-                Inventory {
+                InventorySummary {
                     unit: "phones",
                     source: if self.cfg.instance_ids_file.is_some() {
                         InventorySource::File
@@ -177,7 +177,7 @@ impl Runtime for KoophoneRuntime {
                     ),
                     None => (0, 0),
                 };
-                Inventory {
+                InventorySummary {
                     unit: "phones",
                     source: InventorySource::Discovered {
                         refreshed: inv.stats().last_success,

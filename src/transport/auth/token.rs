@@ -56,7 +56,7 @@ const FETCH_TIME_FLOOR: Duration = Duration::from_secs(3);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// Where tokens come from.
-enum Source {
+enum TokenSource {
     /// IAM password flow.
     Password(Arc<Password>),
     /// A fixed token from config: never refreshed.
@@ -82,9 +82,9 @@ struct Password {
 }
 
 /// A token request's answer: the token, its believed expiry, the answer's request id.
-type Fetched = Result<(SecretString, Option<SystemTime>, Option<String>), ApiError>;
+type TokenFetch = Result<(SecretString, Option<SystemTime>, Option<String>), ApiError>;
 /// The token request in flight, awaited by whoever holds the state lock.
-type PendingFetch = Flight<Fetched>;
+type PendingFetch = Flight<TokenFetch>;
 
 struct Cached {
     /// The token.
@@ -100,7 +100,7 @@ struct Cached {
 }
 
 #[derive(Default)]
-struct State {
+struct TokenState {
     /// The token held, if any.
     current: Option<Cached>,
     /// Generation of the last token fetched.
@@ -119,7 +119,7 @@ struct State {
     pending: Option<PendingFetch>,
 }
 
-impl State {
+impl TokenState {
     /// When IAM may be asked next: [`MIN_REQUEST_INTERVAL`] after the last request, later
     /// while backing off after failures.
     fn next_request(&self) -> Option<Instant> {
@@ -136,12 +136,12 @@ pub struct TokenProvider {
     /// `cloud` label.
     cloud: String,
     /// Where tokens come from.
-    source: Source,
+    source: TokenSource,
     /// Where token requests and the expiry are recorded.
     metrics: SelfMetrics,
     /// An async lock: held across the wait for the request in flight, so callers queue behind
     /// the one that started it instead of each asking IAM.
-    state: Mutex<State>,
+    state: Mutex<TokenState>,
 }
 
 impl std::fmt::Debug for TokenProvider {
@@ -180,7 +180,7 @@ impl TokenProvider {
     ) -> TokenProvider {
         TokenProvider {
             cloud: transport.cloud.clone(),
-            source: Source::Password(Arc::new(Password {
+            source: TokenSource::Password(Arc::new(Password {
                 cloud: transport.cloud.clone(),
                 transport,
                 iam: iam.trim_end_matches('/').to_string(),
@@ -190,7 +190,7 @@ impl TokenProvider {
                 project_id: project_id.to_string(),
             })),
             metrics,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(TokenState::default()),
         }
     }
 
@@ -198,15 +198,15 @@ impl TokenProvider {
     pub fn fixed(cloud: &str, token: SecretString, metrics: SelfMetrics) -> TokenProvider {
         TokenProvider {
             cloud: cloud.to_string(),
-            source: Source::Fixed(token),
+            source: TokenSource::Fixed(token),
             metrics,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(TokenState::default()),
         }
     }
 
     /// Whether a refused token can be replaced by asking IAM again.
     pub fn can_renew(&self) -> bool {
-        matches!(self.source, Source::Password(_))
+        matches!(self.source, TokenSource::Password(_))
     }
 
     /// A token valid now, and its generation (pass it to [`refuse`](Self::refuse)).
@@ -214,8 +214,8 @@ impl TokenProvider {
     /// wait for that one fetch.
     pub async fn token(&self, deadline: Instant) -> Result<(SecretString, u64), ApiError> {
         let pw = match &self.source {
-            Source::Fixed(t) => return Ok((t.clone(), 0)),
-            Source::Password(pw) => pw,
+            TokenSource::Fixed(t) => return Ok((t.clone(), 0)),
+            TokenSource::Password(pw) => pw,
         };
         let mut state = match tokio::time::timeout_at(deadline, self.state.lock()).await {
             Ok(s) => s,
@@ -404,7 +404,7 @@ impl TokenProvider {
 }
 
 impl Password {
-    async fn fetch(&self, deadline: Instant) -> Fetched {
+    async fn fetch(&self, deadline: Instant) -> TokenFetch {
         let Password {
             transport,
             iam,
@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn iam_is_asked_at_most_once_per_30_s_backoff_included() {
-        let mut state = State::default();
+        let mut state = TokenState::default();
         assert_eq!(state.next_request(), None, "the first request goes at once");
         let t0 = Instant::now();
         state.last_request = Some(t0);

@@ -13,7 +13,7 @@ use crate::transport::{ApiError, BodyError, CloudClient, Operation, Request};
 pub const MAX_IDS_PER_CALL: usize = 100;
 
 /// A decoded answer and the answer's request id, or why the call failed.
-pub type Answered<T> = Result<(T, Option<String>), ApiError>;
+pub type CallResult<T> = Result<(T, Option<String>), ApiError>;
 
 /// A KooPhone operation named `name`; only `idempotent` ones are retried. KooPhone documents no
 /// call budget.
@@ -47,7 +47,7 @@ fn none<T>() -> Option<T> {
 
 /// Just the verdict, for answers whose `data` does not decode.
 #[derive(Deserialize)]
-pub(super) struct Verdict {
+pub(super) struct RefusedAnswer {
     /// `"0"` on success.
     #[serde(default)]
     pub(super) error_code: Option<String>,
@@ -69,7 +69,7 @@ pub fn parse_answer<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Bo
             .ok_or_else(|| BodyError::Decode("at data: missing field `data`".into())),
         Ok(a) => Err(api(a.error_code, a.error_msg)),
         // A failure's `data` may be anything; the verdict still decides.
-        Err(m) => match crate::transport::decode_json::<Verdict>(body) {
+        Err(m) => match crate::transport::decode_json::<RefusedAnswer>(body) {
             Ok(v) if v.error_code.as_deref() != Some("0") => Err(api(v.error_code, v.error_msg)),
             _ => Err(BodyError::Decode(m)),
         },
@@ -87,7 +87,7 @@ impl CloudClient {
         body: Option<Vec<u8>>,
         deadline: Instant,
         parse: fn(&[u8]) -> Result<T, BodyError>,
-    ) -> Answered<T> {
+    ) -> CallResult<T> {
         let req = Request {
             op,
             method,

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::call::{operation, parse_answer, Answered};
+use super::call::{operation, parse_answer, CallResult};
 use crate::transport::{BodyError, CloudClient, Operation};
 
 /// `POST /v1/instances/async-command`: runs a command, so never retried.
@@ -80,7 +80,7 @@ impl CloudClient {
         command: &str,
         ids: &[String],
         deadline: Instant,
-    ) -> Answered<CommandInfo> {
+    ) -> CallResult<CommandInfo> {
         let body = serde_json::to_vec(&CommandBody {
             command,
             instance_ids: ids,
@@ -102,7 +102,7 @@ impl CloudClient {
         &self,
         task_id: &str,
         deadline: Instant,
-    ) -> Answered<Vec<JobDetail>> {
+    ) -> CallResult<Vec<JobDetail>> {
         let path = format!(
             "/v1/instances/tasks/{}",
             crate::transport::encode_component(task_id)

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::call::{operation, Verdict};
+use super::call::{operation, RefusedAnswer};
 use super::status::StatusValue;
 use crate::services::koophone::config::KEY;
 use crate::transport::{ApiError, BodyError, CloudClient, Operation, Request};
@@ -88,7 +88,7 @@ fn label_text(v: Option<serde_json::Value>) -> String {
 
 /// One page of the listing.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ListPage {
+pub struct PhoneListPage {
     /// Phones on the page with a usable id.
     pub phones: Vec<Phone>,
     /// Rows without a usable `instance_id` (skipped).
@@ -143,11 +143,11 @@ fn count(v: &Option<serde_json::Value>) -> Option<u64> {
 
 /// Decodes a listing page. `error_code` may sit inside `data`, at the top level, or both: every
 /// one present must be `"0"`, and at least one must be (the summary's reading rules).
-pub fn parse_list(body: &[u8]) -> Result<ListPage, BodyError> {
+pub fn parse_list(body: &[u8]) -> Result<PhoneListPage, BodyError> {
     let answer = match crate::transport::decode_json::<ListEnvelope>(body) {
         Ok(a) => a,
         Err(m) => {
-            return match crate::transport::decode_json::<Verdict>(body) {
+            return match crate::transport::decode_json::<RefusedAnswer>(body) {
                 Ok(v) if v.error_code.as_deref().is_some_and(|c| c != "0") => Err(BodyError::Api {
                     code: v.error_code.unwrap_or_default(),
                     message: v.error_msg.unwrap_or_default(),
@@ -215,7 +215,7 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage, BodyError> {
             },
         });
     }
-    Ok(ListPage {
+    Ok(PhoneListPage {
         phones,
         skipped,
         total: count(&data.total_count),
@@ -246,7 +246,7 @@ impl CloudClient {
         page_size: u32,
         filter: &ListFilter,
         deadline: Instant,
-    ) -> Result<(ListPage, Option<String>), ApiError> {
+    ) -> Result<(PhoneListPage, Option<String>), ApiError> {
         let mut query = vec![
             (
                 "x-request-id".to_string(),

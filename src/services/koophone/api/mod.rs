@@ -13,13 +13,13 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-pub use call::{parse_answer, Answered, MAX_IDS_PER_CALL};
+pub use call::{parse_answer, CallResult, MAX_IDS_PER_CALL};
 pub use command::{
     parse_command, parse_task, CmdJob, CommandInfo, JobDetail, JobDetailWrapper, ASYNC_COMMAND,
     TASK,
 };
 pub use list::{
-    parse_list, phone_id, ListFilter, ListPage, Phone, DISCOVERY, LIST, LIST_PAGE_SIZE,
+    parse_list, phone_id, ListFilter, Phone, PhoneListPage, DISCOVERY, LIST, LIST_PAGE_SIZE,
     LIST_WINDOW, MAX_LABEL_CHARS,
 };
 pub use status::{

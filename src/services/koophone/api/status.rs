@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::call::{operation, parse_answer, Answered};
+use super::call::{operation, parse_answer, CallResult};
 use crate::transport::{BodyError, CloudClient, Operation};
 
 /// `POST /v1/instances/batch-query-status`.
@@ -144,7 +144,7 @@ impl CloudClient {
         &self,
         ids: &[String],
         deadline: Instant,
-    ) -> Answered<Vec<StatusResult>> {
+    ) -> CallResult<Vec<StatusResult>> {
         let body = serde_json::to_vec(&IdsBody { instance_ids: ids }).unwrap_or_default();
         self.koophone_call(
             &BATCH_STATUS,

@@ -4,7 +4,7 @@
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use crate::services::koophone::api::{Answered, StatusResult};
+use crate::services::koophone::api::{CallResult, StatusResult};
 use crate::transport::{ApiError, ErrorKind};
 
 /// The batch-level error codes that are about ids, and so are split: bad parameter (an unknown
@@ -23,7 +23,7 @@ pub fn id_reason(e: &ApiError) -> Option<&'static str> {
 }
 
 /// One batch-status answer: the rows of phones asked (once each) and its request id.
-pub type StatusAnswer = Answered<Vec<StatusResult>>;
+pub type StatusAnswer = CallResult<Vec<StatusResult>>;
 
 /// Where batch statuses come from: the cloud, or a fake in unit tests.
 pub trait StatusSource: Sync {

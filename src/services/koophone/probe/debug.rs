@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::families::families;
 use super::outcome::{JobOutcome, ProbeResult};
 use super::run::run;
-use super::share::Prober;
+use super::share::ProbeRuns;
 use super::share::{cache_ttl, Key};
 use super::target::{budget_spent, resolve};
 use crate::debug_log::{self, line, value};
@@ -34,7 +34,7 @@ use crate::services::prober::Refusal;
 use crate::sync::lock;
 
 /// The last debug run of one module and phone set.
-struct Last {
+struct LastDebug {
     /// Until when it is replayed instead of running again.
     until: Instant,
     /// When it finished.
@@ -45,17 +45,17 @@ struct Last {
     result: Arc<ProbeResult>,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Last>>>;
+type DebugSlot = Arc<tokio::sync::Mutex<Option<LastDebug>>>;
 
 /// Debug runs in flight and the last one of each module and phone set.
 #[derive(Default)]
 pub struct DebugRuns {
     /// By (module, sorted phone ids); the async lock makes runs of one key take turns.
-    entries: Mutex<HashMap<Key, Slot>>,
+    entries: Mutex<HashMap<Key, DebugSlot>>,
 }
 
 impl DebugRuns {
-    fn slot(&self, key: &Key) -> Slot {
+    fn slot(&self, key: &Key) -> DebugSlot {
         let mut entries = lock(&self.entries);
         if let Some(s) = entries.get(key) {
             return s.clone();
@@ -79,7 +79,7 @@ impl DebugRuns {
 pub async fn serve(
     fleet: &Fleet,
     runs: &DebugRuns,
-    prober: &Prober,
+    prober: &ProbeRuns,
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<String, Refusal> {
@@ -147,7 +147,7 @@ pub async fn serve(
         .status
         .record_probe(result.record(name, target, "debug"));
     let body = Arc::new(render(&begin, &log, &result, module));
-    *last = Some(Last {
+    *last = Some(LastDebug {
         until: result.finished + cache_ttl(false, module.min_interval),
         finished: result.finished,
         body: body.clone(),

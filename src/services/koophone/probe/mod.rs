@@ -36,7 +36,7 @@
 //!
 //! Files: `target` (the query, the target's phones, refusals), `outcome` (how a job ends, a
 //! run's result), `assign` (answers mapped onto the phones asked), `run` (the command and the
-//! polling), `share` (the [`Prober`]: shared runs, last results, budgets), `families` (the
+//! polling), `share` (the [`ProbeRuns`]: shared runs, last results, budgets), `families` (the
 //! answer's metrics), [`debug`] (`debug=true`).
 
 mod assign;
@@ -54,7 +54,7 @@ pub use crate::services::prober::Refusal;
 pub use assign::{assign_jobs, settle_jobs, Assignment, DUPLICATE_JOB_ID};
 pub use families::families;
 pub use outcome::{job_outcome, JobOutcome, ProbeResult};
-pub use share::{cache_ttl, Prober, Source, STALE_FACTOR};
+pub use share::{cache_ttl, ProbeRuns, Served, STALE_FACTOR};
 pub use target::{parse_params, resolve_target};
 
 use tokio::time::Instant;
@@ -77,7 +77,7 @@ pub async fn serve(
         .await;
     let source = match &answer {
         Ok((_, source)) => *source,
-        Err(_) => Source::Throttled,
+        Err(_) => Served::Throttled,
     };
     fleet
         .metrics

@@ -25,7 +25,7 @@ pub(super) async fn run(
     deadline: Instant,
 ) -> ProbeResult {
     let started = Instant::now();
-    let call = Call {
+    let call = CommandCall {
         client,
         name,
         target,
@@ -57,7 +57,7 @@ pub(super) async fn run(
 }
 
 /// What the calls of one run share.
-struct Call<'a> {
+struct CommandCall<'a> {
     /// The client of the module's cloud.
     client: &'a CloudClient,
     /// Module name, for log lines.
@@ -70,7 +70,7 @@ struct Call<'a> {
     deadline: Instant,
 }
 
-impl Call<'_> {
+impl CommandCall<'_> {
     fn log_api_error(&self, what: &str, e: &ApiError) {
         tracing::warn!(
             module = self.name,

@@ -1,4 +1,4 @@
-//! What probes share between requests, the [`Prober`]: identical concurrent probes share one
+//! What probes share between requests, the [`ProbeRuns`]: identical concurrent probes share one
 //! run, a repeat is answered from the last result, and each module has a command budget (the
 //! rules are in the module doc of [`super`]).
 
@@ -32,7 +32,7 @@ pub fn cache_ttl(success: bool, min_interval: Duration) -> Duration {
 
 /// Where an answer came from: the `source` label of `huaweicloud_koophone_probe_commands_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum Served {
     /// This request ran a new command.
     Command,
     /// This request joined a run already in flight that gives its jobs at least as long.
@@ -47,21 +47,21 @@ pub enum Source {
     TooShort,
 }
 
-impl Source {
+impl Served {
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
-            Source::Command => "command",
-            Source::Shared => "shared",
-            Source::Cached => "cached",
-            Source::Throttled => "throttled",
-            Source::TooShort => "too_short",
+            Served::Command => "command",
+            Served::Shared => "shared",
+            Served::Cached => "cached",
+            Served::Throttled => "throttled",
+            Served::TooShort => "too_short",
         }
     }
 
     /// The answer is a result kept from an earlier run.
     pub(super) fn is_last_result(self) -> bool {
-        matches!(self, Source::Cached | Source::Throttled)
+        matches!(self, Served::Cached | Served::Throttled)
     }
 }
 
@@ -71,7 +71,7 @@ type Run = Flight<Arc<ProbeResult>>;
 pub(super) type Key = (String, Vec<String>);
 
 /// A run in flight and what it promises a probe that joins it.
-struct InFlight {
+struct RunInFlight {
     /// Tells runs of one key apart, so a run only removes its own entry.
     id: u64,
     /// The time the run gives its jobs: a probe joins it only when this is at least its own.
@@ -96,7 +96,7 @@ struct Last {
 #[derive(Default)]
 struct Entry {
     /// The runs in flight, each with its own budget.
-    inflight: Vec<InFlight>,
+    inflight: Vec<RunInFlight>,
     /// The last result that was not cut short by its caller's deadline.
     last: Option<Last>,
 }
@@ -116,7 +116,7 @@ pub const STALE_FACTOR: u32 = 5;
 
 /// Probe state that lives between requests (in the `Exporter`; a reload starts afresh).
 #[derive(Default)]
-pub struct Prober {
+pub struct ProbeRuns {
     /// By (module, sorted phone ids).
     entries: Arc<Mutex<HashMap<Key, Entry>>>,
     /// Command budgets by module name (bounded by the configured modules). Shared with the
@@ -127,13 +127,13 @@ pub struct Prober {
     next_run: AtomicU64,
 }
 
-impl Prober {
+impl ProbeRuns {
     /// The prober of a reloaded config: no results or runs carried over (the modules may have
     /// changed), but the command budgets spent so far still count.
-    pub fn after_reload(previous: &Prober) -> Prober {
-        Prober {
+    pub fn after_reload(previous: &ProbeRuns) -> ProbeRuns {
+        ProbeRuns {
             budgets: Arc::clone(&previous.budgets),
-            ..Prober::default()
+            ..ProbeRuns::default()
         }
     }
 
@@ -149,7 +149,7 @@ impl Prober {
         client: Arc<CloudClient>,
         ids: Vec<String>,
         budget: Duration,
-    ) -> Result<(Arc<ProbeResult>, Source), Duration> {
+    ) -> Result<(Arc<ProbeResult>, Served), Duration> {
         let started = Instant::now();
         let deadline = started + budget;
         let key = (name.to_string(), ids.clone());
@@ -159,7 +159,7 @@ impl Prober {
             let entry = entries.entry(key.clone()).or_default();
             if let Some(last) = &entry.last {
                 if now < last.fresh_until {
-                    return Ok((last.result.clone(), Source::Cached));
+                    return Ok((last.result.clone(), Served::Cached));
                 }
             }
             // A run that resolved but is still listed died without clearing itself (a panic).
@@ -171,24 +171,24 @@ impl Prober {
                 .min_by_key(|r| r.started)
                 .map(|r| r.run.clone());
             if let Some(run) = covering {
-                (run, Source::Shared)
+                (run, Served::Shared)
             } else if budget <= FINAL_POLL_MARGIN {
                 // No poll could happen before the deadline: a command would only cost.
                 return Ok((
                     Arc::new(ProbeResult::all(&ids, JobOutcome::TimedOut, started)),
-                    Source::TooShort,
+                    Served::TooShort,
                 ));
             } else {
                 let calls = ids.len().div_ceil(MAX_IDS_PER_CALL);
                 if let Err(wait) = self.spend(name, module.max_commands_per_minute, calls, now) {
                     return match entry.last.as_ref().filter(|l| now < l.stale_until) {
-                        Some(last) => Ok((last.result.clone(), Source::Throttled)),
+                        Some(last) => Ok((last.result.clone(), Served::Throttled)),
                         None => Err(wait),
                     };
                 }
                 let id = self.next_run.fetch_add(1, Ordering::Relaxed);
                 let run = self.start(name, module, target, client, key.clone(), id, budget);
-                entry.inflight.push(InFlight {
+                entry.inflight.push(RunInFlight {
                     id,
                     budget,
                     started: now,
@@ -199,7 +199,7 @@ impl Prober {
                 entries.retain(|_, e| {
                     !e.inflight.is_empty() || e.last.as_ref().is_some_and(|l| now < l.stale_until)
                 });
-                (run, Source::Command)
+                (run, Served::Command)
             }
         };
         match tokio::time::timeout_at(deadline + ANSWER_GRACE, run).await {

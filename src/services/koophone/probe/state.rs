@@ -2,7 +2,7 @@
 //! debug runs; carried over a reload by the KooPhone service.
 
 use super::debug::DebugRuns;
-use super::share::Prober;
+use super::share::ProbeRuns;
 use crate::services::fleet::Fleet;
 use crate::services::koophone::config::KEY;
 use crate::services::prober::Refusal;
@@ -10,7 +10,7 @@ use crate::services::prober::Refusal;
 /// Runs in flight and last results, and debug runs.
 pub struct ProbeState {
     /// Command-probe runs in flight and last results; a reload keeps the command budgets.
-    pub probes: Prober,
+    pub probes: ProbeRuns,
     /// Debug probe runs (`debug=true`), apart from `probes` so they never change its answers.
     pub debug: DebugRuns,
 }

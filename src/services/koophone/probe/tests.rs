@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::assign::{assign_jobs, settle_jobs, DUPLICATE_JOB_ID};
 use super::families::families;
 use super::outcome::{job_outcome, JobOutcome, ProbeResult};
-use super::share::{cache_ttl, Prober};
+use super::share::{cache_ttl, ProbeRuns};
 use super::target::{parse_params, resolve_target};
 use crate::services::koophone::api::{CmdJob, JobDetail};
 use crate::services::koophone::modules::ProbeModule;
@@ -313,7 +313,7 @@ fn task_rows_settle_pending_jobs_and_conflicts_fail() {
 
 #[test]
 fn the_command_budget_holds_a_minute_and_refills_at_its_rate() {
-    let p = Prober::default();
+    let p = ProbeRuns::default();
     let t0 = Instant::now();
     for _ in 0..6 {
         assert_eq!(p.spend("m", 6, 1, t0), Ok(()));

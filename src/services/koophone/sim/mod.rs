@@ -13,8 +13,8 @@ use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::sim::faults::{FaultKind, FaultSpec, Operation};
-use crate::sim::fleet::{hash3, personal_values, Fleet};
+use crate::sim::faults::{Endpoint, FaultKind, FaultSpec};
+use crate::sim::fleet::{hash3, personal_values, SimFleet};
 use crate::sim::listing::page_view;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
 use crate::sim::state::{Call, SimReply, SimState};
@@ -30,9 +30,9 @@ const UNKNOWN_STATUS: u8 = 42;
 /// KooPhone as the pipeline sees it: tokens only, errors mostly inside HTTP 200, and the
 /// rejection and denied-ids faults.
 #[derive(Clone, Copy)]
-pub(crate) struct Koophone;
+pub(crate) struct SimKoophone;
 
-impl SimService for Koophone {
+impl SimService for SimKoophone {
     const SIGNATURES_REFUSED: Option<&'static str> = Some("KooPhone accepts only X-Auth-Token");
     const SERVER_ERROR: (&'static str, &'static str) =
         ("KOOPHONE.API.9999", "Internal service error.");
@@ -46,7 +46,7 @@ impl SimService for Koophone {
         self.error(StatusCode::OK, "KOOPHONE.API.9999", HOSTILE_MESSAGE)
     }
 
-    fn fault_answer(&self, op: Operation, fault: &FaultSpec, call: &Call) -> Option<Response> {
+    fn fault_answer(&self, op: Endpoint, fault: &FaultSpec, call: &Call) -> Option<Response> {
         match fault.kind? {
             FaultKind::RequestRejected => Some(rejection(op, StatusCode::BAD_REQUEST)),
             FaultKind::ErrorsIn200 => Some(rejection(op, StatusCode::OK)),
@@ -63,27 +63,32 @@ pub(crate) fn routes() -> Router<Arc<SimState>> {
     Router::new()
         .route(
             "/v1/instances/batch-query-status",
-            endpoint(POST, Koophone, Operation::KoophoneBatchStatus, batch_status),
+            endpoint(
+                POST,
+                SimKoophone,
+                Endpoint::KoophoneBatchStatus,
+                batch_status,
+            ),
         )
         .route(
             "/v1/instances/async-command",
             endpoint(
                 POST,
-                Koophone,
-                Operation::KoophoneAsyncCommand,
+                SimKoophone,
+                Endpoint::KoophoneAsyncCommand,
                 move |cx, ()| async_command(cx, &tasks),
             ),
         )
         .route(
             "/v1/instances/batch-query",
-            endpoint(GET, Koophone, Operation::KoophoneList, list),
+            endpoint(GET, SimKoophone, Endpoint::KoophoneList, list),
         )
         .route(
             "/v1/instances/tasks/{task_id}",
             endpoint(
                 GET,
-                Koophone,
-                Operation::KoophoneTask,
+                SimKoophone,
+                Endpoint::KoophoneTask,
                 move |cx, Path(task_id): Path<String>| task(cx, &queried, &task_id),
             ),
         )
@@ -113,21 +118,21 @@ fn bad_param(detail: &str) -> SimReply {
 const TASK_NOT_FOUND: (&str, &str) = ("KOOPHONE.API.1323", "The task does not exist.");
 
 /// The rejection `request_rejected` (HTTP 400) and `errors_in_200` (HTTP 200) serve.
-fn rejection(op: Operation, status: StatusCode) -> Response {
+fn rejection(op: Endpoint, status: StatusCode) -> Response {
     let (code, msg) = match op {
-        Operation::KoophoneTask => TASK_NOT_FOUND,
+        Endpoint::KoophoneTask => TASK_NOT_FOUND,
         _ => (
             "KOOPHONE.API.1000",
             "The request parameter is incorrect: rejected by the simulator's fault",
         ),
     };
-    Koophone.error(status, code, msg)
+    SimKoophone.error(status, code, msg)
 }
 
 /// The answer of a batch-status call asking for any phone a `forbidden_ids` or `released_ids`
 /// fault names: the whole batch fails, as the real API fails a batch for one bad id. A call the
 /// handler would reject anyway (no request id, a bad body) is left to it.
-fn denied_ids(op: Operation, fault: &FaultSpec, call: &Call) -> Option<Response> {
+fn denied_ids(op: Endpoint, fault: &FaultSpec, call: &Call) -> Option<Response> {
     let (status, code, msg) = match fault.kind? {
         FaultKind::ForbiddenIds => (
             StatusCode::OK,
@@ -146,7 +151,7 @@ fn denied_ids(op: Operation, fault: &FaultSpec, call: &Call) -> Option<Response>
         ),
         _ => return None,
     };
-    if op != Operation::KoophoneBatchStatus || !has_request_id(&call.headers) {
+    if op != Endpoint::KoophoneBatchStatus || !has_request_id(&call.headers) {
         return None;
     }
     let bad = fault.ids.as_deref().unwrap_or_default();
@@ -154,7 +159,7 @@ fn denied_ids(op: Operation, fault: &FaultSpec, call: &Call) -> Option<Response>
     let ids = parse_ids(&value).ok()?;
     ids.iter()
         .any(|id| bad.iter().any(|b| b == id))
-        .then(|| Koophone.error(status, code, msg))
+        .then(|| SimKoophone.error(status, code, msg))
 }
 
 fn success(data: Value) -> SimReply {
@@ -239,7 +244,7 @@ fn batch_status(cx: Ctx<'_>, (): ()) -> SimReply {
 
 /// One `{instance_id, status}` per requested phone the fleet has; unknown ids are absent.
 pub(crate) fn status_results(
-    fleet: &Fleet,
+    fleet: &SimFleet,
     tick: u64,
     ids: &[&str],
     fault: Option<FaultKind>,
@@ -417,7 +422,7 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
 const SIM_REGION: &str = "ap-southeast-1";
 
 /// The listing row of phone `idx` at `tick`, with the personal fields a real answer has.
-fn listing_row(fleet: &Fleet, idx: usize, tick: u64) -> Value {
+fn listing_row(fleet: &SimFleet, idx: usize, tick: u64) -> Value {
     let [user, member, account] = personal_values(idx);
     // The listing's running status follows the phone's status code.
     const RUNNING: [u8; 8] = [2, 4, 1, 2, 3, 5, 0, 2];
@@ -449,7 +454,7 @@ fn listing_row(fleet: &Fleet, idx: usize, tick: u64) -> Value {
 }
 
 /// The pool a phone belongs to: (`pool_scene_tag`, `pool_name`).
-fn pool_of(fleet: &Fleet, idx: usize) -> (&'static str, &'static str) {
+fn pool_of(fleet: &SimFleet, idx: usize) -> (&'static str, &'static str) {
     let h = hash3(fleet.seed(), idx as u64, 0x504f_4f4c);
     let scene = if h % 5 == 0 {
         "CLOUD_APP"
@@ -509,7 +514,7 @@ mod tests {
 
     #[test]
     fn status_results_faults() {
-        let fleet = Fleet::new(1, 50);
+        let fleet = SimFleet::new(1, 50);
         let ids: Vec<&str> = fleet.ids()[..10].iter().map(String::as_str).collect();
         let mut with_unknown = ids.clone();
         with_unknown.insert(1, "zzzzzzzz");

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::sim::fleet::Fleet;
+use crate::sim::fleet::SimFleet;
 use crate::sim::state::hex_id;
 use crate::sync::lock;
 
@@ -18,10 +18,10 @@ pub const MAX_OUTPUT_BYTES: usize = 1024;
 const TASK_RETENTION: Duration = Duration::from_secs(3600);
 
 /// One phone's job of a task.
-struct Job {
+struct SimJob {
     /// The id the answer and the task query give it.
     job_id: String,
-    /// Fleet index, `None` for a phone the fleet does not have.
+    /// SimFleet index, `None` for a phone the fleet does not have.
     phone: Option<usize>,
 }
 
@@ -34,7 +34,7 @@ struct Task {
     /// The command, whose output the jobs report.
     command: String,
     /// One job per phone asked, in the order asked.
-    jobs: Vec<Job>,
+    jobs: Vec<SimJob>,
 }
 
 #[derive(Default)]
@@ -57,16 +57,16 @@ impl TaskStore {
     /// the same job id (the `duplicate_job_ids` fault).
     pub(super) fn create(
         &self,
-        fleet: &Fleet,
+        fleet: &SimFleet,
         tick: u64,
         command: &str,
         ids: &[&str],
         share: bool,
     ) -> Value {
         let task_id = hex_id();
-        let mut jobs: Vec<Job> = ids
+        let mut jobs: Vec<SimJob> = ids
             .iter()
-            .map(|id| Job {
+            .map(|id| SimJob {
                 job_id: hex_id(),
                 phone: fleet.index_of(id),
             })
@@ -105,7 +105,7 @@ impl TaskStore {
     /// The task's jobs as the tasks page shows them, or `None` for an unknown (or forgotten) task.
     pub(super) fn jobs(
         &self,
-        fleet: &Fleet,
+        fleet: &SimFleet,
         task_id: &str,
         job_delay: Duration,
     ) -> Option<Vec<Value>> {
@@ -141,7 +141,7 @@ pub(super) fn with_failed_copies(jobs: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-fn job_detail(fleet: &Fleet, task: &Task, job: &Job, done: bool) -> Value {
+fn job_detail(fleet: &SimFleet, task: &Task, job: &SimJob, done: bool) -> Value {
     let (status, code, msg, output) = match job.phone {
         _ if !done => (1, "", "", Value::Null),
         None => (-1, "CPS0005", "Phone not found.", Value::Null),
@@ -184,7 +184,7 @@ drwxr-xr-x   8 root root   4096 2009-01-01 08:00 usr
 drwxr-x--x   4 root shell  4096 2009-01-01 08:00 xbin";
 
 /// What the phone prints for a few well-known commands; nothing for the rest.
-fn execute(fleet: &Fleet, idx: usize, tick: u64, command: &str) -> String {
+fn execute(fleet: &SimFleet, idx: usize, tick: u64, command: &str) -> String {
     let words: Vec<&str> = command.split_whitespace().collect();
     let out = match words.as_slice() {
         ["getprop", "sys.boot_completed"] => "1".to_string(),
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn duplicate_job_ids_fault() {
-        let fleet = Fleet::new(1, 50);
+        let fleet = SimFleet::new(1, 50);
         let ids: Vec<&str> = fleet.ids()[..3].iter().map(String::as_str).collect();
         let store = TaskStore::default();
         let plain = store.create(&fleet, 0, "echo ok", &ids, false);
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn outputs() {
-        let fleet = Fleet::new(1, 5);
+        let fleet = SimFleet::new(1, 5);
         assert_eq!(execute(&fleet, 0, 0, "getprop sys.boot_completed"), "1");
         assert_eq!(execute(&fleet, 0, 0, "echo hello  world"), "hello world");
         assert!(execute(&fleet, 0, 0, "ls -l /system").contains("build.prop"));
