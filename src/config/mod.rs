@@ -88,10 +88,6 @@ pub fn load_str(
         .map_err(|(path, message)| err(path, message))?;
     let mut v = Validator::new(file, base);
     let (top, clouds) = sections::take_sections(&mut value, schemas, &mut v);
-    if v.error_count() > 0 {
-        // An unknown key stops decoding, as serde's own check would.
-        return v.finish();
-    }
     // Secrets are refused by their own types when they are not text, so no message below ever
     // holds one: nothing is blanked out afterwards.
     let Some(raw) = v.decode::<raw::RawConfig>("", value) else {

@@ -55,7 +55,9 @@ fn claim(
                 }
             }
             None => {
+                // Reported, and taken out so that the rest of the file is still checked.
                 v.fail(field_path(at, &key), unknown_field(&key, expected));
+                map.remove(key.as_str());
             }
         }
     }

@@ -34,7 +34,7 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
     let cases: Vec<(String, String)> = vec![
         ("".into(), "config.yaml: the file is empty; it needs at least a `clouds:` list (see the annotated config.yaml)".into()),
         ("clouds: [".into(), "config.yaml: not valid YAML: did not find expected node content at line 2 column 1, while parsing a flow node; fix the syntax at that position".into()),
-        ("clouds: []\nscrape_interval: 5s\n".into(), "config.yaml: scrape_interval: unknown field `scrape_interval`, expected one of `clouds`, `timeout`, `max_concurrency`, `probes`, `shard`; remove it or fix its spelling".into()),
+        ("clouds: []\nscrape_interval: 5s\n".into(), "config.yaml: scrape_interval: unknown field `scrape_interval`, expected one of `clouds`, `timeout`, `max_concurrency`, `probes`, `shard`; remove it or fix its spelling\nconfig.yaml: clouds: is empty; configure at least one cloud".into()),
         ("clouds: []\n".into(), "config.yaml: clouds: is empty; configure at least one cloud".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\n    colour: blue\n"), "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling".into()),
         (format!("{HEAD}    dcs: {{}}\n"), "config.yaml: clouds[0]: missing field `auth`; add it (see the annotated config.yaml)".into()),
@@ -564,13 +564,14 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
 #[test]
 fn every_error_of_a_file_is_reported_each_with_file_field_and_fix() {
     let text = format!(
-        "{HEAD}{PW}    dcs: {{ max_series: 0 }}\n    koophone: {{ instance_ids: [\"a b\"] }}\n    ddm: {{ discovery: {{ refresh_interval: 500ms }} }}\nshard: {{ index: 3, total: 3 }}\n"
+        "{HEAD}{PW}    dcs: {{ max_series: 0 }}\n    colour: blue\n    koophone: {{ instance_ids: [\"a b\"] }}\n    ddm: {{ discovery: {{ refresh_interval: 500ms }} }}\nshard: {{ index: 3, total: 3 }}\n"
     );
     let err = load(&text).unwrap_err();
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(
         lines,
         vec![
+            "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling",
             "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)",
             "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`",
             "config.yaml: clouds[0].ddm.discovery.refresh_interval: must be at least 1s (5m is a sensible production value)",
