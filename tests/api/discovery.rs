@@ -7,7 +7,7 @@ use std::time::Duration;
 use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, SimHandle};
 use serde_json::{json, Value};
 
-use crate::helpers::{frozen_sim, spawn_app_with_sim, spawn_sim, Exposition, TestApp};
+use crate::helpers::{fault, frozen_sim, spawn_app_with_sim, spawn_sim, Exposition, TestApp};
 
 /// One cloud, KooPhone discovered with `discovery` (a YAML flow mapping body).
 fn config(discovery: &str) -> String {
@@ -207,13 +207,6 @@ async fn filters_narrow_discovery() {
     );
     assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_status").len(), 5);
     assert_eq!(discovery_ok(&m), 1.0);
-}
-
-fn fault(kind: FaultKind) -> FaultSpec {
-    FaultSpec {
-        kind: Some(kind),
-        ..FaultSpec::default()
-    }
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use huaweicloud_exporter::app::Application;
 use huaweicloud_exporter::server::AppState;
 use huaweicloud_exporter::services::load_str;
-use huaweicloud_exporter::sim::{SimConfig, SimHandle, Simulator};
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -184,6 +184,14 @@ clouds:
     endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
     dcs: { include_failure: false }
 "#;
+
+/// A fault of `kind` on every call, for ever (set it with `sim.set_fault`).
+pub fn fault(kind: FaultKind) -> FaultSpec {
+    FaultSpec {
+        kind: Some(kind),
+        ..FaultSpec::default()
+    }
+}
 
 pub fn frozen_sim(phones: usize) -> SimConfig {
     SimConfig {

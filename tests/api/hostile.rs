@@ -24,13 +24,6 @@ async fn one_cloud_app() -> TestApp {
     .await
 }
 
-fn fault(kind: FaultKind) -> FaultSpec {
-    FaultSpec {
-        kind: Some(kind),
-        ..FaultSpec::default()
-    }
-}
-
 /// A second listener standing for another host: it counts connections and bytes received.
 struct Recorder {
     base: String,

@@ -471,12 +471,9 @@ async fn a_debug_probe_neither_reads_nor_changes_the_probe_cache() {
 
 #[tokio::test]
 async fn hostile_error_text_cannot_forge_debug_lines_or_page_markup() {
-    use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+    use huaweicloud_exporter::sim::{Endpoint, FaultKind};
     let (app, healthy) = probe_app().await;
-    let hostile = FaultSpec {
-        kind: Some(FaultKind::HostileMessage),
-        ..FaultSpec::default()
-    };
+    let hostile = fault(FaultKind::HostileMessage);
     app.sim
         .set_fault(Endpoint::KoophoneAsyncCommand, hostile.clone());
     app.sim.set_fault(Endpoint::DcsStatus, hostile);

@@ -66,13 +66,6 @@ const OTHER: usize = 15;
 /// A phone of the fleet configured for no cloud.
 const UNCONFIGURED: usize = 12;
 
-fn fault(kind: FaultKind) -> FaultSpec {
-    FaultSpec {
-        kind: Some(kind),
-        ..FaultSpec::default()
-    }
-}
-
 /// An exporter with [`CONFIG`] on a frozen fleet of 20 phones whose jobs take `job_delay`.
 async fn probe_app(job_delay: Duration) -> (TestApp, Vec<String>) {
     let sim = spawn_sim(SimConfig {
