@@ -251,7 +251,6 @@ async fn an_isolated_phone_stays_left_out_until_its_recheck() {
 #[tokio::test]
 async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
     use std::io::Read;
-    use std::process::{Command, Stdio};
 
     let sim = spawn_sim(frozen_sim(150)).await;
     let ids = sim.phone_ids();
@@ -267,23 +266,7 @@ async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
         .replace("{phones}", &ids.join(", "));
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huaweicloud-exporter"))
-        .args([
-            "--config.file",
-            path.to_str().unwrap(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = spawn_binary(&path, &[], &[]).await;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut scrapes = 0;
