@@ -15,7 +15,7 @@ mod helpers;
 use std::time::Duration;
 
 use helpers::*;
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, HOSTILE_MESSAGE};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig, HOSTILE_MESSAGE};
 
 /// Renders `url` in headless Chromium and returns the DOM after load.
 async fn dump_dom(chromium: &std::path::Path, url: &str) -> String {
@@ -102,13 +102,8 @@ async fn the_landing_page_shows_collectors_errors_inventory_and_probes_in_a_brow
     // Arrange: a good scrape, then one where the DCS collector fails with a hostile message,
     // then a probe.
     app.scrape().await;
-    app.sim.set_fault(
-        Endpoint::DcsStatus,
-        FaultSpec {
-            kind: Some(FaultKind::HostileMessage),
-            ..FaultSpec::default()
-        },
-    );
+    app.sim
+        .set_fault(Endpoint::DcsStatus, fault(FaultKind::HostileMessage));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 0.0, "the fault hit DCS");
     assert_eq!(m.success("pw", "koophone"), 1.0);

@@ -357,7 +357,7 @@ const MAY_BE_EMPTY: [(&str, &str, &str); 3] = [
 ];
 
 /// Metrics an alerting rule reads that the healthy demo has no series of, by design, and why.
-/// The rule still has to parse; that the name is right is held by tests/assets.rs (every metric
+/// The rule still has to parse; that the name is right is held by tests/assets/readme.rs (every metric
 /// a rule reads is in README's Metrics table).
 const ABSENT_IN_THE_DEMO: [(&str, &str); 1] = [(
     "huaweicloud_koophone_isolated_instances",

@@ -2,7 +2,6 @@
 //! logs, errors, metrics and Debug output of the real binary at debug level.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use huaweicloud_exporter::sim::{SimConfig, Simulator};
@@ -123,26 +122,12 @@ clouds:
     );
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, config).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huaweicloud-exporter"))
-        .args([
-            "--config.file",
-            path.to_str().unwrap(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.level",
-            "debug",
-        ])
-        .env("TEST_HWC_PASSWORD", "demo-password")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = spawn_binary(
+        &path,
+        &["--log.level", "debug"],
+        &[("TEST_HWC_PASSWORD", "demo-password")],
+    )
+    .await;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut text = String::new();

@@ -1,6 +1,6 @@
 //! Collector behaviour that needs files or time: the phone-list file and the DDM cache.
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind};
 
 use crate::helpers::*;
 
@@ -77,13 +77,8 @@ async fn ddm_answers_are_cached_for_the_ttl() {
     assert_eq!(m.success("c", "ddm"), 1.0);
     let calls = app.sim.calls(Endpoint::DdmRestorable);
     assert_eq!(calls, 3, "300 targets at 128 per page");
-    app.sim.set_fault(
-        Endpoint::DdmRestorable,
-        FaultSpec {
-            kind: Some(FaultKind::ServerError),
-            ..FaultSpec::default()
-        },
-    );
+    app.sim
+        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::ServerError));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0, "served from the cache");
     assert_eq!(
@@ -130,13 +125,8 @@ async fn a_ddm_parameter_error_fails_the_collector() {
         ),
     })
     .await;
-    app.sim.set_fault(
-        Endpoint::DdmRestorable,
-        FaultSpec {
-            kind: Some(FaultKind::ApiError),
-            ..FaultSpec::default()
-        },
-    );
+    app.sim
+        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::ApiError));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 0.0);
     app.sim.clear_faults();

@@ -337,9 +337,7 @@ async fn reload_errors_for_secrets_are_the_load_errors_and_never_echo() {
         sim.base_url()
     );
     std::fs::write(&path, &good).unwrap();
-    let cfg = huaweicloud_exporter::services::load_file(&path).unwrap();
-    let (addr, _state, _stop) =
-        crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
+    let (addr, _state, _stop) = crate::helpers::serve_file(&path).await;
     let http = reqwest::Client::new();
     let file = path.display().to_string();
 
@@ -439,13 +437,8 @@ async fn shard_flags_outrank_the_file_on_every_reload() {
     // Act: reload twice, the second time with a changed file.
     let mut after = Vec::new();
     for extra in ["", "timeout: 7s\n"] {
-        std::fs::write(&path, reload_config(&sim, token, &ids, extra)).unwrap();
-        let r = http
-            .post(format!("http://{addr}/-/reload"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        crate::helpers::reload_file(&http, addr, &path, reload_config(&sim, token, &ids, extra))
+            .await;
         after.push(scrape().await);
     }
 
@@ -505,19 +498,9 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, file("demo-password", 10)).unwrap();
-    let cfg = huaweicloud_exporter::services::load_file(&path).unwrap();
-    let (addr, _state, _stop) =
-        crate::helpers::serve(crate::helpers::build(cfg, Some(path.clone())).await);
+    let (addr, _state, _stop) = crate::helpers::serve_file(&path).await;
     let http = reqwest::Client::new();
     let scrape = || crate::helpers::scrape_addr(addr);
-    let reload = |text: String| {
-        std::fs::write(&path, text).unwrap();
-        let r = http.post(format!("http://{addr}/-/reload")).send();
-        async move {
-            let r = r.await.unwrap();
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        }
-    };
     let first = scrape().await;
     assert_eq!(first.success("pw", "ddm"), 1.0);
     let ddm_calls = sim.calls(Endpoint::DdmRestorable);
@@ -526,14 +509,20 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
     // Act: 20 reloads, every other one changing the phone list (not the cloud's auth).
     let mut last = first;
     for i in 0..20 {
-        reload(file("demo-password", if i % 2 == 0 { 11 } else { 10 })).await;
+        crate::helpers::reload_file(
+            &http,
+            addr,
+            &path,
+            file("demo-password", if i % 2 == 0 { 11 } else { 10 }),
+        )
+        .await;
         last = scrape().await;
         assert_eq!(last.success("pw", "koophone"), 1.0);
     }
     let iam_after_reloads = sim.calls(Endpoint::IamToken);
     let ddm_after_reloads = sim.calls(Endpoint::DdmRestorable);
     // Act: rotate the password.
-    reload(file("rotated-password", 10)).await;
+    crate::helpers::reload_file(&http, addr, &path, file("rotated-password", 10)).await;
     let rotated = scrape().await;
 
     // Assert: one token for all 20 reloads, DDM served from the kept cache, the phone list

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig};
 
 use crate::helpers::*;
 
@@ -184,13 +184,7 @@ async fn with_fault(kind: FaultKind, extra: usize) -> (TestApp, Exposition) {
         config: config("{ max_series: 10000 }"),
     })
     .await;
-    app.sim.set_fault(
-        Endpoint::DcsList,
-        FaultSpec {
-            kind: Some(kind),
-            ..FaultSpec::default()
-        },
-    );
+    app.sim.set_fault(Endpoint::DcsList, fault(kind));
     let m = app.scrape().await;
     app.sim.clear_faults();
     (app, m)

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, SimDdmInstance};
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig, SimDdmInstance};
 
 use crate::helpers::*;
 
@@ -211,13 +211,7 @@ async fn a_failed_refresh_keeps_the_last_inventory() {
         .await;
         let before = app.scrape().await;
         assert_eq!(resources(&before), 200.0, "{kind}");
-        app.sim.set_fault(
-            Endpoint::DdmList,
-            FaultSpec {
-                kind: Some(kind),
-                ..FaultSpec::default()
-            },
-        );
+        app.sim.set_fault(Endpoint::DdmList, fault(kind));
         app.sim.add_ddm_instances(30, 1);
         let m = scrape_until(&app, |m| m.success("c", "ddm_discovery") == 0.0).await;
         assert_eq!(resources(&m), 200.0, "{kind}");
@@ -240,13 +234,7 @@ async fn short_pages_and_repeated_rows_still_discover_every_instance_once() {
             ),
         })
         .await;
-        app.sim.set_fault(
-            Endpoint::DdmList,
-            FaultSpec {
-                kind: Some(kind),
-                ..FaultSpec::default()
-            },
-        );
+        app.sim.set_fault(Endpoint::DdmList, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "ddm_discovery"), 1.0, "{kind}");
         assert_eq!(info_ids(&m), sorted(app.sim.ddm_instance_ids()), "{kind}");
@@ -260,13 +248,8 @@ async fn a_lying_total_takes_the_first_listing_but_says_it_failed() {
         config: config(FAST),
     })
     .await;
-    app.sim.set_fault(
-        Endpoint::DdmList,
-        FaultSpec {
-            kind: Some(FaultKind::ListTotalLies),
-            ..FaultSpec::default()
-        },
-    );
+    app.sim
+        .set_fault(Endpoint::DdmList, fault(FaultKind::ListTotalLies));
     let m = app.scrape().await;
     assert_eq!(resources(&m), 10.0);
     assert_eq!(m.success("c", "ddm_discovery"), 0.0);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use huaweicloud_exporter::app::Application;
 use huaweicloud_exporter::server::AppState;
 use huaweicloud_exporter::services::load_str;
-use huaweicloud_exporter::sim::{SimConfig, SimHandle, Simulator};
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -185,6 +185,14 @@ clouds:
     dcs: { include_failure: false }
 "#;
 
+/// A fault of `kind` on every call, for ever (set it with `sim.set_fault`).
+pub fn fault(kind: FaultKind) -> FaultSpec {
+    FaultSpec {
+        kind: Some(kind),
+        ..FaultSpec::default()
+    }
+}
+
 pub fn frozen_sim(phones: usize) -> SimConfig {
     SimConfig {
         phones,
@@ -243,6 +251,31 @@ pub fn serve(app: Application) -> (SocketAddr, Arc<AppState>, oneshot::Sender<()
     (addr, state, tx)
 }
 
+/// An exporter serving the config file `path`, which `POST /-/reload` rereads (see [`serve`]).
+pub async fn serve_file(
+    path: &std::path::Path,
+) -> (SocketAddr, Arc<AppState>, oneshot::Sender<()>) {
+    let cfg = huaweicloud_exporter::services::load_file(path).unwrap();
+    serve(build(cfg, Some(path.to_path_buf())).await)
+}
+
+/// Writes `text` to the config file `path`, then `POST /-/reload` to the exporter at `addr`,
+/// which must answer 200.
+pub async fn reload_file(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    path: &std::path::Path,
+    text: String,
+) {
+    std::fs::write(path, text).unwrap();
+    let r = http
+        .post(format!("http://{addr}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
 /// An exporter against `sim`; `config` is substituted as in [`Opts::config`].
 pub async fn spawn_app_with_sim(sim: SimHandle, config: &str) -> TestApp {
     let (addr, state, stop) = serve(build(load_for(&sim, config), None).await);
@@ -275,6 +308,18 @@ impl TestApp {
         let (status, text) = self.scrape_raw(None).await;
         assert_eq!(status, 200);
         Exposition::parse(&text)
+    }
+
+    /// GET `path` → its body, whatever the status (e.g. the landing page, `/`).
+    pub async fn page(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 }
 
@@ -342,4 +387,33 @@ pub async fn scrape_addr(addr: SocketAddr) -> Exposition {
         .await
         .expect("body");
     Exposition::parse(&text)
+}
+
+/// The exporter binary reading `config`, with `args` and `env` added, on a free port of
+/// 127.0.0.1, its stdout and stderr piped: the child and its port. The caller waits for it.
+pub async fn spawn_binary(
+    config: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_huaweicloud-exporter"))
+        .args([
+            "--config.file",
+            config.to_str().unwrap(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(args)
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, port)
 }

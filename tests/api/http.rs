@@ -1,7 +1,5 @@
 //! The HTTP face: landing page, health, readiness, reload.
 
-use huaweicloud_exporter::services::load_file;
-
 use crate::helpers::*;
 
 #[tokio::test]
@@ -11,15 +9,7 @@ async fn landing_health_and_readiness() {
         config: TWO_CLOUDS.into(),
     })
     .await;
-    let page = app
-        .http
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/").await;
     assert!(page.contains("href=\"/metrics\""), "{page}");
     assert!(
         page.contains("<b>pw</b>") && page.contains("<b>tok</b>"),
@@ -65,7 +55,7 @@ async fn reload_swaps_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
         )
     };
     std::fs::write(&path, cloud("first")).unwrap();
-    let (addr, _state, tx) = serve(build(load_file(&path).unwrap(), Some(path.clone())).await);
+    let (addr, _state, tx) = serve_file(&path).await;
     let http = reqwest::Client::new();
     let scrape = || crate::helpers::scrape_addr(addr);
     assert_eq!(scrape().await.success("first", "dcs"), 1.0);
@@ -471,12 +461,9 @@ async fn a_debug_probe_neither_reads_nor_changes_the_probe_cache() {
 
 #[tokio::test]
 async fn hostile_error_text_cannot_forge_debug_lines_or_page_markup() {
-    use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+    use huaweicloud_exporter::sim::{Endpoint, FaultKind};
     let (app, healthy) = probe_app().await;
-    let hostile = FaultSpec {
-        kind: Some(FaultKind::HostileMessage),
-        ..FaultSpec::default()
-    };
+    let hostile = fault(FaultKind::HostileMessage);
     app.sim
         .set_fault(Endpoint::KoophoneAsyncCommand, hostile.clone());
     app.sim.set_fault(Endpoint::DcsStatus, hostile);
@@ -508,15 +495,7 @@ async fn hostile_error_text_cannot_forge_debug_lines_or_page_markup() {
     assert_eq!(m.find("probe_success", &[]).len(), 1, "no forged sample");
 
     app.scrape().await;
-    let page = app
-        .http
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/").await;
     assert!(
         !page.contains("<script>") && !page.contains("<img"),
         "{page}"

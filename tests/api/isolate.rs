@@ -206,13 +206,8 @@ async fn errors_not_about_ids_are_not_split() {
         (FaultKind::ErrorsIn200, 3 + 16),
     ] {
         let app = app(250).await;
-        app.sim.set_fault(
-            Endpoint::KoophoneBatchStatus,
-            FaultSpec {
-                kind: Some(kind),
-                ..FaultSpec::default()
-            },
-        );
+        app.sim
+            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
         let (m, calls) = scrape_counting(&app, None).await;
         assert_eq!(m.success("c", "koophone"), 0.0, "{kind}");
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");
@@ -256,7 +251,6 @@ async fn an_isolated_phone_stays_left_out_until_its_recheck() {
 #[tokio::test]
 async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
     use std::io::Read;
-    use std::process::{Command, Stdio};
 
     let sim = spawn_sim(frozen_sim(150)).await;
     let ids = sim.phone_ids();
@@ -272,23 +266,7 @@ async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
         .replace("{phones}", &ids.join(", "));
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huaweicloud-exporter"))
-        .args([
-            "--config.file",
-            path.to_str().unwrap(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = spawn_binary(&path, &[], &[]).await;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut scrapes = 0;

@@ -6,13 +6,6 @@ use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
-fn fault(kind: FaultKind) -> FaultSpec {
-    FaultSpec {
-        kind: Some(kind),
-        ..FaultSpec::default()
-    }
-}
-
 async fn two_clouds(phones: usize) -> TestApp {
     spawn_app(Opts {
         sim: frozen_sim(phones),

@@ -1,0 +1,92 @@
+//! Every silent oddity is said once: one log line each, with the request id.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+
+use crate::helpers::*;
+
+use super::recorder;
+
+#[tokio::test]
+async fn each_oddity_gets_a_log_line_with_its_request_id() {
+    use std::io::Read;
+
+    let sim = spawn_sim(frozen_sim(20)).await;
+    let other = recorder().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = ONE_CLOUD
+        .split("probes:")
+        .next()
+        .unwrap()
+        .replace("{base}", &sim.base_url())
+        .replace("{project}", &sim.project_id())
+        .replace("{phones}", &sim.phone_ids().join(", "));
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (mut child, port) = spawn_binary(&path, &[], &[]).await;
+    sim.set_fault(
+        Endpoint::KoophoneBatchStatus,
+        fault(FaultKind::DuplicateRows),
+    );
+    sim.set_fault(Endpoint::DdmRestorable, fault(FaultKind::DuplicateRows));
+    sim.set_fault(Endpoint::DcsStatus, fault(FaultKind::InsaneFieldNames));
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let mut up = false;
+    for _ in 0..100 {
+        if http.get(&url).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the exporter never answered");
+    sim.set_fault(Endpoint::KoophoneBatchStatus, fault(FaultKind::UnaskedIds));
+    sim.set_fault(
+        Endpoint::DcsStatus,
+        FaultSpec {
+            kind: Some(FaultKind::Redirect),
+            location: Some(format!("{}/secret?q=token", other.base)),
+            ..FaultSpec::default()
+        },
+    );
+    http.get(&url).send().await.unwrap();
+    sim.clear_faults();
+    sim.expire_tokens();
+    http.get(&url).send().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs = String::new();
+    for mut pipe in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn Read>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
+        pipe.read_to_string(&mut logs).unwrap();
+    }
+    let hex_id = |line: &str| {
+        line.split("request_id=")
+            .nth(1)
+            .map(|rest| rest.trim_start_matches('"'))
+            .is_some_and(|id| id.len() >= 32 && id[..32].bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    for what in [
+        "KooPhone answered for phones not asked, or for a phone more than once",
+        "DDM listed the same restore target more than once",
+        "the total DDM reported disagrees",
+        "DCS answered fields whose names are no sane label value",
+        "redirected to host",
+        "token refused",
+    ] {
+        let lines: Vec<&str> = logs.lines().filter(|l| l.contains(what)).collect();
+        assert!(!lines.is_empty(), "no log line for {what:?}:\n{logs}");
+        assert!(
+            lines.iter().all(|l| hex_id(l)),
+            "{what:?} without a request id: {lines:?}"
+        );
+    }
+    // The Location's host is named; its path and query are not.
+    assert!(!logs.contains("secret?q=token"), "{logs}");
+    assert_eq!(other.connections.load(Ordering::SeqCst), 0);
+}
