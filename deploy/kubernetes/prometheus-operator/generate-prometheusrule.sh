@@ -8,7 +8,7 @@ rules="$here/../../../alerts/huaweicloud.rules.yml"
   cat <<'HEADER'
 # GENERATED from alerts/huaweicloud.rules.yml: edit that file, then regenerate with
 #   deploy/kubernetes/prometheus-operator/generate-prometheusrule.sh
-# (tests/assets.rs fails when the two differ).
+# (tests/assets/alerts.rs fails when the two differ).
 apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
 metadata:
