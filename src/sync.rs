@@ -1,7 +1,7 @@
 //! The one lock helper and the one single-flight every part of the exporter uses.
 //!
 //! Locks: a panic while a lock is held must not take every later scrape down with it, so a
-//! poisoned lock is taken as it is ([`lock`], [`read`], [`write`]); what it guards is always
+//! poisoned lock is taken as it is ([`lock`], [`read`], [`write()`]); what it guards is always
 //! left consistent between statements by its users.
 //!
 //! Single flight: work that several callers wait for (a token request, an inventory refresh, a

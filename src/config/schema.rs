@@ -81,7 +81,7 @@ pub struct SectionInput<'i, 'v> {
 
 impl SectionInput<'_, '_> {
     /// Decodes the section with the service's `decode` (its schema and checks), boxed for
-    /// [`Sections`].
+    /// [`Sections`](super::model::Sections).
     pub fn decode<T: Section>(
         self,
         decode: fn(Value, &str, &mut Validator<'_>) -> Option<T>,
@@ -90,7 +90,7 @@ impl SectionInput<'_, '_> {
     }
 }
 
-/// Boxes a validated section for [`Sections`].
+/// Boxes a validated section for [`Sections`](super::model::Sections).
 pub fn section<T: Section>(t: T) -> Arc<dyn Section> {
     Arc::new(t)
 }

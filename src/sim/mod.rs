@@ -4,7 +4,7 @@
 //!
 //! Layout: `config` (what a simulator starts with), `server` (start, the handle), `routes` (the
 //! one list of services: the only file here that names them), `pipeline` (the per-call pipeline
-//! and the [`SimService`](pipeline::SimService) trait each service implements), `state` (the
+//! and the `SimService` trait each service implements), `state` (the
 //! shared state, the call and the reply), `fleet` (phones and the DCS and DDM instances),
 //! `faults` (operations and fault knobs), `listing` (the listing faults), `tokens` and `iam`
 //! (IAM), `control` (the `/_sim/` routes), `cli` (standalone mode). Each service's endpoints

@@ -1,4 +1,4 @@
-//! KooPhone: batch status, async ADB commands and their tasks ([`tasks`]), and the phone
+//! KooPhone: batch status, async ADB commands and their tasks (`tasks`), and the phone
 //! listing. KooPhone reports errors inside HTTP 200 (`error_code` != "0") and needs an
 //! `x-request-id` on every call.
 
