@@ -25,19 +25,9 @@ fn or_list(items: &[&str]) -> String {
     }
 }
 
-/// Checks the decoded file and builds the config, or returns every error found.
-pub(super) fn validate(
-    v: Validator<'_>,
-    raw: RawConfig,
-    cloud_sections: Vec<Claimed>,
-    top_sections: Claimed,
-    schemas: &[&dyn Schema],
-) -> Result<Config, ConfigErrors> {
-    v.validate(raw, cloud_sections, top_sections, schemas)
-}
-
 impl Validator<'_> {
-    fn validate(
+    /// Checks the decoded file and builds the config, or returns every error found.
+    pub(super) fn validate(
         mut self,
         raw: RawConfig,
         mut cloud_sections: Vec<Claimed>,

@@ -93,7 +93,7 @@ pub fn load_str(
     let Some(raw) = v.decode::<raw::RawConfig>("", value) else {
         return v.finish();
     };
-    load::validate(v, raw, clouds, top, schemas)
+    v.validate(raw, clouds, top, schemas)
 }
 
 /// Command-line settings that outrank the file. They are part of where the config comes from

@@ -86,7 +86,7 @@ impl KoophoneRuntime {
             snapshot
                 .items
                 .iter()
-                .filter(|p| status::in_shard(&p.instance_id, self.shard))
+                .filter(|p| self.shard.keeps(&p.instance_id))
         };
         let ids: Vec<String> = mine().map(|p| p.instance_id.clone()).collect();
         let series = ids.len() * 3 + status::RUNNING_STATUSES.len();
@@ -167,14 +167,9 @@ impl Runtime for KoophoneRuntime {
                 }
             }
             (None, Some(inv)) => {
+                // This replica's share is the one scrapes derive (cached per snapshot).
                 let (total, collected) = match inv.peek() {
-                    Some(s) => (
-                        s.items.len(),
-                        s.items
-                            .iter()
-                            .filter(|p| status::in_shard(&p.instance_id, self.shard))
-                            .count(),
-                    ),
+                    Some(s) => (s.items.len(), self.derived(s).ids.len()),
                     None => (0, 0),
                 };
                 InventorySummary {

@@ -82,11 +82,6 @@ pub fn lister(
     })
 }
 
-/// Whether this replica keeps phone `id` (`--shard.index/total`, as for listed phones).
-pub fn in_shard(id: &str, shard: crate::config::Shard) -> bool {
-    shard.total <= 1 || shard.keeps(id)
-}
-
 /// Pure mapping of the discovered phones this replica keeps: info, running status, frozen,
 /// and the count per running status (every known status present).
 pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -> Families {
