@@ -19,45 +19,16 @@ cd "$(dirname "$0")/.."
 SIZES=("${@:-1000 10000 100000}")
 read -r -a SIZES <<<"${SIZES[*]}"
 SCRAPES=${SCRAPES:-10}
-LATENCY_MS=${LATENCY_MS:-50}
 CONCURRENCY=${CONCURRENCY:-16}
-TARGET=${CARGO_TARGET_DIR:-target}
-BIN=${BIN:-$TARGET/release/huaweicloud-exporter}
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-CLK_TCK=$(getconf CLK_TCK)
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { # URL
-    for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "timed out waiting for $1" >&2; return 1
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+. benches/lib.sh
 calls_of() { # SIM_BASE OPERATION
     curl -sf "$1/_sim/calls" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
 ms() { awk -v t="$1" -v tck="$CLK_TCK" -v k="$2" 'BEGIN { printf "%.1f", t / tck / k * 1000 }'; }
 
-config() { # NAME SIM_BASE KOOPHONE_SECTION
-    cat <<YAML
-timeout: 120s
-max_concurrency: $CONCURRENCY
-clouds:
-  - name: bench
-    region: ap-southeast-1
-    project_id: 0123456789abcdef0123456789abcdef
-    auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "$2", dcs: "$2", ddm: "$2", koophone: "$2" }
-    koophone: $3
-YAML
+config() { # SIM_BASE KOOPHONE_SECTION
+    printf 'timeout: 120s\nmax_concurrency: %s\n' "$CONCURRENCY"
+    bench_cloud "$1" "$2"
 }
 
 # Scrapes $SCRAPES times; prints "status_calls_per_scrape list_calls wall_ms cpu_ms hwm_MB".
@@ -82,32 +53,19 @@ measure() { # URL PID SIM_BASE
 printf '%-8s %6s | %9s %11s %11s | %7s %6s %9s %8s %7s | %9s %8s %7s\n' \
     phones want list_calls refresh_ms refresh_cpu status/s list d_wall_ms d_cpu_ms d_MB ids_wall ids_cpu ids_MB
 for N in "${SIZES[@]}"; do
-    SIM_PORT=$(free_port)
     IDS="$WORK/ids-$N.txt"
-    "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --phones "$N" --latency "${LATENCY_MS}ms" \
-        --tick 0s --write-ids "$IDS" >"$WORK/sim-$N.log" 2>&1 &
-    SIM_PID=$!
-    PIDS+=("$SIM_PID")
-    SIM="http://127.0.0.1:$SIM_PORT"
-    wait_for "$SIM/_sim/faults"
-    for _ in $(seq 1 300); do
-        [ "$({ wc -l <"$IDS"; } 2>/dev/null || echo 0)" -ge "$N" ] && break
-        sleep 0.1
-    done
+    start_sim "$N" "$IDS" "$WORK/sim-$N.log"
 
     # Discovery: the first scrape waits for the first listing (or its deadline); the listing
     # goes on behind it, so poll until the discovery collector reports a success.
-    D_PORT=$(free_port)
-    config bench "$SIM" "{ discovery: { refresh_interval: 1h } }" >"$WORK/disc-$N.yaml"
-    "$BIN" --config.file "$WORK/disc-$N.yaml" --web.listen-address "127.0.0.1:$D_PORT" \
-        --log.level warn >"$WORK/disc-$N.log" 2>&1 &
-    D_PID=$!
-    PIDS+=("$D_PID")
-    wait_for "http://127.0.0.1:$D_PORT/-/healthy"
+    config "$SIM" "{ discovery: { refresh_interval: 1h } }" >"$WORK/disc-$N.yaml"
+    start_exporter "$WORK/disc-$N.yaml" "$WORK/disc-$N.log" warn 600
+    D_PID=$EXP_PID
+    D_URL="$EXP/metrics"
     c0=$(cpu_ticks "$D_PID")
     ok=""
     for _ in $(seq 1 600); do
-        curl -sf -o "$WORK/first.txt" "http://127.0.0.1:$D_PORT/metrics" || true
+        curl -sf -o "$WORK/first.txt" "$D_URL" || true
         if grep -q '^huaweicloud_scrape_collector_success{cloud="bench",collector="koophone_discovery"} 1' "$WORK/first.txt" \
             && grep -q '^huaweicloud_scrape_collector_success{cloud="bench",collector="koophone"} 1' "$WORK/first.txt"; then
             ok=1; break
@@ -119,24 +77,19 @@ for N in "${SIZES[@]}"; do
     refresh_cpu=$(ms $(( $(cpu_ticks "$D_PID") - c0 )) 1)
     list_calls=$(calls_of "$SIM" koophone_list)
     refresh_ms=$(awk '/^huaweicloud_scrape_collector_duration_seconds\{cloud="bench",collector="koophone_discovery"\}/ { printf "%.0f", $2 * 1000 }' "$WORK/first.txt")
-    read -r d_status d_list d_wall d_cpu d_mb < <(measure "http://127.0.0.1:$D_PORT/metrics" "$D_PID" "$SIM")
-    kill "$D_PID" 2>/dev/null || true
-    wait "$D_PID" 2>/dev/null || true
+    read -r d_status d_list d_wall d_cpu d_mb < <(measure "$D_URL" "$D_PID" "$SIM")
+    stop "$D_PID"
 
     # Listed ids, same phones, same simulator.
-    L_PORT=$(free_port)
-    config bench "$SIM" "{ instance_ids_file: $IDS }" >"$WORK/ids-$N.yaml"
-    "$BIN" --config.file "$WORK/ids-$N.yaml" --web.listen-address "127.0.0.1:$L_PORT" \
-        --log.level warn >"$WORK/ids-$N.log" 2>&1 &
-    L_PID=$!
-    PIDS+=("$L_PID")
-    wait_for "http://127.0.0.1:$L_PORT/-/healthy"
-    curl -sf -o /dev/null "http://127.0.0.1:$L_PORT/metrics"
-    read -r _ _ l_wall l_cpu l_mb < <(measure "http://127.0.0.1:$L_PORT/metrics" "$L_PID" "$SIM")
+    config "$SIM" "{ instance_ids_file: $IDS }" >"$WORK/ids-$N.yaml"
+    start_exporter "$WORK/ids-$N.yaml" "$WORK/ids-$N.log" warn 600
+    L_PID=$EXP_PID
+    L_URL="$EXP/metrics"
+    curl -sf -o /dev/null "$L_URL"
+    read -r _ _ l_wall l_cpu l_mb < <(measure "$L_URL" "$L_PID" "$SIM")
 
     printf '%-8d %6d | %9d %11s %11s | %7d %6d %9s %8s %7s | %9s %8s %7s\n' \
         "$N" $(( (N + 99) / 100 )) "$list_calls" "$refresh_ms" "$refresh_cpu" \
         "$d_status" "$d_list" "$d_wall" "$d_cpu" "$d_mb" "$l_wall" "$l_cpu" "$l_mb"
-    kill "$L_PID" "$SIM_PID" 2>/dev/null || true
-    wait "$L_PID" "$SIM_PID" 2>/dev/null || true
+    stop "$L_PID" "$SIM_PID"
 done

@@ -15,27 +15,8 @@ cd "$(dirname "$0")/.."
 SIZES=("${@:-1000 10000 100000}")
 read -r -a SIZES <<<"${SIZES[*]}"
 BAD=${BAD:-10}
-LATENCY_MS=${LATENCY_MS:-50}
 CONCURRENCY=${CONCURRENCY:-16}
-TARGET=${CARGO_TARGET_DIR:-target}
-BIN=${BIN:-$TARGET/release/huaweicloud-exporter}
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-WORK=$(mktemp -d)
-SIM_PID=""
-EXP_PID=""
-cleanup() {
-    [ -n "$EXP_PID" ] && kill "$EXP_PID" 2>/dev/null || true
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { # URL
-    for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "timed out waiting for $1" >&2; return 1
-}
+. benches/lib.sh
 calls() { curl -sf "$SIM/_sim/calls" | python3 -c 'import json,sys; print(json.load(sys.stdin)["koophone_batch_status"])'; }
 value() { # FILE METRIC-PREFIX: sum of the samples
     awk -v p="$2" 'index($0, p) == 1 { s += $NF } END { print s + 0 }' "$1"
@@ -54,34 +35,12 @@ scrape() { # LABEL
 
 printf '%-8s %-10s %6s %8s %9s %9s %8s\n' phones scrape calls wall_ms reported isolated success
 for N in "${SIZES[@]}"; do
-    SIM_PORT=$(free_port)
-    EXP_PORT=$(free_port)
     IDS="$WORK/ids-$N.txt"
-    "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --phones "$N" --latency "${LATENCY_MS}ms" \
-        --tick 0s --write-ids "$IDS" >"$WORK/sim-$N.log" 2>&1 &
-    SIM_PID=$!
-    SIM="http://127.0.0.1:$SIM_PORT"
-    wait_for "$SIM/_sim/faults"
-    for _ in $(seq 1 300); do
-        [ "$({ wc -l <"$IDS"; } 2>/dev/null || echo 0)" -ge "$N" ] && break
-        sleep 0.1
-    done
-    cat >"$WORK/config-$N.yaml" <<YAML
-timeout: 60s
-max_concurrency: $CONCURRENCY
-clouds:
-  - name: bench
-    region: ap-southeast-1
-    project_id: 0123456789abcdef0123456789abcdef
-    auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "$SIM", dcs: "$SIM", ddm: "$SIM", koophone: "$SIM" }
-    koophone: { instance_ids_file: $IDS }
-YAML
-    "$BIN" --config.file "$WORK/config-$N.yaml" --web.listen-address "127.0.0.1:$EXP_PORT" \
-        --log.level error >"$WORK/exporter-$N.log" 2>&1 &
-    EXP_PID=$!
-    URL="http://127.0.0.1:$EXP_PORT/metrics"
-    wait_for "http://127.0.0.1:$EXP_PORT/-/healthy"
+    start_sim "$N" "$IDS" "$WORK/sim-$N.log"
+    { printf 'timeout: 60s\nmax_concurrency: %s\n' "$CONCURRENCY"
+      bench_cloud "$SIM" "{ instance_ids_file: $IDS }"; } >"$WORK/config-$N.yaml"
+    start_exporter "$WORK/config-$N.yaml" "$WORK/exporter-$N.log" error
+    URL="$EXP/metrics"
     curl -sf -o /dev/null "$URL" # warm-up
     scrape healthy
     # BAD phones, one per batch, spread over the fleet (the 37th phone of every k-th batch).
@@ -93,8 +52,5 @@ YAML
     curl -sf -X PUT -o /dev/null -d "$FAULT" "$SIM/_sim/faults/koophone_batch_status"
     scrape first
     scrape next
-    kill "$EXP_PID" "$SIM_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    EXP_PID=""
-    SIM_PID=""
+    stop "$EXP_PID" "$SIM_PID"
 done

@@ -16,51 +16,15 @@ N=${1:-1000}
 LATENCY_MS=${LATENCY_MS:-20}
 JOB_DELAY=${JOB_DELAY:-2s}
 MAX_OFF=${MAX_OFF:-1000000}
-TARGET=${CARGO_TARGET_DIR:-target}
-BIN=${BIN:-$TARGET/release/huaweicloud-exporter}
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-WORK=$(mktemp -d)
-SIM_PID=""
-EXP_PID=""
-cleanup() {
-    [ -n "$EXP_PID" ] && kill "$EXP_PID" 2>/dev/null || true
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { # URL
-    for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "timed out waiting for $1" >&2; return 1
-}
+. benches/lib.sh
 
 printf '%-22s %6s %6s %6s %9s %7s %8s\n' budget probes ok_200 r_429 commands polls wall_s
 for BUDGET in default "$MAX_OFF"; do
-    SIM_PORT=$(free_port)
-    EXP_PORT=$(free_port)
     IDS="$WORK/ids.txt"
-    rm -f "$IDS"
-    "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --phones "$N" --latency "${LATENCY_MS}ms" \
-        --tick 0s --job-delay "$JOB_DELAY" --write-ids "$IDS" >"$WORK/sim.log" 2>&1 &
-    SIM_PID=$!
-    wait_for "http://127.0.0.1:$SIM_PORT/_sim/faults"
-    for _ in $(seq 1 300); do
-        [ "$({ wc -l <"$IDS"; } 2>/dev/null || echo 0)" -ge "$N" ] && break
-        sleep 0.1
-    done
-    BASE="http://127.0.0.1:$SIM_PORT"
+    start_sim "$N" "$IDS" "$WORK/sim.log" --job-delay "$JOB_DELAY"
     LIMIT=""
     [ "$BUDGET" = default ] || LIMIT="max_commands_per_minute: $BUDGET"
-    cat >"$WORK/config.yaml" <<YAML
-clouds:
-  - name: bench
-    region: ap-southeast-1
-    project_id: 0123456789abcdef0123456789abcdef
-    auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "$BASE", dcs: "$BASE", ddm: "$BASE", koophone: "$BASE" }
-    koophone: { instance_ids_file: $IDS }
+    { bench_cloud "$SIM" "{ instance_ids_file: $IDS }"; cat <<YAML; } >"$WORK/config.yaml"
 probes:
   boot:
     cloud: bench
@@ -69,16 +33,13 @@ probes:
     timeout: 30s
     $LIMIT
 YAML
-    "$BIN" --config.file "$WORK/config.yaml" --web.listen-address "127.0.0.1:$EXP_PORT" \
-        --log.level error >"$WORK/exporter.log" 2>&1 &
-    EXP_PID=$!
-    wait_for "http://127.0.0.1:$EXP_PORT/-/healthy"
-    read -r ok r429 wall < <(python3 - "$EXP_PORT" "$IDS" <<'PY'
+    start_exporter "$WORK/config.yaml" "$WORK/exporter.log" error
+    read -r ok r429 wall < <(python3 - "$EXP" "$IDS" <<'PY'
 import sys, time, urllib.request, urllib.error
 from concurrent.futures import ThreadPoolExecutor
-port, ids = sys.argv[1], [l.strip() for l in open(sys.argv[2]) if l.strip()]
+base, ids = sys.argv[1], [l.strip() for l in open(sys.argv[2]) if l.strip()]
 def probe(i):
-    url = f"http://127.0.0.1:{port}/probe?module=boot&target={i}"
+    url = f"{base}/probe?module=boot&target={i}"
     try:
         with urllib.request.urlopen(url, timeout=120) as r:
             r.read()
@@ -91,12 +52,9 @@ with ThreadPoolExecutor(max_workers=len(ids)) as pool:
 print(codes.count(200), codes.count(429), f"{time.monotonic() - start:.2f}")
 PY
 )
-    calls=$(curl -sf "$BASE/_sim/calls")
+    calls=$(curl -sf "$SIM/_sim/calls")
     commands=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["koophone_async_command"])' "$calls")
     polls=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["koophone_task"])' "$calls")
     printf '%-22s %6d %6d %6d %9d %7d %8s\n' "$BUDGET" "$N" "$ok" "$r429" "$commands" "$polls" "$wall"
-    kill "$EXP_PID" "$SIM_PID" 2>/dev/null || true
-    wait "$EXP_PID" "$SIM_PID" 2>/dev/null || true
-    EXP_PID=""
-    SIM_PID=""
+    stop "$EXP_PID" "$SIM_PID"
 done

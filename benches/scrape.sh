@@ -16,63 +16,19 @@ cd "$(dirname "$0")/.."
 SCRAPES_FIXED=${SCRAPES:-}
 SIZES=("${@:-1000 10000 100000}")
 read -r -a SIZES <<<"${SIZES[*]}"
-LATENCY_MS=${LATENCY_MS:-50}
 CONCURRENCY=${CONCURRENCY:-16}
-TARGET=${CARGO_TARGET_DIR:-target}
-BIN=${BIN:-$TARGET/release/huaweicloud-exporter}
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-CLK_TCK=$(getconf CLK_TCK)
-WORK=$(mktemp -d)
-SIM_PID=""
-EXP_PID=""
-cleanup() {
-    [ -n "$EXP_PID" ] && kill "$EXP_PID" 2>/dev/null || true
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { # URL
-    for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "timed out waiting for $1" >&2; return 1
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+. benches/lib.sh
 
 printf '%-8s %6s %9s %9s %9s %7s %8s %10s %9s %10s %8s %9s %9s %10s %9s\n' \
     phones calls bound_ms wall_ms max_ms ratio call_ms call_ratio cpu_ms cpu_us/ph hwm_MB bytes gz_B gz_wall_ms gz_cpu_ms
 for N in "${SIZES[@]}"; do
     SCRAPES=${SCRAPES_FIXED:-$(( 200000 / N < 10 ? 10 : (200000 / N > 100 ? 100 : 200000 / N) ))}
-    SIM_PORT=$(free_port)
-    EXP_PORT=$(free_port)
     IDS="$WORK/ids-$N.txt"
-    "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --phones "$N" --latency "${LATENCY_MS}ms" \
-        --tick 0s --write-ids "$IDS" >"$WORK/sim-$N.log" 2>&1 &
-    SIM_PID=$!
-    wait_for "http://127.0.0.1:$SIM_PORT/_sim/faults"
-    for _ in $(seq 1 300); do
-        [ "$({ wc -l <"$IDS"; } 2>/dev/null || echo 0)" -ge "$N" ] && break
-        sleep 0.1
-    done
-    BASE="http://127.0.0.1:$SIM_PORT"
-    cat >"$WORK/config-$N.yaml" <<YAML
-timeout: 60s
-max_concurrency: $CONCURRENCY
-clouds:
-  - name: bench
-    region: ap-southeast-1
-    project_id: 0123456789abcdef0123456789abcdef
-    auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "$BASE", dcs: "$BASE", ddm: "$BASE", koophone: "$BASE" }
-    koophone: { instance_ids_file: $IDS }
-YAML
-    "$BIN" --config.file "$WORK/config-$N.yaml" --web.listen-address "127.0.0.1:$EXP_PORT" \
-        --log.level warn >"$WORK/exporter-$N.log" 2>&1 &
-    EXP_PID=$!
-    URL="http://127.0.0.1:$EXP_PORT/metrics"
-    wait_for "http://127.0.0.1:$EXP_PORT/-/healthy"
+    start_sim "$N" "$IDS" "$WORK/sim-$N.log"
+    { printf 'timeout: 60s\nmax_concurrency: %s\n' "$CONCURRENCY"
+      bench_cloud "$SIM" "{ instance_ids_file: $IDS }"; } >"$WORK/config-$N.yaml"
+    start_exporter "$WORK/config-$N.yaml" "$WORK/exporter-$N.log" warn
+    URL="$EXP/metrics"
     # Warm-up: connection pool filled, phone list read, allocator grown.
     curl -sf -o "$WORK/out-$N.txt" "$URL"
     if ! grep -q '^huaweicloud_scrape_collector_success{cloud="bench",collector="koophone"} 1' "$WORK/out-$N.txt"; then
@@ -123,8 +79,5 @@ YAML
                 (callms > 0 ? wall / (waves * callms) : 0), cpu, cpu * 1000 / n,
                 hwm / 1024, bytes, gz, gzwall, gzcpu
         }'
-    kill "$EXP_PID" "$SIM_PID" 2>/dev/null || true
-    wait "$EXP_PID" "$SIM_PID" 2>/dev/null || true
-    EXP_PID=""
-    SIM_PID=""
+    stop "$EXP_PID" "$SIM_PID"
 done
