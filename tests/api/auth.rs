@@ -197,14 +197,7 @@ async fn many_callers_needing_a_token_at_once_make_one_iam_request() {
         config: TWO_CLOUDS.into(),
     })
     .await;
-    let exporter = app.state.exporter();
-    let provider = exporter
-        .cloud("pw")
-        .unwrap()
-        .client
-        .token_provider()
-        .unwrap()
-        .clone();
+    let provider = app.token_provider("pw");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let calls = (0..32).map(|_| {
         let p = provider.clone();
@@ -242,15 +235,7 @@ async fn a_token_is_refreshed_before_it_expires() {
     // Past 90% of the token's life, but before it ends: the exporter must not wait for a 401.
     tokio::time::sleep(Duration::from_millis(1900)).await;
     // As if the token had been fetched 30 s ago: IAM is asked at most once per 30 s.
-    let provider = app
-        .state
-        .exporter()
-        .cloud("pw")
-        .unwrap()
-        .client
-        .token_provider()
-        .unwrap()
-        .clone();
+    let provider = app.token_provider("pw");
     provider.backdate(Duration::from_secs(30)).await;
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 1.0);

@@ -289,6 +289,18 @@ pub async fn spawn_app_with_sim(sim: SimHandle, config: &str) -> TestApp {
 }
 
 impl TestApp {
+    /// The IAM token provider of `cloud` (a cloud with password or token auth).
+    pub fn token_provider(
+        &self,
+        cloud: &str,
+    ) -> std::sync::Arc<huaweicloud_exporter::transport::auth::token::TokenProvider> {
+        self.state
+            .exporter()
+            .cloud(cloud)
+            .and_then(|c| c.client.token_provider().cloned())
+            .expect("a cloud with IAM token auth")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

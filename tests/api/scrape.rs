@@ -272,15 +272,7 @@ async fn an_expired_token_is_renewed_and_the_call_retried_in_the_same_scrape() {
     let app = two_clouds(30).await;
     app.scrape().await;
     // As if the token had been fetched 30 s ago: IAM is asked at most once per 30 s.
-    let provider = app
-        .state
-        .exporter()
-        .cloud("pw")
-        .unwrap()
-        .client
-        .token_provider()
-        .unwrap()
-        .clone();
+    let provider = app.token_provider("pw");
     provider.backdate(Duration::from_secs(30)).await;
     app.sim.expire_tokens();
     let m = app.scrape().await;

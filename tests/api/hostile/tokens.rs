@@ -40,15 +40,7 @@ async fn a_refusing_upstream_costs_at_most_one_iam_request_per_30_s() {
         "no new token within 30 s of the last request"
     );
     // Once 30 s have gone by, a refused token is replaced.
-    let provider = app
-        .state
-        .exporter()
-        .cloud("c")
-        .unwrap()
-        .client
-        .token_provider()
-        .unwrap()
-        .clone();
+    let provider = app.token_provider("c");
     provider.backdate(Duration::from_secs(30)).await;
     app.scrape().await;
     assert_eq!(app.sim.calls(Endpoint::IamToken), 2);
