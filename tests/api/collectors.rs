@@ -5,16 +5,7 @@ use huaweicloud_exporter::sim::{Endpoint, FaultKind};
 use crate::helpers::*;
 
 fn cloud_with(extra: &str) -> String {
-    format!(
-        r#"
-clouds:
-  - name: c
-    region: ap-southeast-1
-    project_id: {{project}}
-    auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
-{extra}"#
-    )
+    token_cloud("c", extra)
 }
 
 #[tokio::test]

@@ -9,17 +9,7 @@ use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig};
 use crate::helpers::*;
 
 fn config(dcs: &str) -> String {
-    format!(
-        r#"
-clouds:
-  - name: c
-    region: ap-southeast-1
-    project_id: {{project}}
-    auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
-    dcs: {dcs}
-"#
-    )
+    token_cloud("c", &format!("    dcs: {dcs}\n"))
 }
 
 /// The fleet's instances, as the simulator lists them to a direct caller: id → status.

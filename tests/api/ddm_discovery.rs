@@ -10,17 +10,7 @@ use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig, SimDdmInstance};
 use crate::helpers::*;
 
 fn config(ddm: &str) -> String {
-    format!(
-        r#"
-clouds:
-  - name: c
-    region: ap-southeast-1
-    project_id: {{project}}
-    auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
-    ddm: {ddm}
-"#
-    )
+    token_cloud("c", &format!("    ddm: {ddm}\n"))
 }
 
 const FAST: &str = "{ discovery: { refresh_interval: 1s }, cache_ttl: 0s }";

@@ -367,6 +367,21 @@ pub async fn statuses(sim: &SimHandle, ids: &[String]) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// The `clouds:` list of one cloud `name` with a static token and every endpoint on the
+/// simulator (`{project}` and `{base}` are filled in by `spawn_app`), then `sections`: its
+/// service sections, as YAML lines indented under the cloud.
+pub fn token_cloud(name: &str, sections: &str) -> String {
+    format!(
+        r#"clouds:
+  - name: {name}
+    region: ap-southeast-1
+    project_id: {{project}}
+    auth: {{ token: {{ value: demo-static-token }} }}
+    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
+{sections}"#
+    )
+}
+
 /// One password cloud with every collector, and a probe module (the fault suites' cloud).
 pub const ONE_CLOUD: &str = r#"
 timeout: 5s

@@ -14,22 +14,12 @@ use std::time::Duration;
 use huaweicloud_exporter::sim::SimHandle;
 use serde_json::Value;
 
-use crate::helpers::{Exposition, TestApp};
+use crate::helpers::{token_cloud, Exposition, TestApp};
 
 /// One cloud, KooPhone discovered with `discovery` (a YAML flow mapping body).
 fn config(discovery: &str) -> String {
-    format!(
-        r#"
-timeout: 5s
-clouds:
-  - name: pw
-    region: ap-southeast-1
-    project_id: {{project}}
-    auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
-    koophone: {{ discovery: {{ {discovery} }} }}
-"#
-    )
+    let koophone = format!("    koophone: {{ discovery: {{ {discovery} }} }}\n");
+    format!("timeout: 5s\n{}", token_cloud("pw", &koophone))
 }
 
 /// Phone ids of `metric` in `m`, for cloud `pw`.

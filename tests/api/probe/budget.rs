@@ -16,16 +16,9 @@ async fn budget_app(min_interval: &str, per_minute: u32) -> TestApp {
             job_delay: Duration::from_millis(100),
             ..frozen_sim(120)
         },
-        config: format!(
-            r#"
-clouds:
-  - name: pw
-    region: ap-southeast-1
-    project_id: {{project}}
-    auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
-    koophone: {{ instance_ids: [{{phones}}] }}
-probes:
+        config: token_cloud("pw", "    koophone: { instance_ids: [{phones}] }\n")
+            + &format!(
+                r#"probes:
   any:
     cloud: pw
     command: echo hello
@@ -33,7 +26,7 @@ probes:
     min_interval: {min_interval}
     max_commands_per_minute: {per_minute}
 "#
-        ),
+            ),
     })
     .await
 }
