@@ -22,7 +22,6 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 
 use crate::config::Config;
-pub use crate::deadline::{deadline_for, TIMEOUT_OFFSET};
 use crate::metrics::{Families, SelfMetrics};
 use crate::services::{Fleet, SERVICES};
 use crate::sync::{lock, spawn_flight};

@@ -49,7 +49,7 @@ use crate::metrics::Families;
 use crate::sync::{lock, spawn_flight, Flight};
 use crate::transport::{ApiError, ErrorKind};
 
-pub use crate::config::{DEFAULT_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL};
+use crate::config::MIN_REFRESH_INTERVAL;
 
 /// The inventory of one cloud × service. Cheap to clone (one `Arc`).
 pub struct Inventory<T> {

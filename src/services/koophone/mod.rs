@@ -149,13 +149,13 @@ impl Prober for Koophone {
             debug,
         } = request;
         async move {
+            let state = probe::state::of(fleet)?;
             if debug {
-                let state = probe::state::of(fleet)?;
                 probe::debug::serve(fleet, &state.debug, &state.probes, params, timeout_header)
                     .await
                     .map(ProbeAnswer::Debug)
             } else {
-                probe::serve(fleet, params, timeout_header)
+                probe::serve(fleet, &state.probes, params, timeout_header)
                     .await
                     .map(ProbeAnswer::Exposition)
             }

@@ -66,13 +66,13 @@ use target::{budget_spent, resolve};
 /// one-line reason, or 429 when the module's command budget is spent).
 pub async fn serve(
     fleet: &Fleet,
+    runs: &ProbeRuns,
     params: &[(String, String)],
     timeout_header: Option<&str>,
 ) -> Result<Vec<u8>, Refusal> {
     let req = resolve(fleet, params, timeout_header).await?;
     let (name, target, module) = (req.name, req.target, req.module);
-    let answer = state::of(fleet)?
-        .probes
+    let answer = runs
         .probe(name, module, target, req.client, req.ids, req.budget)
         .await;
     let source = match &answer {
