@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::debug_log::Answered;
 use crate::metrics::SelfMetrics;
-use crate::transport::budget::Budgets;
+use crate::transport::budget::{Budgets, MIN_TIME_TO_FINISH};
 use crate::transport::error::classify;
 use crate::transport::request::{Operation, Reply, Request};
 use crate::transport::url::new_request_id;
@@ -80,7 +80,6 @@ impl Transport {
     ) -> Result<Reply, ApiError> {
         let started = std::time::Instant::now();
         let result = async {
-            self.take_budget(req.op)?;
             let sent_id = request_id_to_send(req);
             let builder = self.prepare(req, url, headers, sent_id.as_deref());
             self.exchange(req.op, builder, sent_id, deadline).await
@@ -101,8 +100,8 @@ impl Transport {
         result
     }
 
-    /// Takes one call from `op`'s budget, if it has one; a call the budget refuses is not sent
-    /// (and not counted).
+    /// Takes one call from `op`'s budget, if it has one, as the call goes out (a connection slot
+    /// held, time left to finish); a call the budget refuses is not sent (and not counted).
     fn take_budget(&self, op: &Operation) -> Result<(), ApiError> {
         let Some(budget) = op.budget else {
             return Ok(());
@@ -178,6 +177,20 @@ impl Transport {
         };
         let started = std::time::Instant::now();
         let remaining = deadline.saturating_duration_since(Instant::now());
+        if op.budget.is_some() && remaining < MIN_TIME_TO_FINISH {
+            // Not sent, so not charged (or counted): a caller with no time left cannot spend
+            // the budget every caller of the cloud shares.
+            return Err(ApiError::new(
+                ErrorKind::Timeout,
+                op.name,
+                format!(
+                    "call not sent: {:.3}s of the deadline left, and a call on the {} budget goes only with at least {}ms",
+                    remaining.as_secs_f64(),
+                    op.service,
+                    MIN_TIME_TO_FINISH.as_millis()
+                ),
+            ));
+        }
         if remaining.is_zero() {
             return Err(self.count(
                 op,
@@ -188,6 +201,8 @@ impl Transport {
                 ),
             ));
         }
+        // Charged here, the last step before the call goes out.
+        self.take_budget(op)?;
         let builder = builder.timeout(remaining);
         let result = tokio::time::timeout_at(deadline, async {
             let resp = builder.send().await?;
