@@ -202,3 +202,17 @@ async fn short_probe_timeouts_cannot_spend_the_command_budget() {
     let (status, _, text) = get(&app, &format!("module=any&target={}", ids[1]), None).await;
     assert_eq!(status, 200, "{text}");
 }
+
+#[tokio::test]
+async fn a_tiny_header_debug_probe_sends_no_command() {
+    let app = budget_app("60s", 3).await;
+    let id = &app.sim.phone_ids()[0];
+    let q = format!("module=any&target={id}&debug=true");
+
+    let (status, _, text) = get(&app, &q, Some("0.001")).await;
+
+    assert_eq!(status, 200, "{text}");
+    assert!(text.starts_with("No command sent"), "{text}");
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 0);
+    assert_eq!(commands_total(&app, "any", "too_short").await, 1.0);
+}
