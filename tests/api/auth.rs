@@ -70,7 +70,8 @@ async fn a_wrong_secret_key_is_refused_as_unauthorized() {
     // Five bad signatures in a row lock an AK/SK: a refused one is never retried.
     app.scrape().await;
     assert_eq!(
-        app.sim.calls(huaweicloud_exporter::sim::Endpoint::DcsStatus),
+        app.sim
+            .calls(huaweicloud_exporter::sim::Endpoint::DcsStatus),
         2,
         "one call per scrape"
     );

@@ -144,7 +144,34 @@ impl ProbeRuns {
     /// module's `timeout`, whatever `budget` says, and finishes and is kept even when this
     /// request stops waiting at its own deadline, so a short caller's command serves the next
     /// caller instead of being thrown away.
+    ///
+    /// A run joined that failed was started by an earlier caller, perhaps before a fault
+    /// cleared: while this caller has time to poll, it asks once more (served as any probe).
     pub async fn probe(
+        &self,
+        name: &str,
+        module: &ProbeModule,
+        target: &str,
+        client: Arc<CloudClient>,
+        ids: Vec<String>,
+        budget: Duration,
+    ) -> Result<(Arc<ProbeResult>, Served), Duration> {
+        let deadline = Instant::now() + budget;
+        let first = self
+            .probe_once(name, module, target, client.clone(), ids.clone(), budget)
+            .await?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if first.1 != Served::Shared || first.0.success() || left <= FINAL_POLL_MARGIN {
+            return Ok(first);
+        }
+        Ok(self
+            .probe_once(name, module, target, client, ids, left)
+            .await
+            .unwrap_or(first))
+    }
+
+    /// One answer to a probe (see [`probe`](Self::probe)).
+    async fn probe_once(
         &self,
         name: &str,
         module: &ProbeModule,
