@@ -355,3 +355,74 @@ fn describe_reqwest(err: &reqwest::Error) -> String {
     truncate(&mut msg, 300);
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use reqwest::Method;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::transport::budget::Budget;
+
+    static BUDGETED: Operation = Operation {
+        service: "budgeted",
+        name: "budgeted_read",
+        idempotent: true,
+        sends_request_id: false,
+        budget: Some(Budget {
+            calls: 60,
+            per: Duration::from_secs(60),
+        }),
+    };
+
+    #[tokio::test]
+    async fn a_budgeted_call_without_time_to_finish_is_not_sent_nor_charged() {
+        // A peer that answers `{}` and counts the connections it was sent.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                        .await;
+                });
+            }
+        });
+        let transport = Transport::new("c", 4, SelfMetrics::new().unwrap()).unwrap();
+        let req = Request {
+            op: &BUDGETED,
+            method: Method::GET,
+            base: base.clone(),
+            path: "/x".into(),
+            query: Vec::new(),
+            body: None,
+        };
+        let url = format!("{base}/x");
+        let short = Instant::now() + MIN_TIME_TO_FINISH / 2;
+
+        let refused = transport
+            .execute(&req, &url, HeaderMap::new(), short)
+            .await
+            .unwrap_err();
+
+        assert_eq!(refused.kind, ErrorKind::Timeout);
+        assert_eq!(transport.budget_available(&BUDGETED), Some(60));
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
+        let sent = Instant::now() + Duration::from_secs(5);
+        let reply = transport
+            .execute(&req, &url, HeaderMap::new(), sent)
+            .await
+            .unwrap();
+        assert_eq!(&reply.body[..], b"{}");
+        assert_eq!(transport.budget_available(&BUDGETED), Some(59));
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+}
