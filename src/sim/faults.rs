@@ -200,10 +200,14 @@ pub enum FaultKind {
     /// inside HTTP 200.
     #[serde(rename = "released_ids_in_200")]
     ReleasedIdsIn200,
+    /// IAM: the token it issues is revoked at once, at any age (a password rotation or a policy
+    /// change racing the request): every service refuses it with 401 `APIGW.0301`. With
+    /// `times`, only that many tokens are; the next one is good.
+    RevokedTokenIssued,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 32] = [
+    pub const ALL: [FaultKind; 33] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -236,6 +240,7 @@ impl FaultKind {
         FaultKind::ForbiddenIds,
         FaultKind::ReleasedIds,
         FaultKind::ReleasedIdsIn200,
+        FaultKind::RevokedTokenIssued,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -272,6 +277,7 @@ impl FaultKind {
             FaultKind::ForbiddenIds => "forbidden_ids",
             FaultKind::ReleasedIds => "released_ids",
             FaultKind::ReleasedIdsIn200 => "released_ids_in_200",
+            FaultKind::RevokedTokenIssued => "revoked_token_issued",
         }
     }
 }

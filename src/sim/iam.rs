@@ -150,6 +150,9 @@ fn issue(sim: &SimState, body: &[u8], fault: Option<FaultKind>) -> SimReply {
         );
     }
     let token = sim.tokens.issue();
+    if fault == Some(FaultKind::RevokedTokenIssued) {
+        sim.tokens.revoke(&token);
+    }
     let issued = SystemTime::now();
     let expires = if fault == Some(FaultKind::ExpiredTokenIssued) {
         // The token itself is live; only the expiry it is reported with is nonsense.

@@ -69,6 +69,13 @@ impl TokenStore {
         }
     }
 
+    /// `token` stops working now.
+    pub(crate) fn revoke(&self, token: &str) {
+        if let Some(until) = lock(&self.expiry).get_mut(token) {
+            *until = (*until).min(Instant::now());
+        }
+    }
+
     /// Every issued token stops working now.
     pub(crate) fn revoke_all(&self) {
         let now = Instant::now();

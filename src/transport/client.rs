@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::config::{AuthConfig, CloudConfig, Endpoints};
 use crate::metrics::SelfMetrics;
 use crate::transport::auth::sign_request;
-use crate::transport::auth::token::TokenProvider;
+use crate::transport::auth::token::{whole_seconds, TokenProvider};
 use crate::transport::body::BodyError;
 use crate::transport::http::Transport;
 use crate::transport::request::{Operation, Reply, Request};
@@ -141,7 +141,7 @@ impl CloudClient {
     /// Sends `req` with auth (the answer is not yet counted: see [`call`](Self::call)),
     /// retrying idempotent reads on 5xx/429/transport errors with jittered exponential backoff
     /// (honouring `Retry-After`) while the deadline allows, and retrying once with a new token
-    /// after a 401 `APIG(W).0301`.
+    /// after a 401 `APIG(W).0301` (token auth only).
     pub async fn send(&self, req: &Request, deadline: Instant) -> Result<Reply, ApiError> {
         let url = build_url(&req.base, &req.path, &req.query);
         let mut attempt = 0u32;
@@ -154,6 +154,10 @@ impl CloudClient {
                 Ok(reply) => return Ok(reply),
                 Err(e) => e,
             };
+            // A refused token is replaced and the call retried once with the replacement, at
+            // once unless the token provider holds back (a refused young replacement: see
+            // `TokenProvider::refuse`). Never for a signature: five bad ones in a row lock
+            // the AK/SK for five minutes, and a retry would sign with the same key.
             if err.is_bad_credentials() && !renewed_token {
                 if let (Auth::Token(p), Some(g)) = (&self.auth, generation) {
                     if p.can_renew() {
@@ -161,11 +165,17 @@ impl CloudClient {
                         let wait = p.refuse(g).await;
                         let request_id = err.request_id.as_deref().unwrap_or("-");
                         if wait.is_zero() {
-                            tracing::info!(cloud = %self.cloud, request_id, error = %err, "token refused; fetching a new one and retrying once");
-                        } else {
-                            tracing::warn!(cloud = %self.cloud, request_id, error = %err, next_iam_request_in_s = wait.as_secs(), "token refused, but IAM was asked less than 30 s ago; retrying once with the same token");
+                            tracing::info!(cloud = %self.cloud, request_id, error = %err, "token refused; replacing it and retrying once");
+                            continue;
                         }
-                        continue;
+                        let secs = whole_seconds(wait);
+                        tracing::warn!(cloud = %self.cloud, request_id, error = %err, retry_in_s = secs, "token refused; not asking IAM for a replacement for another {secs}s (a replacement issued less than 30 s ago was refused too, or token requests are failing)");
+                        let mut err = err;
+                        err.message = format!(
+                            "{} (not asking IAM for a replacement for another {secs}s: a replacement issued less than 30 s ago was refused too, or token requests are failing)",
+                            err.message
+                        );
+                        return Err(err);
                     }
                 }
             }

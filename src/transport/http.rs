@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::debug_log::Answered;
 use crate::metrics::SelfMetrics;
-use crate::transport::budget::Budgets;
+use crate::transport::budget::{Budgets, MIN_TIME_TO_FINISH};
 use crate::transport::error::classify;
 use crate::transport::request::{Operation, Reply, Request};
 use crate::transport::url::new_request_id;
@@ -80,7 +80,6 @@ impl Transport {
     ) -> Result<Reply, ApiError> {
         let started = std::time::Instant::now();
         let result = async {
-            self.take_budget(req.op)?;
             let sent_id = request_id_to_send(req);
             let builder = self.prepare(req, url, headers, sent_id.as_deref());
             self.exchange(req.op, builder, sent_id, deadline).await
@@ -101,8 +100,8 @@ impl Transport {
         result
     }
 
-    /// Takes one call from `op`'s budget, if it has one; a call the budget refuses is not sent
-    /// (and not counted).
+    /// Takes one call from `op`'s budget, if it has one, as the call goes out (a connection slot
+    /// held, time left to finish); a call the budget refuses is not sent (and not counted).
     fn take_budget(&self, op: &Operation) -> Result<(), ApiError> {
         let Some(budget) = op.budget else {
             return Ok(());
@@ -178,6 +177,20 @@ impl Transport {
         };
         let started = std::time::Instant::now();
         let remaining = deadline.saturating_duration_since(Instant::now());
+        if op.budget.is_some() && remaining < MIN_TIME_TO_FINISH {
+            // Not sent, so not charged (or counted): a caller with no time left cannot spend
+            // the budget every caller of the cloud shares.
+            return Err(ApiError::new(
+                ErrorKind::Timeout,
+                op.name,
+                format!(
+                    "call not sent: {:.3}s of the deadline left, and a call on the {} budget goes only with at least {}ms",
+                    remaining.as_secs_f64(),
+                    op.service,
+                    MIN_TIME_TO_FINISH.as_millis()
+                ),
+            ));
+        }
         if remaining.is_zero() {
             return Err(self.count(
                 op,
@@ -188,6 +201,8 @@ impl Transport {
                 ),
             ));
         }
+        // Charged here, the last step before the call goes out.
+        self.take_budget(op)?;
         let builder = builder.timeout(remaining);
         let result = tokio::time::timeout_at(deadline, async {
             let resp = builder.send().await?;
@@ -339,4 +354,75 @@ fn describe_reqwest(err: &reqwest::Error) -> String {
     // reqwest puts the URL in its message; URLs carry no secrets here, but keep lines short.
     truncate(&mut msg, 300);
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use reqwest::Method;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::transport::budget::Budget;
+
+    static BUDGETED: Operation = Operation {
+        service: "budgeted",
+        name: "budgeted_read",
+        idempotent: true,
+        sends_request_id: false,
+        budget: Some(Budget {
+            calls: 60,
+            per: Duration::from_secs(60),
+        }),
+    };
+
+    #[tokio::test]
+    async fn a_budgeted_call_without_time_to_finish_is_not_sent_nor_charged() {
+        // A peer that answers `{}` and counts the connections it was sent.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                        .await;
+                });
+            }
+        });
+        let transport = Transport::new("c", 4, SelfMetrics::new().unwrap()).unwrap();
+        let req = Request {
+            op: &BUDGETED,
+            method: Method::GET,
+            base: base.clone(),
+            path: "/x".into(),
+            query: Vec::new(),
+            body: None,
+        };
+        let url = format!("{base}/x");
+        let short = Instant::now() + MIN_TIME_TO_FINISH / 2;
+
+        let refused = transport
+            .execute(&req, &url, HeaderMap::new(), short)
+            .await
+            .unwrap_err();
+
+        assert_eq!(refused.kind, ErrorKind::Timeout);
+        assert_eq!(transport.budget_available(&BUDGETED), Some(60));
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
+        let sent = Instant::now() + Duration::from_secs(5);
+        let reply = transport
+            .execute(&req, &url, HeaderMap::new(), sent)
+            .await
+            .unwrap();
+        assert_eq!(&reply.body[..], b"{}");
+        assert_eq!(transport.budget_available(&BUDGETED), Some(59));
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
 }

@@ -6,8 +6,10 @@
 //! Boundaries held here for every service: redirects are never followed (a 3xx is
 //! [`ErrorKind::Redirect`], and the log names only the `Location` host), so credentials go
 //! only to the configured endpoint; a service with a documented [`Budget`] has one sliding
-//! window per cloud that every call (retries included) draws on; [`drop_duplicates`] is the
-//! one rule for repeated rows of a list.
+//! window per cloud that every call (retries included) draws on, charged only for a call sent
+//! with time to finish (the rule of every budget is in `budget`'s module doc, with [`RunOn`]
+//! for budgeted work that outlives its caller); [`drop_duplicates`] is the one rule for
+//! repeated rows of a list.
 //!
 //! Files, lowest first (each imports only from those before it, never through this file):
 //! `budget`, `request` (what a call is), `url`, `body` (decoding), `error` (classifying an
@@ -27,7 +29,7 @@ mod url;
 
 pub use crate::upstream::{ApiError, ErrorKind};
 pub use body::{decode_json, BodyError};
-pub use budget::{Budget, BudgetWindow};
+pub use budget::{Budget, BudgetWindow, RunOn, Started, MIN_TIME_TO_FINISH};
 pub use client::CloudClient;
 pub use dedup::drop_duplicates;
 pub use error::location_host;

@@ -67,6 +67,14 @@ async fn a_wrong_secret_key_is_refused_as_unauthorized() {
     let m = app.scrape().await;
     assert_eq!(m.success("signed", "dcs"), 0.0);
     assert_eq!(m.success("signed", "dcs_instances"), 0.0);
+    // Five bad signatures in a row lock an AK/SK: a refused one is never retried.
+    app.scrape().await;
+    assert_eq!(
+        app.sim
+            .calls(huaweicloud_exporter::sim::Endpoint::DcsStatus),
+        2,
+        "one call per scrape"
+    );
     assert!(
         m.value(
             "huaweicloud_api_requests_total",

@@ -65,6 +65,7 @@ impl Service for Ddm {
             collector: kept.unwrap_or_else(|| Arc::new(DdmCollector::new(cfg.clone(), cx.client))),
             cfg,
             client: cx.client.clone(),
+            own: cx.config.timeout,
         }))
     }
 }
@@ -79,13 +80,19 @@ struct DdmRuntime {
     collector: Arc<DdmCollector>,
     /// The cloud's client.
     client: Arc<CloudClient>,
+    /// The time a restore read is given, whatever the scrape's deadline: the configured
+    /// `timeout` (a read a short scrape abandons fills the cache for the next).
+    own: std::time::Duration,
 }
 
 impl Runtime for DdmRuntime {
     fn collect<'a>(&'a self, deadline: Instant) -> Vec<Job<'a>> {
         vec![Job {
             collector: COLLECTOR,
-            run: self.collector.collect(&self.client, deadline).boxed(),
+            run: self
+                .collector
+                .collect(&self.client, deadline, self.own)
+                .boxed(),
         }]
     }
 

@@ -7,7 +7,11 @@
 //! that has not ended after [`MAX_PAGES`] pages fails. Every DDM call of a cloud draws on one
 //! budget of 60 per minute ([`crate::services::ddm::api::DDM_BUDGET`], held by the cloud's client); a
 //! call the budget refuses fails the instance, which is then served from its last answer if
-//! there is one (its age shows how old), else fails the collector.
+//! there is one (its age shows how old), else fails the collector. Each restore read follows the
+//! rule of every budget (`crate::transport`'s `budget` module doc): it runs on its own task
+//! under the collector's own deadline (the configured `timeout`), one at a time per instance, and
+//! fills the cache even when the scrape that started it stopped waiting (a short
+//! `X-Prometheus-Scrape-Timeout-Seconds`): that scrape fails with a timeout, the next is served.
 //!
 //! Rows are deduplicated by `instance_id` (the first wins, one log line with the request id),
 //! and `huaweicloud_ddm_restorable_instances` is the number of distinct targets listed — the
@@ -26,7 +30,9 @@ use super::config::DdmConfig;
 use crate::metrics::Families;
 use crate::services::ddm::api::{RestoreTarget, MAX_LIMIT};
 use crate::services::ddm::inventory::DdmDiscovery;
-use crate::transport::{drop_duplicates, ApiError, CloudClient, ErrorKind};
+use crate::transport::{
+    drop_duplicates, ApiError, CloudClient, ErrorKind, RunOn, Started, MIN_TIME_TO_FINISH,
+};
 
 /// Restore targets per DDM instance.
 pub const RESTORABLE: &str = "huaweicloud_ddm_restorable_instances";
@@ -49,10 +55,16 @@ pub struct Answer {
     pub targets: Vec<RestoreTarget>,
 }
 
+/// The answers kept, by instance id, with when each was read.
+type Cache = Arc<Mutex<HashMap<String, (Instant, Arc<Answer>)>>>;
+
 /// The DDM collector of one cloud, with its cache and, without `instance_ids`, its discovery.
 pub struct DdmCollector {
     cfg: DdmConfig,
-    cache: Mutex<HashMap<String, (Instant, Arc<Answer>)>>,
+    /// Filled by the restore reads themselves, so a read outliving its scrape still counts.
+    cache: Cache,
+    /// The restore reads in flight, one per instance.
+    reads: RunOn<String, Result<Arc<Answer>, ApiError>>,
     /// The discovered inventory, when the section lists no ids.
     discovery: Option<Arc<DdmDiscovery>>,
 }
@@ -73,7 +85,8 @@ impl DdmCollector {
             .map(|d| Arc::new(DdmDiscovery::new(d, client.clone())));
         DdmCollector {
             cfg,
-            cache: Mutex::new(HashMap::new()),
+            cache: Arc::new(Mutex::new(HashMap::new())),
+            reads: RunOn::default(),
             discovery,
         }
     }
@@ -90,11 +103,13 @@ impl DdmCollector {
     /// this scrape (counted in [`PENDING`] when discovered; a listed id with none fails the
     /// collector, as a refused call always did). A discovered instance that DDM no longer
     /// knows (404, released since the last listing) is left out; any other failed refresh
-    /// fails the collector, and so do more series than `max_series`.
+    /// fails the collector, and so do more series than `max_series`. A read runs under `own`
+    /// (the collector's configured timeout) from its start, whatever `deadline` says.
     pub async fn collect(
         &self,
         client: &Arc<CloudClient>,
         deadline: Instant,
+        own: Duration,
     ) -> Result<Families, ApiError> {
         let ids: Vec<String> = match &self.discovery {
             None => self.cfg.instance_ids.clone(),
@@ -134,10 +149,16 @@ impl DdmCollector {
                 (id.clone(), pages)
             })
             .collect();
-        let client_ref: &CloudClient = client;
-        let fetched: Vec<(String, Result<Option<Answer>, ApiError>)> = futures::stream::iter(
+        let read = Read {
+            client,
+            reserve,
+            discovered,
+            deadline,
+            own,
+        };
+        let fetched: Vec<(String, ReadResult)> = futures::stream::iter(
             jobs.into_iter()
-                .map(|(id, pages)| read_one(client_ref, id, pages, reserve, discovered, deadline)),
+                .map(|(id, pages)| self.read_one(&read, id, pages)),
         )
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
@@ -149,10 +170,9 @@ impl DdmCollector {
             let mut cache = self.cache.lock().await;
             for (id, r) in fetched {
                 match r {
+                    // The read put it in the cache (kept even when cache_ttl is 0: it is what a
+                    // refused call serves).
                     Ok(Some(a)) => {
-                        let a = Arc::new(a);
-                        // Kept even when cache_ttl is 0: it is what a refused call serves.
-                        cache.insert(id.clone(), (Instant::now(), a.clone()));
                         fresh.insert(id, a);
                     }
                     Ok(None) => deferred += 1,
@@ -220,36 +240,94 @@ impl DdmCollector {
     }
 }
 
-/// One instance's restore read when the budget has room for its pages beyond `reserve`:
-/// `Ok(None)` when it has none (or refused it on the way).
-async fn read_one(
-    client: &CloudClient,
-    id: String,
-    pages: usize,
+/// One instance's read: its answer, `None` when the budget had no room for it, or why it failed.
+type ReadResult = Result<Option<Arc<Answer>>, ApiError>;
+
+/// What the restore reads of one scrape share.
+struct Read<'a> {
+    /// The cloud's client (each read holds a clone on its task).
+    client: &'a Arc<CloudClient>,
+    /// Pages the next discovery refresh needs, left in the budget.
     reserve: usize,
+    /// Whether the instances were discovered (a 404 means released).
     discovered: bool,
+    /// The scrape's deadline: how long it waits for a read.
     deadline: Instant,
-) -> (String, Result<Option<Answer>, ApiError>) {
-    let room = client
-        .budget_available(&crate::services::ddm::api::RESTORABLE)
-        .unwrap_or(usize::MAX);
-    // Discovered: reads checked at once may all pass the check, so each leaves room for the
-    // others too and the listing always finds its pages. Listed ids have no listing to spare.
-    let margin = if discovered { READ_CONCURRENCY } else { 0 };
-    if room < reserve + pages + margin {
-        return (id, Ok(None));
-    }
-    let r = match fetch(client, &id, deadline).await {
-        Ok(a) => Ok(Some(a)),
-        Err(e) if e.kind == ErrorKind::LimitExceeded => Ok(None),
-        Err(e) => {
-            if discovered && e.status == Some(404) {
-                tracing::info!(cloud = %client.cloud, instance_id = %id, request_id = e.request_id.as_deref().unwrap_or("-"), "a discovered DDM instance is gone (released since the last listing); left out until the next listing");
+    /// The time each read is given from its start (the collector's configured timeout).
+    own: Duration,
+}
+
+impl DdmCollector {
+    /// One instance's restore read: the one in flight for it, joined, or a new one when the
+    /// budget has room for its pages beyond `reserve` (`Ok(None)` when it has none, or refused
+    /// it on the way). A joined read that failed is tried once more while the scrape has time:
+    /// it was started by an earlier scrape, perhaps before a fault cleared.
+    async fn read_one(&self, r: &Read<'_>, id: String, pages: usize) -> (String, ReadResult) {
+        let mut tried_again = false;
+        loop {
+            if !self.reads.running(&id) {
+                let room = r
+                    .client
+                    .budget_available(&crate::services::ddm::api::RESTORABLE)
+                    .unwrap_or(usize::MAX);
+                // Discovered: reads checked at once may all pass the check, so each leaves room
+                // for the others too and the listing always finds its pages. Listed ids have no
+                // listing to spare.
+                let margin = if r.discovered { READ_CONCURRENCY } else { 0 };
+                if room < r.reserve + pages + margin {
+                    return (id, Ok(None));
+                }
             }
-            Err(e)
+            let (answer, started) = self
+                .reads
+                .run(id.clone(), r.deadline, || {
+                    let (client, cache, own) = (r.client.clone(), self.cache.clone(), r.own);
+                    let (id, discovered) = (id.clone(), r.discovered);
+                    async move {
+                        let read = fetch(&client, &id, Instant::now() + own)
+                            .await
+                            .map(Arc::new);
+                        let mut cache = cache.lock().await;
+                        match &read {
+                            Ok(a) => {
+                                cache.insert(id, (Instant::now(), a.clone()));
+                            }
+                            Err(e) if discovered && e.status == Some(404) => {
+                                cache.remove(&id);
+                            }
+                            Err(_) => {}
+                        }
+                        read
+                    }
+                })
+                .await;
+            let result = match answer {
+                Some(Ok(a)) => Ok(Some(a)),
+                Some(Err(e)) if e.kind == ErrorKind::LimitExceeded => Ok(None),
+                Some(Err(_))
+                    if started == Started::Earlier
+                        && !tried_again
+                        && r.deadline.saturating_duration_since(Instant::now())
+                            >= MIN_TIME_TO_FINISH =>
+                {
+                    tried_again = true;
+                    continue;
+                }
+                Some(Err(e)) => {
+                    if r.discovered && e.status == Some(404) {
+                        tracing::info!(cloud = %r.client.cloud, instance_id = %id, request_id = e.request_id.as_deref().unwrap_or("-"), "a discovered DDM instance is gone (released since the last listing); left out until the next listing");
+                    }
+                    Err(e)
+                }
+                None => Err(ApiError::new(
+                    ErrorKind::Timeout,
+                    crate::services::ddm::api::RESTORABLE.name,
+                    format!("the restore read of {id} had not finished by the scrape deadline; it goes on and its answer serves the next scrape"),
+                )),
+            };
+            return (id, result);
         }
-    };
-    (id, r)
+    }
 }
 
 /// Series [`map`] makes of one answer.

@@ -1,5 +1,7 @@
-//! Authentication: the IAM token provider and AK/SK request signing.
+//! Authentication: the IAM token provider (`token`, with the token request itself in
+//! `password`) and AK/SK request signing.
 
+mod password;
 pub mod signer;
 pub mod token;
 

@@ -3,49 +3,43 @@
 //! need a token at once (single flight), and backs off after failures so a wrong password never
 //! turns into a loop of IAM calls.
 //!
-//! Whatever IAM answers, this cloud makes at most one token request per
-//! [`MIN_REQUEST_INTERVAL`] (30 s), backoff included: an `expires_at` in the past (1970, or a
-//! clock far ahead of IAM's) is warned about once and the token is kept until a call is refused
-//! with a 401; a 401 within 30 s of the last token request is retried once with the same token
-//! rather than with a new one.
+//! When IAM is asked:
+//! - ahead of expiry, and when there is no token: at most once per [`MIN_REQUEST_INTERVAL`]
+//!   (30 s), backoff after failed requests included. An `expires_at` in the past (1970, a clock
+//!   far ahead of IAM's) is warned about once and the token is kept until a call is refused;
+//! - when a call is refused with a 401 (a revocation, a password rotation, a token a service
+//!   rejects right after issue): at once, whatever the token's age, and the call is retried once
+//!   with the replacement. Only a refused *replacement* younger than [`MIN_REQUEST_INTERVAL`]
+//!   waits: 30 s, doubling with each such refusal in a row up to 300 s. A refusing upstream
+//!   therefore costs at most two token requests in its first 30 s, then the backoff.
+//!
+//! A refused token is still served while the wait lasts: one service refusing it says nothing
+//! of the others.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::HeaderMap;
-use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use secrecy::SecretString;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::metrics::SelfMetrics;
 use crate::sync::{spawn_flight, Flight};
-use crate::transport::body::decode_json;
+use crate::transport::auth::password::{Password, TokenFetch};
 use crate::transport::http::Transport;
-use crate::transport::request::{Operation, Reply, Request};
 use crate::upstream::{ApiError, ErrorKind};
 
-/// The IAM token operation.
-pub static IAM_TOKEN: Operation = Operation {
-    service: "iam",
-    name: "iam_token",
-    idempotent: false,
-    sends_request_id: false,
-    budget: None,
-};
+pub use crate::transport::auth::password::{parse_expiry, IAM_TOKEN};
 
 /// Refresh ahead: when less than this much of the token's life is left...
 const REFRESH_AHEAD_MAX: Duration = Duration::from_secs(3600);
 /// ...or less than this fraction of it, whichever is shorter.
 const REFRESH_AHEAD_FRACTION: f64 = 0.1;
-/// At most one IAM token request per cloud in this interval, whatever the answers, refusals
-/// and backoff say.
+/// At most one IAM token request per cloud in this interval ahead of expiry or after a failed
+/// request; a refused replacement younger than this waits before it is replaced.
 pub const MIN_REQUEST_INTERVAL: Duration = Duration::from_secs(30);
 /// First wait after a failed token request; doubles up to [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = MIN_REQUEST_INTERVAL;
-/// How long IAM tokens live (DESIGN.md), assumed when an answer does not say.
-const DOCUMENTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A token request is given at least this long, whatever the deadline of the caller that happens
 /// to make it: a caller with a tiny deadline (a scrape-timeout header of 4 ms) would otherwise
 /// time the one request out and put every caller of the cloud into backoff. That caller still
@@ -63,26 +57,6 @@ enum TokenSource {
     Fixed(SecretString),
 }
 
-/// What a password-flow token request needs; shared with the spawned request.
-struct Password {
-    /// `cloud` label, for log lines.
-    cloud: String,
-    /// Where the request goes out (counted and timed like every call).
-    transport: Arc<Transport>,
-    /// IAM base URL, without a trailing `/`.
-    iam: String,
-    /// The account (domain) name.
-    domain: String,
-    /// The IAM user name.
-    user: String,
-    /// The user's password.
-    password: SecretString,
-    /// The project the token is scoped to.
-    project_id: String,
-}
-
-/// A token request's answer: the token, its believed expiry, the answer's request id.
-type TokenFetch = Result<(SecretString, Option<SystemTime>, Option<String>), ApiError>;
 /// The token request in flight, awaited by whoever holds the state lock.
 type PendingFetch = Flight<TokenFetch>;
 
@@ -97,6 +71,10 @@ struct Cached {
     generation: u64,
     /// A call was refused with it (401): replaced as soon as IAM may be asked again.
     refused: bool,
+    /// When it arrived: a replacement refused younger than [`MIN_REQUEST_INTERVAL`] waits.
+    fetched_at: Instant,
+    /// It was fetched to replace a refused token.
+    replacement: bool,
 }
 
 #[derive(Default)]
@@ -117,18 +95,59 @@ struct TokenState {
     clock_warned: bool,
     /// The token request in flight, if its caller stopped waiting before it answered.
     pending: Option<PendingFetch>,
+    /// Whether the request in flight replaces a refused token.
+    pending_replaces: bool,
+    /// Young replacements refused in a row (the wait before the next one doubles with each).
+    refusals: u32,
+    /// A refused token is replaced not before this (set when a young replacement is refused).
+    replace_after: Option<Instant>,
 }
 
 impl TokenState {
-    /// When IAM may be asked next: [`MIN_REQUEST_INTERVAL`] after the last request, later
-    /// while backing off after failures.
-    fn next_request(&self) -> Option<Instant> {
-        let floor = self.last_request.map(|t| t + MIN_REQUEST_INTERVAL);
-        match (floor, self.next_try) {
+    /// When IAM may be asked next: for a refused token, at once unless a young replacement was
+    /// refused ([`replace_after`](Self::replace_after)); otherwise [`MIN_REQUEST_INTERVAL`]
+    /// after the last request. Later in both cases while backing off after failed requests.
+    fn next_request(&self, refused: bool) -> Option<Instant> {
+        let gate = if refused {
+            self.replace_after
+        } else {
+            self.last_request.map(|t| t + MIN_REQUEST_INTERVAL)
+        };
+        match (gate, self.next_try) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }
     }
+
+    /// How long until IAM may be asked ([`next_request`](Self::next_request)); `None`: now.
+    fn wait(&self, refused: bool) -> Option<Duration> {
+        self.next_request(refused)
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .filter(|w| !w.is_zero())
+    }
+
+    /// Whether the token held was refused.
+    fn refused(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| c.refused)
+    }
+}
+
+/// The wait after the `n`th failure in a row (failed token requests, refused young
+/// replacements): 30 s, doubling up to [`BACKOFF_MAX`].
+fn backoff(n: u32) -> Duration {
+    BACKOFF_MIN
+        .saturating_mul(1 << n.saturating_sub(1).min(6))
+        .min(BACKOFF_MAX)
+}
+
+/// A wait in whole seconds, rounded up: the one number log lines and errors give.
+pub fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// What an error says of the next token request, `wait` from now.
+fn next_request_note(wait: Duration) -> String {
+    format!("not asking IAM again for another {}s", whole_seconds(wait))
 }
 
 /// Hands out a valid token for one cloud.
@@ -150,21 +169,6 @@ impl std::fmt::Debug for TokenProvider {
             .field("cloud", &self.cloud)
             .finish_non_exhaustive()
     }
-}
-
-/// IAM's token answer body (the token itself is in `X-Subject-Token`).
-#[derive(Deserialize)]
-struct TokenBody {
-    /// `token`.
-    token: TokenInfo,
-}
-
-/// The part of `token` that is read.
-#[derive(Deserialize)]
-struct TokenInfo {
-    /// RFC 3339.
-    #[serde(default)]
-    expires_at: Option<String>,
 }
 
 impl TokenProvider {
@@ -228,14 +232,13 @@ impl TokenProvider {
             }
         };
         let now = SystemTime::now();
-        let wait = state
-            .next_request()
-            .map(|t| t.saturating_duration_since(Instant::now()))
-            .filter(|w| !w.is_zero());
+        let refused = state.refused();
+        let wait = state.wait(refused);
         if let Some(c) = &state.current {
             let due = c.refused || c.refresh_at.is_some_and(|r| now >= r);
-            // Fresh, or due but IAM may not be asked yet: serve it (a 401 will say if it is
-            // really no good; the configured host is the only one it goes to).
+            // Fresh, or due but IAM may not be asked yet, or a refresh ahead of expiry is
+            // already on its way: serve it (a 401 will say if it is really no good; the
+            // configured host is the only one it goes to).
             if !due || wait.is_some() || (state.pending.is_some() && !c.refused) {
                 return Ok((c.value.clone(), c.generation));
             }
@@ -251,14 +254,11 @@ impl TokenProvider {
                             "token request failed",
                         )
                     });
-                    e.message = format!(
-                        "{} (not asking IAM again for another {}s)",
-                        e.message,
-                        wait.as_secs_f64().ceil()
-                    );
+                    e.message = format!("{} ({})", e.message, next_request_note(wait));
                     return Err(e);
                 }
                 state.last_request = Some(Instant::now());
+                state.pending_replaces = refused;
                 let pw = pw.clone();
                 let until = deadline.max(Instant::now() + FETCH_TIME_FLOOR);
                 // Spawned: the request runs to its end even if the caller that started it
@@ -327,12 +327,15 @@ impl TokenProvider {
                         .with_label_values(&[&self.cloud])
                         .set(secs);
                 }
+                let replacement = state.pending_replaces || state.refused();
                 state.current = Some(Cached {
                     value: value.clone(),
                     expires_at,
                     refresh_at,
                     generation,
                     refused: false,
+                    fetched_at: Instant::now(),
+                    replacement,
                 });
                 state.failures = 0;
                 state.next_try = None;
@@ -344,45 +347,70 @@ impl TokenProvider {
             Err(e) => {
                 self.count(e.kind.result());
                 state.failures = state.failures.saturating_add(1);
-                let wait = BACKOFF_MIN
-                    .saturating_mul(1 << (state.failures - 1).min(6))
-                    .min(BACKOFF_MAX);
-                state.next_try = Some(Instant::now() + wait);
+                state.next_try = Some(Instant::now() + backoff(state.failures));
                 state.last_error = Some(e.clone());
-                tracing::warn!(cloud = %self.cloud, error = %e, request_id = e.request_id.as_deref().unwrap_or("-"), retry_in_s = wait.as_secs(), "IAM token request failed");
+                // The one number: what the next caller is told, in the log line and the error.
+                let wait = state.wait(state.refused()).unwrap_or_default();
+                tracing::warn!(cloud = %self.cloud, error = %e, request_id = e.request_id.as_deref().unwrap_or("-"), retry_in_s = whole_seconds(wait), "IAM token request failed");
                 // Keep serving the token held, if any: a 401 says when it is really no good.
                 if let Some(c) = &state.current {
                     return Ok((c.value.clone(), c.generation));
                 }
+                let mut e = e;
+                e.message = format!("{} ({})", e.message, next_request_note(wait));
                 Err(e)
             }
         }
     }
 
     /// Marks the cached token refused if it is still generation `generation` (a call was
-    /// refused with it), so the next [`token`](Self::token) fetches a new one as soon as IAM
-    /// may be asked. Returns how long until then (zero: at once).
+    /// refused with it), so the next [`token`](Self::token) replaces it. Returns how long until
+    /// IAM may be asked for the replacement: zero (at once) unless the refused token was itself
+    /// a replacement younger than [`MIN_REQUEST_INTERVAL`], or IAM is being backed off after
+    /// failed requests. Zero too when a newer token than the refused one is held.
     pub async fn refuse(&self, generation: u64) -> Duration {
         let mut state = self.state.lock().await;
+        let now = Instant::now();
+        let mut young = None;
         if let Some(c) = state.current.as_mut() {
-            if c.generation == generation {
+            if c.generation == generation && !c.refused {
                 c.refused = true;
+                young = Some(
+                    c.replacement
+                        && now.saturating_duration_since(c.fetched_at) < MIN_REQUEST_INTERVAL,
+                );
             }
         }
-        state
-            .next_request()
-            .map(|t| t.saturating_duration_since(Instant::now()))
-            .unwrap_or_default()
+        match young {
+            Some(true) => {
+                state.refusals = state.refusals.saturating_add(1);
+                state.replace_after = Some(now + backoff(state.refusals));
+            }
+            Some(false) => {
+                state.refusals = 0;
+                state.replace_after = None;
+            }
+            None => {}
+        }
+        if !state.refused() {
+            return Duration::ZERO;
+        }
+        state.wait(true).unwrap_or_default()
     }
 
-    /// Moves the provider's notion of its last IAM request `by` into the past, as if that
-    /// long had gone by (tests: the 30 s floor without waiting 30 s).
+    /// Moves the provider's notion of time `by` into the past (its last IAM request, its
+    /// backoff, the age of the token held), as if that long had gone by (tests: the 30 s
+    /// floor and the backoff without waiting for them).
     #[doc(hidden)]
     pub async fn backdate(&self, by: Duration) {
         let mut state = self.state.lock().await;
         let back = |t: Instant| t.checked_sub(by).unwrap_or(t);
         state.last_request = state.last_request.map(back);
         state.next_try = state.next_try.map(back);
+        state.replace_after = state.replace_after.map(back);
+        if let Some(c) = state.current.as_mut() {
+            c.fetched_at = back(c.fetched_at);
+        }
     }
 
     /// When the cached token expires, if one is cached.
@@ -403,113 +431,61 @@ impl TokenProvider {
     }
 }
 
-impl Password {
-    async fn fetch(&self, deadline: Instant) -> TokenFetch {
-        let Password {
-            transport,
-            iam,
-            domain,
-            user,
-            password,
-            project_id,
-            ..
-        } = self;
-        let body = serde_json::json!({
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": user,
-                            "password": password.expose_secret(),
-                            "domain": { "name": domain }
-                        }
-                    }
-                },
-                "scope": { "project": { "id": project_id } }
-            }
-        });
-        let req = Request {
-            op: &IAM_TOKEN,
-            method: Method::POST,
-            base: iam.clone(),
-            path: "/v3/auth/tokens".into(),
-            query: Vec::new(),
-            body: Some(serde_json::to_vec(&body).unwrap_or_default()),
-        };
-        let url = format!("{iam}/v3/auth/tokens");
-        let reply = transport
-            .execute(&req, &url, HeaderMap::new(), deadline)
-            .await?;
-        let decoded = self.decode(&reply);
-        transport
-            .record_decoded(&IAM_TOKEN, decoded)
-            .map(|(t, e)| (t, e, reply.request_id.clone()))
-    }
-
-    /// The token (from `X-Subject-Token`) and its expiry (from the body).
-    fn decode(&self, reply: &Reply) -> Result<(SecretString, Option<SystemTime>), ApiError> {
-        let token = reply
-            .headers
-            .get("x-subject-token")
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| !s.is_empty())
-            .map(|s| SecretString::from(s.to_string()))
-            .ok_or_else(|| {
-                ApiError::decode(
-                    IAM_TOKEN.name,
-                    reply,
-                    "answer has no X-Subject-Token header",
-                )
-            })?;
-        let expiry =
-            parse_expiry(&reply.body).map_err(|m| ApiError::decode(IAM_TOKEN.name, reply, m))?;
-        let expires_at = match expiry {
-            Ok(t) => t,
-            Err(why) => {
-                tracing::warn!(cloud = %self.cloud, problem = %why, "assuming the documented 24h token lifetime");
-                SystemTime::now() + DOCUMENTED_LIFETIME
-            }
-        };
-        Ok((token, Some(expires_at)))
-    }
-}
-
-/// Reads `token.expires_at` from an IAM token body: `Err` when the body does not decode,
-/// `Ok(Err(why))` when it decodes but carries no usable expiry, `Ok(Ok(t))` otherwise.
-pub fn parse_expiry(body: &[u8]) -> Result<Result<SystemTime, String>, String> {
-    let info: TokenBody = decode_json(body)?;
-    Ok(match info.token.expires_at.as_deref() {
-        None => Err("token.expires_at is missing".into()),
-        Some(s) => humantime::parse_rfc3339_weak(s)
-            .map_err(|e| format!("token.expires_at is not RFC 3339 ({e})")),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn iam_is_asked_at_most_once_per_30_s_backoff_included() {
+    fn iam_is_asked_at_most_once_per_30_s_ahead_of_expiry_backoff_included() {
         let mut state = TokenState::default();
-        assert_eq!(state.next_request(), None, "the first request goes at once");
+        assert_eq!(
+            state.next_request(false),
+            None,
+            "the first request goes at once"
+        );
         let t0 = Instant::now();
         state.last_request = Some(t0);
-        assert_eq!(state.next_request(), Some(t0 + MIN_REQUEST_INTERVAL));
+        assert_eq!(state.next_request(false), Some(t0 + MIN_REQUEST_INTERVAL));
         // A backoff shorter than the floor does not shorten it; a longer one lengthens it.
         state.next_try = Some(t0 + Duration::from_secs(5));
-        assert_eq!(state.next_request(), Some(t0 + MIN_REQUEST_INTERVAL));
+        assert_eq!(state.next_request(false), Some(t0 + MIN_REQUEST_INTERVAL));
         state.next_try = Some(t0 + Duration::from_secs(120));
-        assert_eq!(state.next_request(), Some(t0 + Duration::from_secs(120)));
+        assert_eq!(
+            state.next_request(false),
+            Some(t0 + Duration::from_secs(120))
+        );
         assert!(BACKOFF_MIN >= MIN_REQUEST_INTERVAL);
     }
 
     #[test]
-    fn an_expiry_in_the_past_still_parses() {
-        let t = parse_expiry(br#"{"token":{"expires_at":"1970-01-01T00:00:00.000000Z"}}"#)
-            .unwrap()
-            .unwrap();
-        assert_eq!(t, SystemTime::UNIX_EPOCH);
+    fn a_refused_token_is_replaced_at_once_unless_a_young_replacement_was_refused() {
+        let mut state = TokenState::default();
+        let t0 = Instant::now();
+        state.last_request = Some(t0);
+        // The floor of requests ahead of expiry does not hold a replacement back...
+        assert_eq!(state.next_request(true), None);
+        // ...a refused young replacement does, and so does a backoff after failed requests.
+        state.replace_after = Some(t0 + Duration::from_secs(30));
+        assert_eq!(state.next_request(true), Some(t0 + Duration::from_secs(30)));
+        state.next_try = Some(t0 + Duration::from_secs(60));
+        assert_eq!(state.next_request(true), Some(t0 + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn the_backoff_starts_at_30_s_and_doubles_up_to_300_s() {
+        let waits: Vec<u64> = (1..=7).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 300, 300, 300]);
+        assert_eq!(backoff(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn a_wait_is_said_in_whole_seconds_rounded_up() {
+        assert_eq!(whole_seconds(Duration::from_secs(30)), 30);
+        assert_eq!(whole_seconds(Duration::from_millis(29_001)), 30);
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(
+            next_request_note(Duration::from_millis(2_500)),
+            "not asking IAM again for another 3s"
+        );
     }
 }

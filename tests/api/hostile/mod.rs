@@ -1,8 +1,10 @@
-//! Hostile upstream peers (issue 11, the upstream half): redirects, DDM paging and budget,
+//! Hostile upstream peers (issue 11, the upstream half): redirects, DDM paging and budget
+//! (also against clients with tiny scrape timeouts),
 //! duplicate and unasked rows, token storms, cardinality, unreadable statuses, and both forms
 //! of a KooPhone rejection. Each case is a simulator fault named after what it models. This
 //! file holds the fixtures and checks the cases share; one module per subject.
 
+mod budgets;
 mod cardinality;
 mod ddm;
 mod koophone;

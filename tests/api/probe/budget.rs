@@ -9,11 +9,16 @@ use crate::helpers::*;
 
 use super::{commands_total, get, probe};
 
-/// A fleet of 120 phones, all configured, and a module allowed 5 commands a minute.
+/// A fleet of 120 phones, all configured, and a module allowed `per_minute` commands a minute.
 async fn budget_app(min_interval: &str, per_minute: u32) -> TestApp {
+    budget_app_with(Duration::from_millis(100), min_interval, per_minute).await
+}
+
+/// [`budget_app`] whose jobs take `job_delay`.
+async fn budget_app_with(job_delay: Duration, min_interval: &str, per_minute: u32) -> TestApp {
     spawn_app(Opts {
         sim: SimConfig {
-            job_delay: Duration::from_millis(100),
+            job_delay,
             ..frozen_sim(120)
         },
         config: token_cloud("pw", "    koophone: { instance_ids: [{phones}] }\n")
@@ -164,4 +169,50 @@ probes:
     // Assert: still spent, and no command was sent for the refused probe.
     assert_eq!(probe(ids[3].clone()).await, 429, "a reload refills nothing");
     assert_eq!(sim.calls(Endpoint::KoophoneAsyncCommand), 2);
+}
+
+#[tokio::test]
+async fn short_probe_timeouts_cannot_spend_the_command_budget() {
+    // Jobs take 1 s; the module may send 3 commands a minute. 25 probes of one phone whose
+    // scrape-timeout headers leave from no time at all to 0.4 s.
+    let app = budget_app_with(Duration::from_secs(1), "60s", 3).await;
+    let ids = app.sim.phone_ids();
+    let id = statuses(&app.sim, &ids[..10])
+        .await
+        .into_iter()
+        .find(|(_, s)| !matches!(s, 5 | 6))
+        .map(|(id, _)| id)
+        .unwrap();
+    let q = format!("module=any&target={id}");
+    for header in ["0.000001", "0.001", "0.1", "0.6", "0.9"].repeat(5) {
+        let (status, _, text) = get(&app, &q, Some(header)).await;
+        assert_eq!(status, 200, "header {header}: {text}");
+    }
+    assert_eq!(
+        app.sim.calls(Endpoint::KoophoneAsyncCommand),
+        1,
+        "one run, under the module's timeout, served every later caller"
+    );
+
+    let m = probe(&app, &q).await;
+
+    assert_eq!(m.value("probe_success", &[]), 1.0);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    // Two commands of the three are left: a probe of another phone still gets its own.
+    let (status, _, text) = get(&app, &format!("module=any&target={}", ids[1]), None).await;
+    assert_eq!(status, 200, "{text}");
+}
+
+#[tokio::test]
+async fn a_tiny_header_debug_probe_sends_no_command() {
+    let app = budget_app("60s", 3).await;
+    let id = &app.sim.phone_ids()[0];
+    let q = format!("module=any&target={id}&debug=true");
+
+    let (status, _, text) = get(&app, &q, Some("0.001")).await;
+
+    assert_eq!(status, 200, "{text}");
+    assert!(text.starts_with("No command sent"), "{text}");
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 0);
+    assert_eq!(commands_total(&app, "any", "too_short").await, 1.0);
 }

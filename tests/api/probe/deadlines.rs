@@ -1,5 +1,6 @@
 //! Probes and their deadlines: the module's `timeout`, the scrape timeout header, and a
-//! caller's deadline that cuts a run short (never kept, never shared with a longer one).
+//! caller's deadline, which cuts short only that caller's wait: the run goes on under the
+//! module's timeout and serves the next caller.
 
 use std::time::{Duration, Instant};
 
@@ -68,7 +69,7 @@ async fn a_hung_task_query_is_cut_by_the_scrape_timeout_header() {
 }
 
 #[tokio::test]
-async fn a_probe_cut_short_by_its_callers_deadline_is_not_kept() {
+async fn a_run_its_short_caller_stops_waiting_for_runs_on_and_serves_the_next() {
     // Jobs take 1.5 s; the module allows 5 s, the first caller 1 s (header 1.5 minus 0.5).
     let (app, healthy) = probe_app(Duration::from_millis(1500)).await;
     let q = format!("module=boot&target={}", healthy[0]);
@@ -81,14 +82,14 @@ async fn a_probe_cut_short_by_its_callers_deadline_is_not_kept() {
     // Act: a normal probe right after, well within min_interval.
     let m = probe(&app, &q).await;
 
-    // Assert: it ran its own command instead of being served the caller-made timeout.
-    assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
+    // Assert: the short caller's run went on under the module's timeout, and its result (not
+    // the caller's timeout) answers the next probe: no second command.
     assert_eq!(m.value("probe_success", &[]), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
-    // That full result is kept.
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
     let again = probe(&app, &q).await;
     assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
     assert_eq!(again.value("probe_success", &[]), 1.0);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
 }
 
 #[tokio::test]
@@ -114,25 +115,24 @@ async fn a_tiny_header_probe_sends_no_command_and_spoils_nothing() {
 }
 
 #[tokio::test]
-async fn a_probe_never_shares_a_run_with_a_shorter_deadline() {
-    // Jobs take 1.5 s. A probe allowing 1 s starts a run; a normal probe sent once that run's
-    // command is out must not join it; a second short probe, sent once the normal run's command
-    // is out too, joins a run (either gives it enough time) rather than sending a command.
+async fn short_and_normal_probes_share_one_run_under_the_modules_timeout() {
+    // Jobs take 1.5 s. A probe allowing 1 s starts a run; a normal probe and a second short one,
+    // sent once that run's command is out, join it: it gives its jobs the module's 5 s.
     let (app, healthy) = probe_app(Duration::from_millis(1500)).await;
     let q = format!("module=boot&target={}", healthy[0]);
     let sim = &app.sim;
-    let commands_sent = |n: u64| async move {
-        while sim.calls(Endpoint::KoophoneAsyncCommand) < n {
+    let command_sent = || async move {
+        while sim.calls(Endpoint::KoophoneAsyncCommand) < 1 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
     let short = get(&app, &q, Some("1.5"));
     let normal = async {
-        commands_sent(1).await;
+        command_sent().await;
         get(&app, &q, None).await
     };
     let short_again = async {
-        commands_sent(2).await;
+        command_sent().await;
         get(&app, &q, Some("1.5")).await
     };
 
@@ -147,7 +147,7 @@ async fn a_probe_never_shares_a_run_with_a_shorter_deadline() {
     assert_eq!(normal.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
     assert_eq!(short.value("probe_success", &[]), 0.0);
     assert_eq!(short_again.value("probe_success", &[]), 0.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
-    assert_eq!(commands_total(&app, "boot", "command").await, 2.0);
-    assert_eq!(commands_total(&app, "boot", "shared").await, 1.0);
+    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(commands_total(&app, "boot", "command").await, 1.0);
+    assert_eq!(commands_total(&app, "boot", "shared").await, 2.0);
 }

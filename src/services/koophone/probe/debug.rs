@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::families::families;
 use super::outcome::{JobOutcome, ProbeResult};
-use super::run::run;
+use super::run::{run, FINAL_POLL_MARGIN};
 use super::share::ProbeRuns;
 use super::share::{cache_ttl, Key};
 use super::target::{budget_spent, resolve};
@@ -114,6 +114,15 @@ pub async fn serve(
             humantime::format_duration(budget),
             l.until.saturating_duration_since(now).as_secs_f64(),
             l.body
+        ));
+    }
+    // No poll could happen before the deadline: a command would spend the module's budget
+    // on nothing (the rule of every budget: charged only with time to finish).
+    if req.budget <= FINAL_POLL_MARGIN {
+        count("too_short");
+        return Ok(format!(
+            "No command sent: this request's deadline ({:.3}s, from the scrape-timeout header) leaves no time to poll the command's task; ask with more time.\n",
+            req.budget.as_secs_f64()
         ));
     }
     // A fresh debug run sends commands like any probe: it draws on the module's budget.

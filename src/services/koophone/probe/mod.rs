@@ -6,15 +6,18 @@
 //! `poll_interval` until no job runs or the deadline passes), the mapping of the jobs to a fresh
 //! set of families per request, and cost control:
 //!
-//! - identical concurrent probes (same module, same resolved phones) share one command, but a
-//!   probe joins a run only when that run gives its jobs at least as long as the probe's own
-//!   deadline would (the same rule as coalesced scrapes); otherwise it runs its own;
+//! - a run is given the module's `timeout`, whatever its caller's deadline (the rule of every
+//!   budget, in `crate::transport`'s `budget` module doc): a caller with a shorter
+//!   scrape-timeout header is answered "timeout" at its own deadline (that answer is never
+//!   kept), while the run goes on, is kept and serves the next caller, so a short caller's
+//!   command is never thrown away;
+//! - identical concurrent probes (same module, same resolved phones) share one command: a
+//!   probe joins the run in flight, which gives its jobs at least as long as the probe's own
+//!   deadline would;
 //! - a repeat within `min_interval` is answered from the last result, with no new command.
 //!   A failed result is kept for only a quarter of `min_interval`, so a recovery shows up
 //!   soon, while a failing fleet (or a failing API) still costs at most four commands per
-//!   `min_interval` instead of one per scrape. A result cut short by its caller's deadline
-//!   (a scrape-timeout header below the module's `timeout`) says something about that caller,
-//!   not the phones: it is never kept;
+//!   `min_interval` instead of one per scrape;
 //! - a caller whose deadline leaves no time to poll a task gets "timeout" at once, and no
 //!   command is sent for it;
 //! - each module has a command budget (`max_commands_per_minute`, a token bucket holding a

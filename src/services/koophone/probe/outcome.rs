@@ -104,16 +104,6 @@ impl ProbeResult {
         !self.jobs.is_empty() && self.jobs.iter().all(|(_, o)| o.succeeded() && o.matched())
     }
 
-    /// Some job ran out of time (its own, or the call's that would have reported it).
-    pub fn timed_out(&self) -> bool {
-        self.jobs.iter().any(|(_, o)| {
-            matches!(
-                o,
-                JobOutcome::TimedOut | JobOutcome::Upstream(ErrorKind::Timeout)
-            )
-        })
-    }
-
     /// Every phone with the same outcome (a run that could not start or finish at all).
     pub(super) fn all(ids: &[String], outcome: JobOutcome, started: Instant) -> ProbeResult {
         let now = Instant::now();

@@ -97,7 +97,7 @@ struct Last {
 struct Entry {
     /// The runs in flight, each with its own budget.
     inflight: Vec<RunInFlight>,
-    /// The last result that was not cut short by its caller's deadline.
+    /// The last result of a run (each ran under the module's timeout).
     last: Option<Last>,
 }
 
@@ -139,9 +139,39 @@ impl ProbeRuns {
 
     /// Answers a probe of `ids` by `module` whose caller allows `budget`: from the last result,
     /// by joining a run in flight that gives its jobs at least `budget`, or by starting one
-    /// (which finishes and is kept even if this request goes away) when the module's command
-    /// budget allows. `Err` is the wait until it does.
+    /// when the module's command budget allows. `Err` is the wait until it does. A run follows
+    /// the rule of every budget (`crate::transport`'s `budget` module doc): it is given the
+    /// module's `timeout`, whatever `budget` says, and finishes and is kept even when this
+    /// request stops waiting at its own deadline, so a short caller's command serves the next
+    /// caller instead of being thrown away.
+    ///
+    /// A run joined that failed was started by an earlier caller, perhaps before a fault
+    /// cleared: while this caller has time to poll, it asks once more (served as any probe).
     pub async fn probe(
+        &self,
+        name: &str,
+        module: &ProbeModule,
+        target: &str,
+        client: Arc<CloudClient>,
+        ids: Vec<String>,
+        budget: Duration,
+    ) -> Result<(Arc<ProbeResult>, Served), Duration> {
+        let deadline = Instant::now() + budget;
+        let first = self
+            .probe_once(name, module, target, client.clone(), ids.clone(), budget)
+            .await?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if first.1 != Served::Shared || first.0.success() || left <= FINAL_POLL_MARGIN {
+            return Ok(first);
+        }
+        Ok(self
+            .probe_once(name, module, target, client, ids, left)
+            .await
+            .unwrap_or(first))
+    }
+
+    /// One answer to a probe (see [`probe`](Self::probe)).
+    async fn probe_once(
         &self,
         name: &str,
         module: &ProbeModule,
@@ -187,10 +217,10 @@ impl ProbeRuns {
                     };
                 }
                 let id = self.next_run.fetch_add(1, Ordering::Relaxed);
-                let run = self.start(name, module, target, client, key.clone(), id, budget);
+                let run = self.start(name, module, target, client, key.clone(), id);
                 entry.inflight.push(RunInFlight {
                     id,
-                    budget,
+                    budget: module.timeout,
                     started: now,
                     run: run.clone(),
                 });
@@ -245,7 +275,7 @@ impl ProbeRuns {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Starts run `id` of `key` on its own task, under the module's `timeout`.
     fn start(
         &self,
         name: &str,
@@ -254,40 +284,28 @@ impl ProbeRuns {
         client: Arc<CloudClient>,
         key: Key,
         id: u64,
-        budget: Duration,
     ) -> Run {
         let entries = self.entries.clone();
         let module = module.clone();
         let (name, target) = (name.to_string(), target.to_string());
         let ids = key.1.clone();
-        let deadline = Instant::now() + budget;
+        let deadline = Instant::now() + module.timeout;
         // Counted from here, for a run that died (a panic) without a result of its own.
         let started = Instant::now();
         spawn_flight(
             async move {
                 let result =
                     Arc::new(run(&client, &name, &target, &module, &key.1, deadline).await);
-                // Cut short by a caller who allowed less than the module's timeout: that says
-                // something about the caller, not the phones, so it is not kept for anyone else.
-                let cut_short = budget < module.timeout && result.timed_out();
+                // Never cut short by a caller (it has the module's timeout): kept for the next.
                 let mut entries = lock(&entries);
                 let entry = entries.entry(key).or_default();
                 entry.inflight.retain(|r| r.id != id);
-                if cut_short {
-                    tracing::debug!(
-                        module = %name,
-                        target = %target,
-                        budget_s = budget.as_secs_f64(),
-                        "probe run cut short by its caller's deadline; not kept"
-                    );
-                } else {
-                    let ttl = cache_ttl(result.success(), module.min_interval);
-                    entry.last = Some(Last {
-                        result: result.clone(),
-                        fresh_until: result.finished + ttl,
-                        stale_until: result.finished + module.min_interval * STALE_FACTOR,
-                    });
-                }
+                let ttl = cache_ttl(result.success(), module.min_interval);
+                entry.last = Some(Last {
+                    result: result.clone(),
+                    fresh_until: result.finished + ttl,
+                    stale_until: result.finished + module.min_interval * STALE_FACTOR,
+                });
                 result
             },
             move |e| {
