@@ -510,7 +510,10 @@ mod tests {
         let mut out = Vec::new();
         f.encode(&mut out);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("m{name=\"a\u{FFFD}b\u{FFFD}\u{FFFD}c\u{FFFD}d\u{FFFD}e\"} 1\n"), "{text}");
+        assert!(
+            text.contains("m{name=\"a\u{FFFD}b\u{FFFD}\u{FFFD}c\u{FFFD}d\u{FFFD}e\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

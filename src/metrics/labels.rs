@@ -87,12 +87,18 @@ mod tests {
 
     #[test]
     fn label_text_replaces_every_control_character_and_bounds_the_length() {
-        assert_eq!(label_text("redis\0prod\r\n\x1b[31m\x7f\u{85}\u{9b}x"), "redis\u{FFFD}prod\u{FFFD}\u{FFFD}\u{FFFD}[31m\u{FFFD}\u{FFFD}\u{FFFD}x");
+        assert_eq!(
+            label_text("redis\0prod\r\n\x1b[31m\x7f\u{85}\u{9b}x"),
+            "redis\u{FFFD}prod\u{FFFD}\u{FFFD}\u{FFFD}[31m\u{FFFD}\u{FFFD}\u{FFFD}x"
+        );
         assert_eq!(label_text("ü→ plain name"), "ü→ plain name");
         let long = label_text(&"n".repeat(500));
         assert_eq!(long.chars().count(), MAX_NAME_CHARS);
         assert!(long.ends_with('…'));
-        assert_eq!(label_text(&"n".repeat(MAX_NAME_CHARS)), "n".repeat(MAX_NAME_CHARS));
+        assert_eq!(
+            label_text(&"n".repeat(MAX_NAME_CHARS)),
+            "n".repeat(MAX_NAME_CHARS)
+        );
         assert_eq!(bounded_label("abcdef", 4), "abc…");
         assert_eq!(bounded_label("abcd", 4), "abcd");
         assert_eq!(bounded_label("", 4), "");
@@ -104,12 +110,18 @@ mod tests {
             bounded_id("0123456789abcdef0123456789abcdef").as_deref(),
             Some("0123456789abcdef0123456789abcdef")
         );
-        assert_eq!(bounded_id("KOOPHONE.API.1000").as_deref(), Some("KOOPHONE.API.1000"));
+        assert_eq!(
+            bounded_id("KOOPHONE.API.1000").as_deref(),
+            Some("KOOPHONE.API.1000")
+        );
         assert_eq!(
             bounded_id("a b\"c\r\nlevel=error\0").as_deref(),
             Some("a_b_c__level_error_")
         );
-        assert_eq!(bounded_id(&"x".repeat(100_000)).map(|s| s.len()), Some(MAX_ID_CHARS));
+        assert_eq!(
+            bounded_id(&"x".repeat(100_000)).map(|s| s.len()),
+            Some(MAX_ID_CHARS)
+        );
         assert_eq!(bounded_id(" \r\n "), None);
         assert_eq!(bounded_id(""), None);
     }

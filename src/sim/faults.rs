@@ -200,10 +200,17 @@ pub enum FaultKind {
     /// inside HTTP 200.
     #[serde(rename = "released_ids_in_200")]
     ReleasedIdsIn200,
+    /// The service's error (as `api_error`) with a 100 kB `x-request-id` header of text that
+    /// is no id (quotes, `=`, markup, spaces): a gateway or proxy echoing anything as the id.
+    HugeRequestId,
+    /// Every name in the answer (any string field whose key ends in `name`, and
+    /// `unavailable_reason`) carries NUL, ESC, CR, LF, DEL and C1 characters and a forged log
+    /// line: a broken or hostile peer's instance, target and VPC names.
+    ControlCharactersInNames,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 32] = [
+    pub const ALL: [FaultKind; 34] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -236,6 +243,8 @@ impl FaultKind {
         FaultKind::ForbiddenIds,
         FaultKind::ReleasedIds,
         FaultKind::ReleasedIdsIn200,
+        FaultKind::HugeRequestId,
+        FaultKind::ControlCharactersInNames,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -272,6 +281,8 @@ impl FaultKind {
             FaultKind::ForbiddenIds => "forbidden_ids",
             FaultKind::ReleasedIds => "released_ids",
             FaultKind::ReleasedIdsIn200 => "released_ids_in_200",
+            FaultKind::HugeRequestId => "huge_request_id",
+            FaultKind::ControlCharactersInNames => "control_characters_in_names",
         }
     }
 }

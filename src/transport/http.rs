@@ -11,11 +11,11 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::debug_log::Answered;
+use crate::metrics::bounded_id;
 use crate::metrics::SelfMetrics;
 use crate::transport::budget::Budgets;
 use crate::transport::error::classify;
 use crate::transport::request::{Operation, Reply, Request};
-use crate::metrics::bounded_id;
 use crate::transport::url::new_request_id;
 use crate::upstream::{truncate, ApiError, ErrorKind};
 

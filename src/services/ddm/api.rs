@@ -6,8 +6,8 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::config::KEY;
-use crate::metrics::label_text;
 use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
+use crate::metrics::label_text;
 use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation};
 
 /// Largest page the API serves.

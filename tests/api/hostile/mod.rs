@@ -8,6 +8,7 @@ mod ddm;
 mod koophone;
 mod oddities;
 mod redirects;
+mod text;
 mod tokens;
 
 use std::collections::HashSet;
