@@ -89,11 +89,11 @@ impl DdmDiscovery {
     }
 
     /// The discovery's self metrics, its success and duration, and the instances' info.
-    pub fn families(&self, cloud: &str) -> Families {
+    pub fn families(&self, cloud: &str, status: &crate::status::Status) -> Families {
         let mut f = Families::new();
         let snap = self.inventory.peek();
         let items = snap.as_deref().map_or(&[][..], |s| s.items.as_slice());
-        self.inventory.families(&mut f, items.len());
+        self.inventory.families(&mut f, items.len(), status);
         f.merge(map(cloud, items));
         f
     }
