@@ -13,7 +13,7 @@ use crate::metrics::SelfMetrics;
 use crate::scrape::Exporter;
 use crate::server::accept::{serve_all, MAX_BODY_BYTES};
 use crate::server::web_config::WebConfigHandle;
-use crate::server::{router, AppState};
+use crate::server::{router, AppState, Lifecycle};
 
 /// A bound, ready-to-run exporter.
 pub struct Application {
@@ -24,6 +24,8 @@ pub struct Application {
     sim: Option<crate::sim::SimHandle>,
     /// `--web.config.file`: TLS, basic auth and headers; `None` serves plain, open HTTP.
     web: Option<Arc<WebConfigHandle>>,
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` acts.
+    lifecycle: Lifecycle,
 }
 
 impl Application {
@@ -87,7 +89,15 @@ impl Application {
             state,
             sim: None,
             web: None,
+            lifecycle: Lifecycle::Disabled,
         })
+    }
+
+    /// Serves the lifecycle endpoints (`POST /-/reload`) as `lifecycle` says; they answer 403
+    /// until enabled (`--web.enable-lifecycle`).
+    pub fn with_lifecycle(mut self, lifecycle: Lifecycle) -> Application {
+        self.lifecycle = lifecycle;
+        self
     }
 
     /// Serves with the TLS, basic auth and headers of the web config at `path` (exporter-toolkit
@@ -156,7 +166,8 @@ impl Application {
             });
         }
         let limit = usize::try_from(MAX_BODY_BYTES).unwrap_or(usize::MAX);
-        let routes = router(self.state).layer(axum::extract::DefaultBodyLimit::max(limit));
+        let routes =
+            router(self.state, self.lifecycle).layer(axum::extract::DefaultBodyLimit::max(limit));
         let result = serve_all(self.listeners, routes, self.web, shutdown)
             .await
             .context("HTTP server failed");
@@ -246,6 +257,7 @@ probes:
 pub async fn demo(
     listeners: Vec<TcpListener>,
     telemetry_path: &str,
+    overrides: &crate::config::Overrides,
 ) -> anyhow::Result<Application> {
     use crate::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, Simulator};
     let sim_listener = TcpListener::bind("127.0.0.1:0")
@@ -296,9 +308,10 @@ pub async fn demo(
         &canary,
         &ddm_instance,
     );
-    let config =
+    let mut config =
         crate::services::load_str(&yaml, "<demo config>", std::path::Path::new("."), &|_| None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+    overrides.apply(&mut config);
     let canary = crate::services::koophone::modules::modules_of(&config)
         .0
         .get("boot_completed")

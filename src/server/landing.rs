@@ -58,7 +58,7 @@ pub fn render(
             escape(text)
         );
     }
-    out.push_str("<li><a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a> · POST /-/reload</li>\n</ul>\n");
+    out.push_str("<li><a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a> · POST /-/reload (with --web.enable-lifecycle)</li>\n</ul>\n");
 
     out.push_str("<h2>Clouds</h2>\n<ul>\n");
     for c in &exporter.clouds {
