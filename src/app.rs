@@ -211,7 +211,6 @@ pub fn demo_config_yaml(
     project_id: &str,
     phones: &[String],
     canary: &[String],
-    ddm_instance: &str,
 ) -> String {
     let (_ap, eu) = phones.split_at(DEMO_SPLIT.min(phones.len()));
     let list = |ids: &[String]| ids.join(", ");
@@ -228,7 +227,8 @@ clouds:
     # Discovery: every phone the account has, listed again every 10s (the simulator's churn
     # buys and releases phones meanwhile, so the inventory is seen changing).
     koophone: {{ discovery: {{ refresh_interval: 10s }} }}
-    ddm: {{ instance_ids: [{ddm_instance}], cache_ttl: 30s }}
+    # DDM discovered too: every instance the account has, and its restore targets.
+    ddm: {{ discovery: {{ refresh_interval: 30s }}, cache_ttl: 30s }}
   - name: demo-eu
     region: eu-west-101
     project_id: {project_id}
@@ -282,11 +282,6 @@ pub async fn demo(
         }),
         ..SimConfig::default()
     };
-    let ddm_instance = sim_config
-        .ddm_instances
-        .first()
-        .map(|d| d.id.clone())
-        .unwrap_or_else(|| "1f5c9fd6cd984056ba89c8c87cc03278in09".into());
     let sim = Simulator::start(sim_config, sim_listener)
         .await
         .context("starting the simulator")?;
@@ -301,13 +296,7 @@ pub async fn demo(
         .take(5)
         .cloned()
         .collect();
-    let yaml = demo_config_yaml(
-        &sim.base_url(),
-        &sim.project_id(),
-        &phones,
-        &canary,
-        &ddm_instance,
-    );
+    let yaml = demo_config_yaml(&sim.base_url(), &sim.project_id(), &phones, &canary);
     let mut config =
         crate::services::load_str(&yaml, "<demo config>", std::path::Path::new("."), &|_| None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;

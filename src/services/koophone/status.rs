@@ -147,8 +147,9 @@ pub async fn collect(
     deadline: Instant,
     isolated: &Isolation,
 ) -> Result<Families, ApiError> {
-    // Only asked phones are kept, so the phone list bounds the series: checked before any call.
-    let series = ids.len() + names.all_names().len() + 2;
+    // Only asked phones are kept, so the phone list bounds the series: checked before any call
+    // (requested, reported, and one isolated count per reason are the rest).
+    let series = ids.len() + names.all_names().len() + 2 + super::isolate::ID_CODES.len();
     if series > max_series {
         return Err(ApiError::new(
             ErrorKind::LimitExceeded,
