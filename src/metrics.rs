@@ -69,12 +69,7 @@ impl Families {
                 out.push(separator);
                 out.push_str(k);
                 out.push_str("=\"");
-                // The last line for text no service bounded: no control character leaves.
-                if has_control(v) {
-                    escape_into(out, &bounded_label(v, usize::MAX), true);
-                } else {
-                    escape_into(out, v, true);
-                }
+                escape_into(out, v, true);
                 out.push('"');
                 separator = ',';
             }
@@ -157,26 +152,24 @@ impl Families {
     }
 }
 
-/// Appends `v` escaped as the text format wants: `\\` and newline always, `"` in label values.
-/// Whether `v` holds a control character (C0, DEL or C1); a byte scan first, as nearly every
-/// value is plain ASCII.
-fn has_control(v: &str) -> bool {
-    v.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) && v.chars().any(char::is_control)
-}
-
+/// Appends `v` escaped as the text format wants: `\\` and newline always, `"` in a label
+/// value (`quote`). In a label value every control character (C0, DEL, C1; a newline too) is
+/// replaced by U+FFFD instead: the last line for text no service bounded, so no control
+/// character reaches Prometheus' storage. One byte scan decides, as nearly every value is
+/// plain ASCII (`0xC2` leads every C1 character).
 fn escape_into(out: &mut String, v: &str, quote: bool) {
-    if !v
-        .bytes()
-        .any(|b| b == b'\\' || b == b'\n' || (quote && b == b'"'))
-    {
+    if !v.bytes().any(|b| {
+        b == b'\\' || b == b'\n' || (quote && (b == b'"' || b < 0x20 || b == 0x7f || b == 0xc2))
+    }) {
         out.push_str(v);
         return;
     }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
             '"' if quote => out.push_str("\\\""),
+            c if quote && c.is_control() => out.push('\u{FFFD}'),
+            '\n' => out.push_str("\\n"),
             c => out.push(c),
         }
     }
