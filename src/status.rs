@@ -222,10 +222,12 @@ impl Status {
         });
     }
 
-    /// Forgets the collectors of clouds not in `clouds` (after a reload), so the map stays as
-    /// small as the configuration.
-    pub fn retain_clouds(&self, clouds: &[&str]) {
-        lock(&self.collectors).retain(|(cloud, _), _| clouds.contains(&cloud.as_str()));
+    /// Forgets every cloud × collector not in `configured` (after a reload), so the map stays
+    /// as small as the configuration and the page shows no collector that no longer runs.
+    pub fn retain_collectors(&self, configured: &[(&str, &'static str)]) {
+        lock(&self.collectors).retain(|(cloud, collector), _| {
+            configured.iter().any(|(c, n)| c == cloud && n == collector)
+        });
     }
 
     /// The last run of `cloud` × `collector`, if it ran since start.
@@ -302,10 +304,12 @@ mod tests {
         assert_eq!(got.last_error.unwrap().request_id.as_deref(), Some("rid-1"));
         assert!(s.collector("c", "ddm").is_none());
 
-        s.retain_clouds(&["other"]);
+        s.retain_collectors(&[("c", "dcs")]);
+        assert!(s.collector("c", "dcs").is_some(), "still configured");
+        s.retain_collectors(&[("c", "ddm"), ("other", "dcs")]);
         assert!(
             s.collector("c", "dcs").is_none(),
-            "a cloud gone from the config"
+            "a collector gone from the config"
         );
     }
 
