@@ -189,6 +189,10 @@ fn incomplete(
     })
 }
 
+/// The series [`map_isolated`] writes: one per known reason (a phone is isolated only for one
+/// of them).
+pub const ISOLATED_SERIES: usize = ID_CODES.len();
+
 /// `huaweicloud_koophone_isolated_instances` for every known reason ([`ID_CODES`]), 0 when
 /// none is isolated for it: an absent series would hide an alert on it (and empty its panel).
 pub fn map_isolated(cloud: &str, isolated: &BTreeMap<&'static str, usize>) -> Families {
