@@ -13,7 +13,7 @@ use crate::metrics::SelfMetrics;
 use crate::scrape::Exporter;
 use crate::server::accept::{serve_all, MAX_BODY_BYTES};
 use crate::server::web_config::WebConfigHandle;
-use crate::server::{router, AppState};
+use crate::server::{router, AppState, Lifecycle};
 
 /// A bound, ready-to-run exporter.
 pub struct Application {
@@ -24,6 +24,8 @@ pub struct Application {
     sim: Option<crate::sim::SimHandle>,
     /// `--web.config.file`: TLS, basic auth and headers; `None` serves plain, open HTTP.
     web: Option<Arc<WebConfigHandle>>,
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` acts.
+    lifecycle: Lifecycle,
 }
 
 impl Application {
@@ -87,7 +89,15 @@ impl Application {
             state,
             sim: None,
             web: None,
+            lifecycle: Lifecycle::Disabled,
         })
+    }
+
+    /// Serves the lifecycle endpoints (`POST /-/reload`) as `lifecycle` says; they answer 403
+    /// until enabled (`--web.enable-lifecycle`).
+    pub fn with_lifecycle(mut self, lifecycle: Lifecycle) -> Application {
+        self.lifecycle = lifecycle;
+        self
     }
 
     /// Serves with the TLS, basic auth and headers of the web config at `path` (exporter-toolkit
@@ -156,7 +166,8 @@ impl Application {
             });
         }
         let limit = usize::try_from(MAX_BODY_BYTES).unwrap_or(usize::MAX);
-        let routes = router(self.state).layer(axum::extract::DefaultBodyLimit::max(limit));
+        let routes =
+            router(self.state, self.lifecycle).layer(axum::extract::DefaultBodyLimit::max(limit));
         let result = serve_all(self.listeners, routes, self.web, shutdown)
             .await
             .context("HTTP server failed");
@@ -200,7 +211,6 @@ pub fn demo_config_yaml(
     project_id: &str,
     phones: &[String],
     canary: &[String],
-    ddm_instance: &str,
 ) -> String {
     let (_ap, eu) = phones.split_at(DEMO_SPLIT.min(phones.len()));
     let list = |ids: &[String]| ids.join(", ");
@@ -217,7 +227,8 @@ clouds:
     # Discovery: every phone the account has, listed again every 10s (the simulator's churn
     # buys and releases phones meanwhile, so the inventory is seen changing).
     koophone: {{ discovery: {{ refresh_interval: 10s }} }}
-    ddm: {{ instance_ids: [{ddm_instance}], cache_ttl: 30s }}
+    # DDM discovered too: every instance the account has, and its restore targets.
+    ddm: {{ discovery: {{ refresh_interval: 30s }}, cache_ttl: 30s }}
   - name: demo-eu
     region: eu-west-101
     project_id: {project_id}
@@ -246,6 +257,7 @@ probes:
 pub async fn demo(
     listeners: Vec<TcpListener>,
     telemetry_path: &str,
+    overrides: &crate::config::Overrides,
 ) -> anyhow::Result<Application> {
     use crate::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, Simulator};
     let sim_listener = TcpListener::bind("127.0.0.1:0")
@@ -270,11 +282,6 @@ pub async fn demo(
         }),
         ..SimConfig::default()
     };
-    let ddm_instance = sim_config
-        .ddm_instances
-        .first()
-        .map(|d| d.id.clone())
-        .unwrap_or_else(|| "1f5c9fd6cd984056ba89c8c87cc03278in09".into());
     let sim = Simulator::start(sim_config, sim_listener)
         .await
         .context("starting the simulator")?;
@@ -289,16 +296,11 @@ pub async fn demo(
         .take(5)
         .cloned()
         .collect();
-    let yaml = demo_config_yaml(
-        &sim.base_url(),
-        &sim.project_id(),
-        &phones,
-        &canary,
-        &ddm_instance,
-    );
-    let config =
+    let yaml = demo_config_yaml(&sim.base_url(), &sim.project_id(), &phones, &canary);
+    let mut config =
         crate::services::load_str(&yaml, "<demo config>", std::path::Path::new("."), &|_| None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+    overrides.apply(&mut config);
     let canary = crate::services::koophone::modules::modules_of(&config)
         .0
         .get("boot_completed")

@@ -8,8 +8,9 @@
 //! → [`config`], [`metrics`], [`status`], [`upstream`], [`sync`], [`watch`], [`logging`]. No
 //! module imports one above it, and no file imports a file that imports it.
 //!
-//! - [`server`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`),
-//!   the landing page, the listeners and accept loop with its request limits, and
+//! - [`server`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`
+//!   behind `--web.enable-lifecycle`), the landing page, the listeners and accept loop with its
+//!   request limits, and
 //!   `--web.config.file` (exporter-toolkit format: TLS, client certificates, basic auth,
 //!   response headers, re-read on change) in `server::web_config`.
 //! - [`scrape`]: the [`scrape::Exporter`]: the scrape deadline, the fan-out over every cloud's
@@ -27,8 +28,8 @@
 //!   metrics) and `transport::auth`: the IAM token provider and the `SDK-HMAC-SHA256` signer.
 //! - [`config`]: the file's top-level schema, `${VAR}` expansion, secrets, the validator that
 //!   reports every error as file/field/fix; each service's section is decoded by the service.
-//! - [`metrics`]: per-scrape metric families, label-value rules, the long-lived self metrics,
-//!   text encoding.
+//! - [`metrics`]: per-scrape metric families, label-value rules (the one bound for upstream
+//!   text and echoed ids), the long-lived self metrics, text encoding.
 //! - [`status`]: what the landing page shows: each collector's last outcome and error, the
 //!   inventory sizes, the recent probes.
 //! - [`upstream`]: what an upstream call can fail with ([`upstream::ApiError`]).

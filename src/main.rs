@@ -48,6 +48,10 @@ struct Cli {
     /// Number of shards (replicas). Overrides config.
     #[arg(long = "shard.total", requires = "shard_index")]
     shard_total: Option<u32>,
+    /// Enable the lifecycle endpoint `POST /-/reload` (as Prometheus' flag of that name). Off:
+    /// it answers 403, and SIGHUP is the way to reload.
+    #[arg(long = "web.enable-lifecycle")]
+    web_enable_lifecycle: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -171,21 +175,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli.telemetry_path
         );
     }
+    // The shard flags are checked the same way in every mode; the demo applies them too, so
+    // two demo replicas show the split a sharded deployment makes.
+    let overrides = config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total)
+        .map_err(anyhow::Error::msg)?;
+    if let Some(shard) = overrides.shard {
+        tracing::info!(shard = %shard, "sharding phones (the flags outrank the file, on every reload too); DCS and DDM are collected by shard 0 only");
+    }
     let mut application = if cli.demo {
         let listeners = bind_listen_addresses(&listen).await?;
-        app::demo(listeners, &cli.telemetry_path).await?
+        app::demo(listeners, &cli.telemetry_path, &overrides).await?
     } else {
         let source = config::Source {
             path: cli.config_file.clone(),
-            overrides: config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total)
-                .map_err(anyhow::Error::msg)?,
+            overrides,
         };
-        if let Some(shard) = source.overrides.shard {
-            tracing::info!(shard = %shard, "sharding phones (the flags outrank the file, on every reload too); DCS and DDM are collected by shard 0 only");
-        }
         let listeners = bind_listen_addresses(&listen).await?;
         app::Application::from_source_on(source, listeners, &cli.telemetry_path)?
     };
+    if cli.web_enable_lifecycle {
+        application = application.with_lifecycle(huaweicloud_exporter::server::Lifecycle::Enabled);
+    }
     if let Some(path) = &cli.web_config_file {
         application = application.with_web_config(path).await?;
     }

@@ -5,6 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use prometheus::proto::MetricFamily;
+mod labels;
+pub use labels::{
+    bounded_id, bounded_label, label_text, label_word, sane_label, MAX_ID_CHARS, MAX_LABEL_CHARS,
+    MAX_NAME_CHARS,
+};
+
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -146,20 +152,24 @@ impl Families {
     }
 }
 
-/// Appends `v` escaped as the text format wants: `\\` and newline always, `"` in label values.
+/// Appends `v` escaped as the text format wants: `\\` and newline always, `"` in a label
+/// value (`quote`). In a label value every control character (C0, DEL, C1; a newline too) is
+/// replaced by U+FFFD instead: the last line for text no service bounded, so no control
+/// character reaches Prometheus' storage. One byte scan decides, as nearly every value is
+/// plain ASCII (`0xC2` leads every C1 character).
 fn escape_into(out: &mut String, v: &str, quote: bool) {
-    if !v
-        .bytes()
-        .any(|b| b == b'\\' || b == b'\n' || (quote && b == b'"'))
-    {
+    if !v.bytes().any(|b| {
+        b == b'\\' || b == b'\n' || (quote && (b == b'"' || b < 0x20 || b == 0x7f || b == 0xc2))
+    }) {
         out.push_str(v);
         return;
     }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
             '"' if quote => out.push_str("\\\""),
+            c if quote && c.is_control() => out.push('\u{FFFD}'),
+            '\n' => out.push_str("\\n"),
             c => out.push(c),
         }
     }
@@ -401,44 +411,6 @@ pub mod build {
     }
 }
 
-/// Longest state or engine name taken as a label value.
-pub const MAX_LABEL_CHARS: usize = 64;
-
-/// Whether a field-derived name (a state or an engine) is a sane label value: 1 to
-/// [`MAX_LABEL_CHARS`] characters of ASCII letters, digits, `_`, `-` and `.`. Anything else
-/// (quotes, control characters, non-ASCII, a 10 KB key) is left out of the answer and logged,
-/// never exported.
-pub fn sane_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_LABEL_CHARS
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
-/// Longest name (instance name, target name) put into a label; longer ones are cut with `…`.
-pub const MAX_NAME_CHARS: usize = 128;
-
-/// A label value from an upstream word (status, engine, version): lower case, or `unknown` when
-/// it is missing or not 1–64 of `[A-Za-z0-9_.-]`.
-pub fn label_word(v: Option<&str>) -> String {
-    match v.map(str::trim) {
-        Some(s) if sane_label(s) => s.to_ascii_lowercase(),
-        _ => "unknown".to_string(),
-    }
-}
-
-/// An upstream name cut to [`MAX_NAME_CHARS`] characters (the last one then `…`).
-pub fn bounded_name(v: Option<&str>) -> String {
-    let v = v.unwrap_or("");
-    if v.chars().count() <= MAX_NAME_CHARS {
-        return v.to_string();
-    }
-    let mut out: String = v.chars().take(MAX_NAME_CHARS - 1).collect();
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,7 +457,7 @@ mod tests {
             (
                 "b_metric",
                 "Help with \\ and\nnewline \"quoted\".",
-                vec![("cloud", "c"), ("v", "a\"b\\c\nd")],
+                vec![("cloud", "c"), ("v", "a\"b\\c")],
                 1.0,
             ),
             ("a_metric", "", vec![], 0.0),
@@ -525,17 +497,30 @@ mod tests {
     }
 
     #[test]
+    fn no_control_character_leaves_in_a_label_value() {
+        let mut f = Families::new();
+        f.gauge("m", "h", &[("name", "a\0b\r\nc\x1bd\u{9b}e")], 1.0);
+        let mut out = Vec::new();
+        f.encode(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("m{name=\"a\u{FFFD}b\u{FFFD}\u{FFFD}c\u{FFFD}d\u{FFFD}e\"} 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn value_and_len_of_read_back_unescaped_labels() {
         let mut f = Families::new();
-        f.gauge("m", "h", &[("a", "x\"y"), ("b", "line\nbreak")], 2.5);
+        f.gauge("m", "h", &[("a", "x\"y"), ("b", "line break")], 2.5);
         f.gauge("m", "h", &[("a", "x"), ("b", "\\")], 7.0);
         f.gauge("n", "h", &[], 3.0);
         assert_eq!(f.len_of("m"), 2);
         assert_eq!(f.len_of("absent"), 0);
         assert_eq!(f.value("m", &[("a", "x\"y")]), Some(2.5));
-        assert_eq!(f.value("m", &[("b", "line\nbreak")]), Some(2.5));
+        assert_eq!(f.value("m", &[("b", "line break")]), Some(2.5));
         assert_eq!(f.value("m", &[("a", "x"), ("b", "\\")]), Some(7.0));
-        assert_eq!(f.value("m", &[("a", "x"), ("b", "line\nbreak")]), None);
+        assert_eq!(f.value("m", &[("a", "x"), ("b", "line break")]), None);
         assert_eq!(f.value("n", &[]), Some(3.0));
     }
 }

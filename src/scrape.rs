@@ -168,13 +168,10 @@ impl Exporter {
         for (cloud, collector, mut result, elapsed) in results {
             // A partial answer is served, but is no success (the collector logged why).
             let incomplete = result.as_mut().ok().and_then(Families::take_incomplete);
-            let error = result.as_ref().err().or(incomplete.as_ref());
-            self.status
-                .record_collector(cloud, collector, error, elapsed);
-            let ok = match result {
+            let failure = match result {
                 Ok(f) => {
                     out.merge(f);
-                    incomplete.is_none()
+                    incomplete
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -185,21 +182,17 @@ impl Exporter {
                         error = %e,
                         "collector failed"
                     );
-                    false
+                    Some(e)
                 }
             };
-            let labels = [("cloud", cloud), ("collector", collector)];
-            out.gauge(
-                "huaweicloud_scrape_collector_success",
-                "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
-                &labels,
-                if ok { 1.0 } else { 0.0 },
-            );
-            out.gauge(
-                "huaweicloud_scrape_collector_duration_seconds",
-                "How long this collector of this cloud took in this scrape.",
-                &labels,
-                elapsed.as_secs_f64(),
+            let now = std::time::SystemTime::now();
+            self.status.report_collector(
+                &mut out,
+                cloud,
+                collector,
+                failure.as_ref(),
+                elapsed,
+                now.checked_sub(elapsed).unwrap_or(now),
             );
         }
         out

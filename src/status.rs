@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use crate::sync::lock;
 use std::time::{Duration, SystemTime};
 
+use crate::metrics::Families;
 use crate::upstream::ApiError;
 
 /// How many probes the page lists.
@@ -138,17 +139,51 @@ fn describe(e: &ApiError) -> String {
     out
 }
 
+/// `huaweicloud_scrape_collector_success`'s name.
+pub const COLLECTOR_SUCCESS: &str = "huaweicloud_scrape_collector_success";
+/// `huaweicloud_scrape_collector_duration_seconds`'s name.
+pub const COLLECTOR_DURATION: &str = "huaweicloud_scrape_collector_duration_seconds";
+
 impl Status {
-    /// Records one collector run that took `took` and ended in `error` (`None`: success).
-    pub fn record_collector(
+    /// Writes [`COLLECTOR_SUCCESS`] and [`COLLECTOR_DURATION`] for one run of `collector` of
+    /// `cloud` (started `at`, took `took`, ended in `error`; `None`: success) and records that
+    /// run for the landing page. The one way either series is written (scrape collectors and
+    /// discovery refreshes alike), so every collector the metric reports has its row.
+    pub fn report_collector(
+        &self,
+        out: &mut Families,
+        cloud: &str,
+        collector: &'static str,
+        error: Option<&ApiError>,
+        took: Duration,
+        at: SystemTime,
+    ) {
+        let labels = [("cloud", cloud), ("collector", collector)];
+        out.gauge(
+            COLLECTOR_SUCCESS,
+            "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
+            &labels,
+            if error.is_none() { 1.0 } else { 0.0 },
+        );
+        out.gauge(
+            COLLECTOR_DURATION,
+            "How long this collector of this cloud took in this scrape.",
+            &labels,
+            took.as_secs_f64(),
+        );
+        self.record_run(cloud, collector, error, took, at);
+    }
+
+    /// Records one collector run started `at`. Recording the same run again (a discovery
+    /// refresh, reported by every scrape until the next one) changes nothing.
+    fn record_run(
         &self,
         cloud: &str,
         collector: &'static str,
         error: Option<&ApiError>,
         took: Duration,
+        at: SystemTime,
     ) {
-        let now = SystemTime::now();
-        let at = now.checked_sub(took).unwrap_or(now);
         let mut map = lock(&self.collectors);
         let entry = map
             .entry((cloud.to_string(), collector))
@@ -187,10 +222,12 @@ impl Status {
         });
     }
 
-    /// Forgets the collectors of clouds not in `clouds` (after a reload), so the map stays as
-    /// small as the configuration.
-    pub fn retain_clouds(&self, clouds: &[&str]) {
-        lock(&self.collectors).retain(|(cloud, _), _| clouds.contains(&cloud.as_str()));
+    /// Forgets every cloud × collector not in `configured` (after a reload), so the map stays
+    /// as small as the configuration and the page shows no collector that no longer runs.
+    pub fn retain_collectors(&self, configured: &[(&str, &'static str)]) {
+        lock(&self.collectors).retain(|(cloud, collector), _| {
+            configured.iter().any(|(c, n)| c == cloud && n == collector)
+        });
     }
 
     /// The last run of `cloud` × `collector`, if it ran since start.
@@ -198,6 +235,15 @@ impl Status {
         lock(&self.collectors)
             .get(&(cloud.to_string(), collector))
             .cloned()
+    }
+
+    /// Every collector of `cloud` that has run since start, by name, with its last run.
+    pub fn collectors_of(&self, cloud: &str) -> Vec<(&'static str, CollectorStatus)> {
+        lock(&self.collectors)
+            .iter()
+            .filter(|((c, _), _)| c == cloud)
+            .map(|((_, name), s)| (*name, s.clone()))
+            .collect()
     }
 
     /// The recent probes, newest first.
@@ -229,7 +275,20 @@ mod tests {
         let s = Status::default();
         let mut e = ApiError::new(ErrorKind::ServerError, "dcs_status", "boom\n<b>");
         e.request_id = Some("rid-1".into());
-        s.record_collector("c", "dcs", Some(&e), Duration::from_millis(20));
+        let mut f = Families::new();
+        let ran = |took| SystemTime::now() - Duration::from_millis(took);
+        s.report_collector(
+            &mut f,
+            "c",
+            "dcs",
+            Some(&e),
+            Duration::from_millis(20),
+            ran(20),
+        );
+        assert_eq!(
+            f.value(COLLECTOR_SUCCESS, &[("collector", "dcs")]),
+            Some(0.0)
+        );
         let got = s.collector("c", "dcs").unwrap();
         assert!(!got.ok && got.last_success.is_none());
         let err = got.last_error.unwrap();
@@ -237,17 +296,20 @@ mod tests {
         assert_eq!(err.request_id.as_deref(), Some("rid-1"));
         assert_eq!(err.message, "dcs_status: boom <b>");
 
-        s.record_collector("c", "dcs", None, Duration::from_millis(10));
+        s.report_collector(&mut f, "c", "dcs", None, Duration::from_millis(10), ran(10));
+        assert_eq!(s.collectors_of("c").len(), 1);
         let got = s.collector("c", "dcs").unwrap();
         assert!(got.ok && got.last_success.is_some());
         assert_eq!(got.took, Duration::from_millis(10));
         assert_eq!(got.last_error.unwrap().request_id.as_deref(), Some("rid-1"));
         assert!(s.collector("c", "ddm").is_none());
 
-        s.retain_clouds(&["other"]);
+        s.retain_collectors(&[("c", "dcs")]);
+        assert!(s.collector("c", "dcs").is_some(), "still configured");
+        s.retain_collectors(&[("c", "ddm"), ("other", "dcs")]);
         assert!(
             s.collector("c", "dcs").is_none(),
-            "a cloud gone from the config"
+            "a collector gone from the config"
         );
     }
 

@@ -182,3 +182,79 @@ async fn the_landing_page_shows_collectors_errors_inventory_and_probes_in_a_brow
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn every_collector_the_metric_reports_has_its_row_and_a_failing_refresh_shows() {
+    let Some(chromium) = common::require_tool("chromium", "renders the landing page") else {
+        return;
+    };
+    let sim = spawn_sim(frozen_sim(10)).await;
+    let config = token_cloud(
+        "c",
+        "    dcs: {}\n    koophone: { discovery: { refresh_interval: 1s } }\n    ddm: { discovery: { refresh_interval: 1s }, cache_ttl: 0s }\n",
+    );
+    let app = spawn_app_with_sim(sim, &config).await;
+
+    // Arrange: a good first listing, then every listing refused until both discoveries say so.
+    app.scrape().await;
+    for op in [Endpoint::KoophoneList, Endpoint::DdmList] {
+        app.sim.set_fault(op, fault(FaultKind::ServerError));
+    }
+    let mut m = app.scrape().await;
+    for _ in 0..40 {
+        if m.success("c", "koophone_discovery") == 0.0 && m.success("c", "ddm_discovery") == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        m = app.scrape().await;
+    }
+    assert_eq!(
+        m.success("c", "koophone_discovery"),
+        0.0,
+        "a failed refresh"
+    );
+    assert_eq!(m.success("c", "ddm_discovery"), 0.0, "a failed refresh");
+    let reported: Vec<(String, f64)> = m
+        .find("huaweicloud_scrape_collector_success", &[("cloud", "c")])
+        .iter()
+        .map(|s| (s.labels["collector"].clone(), s.value))
+        .collect();
+    for c in [
+        "dcs",
+        "dcs_instances",
+        "koophone",
+        "koophone_discovery",
+        "ddm",
+        "ddm_discovery",
+    ] {
+        assert!(reported.iter().any(|(r, _)| r == c), "{c} in {reported:?}");
+    }
+
+    // Act
+    let dom = dump_dom(&chromium, &app.url("/")).await;
+
+    // Assert: one row per collector the metric reports, saying what the metric says.
+    assert!(
+        !dom.contains("InventorySummary"),
+        "a type name as a column header"
+    );
+    for (collector, value) in &reported {
+        let row = text(element(&dom, "tr", &format!("collector-c-{collector}")));
+        let outcome = if *value == 1.0 { "succeeded" } else { "failed" };
+        assert!(row.contains(outcome), "{collector}: {outcome}: {row}");
+        assert!(
+            row.contains(" ms") || row.contains(" s"),
+            "{collector}: took: {row}"
+        );
+        assert!(row.contains(" ago)"), "{collector}: when: {row}");
+    }
+    for collector in ["koophone_discovery", "ddm_discovery"] {
+        let row = text(element(&dom, "tr", &format!("collector-c-{collector}")));
+        assert!(row.contains("server_error"), "{collector}: {row}");
+        assert!(has_request_id(&row), "{collector}: a request id in {row}");
+        assert!(
+            !row.contains("never"),
+            "{collector}: the first listing's success is shown: {row}"
+        );
+    }
+}

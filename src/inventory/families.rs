@@ -1,10 +1,11 @@
 //! The series a discovery writes: its self metrics (resources, last success, its collector's
-//! success and duration), and the one-per-resource series of a listing.
+//! success and duration, which the landing page hears of too), and the one-per-resource series of a listing.
 
 use std::time::SystemTime;
 
 use crate::inventory::state::{Names, Stats};
 use crate::metrics::Families;
+use crate::status::Status;
 
 /// Resources in the current inventory.
 pub const RESOURCES: &str = "huaweicloud_discovery_resources";
@@ -26,6 +27,7 @@ pub(crate) fn self_metrics(
     names: Names,
     stats: &Stats,
     resources: usize,
+    status: &Status,
 ) {
     let svc = [("cloud", cloud), ("service", names.service)];
     if stats.size.is_some() {
@@ -45,18 +47,13 @@ pub(crate) fn self_metrics(
         );
     }
     if let Some(last) = &stats.last {
-        let labels = [("cloud", cloud), ("collector", names.collector)];
-        f.gauge(
-            "huaweicloud_scrape_collector_success",
-            "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
-            &labels,
-            if last.error.is_none() { 1.0 } else { 0.0 },
-        );
-        f.gauge(
-            "huaweicloud_scrape_collector_duration_seconds",
-            "How long this collector of this cloud took in this scrape.",
-            &labels,
-            last.took.as_secs_f64(),
+        status.report_collector(
+            f,
+            cloud,
+            names.collector,
+            last.error.as_ref(),
+            last.took,
+            last.at,
         );
     }
 }

@@ -182,10 +182,17 @@ impl<T: Send + Sync + 'static> Inventory<T> {
     /// `huaweicloud_discovery_last_success_timestamp_seconds` (absent before the first success),
     /// plus `huaweicloud_scrape_collector_success` and `…_duration_seconds` under the
     /// inventory's collector name for the latest refresh. Nothing before the first refresh has
-    /// ended.
-    pub fn families(&self, f: &mut Families, resources: usize) {
+    /// ended. The latest refresh is recorded in `status` for the landing page as it is written.
+    pub fn families(&self, f: &mut Families, resources: usize, status: &crate::status::Status) {
         let stats = self.stats();
-        families::self_metrics(f, &self.inner.cloud, self.inner.names, &stats, resources);
+        families::self_metrics(
+            f,
+            &self.inner.cloud,
+            self.inner.names,
+            &stats,
+            resources,
+            status,
+        );
     }
 }
 

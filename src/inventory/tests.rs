@@ -133,12 +133,12 @@ async fn the_names_the_service_gave_label_its_metrics_and_errors() {
     let (inv, _) = scripted(vec![listing(&["a", "b"], true)]);
     assert_eq!((inv.service(), inv.collector()), ("svc", "svc_discovery"));
     let mut f = Families::new();
-    inv.families(&mut f, 0);
+    inv.families(&mut f, 0, &crate::status::Status::default());
     assert_eq!(f.len_of(RESOURCES), 0, "nothing before the first refresh");
     let dl = Instant::now() + Duration::from_secs(5);
     assert_eq!(inv.current(dl).await.unwrap().items.len(), 2);
     let mut f = Families::new();
-    inv.families(&mut f, 7);
+    inv.families(&mut f, 7, &crate::status::Status::default());
     let svc = [("cloud", "c"), ("service", "svc")];
     assert_eq!(f.value(RESOURCES, &svc), Some(7.0));
     assert!(f.value(LAST_SUCCESS, &svc).is_some());

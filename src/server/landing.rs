@@ -58,7 +58,7 @@ pub fn render(
             escape(text)
         );
     }
-    out.push_str("<li><a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a> · POST /-/reload</li>\n</ul>\n");
+    out.push_str("<li><a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a> · POST /-/reload (with --web.enable-lifecycle)</li>\n</ul>\n");
 
     out.push_str("<h2>Clouds</h2>\n<ul>\n");
     for c in &exporter.clouds {
@@ -75,13 +75,26 @@ pub fn render(
     }
     out.push_str("</ul>\n");
 
-    out.push_str("<h2>Collectors</h2>\n<table id=\"collectors\">\n<thead><tr><th>Cloud</th><th>Collector</th><th>InventorySummary</th><th>Last collection</th><th class=\"num\">Took</th><th>Last success</th><th>Last error, with its request id</th></tr></thead>\n<tbody>\n");
+    out.push_str("<h2>Collectors</h2>\n<table id=\"collectors\">\n<thead><tr><th>Cloud</th><th>Collector</th><th>Inventory</th><th>Last collection</th><th class=\"num\">Took</th><th>Last success</th><th>Last error, with its request id</th></tr></thead>\n<tbody>\n");
     let mut rows = 0;
     for c in &exporter.clouds {
-        for (collector, inventory) in c.inventories() {
+        // The collectors each service names, then any other that has reported
+        // `huaweicloud_scrape_collector_success` (the status hears of every one as it is
+        // written), so no collector the metric reports lacks a row.
+        let inventories = c.inventories();
+        let mut ran = exporter.status.collectors_of(&c.cfg.name);
+        for (collector, inventory) in &inventories {
             rows += 1;
-            let last = exporter.status.collector(&c.cfg.name, collector);
-            collector_row(&mut out, &c.cfg.name, collector, &inventory, last, now);
+            let last = ran
+                .iter()
+                .position(|(name, _)| name == collector)
+                .map(|i| ran.swap_remove(i).1);
+            collector_row(&mut out, &c.cfg.name, collector, Some(inventory), last, now);
+        }
+        ran.sort_by_key(|(name, _)| *name);
+        for (collector, last) in ran {
+            rows += 1;
+            collector_row(&mut out, &c.cfg.name, collector, None, Some(last), now);
         }
     }
     if rows == 0 {
@@ -140,7 +153,7 @@ fn collector_row(
     out: &mut String,
     cloud: &str,
     collector: &str,
-    inventory: &InventorySummary,
+    inventory: Option<&InventorySummary>,
     last: Option<CollectorStatus>,
     now: SystemTime,
 ) {
@@ -151,7 +164,10 @@ fn collector_row(
         escape(collector),
         escape(cloud),
         escape(collector),
-        inventory_text(inventory)
+        inventory.map_or_else(
+            || "<span class=\"muted\">—</span>".to_string(),
+            inventory_text
+        )
     );
     let Some(last) = last else {
         out.push_str("<td><span class=\"badge none\">not run yet</span></td><td></td><td></td><td></td></tr>\n");

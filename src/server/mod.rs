@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -117,16 +117,32 @@ impl AppState {
     }
 }
 
+/// Whether the lifecycle endpoints (`POST /-/reload`) act, as Prometheus'
+/// `--web.enable-lifecycle`: off by default, since anyone who reaches the port could otherwise
+/// make the exporter re-read its files. SIGHUP reloads either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// `POST /-/reload` answers 403 and does nothing.
+    #[default]
+    Disabled,
+    /// `POST /-/reload` reloads, unless a browser sent it from another site.
+    Enabled,
+}
+
 /// All routes.
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, lifecycle: Lifecycle) -> Router {
     let telemetry = state.telemetry_path.clone();
+    let reload = match lifecycle {
+        Lifecycle::Enabled => post(reload_handler),
+        Lifecycle::Disabled => post(lifecycle_disabled),
+    };
     Router::new()
         .route("/", get(landing))
         .route(&telemetry, with_gzip(get(metrics_handler)))
         .route("/probe", with_gzip(get(probe_handler)))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(|| async { "Ready.\n" }))
-        .route("/-/reload", post(reload_handler))
+        .route("/-/reload", reload)
         .with_state(state)
 }
 
@@ -319,7 +335,63 @@ fn bad_request(reason: String) -> Response {
         .into_response()
 }
 
-async fn reload_handler(State(state): State<Arc<AppState>>) -> Response {
+async fn lifecycle_disabled() -> Response {
+    forbidden(
+        "Lifecycle API is not enabled: start the exporter with --web.enable-lifecycle to reload \
+         over HTTP, or send it SIGHUP.\n",
+    )
+}
+
+fn forbidden(why: &'static str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        why,
+    )
+        .into_response()
+}
+
+/// Whether a browser sent this request from a page of another site: its `Sec-Fetch-Site`
+/// says so, or its `Origin` names a host other than the one it was sent to. A browser adds
+/// `Origin` to every cross-site POST (a form or a `fetch` included) and a page cannot forge
+/// either header; curl, Prometheus and a configmap-reload sidecar send neither.
+fn cross_site(headers: &HeaderMap, uri: &Uri) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if matches!(text("sec-fetch-site"), Some(site) if site != "same-origin" && site != "none") {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    // `Origin: null` (a sandboxed frame, a redirect) and anything unreadable count as foreign.
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, host)| host.trim_end_matches('/'));
+    // HTTP/2 carries the host in the URI's authority, HTTP/1.1 in `Host`.
+    let host = text("host").or_else(|| uri.authority().map(|a| a.as_str()));
+    match (origin_host, host) {
+        (Some(o), Some(host)) => !o.eq_ignore_ascii_case(host),
+        _ => true,
+    }
+}
+
+async fn reload_handler(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if cross_site(&headers, &uri) {
+        tracing::warn!(
+            origin = headers
+                .get(header::ORIGIN)
+                .map(|v| crate::metrics::label_text(&String::from_utf8_lossy(v.as_bytes())))
+                .unwrap_or_default(),
+            "refused a cross-site POST /-/reload"
+        );
+        return forbidden("A reload is not taken from a page of another site.\n");
+    }
     match state.reload().await {
         Ok(()) => (StatusCode::OK, "Configuration reloaded.\n").into_response(),
         Err(e) => (

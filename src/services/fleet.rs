@@ -130,9 +130,16 @@ impl Fleet {
             .collect();
         let status = match previous {
             Some(p) => {
-                // The landing page keeps what it knew of the clouds still configured.
-                let names: Vec<&str> = config.clouds.iter().map(|c| c.name.as_str()).collect();
-                p.status.retain_clouds(&names);
+                // The landing page keeps what it knew of the collectors still configured (a
+                // discovery replaced by listed ids leaves no stale row).
+                let configured: Vec<(&str, &'static str)> = clouds
+                    .iter()
+                    .flat_map(|c| {
+                        let name = c.cfg.name.as_str();
+                        c.inventories().into_iter().map(move |(n, _)| (name, n))
+                    })
+                    .collect();
+                p.status.retain_collectors(&configured);
                 p.status.clone()
             }
             None => Arc::default(),

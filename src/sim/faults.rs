@@ -204,10 +204,17 @@ pub enum FaultKind {
     /// change racing the request): every service refuses it with 401 `APIGW.0301`. With
     /// `times`, only that many tokens are; the next one is good.
     RevokedTokenIssued,
+    /// The service's error (as `api_error`) with a 100 kB `x-request-id` header of text that
+    /// is no id (quotes, `=`, markup, spaces): a gateway or proxy echoing anything as the id.
+    HugeRequestId,
+    /// Every name in the answer (any string field whose key ends in `name`, and
+    /// `unavailable_reason`) carries NUL, ESC, CR, LF, DEL and C1 characters and a forged log
+    /// line: a broken or hostile peer's instance, target and VPC names.
+    ControlCharactersInNames,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 33] = [
+    pub const ALL: [FaultKind; 35] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -241,6 +248,8 @@ impl FaultKind {
         FaultKind::ReleasedIds,
         FaultKind::ReleasedIdsIn200,
         FaultKind::RevokedTokenIssued,
+        FaultKind::HugeRequestId,
+        FaultKind::ControlCharactersInNames,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -278,6 +287,8 @@ impl FaultKind {
             FaultKind::ReleasedIds => "released_ids",
             FaultKind::ReleasedIdsIn200 => "released_ids_in_200",
             FaultKind::RevokedTokenIssued => "revoked_token_issued",
+            FaultKind::HugeRequestId => "huge_request_id",
+            FaultKind::ControlCharactersInNames => "control_characters_in_names",
         }
     }
 }

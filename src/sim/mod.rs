@@ -43,6 +43,6 @@ pub use cli::{run_standalone, FaultArg, SimArgs};
 pub use config::{Churn, SimAccessKey, SimConfig, SimDdmInstance, SimUser};
 pub use faults::{parse_fault_arg, Endpoint, FaultKind, FaultSpec, ParseNameError};
 pub use fleet::{personal_values, SimDcsInstance};
-pub use pipeline::HOSTILE_MESSAGE;
+pub use pipeline::{huge_request_id, CONTROL_CHARACTERS, HOSTILE_MESSAGE, HUGE_REQUEST_ID_BYTES};
 pub use routes::DCS_STATES;
 pub use server::{SimHandle, Simulator};

@@ -26,6 +26,24 @@ use super::tokens::TokenCheck;
 /// and a forged log line and sample for text that does not escape newlines.
 pub const HOSTILE_MESSAGE: &str = "<script>document.title='owned'</script><img src=x onerror=\"document.body.dataset.owned='yes'\">\nlevel=info msg=\"forged line\"\r\nprobe_success 1";
 
+/// What the `control_characters_in_names` fault appends to every name: NUL, ESC (a terminal
+/// colour), CR LF with a forged log line, DEL and two C1 characters (NEL, CSI).
+pub const CONTROL_CHARACTERS: &str = "\0\x1b[31m\r\nlevel=error msg=forged\x7f\u{85}\u{9b}";
+
+/// The length of the `huge_request_id` fault's header.
+pub const HUGE_REQUEST_ID_BYTES: usize = 100 * 1024;
+
+/// The `huge_request_id` fault's header: [`HUGE_REQUEST_ID_BYTES`] of visible text that is no
+/// id, starting with a plausible one.
+pub fn huge_request_id() -> String {
+    let mut id = String::from("0123456789abcdef");
+    while id.len() < HUGE_REQUEST_ID_BYTES {
+        id.push_str(" level=error msg=\"forged\" <b>x</b>");
+    }
+    id.truncate(HUGE_REQUEST_ID_BYTES);
+    id
+}
+
 /// One simulated service as the pipeline sees it: how its errors look and which credentials it
 /// takes. Each service's sim file implements it on a unit struct and passes that to
 /// [`endpoint`].
@@ -178,6 +196,13 @@ impl SimState {
                 return redirect(to, &call.uri);
             }
             Some(FaultKind::HostileMessage) => return service.hostile_error(),
+            Some(FaultKind::HugeRequestId) => {
+                let mut resp = service.api_error(op);
+                if let Ok(v) = HeaderValue::from_str(&huge_request_id()) {
+                    resp.headers_mut().insert("x-request-id", v);
+                }
+                return resp;
+            }
             _ => {}
         }
         if let Some(own) = fault
@@ -295,6 +320,7 @@ fn finish(reply: SimReply, kind: Option<FaultKind>) -> Response {
         Some(FaultKind::Empty) => bytes_response(status, Bytes::new()),
         Some(FaultKind::WrongTypes) => json_response(status, &wrong_types(body, None)),
         Some(FaultKind::Huge) => huge_response(status),
+        Some(FaultKind::ControlCharactersInNames) => json_response(status, &with_control_characters(body, None)),
         _ => json_response(status, &body),
     };
     for (name, value) in headers {
@@ -325,6 +351,33 @@ fn wrong_types(value: Value, key: Option<&str>) -> Value {
                 .collect(),
         ),
         Value::Null => Value::Null,
+    }
+}
+
+/// Appends [`CONTROL_CHARACTERS`] to every name of `value` (a string under a key ending in
+/// `name`, or `unavailable_reason`), wherever it sits.
+fn with_control_characters(value: Value, key: Option<&str>) -> Value {
+    match value {
+        Value::String(s)
+            if key.is_some_and(|k| k.ends_with("name") || k == "unavailable_reason") =>
+        {
+            Value::String(format!("{s}{CONTROL_CHARACTERS}"))
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| with_control_characters(v, None))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = with_control_characters(v, Some(&k));
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 use crate::config::{AuthConfig, CloudConfig, Endpoints};
-use crate::metrics::SelfMetrics;
+use crate::metrics::{bounded_id, SelfMetrics};
 use crate::transport::auth::sign_request;
 use crate::transport::auth::token::{whole_seconds, TokenProvider};
 use crate::transport::body::BodyError;
@@ -123,7 +123,13 @@ impl CloudClient {
                     kind: ErrorKind::ApiError,
                     operation: req.op.name,
                     status: Some(reply.status),
-                    code: Some(code),
+                    // A code the decoder made up itself (`<missing error_code>`) is kept; one
+                    // the answer carries is bounded like any echoed id.
+                    code: Some(if code == "<missing error_code>" {
+                        code
+                    } else {
+                        bounded_id(&code).unwrap_or_default()
+                    }),
                     message,
                     request_id: reply.request_id.clone(),
                     retry_after: None,

@@ -8,6 +8,7 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use crate::metrics::bounded_id;
 use crate::transport::request::{Operation, Reply};
 use crate::upstream::{truncate, ApiError, ErrorKind};
 
@@ -68,7 +69,7 @@ pub fn classify(op: &'static Operation, status: StatusCode, reply: &Reply) -> Re
     };
     let mut e = base(kind);
     let body: ErrorBody = serde_json::from_slice(&reply.body).unwrap_or_default();
-    e.code = body.error_code;
+    e.code = body.error_code.as_deref().and_then(bounded_id);
     e.message = body
         .error_msg
         .or_else(|| {

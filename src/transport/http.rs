@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::debug_log::Answered;
+use crate::metrics::bounded_id;
 use crate::metrics::SelfMetrics;
 use crate::transport::budget::{Budgets, MIN_TIME_TO_FINISH};
 use crate::transport::error::classify;
@@ -254,10 +255,11 @@ impl Transport {
             }
             Ok(Ok(x)) => x,
         };
+        // The id an answer echoes goes into log lines, labels, errors and the landing page:
+        // only a short token of it is kept (a hostile peer may send 100 kB of anything).
         let request_id = headers
             .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+            .and_then(|v| bounded_id(&String::from_utf8_lossy(v.as_bytes())))
             .or(sent_id);
         let reply = Reply {
             status: status.as_u16(),

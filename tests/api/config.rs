@@ -428,7 +428,8 @@ async fn shard_flags_outrank_the_file_on_every_reload() {
         "/metrics",
     )
     .await
-    .unwrap();
+    .unwrap()
+    .with_lifecycle(huaweicloud_exporter::server::Lifecycle::Enabled);
     let (addr, _state, _stop) = crate::helpers::serve(app);
     let http = reqwest::Client::new();
     let scrape = || crate::helpers::scrape_addr(addr);

@@ -224,7 +224,8 @@ pub fn load_for(sim: &SimHandle, config: &str) -> huaweicloud_exporter::config::
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Builds an application for `config` on 127.0.0.1:0.
+/// Builds an application for `config` on 127.0.0.1:0, `POST /-/reload` enabled (as with
+/// `--web.enable-lifecycle`) so tests can reload it.
 pub async fn build(
     config: huaweicloud_exporter::config::Config,
     path: Option<std::path::PathBuf>,
@@ -238,6 +239,7 @@ pub async fn build(
     )
     .await
     .unwrap()
+    .with_lifecycle(huaweicloud_exporter::server::Lifecycle::Enabled)
 }
 
 /// Serves `app` in the background until the returned sender is dropped.

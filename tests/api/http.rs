@@ -502,3 +502,47 @@ async fn hostile_error_text_cannot_forge_debug_lines_or_page_markup() {
     );
     assert!(page.contains("&lt;script&gt;document.title="), "{page}");
 }
+
+#[tokio::test]
+async fn a_reload_drops_the_landing_page_rows_of_collectors_no_longer_configured() {
+    let sim = spawn_sim(frozen_sim(10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let config = |ddm: &str| {
+        token_cloud("c", &format!("    dcs: {{}}\n    ddm: {ddm}\n"))
+            .replace("{base}", &sim.base_url())
+            .replace("{project}", &sim.project_id())
+    };
+    std::fs::write(&path, config("{ discovery: {}, cache_ttl: 0s }")).unwrap();
+    let (addr, _state, _stop) = serve_file(&path).await;
+    let http = reqwest::Client::new();
+    let page = || async {
+        http.get(format!("http://{addr}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let m = scrape_addr(addr).await;
+    assert_eq!(m.success("c", "ddm_discovery"), 1.0);
+    assert!(page().await.contains("id=\"collector-c-ddm_discovery\""));
+
+    // The instances listed instead of discovered: no discovery row any more.
+    let listed = format!(
+        "{{ instance_ids: [{}], cache_ttl: 0s }}",
+        sim.ddm_instance_ids().join(", ")
+    );
+    reload_file(&http, addr, &path, config(&listed)).await;
+    let m = scrape_addr(addr).await;
+    assert!(m
+        .find(
+            "huaweicloud_scrape_collector_success",
+            &[("collector", "ddm_discovery")]
+        )
+        .is_empty());
+    let after = page().await;
+    assert!(!after.contains("collector-c-ddm_discovery"), "{after}");
+    assert!(after.contains("id=\"collector-c-ddm\""), "{after}");
+}

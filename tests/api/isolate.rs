@@ -92,7 +92,16 @@ async fn one_forbidden_phone_among_250_hides_only_itself_and_is_remembered() {
         250.0
     );
     assert_eq!(isolated(&m, NO_PERMISSION), 1.0);
-    assert_eq!(m.find(ISOLATED, &[]).len(), 1, "only reasons seen");
+    assert_eq!(
+        isolated(&m, BAD_PARAMETER),
+        0.0,
+        "every known reason, 0 when none"
+    );
+    assert_eq!(
+        m.find(ISOLATED, &[]).len(),
+        2,
+        "one series per known reason"
+    );
     assert_eq!(
         m.sum("huaweicloud_koophone_instances", &[("cloud", "c")]),
         249.0

@@ -194,7 +194,7 @@ async fn tls_serves_https_and_refuses_plain_http() {
 }
 
 #[tokio::test]
-async fn basic_auth_guards_every_path_but_healthy_and_headers_are_set() {
+async fn basic_auth_guards_every_path_but_healthy_probe_and_reload_included_and_headers_are_set() {
     // Arrange
     let pki = make_pki();
     let web_config = format!(
@@ -220,8 +220,17 @@ async fn basic_auth_guards_every_path_but_healthy_and_headers_are_set() {
     let landing = get("/", None).await;
     let missing = get("/no-such-page", None).await;
     let healthy = get("/-/healthy", None).await;
+    // What runs commands on phones and what reloads are behind the same door.
+    let probe = get("/probe?module=boot&target=canary", None).await;
+    let reload = client
+        .post(app.url("https", "/-/reload"))
+        .send()
+        .await
+        .expect("request");
 
     // Assert
+    assert_eq!(probe.status(), 401, "/probe without credentials");
+    assert_eq!(reload.status(), 401, "/-/reload without credentials");
     assert_eq!(anonymous.status(), 401);
     assert_eq!(
         anonymous

@@ -130,35 +130,6 @@ pub(crate) fn metric_names(expr: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Panels that may return no series in the healthy demo, each with a witness query that says
-/// whether it should: when the witness has series, the panel must have data too. They list rare
-/// states the simulated fleet is in now and then, or not at all.
-pub(crate) const MAY_BE_EMPTY: [(&str, &str, &str); 3] = [
-    (
-        "DDM instances",
-        "huaweicloud_ddm_instance_info",
-        "lists discovered DDM instances; the demo's DDM section may list its instance id",
-    ),
-    (
-        "Frozen phones",
-        "huaweicloud_koophone_instance_frozen == 1",
-        "lists frozen phones; the simulated fleet may have none frozen",
-    ),
-    (
-        "Isolated phones by reason",
-        "huaweicloud_koophone_isolated_instances",
-        "isolated_instances is absent while no phone is isolated; the demo's phones all answer",
-    ),
-];
-
-/// Metrics an alerting rule reads that the healthy demo has no series of, by design, and why.
-/// The rule still has to parse; that the name is right is held by tests/assets/readme.rs (every metric
-/// a rule reads is in README's Metrics table).
-pub(crate) const ABSENT_IN_THE_DEMO: [(&str, &str); 1] = [(
-    "huaweicloud_koophone_isolated_instances",
-    "absent when no phone is isolated (HuaweiCloudKooPhonesIsolated); the demo's phones all answer",
-)];
-
 /// Metrics only `/probe` serves.
 pub(crate) fn is_probe_metric(name: &str) -> bool {
     name.starts_with("probe_") || name.starts_with("huaweicloud_koophone_probe_")

@@ -157,3 +157,54 @@ async fn token_expired_fault_replaces_auth() {
     let second = koophone_post(&sim, path, Some(STATIC_TOKEN), body).await;
     assert_eq!(second.body["error_code"], "0");
 }
+
+#[tokio::test]
+async fn huge_request_id_answers_the_error_with_a_100_kb_id() {
+    let sim = spawn(SimConfig::default()).await;
+    let path = format!("/v2/{}/instances/status", sim.project_id());
+    sim.set_fault(Endpoint::DcsStatus, fault_of(FaultKind::HugeRequestId));
+    let a = get(&sim, &path, STATIC_TOKEN).await;
+    assert_eq!(a.status, 400, "the service's api_error");
+    let id = header(&a, "x-request-id");
+    assert_eq!(id.len(), huaweicloud_exporter::sim::HUGE_REQUEST_ID_BYTES);
+    assert!(
+        id.contains(' ') && id.contains('"') && id.contains('<'),
+        "no id"
+    );
+}
+
+#[tokio::test]
+async fn control_characters_in_names_reach_every_name_of_a_listing() {
+    let sim = spawn(SimConfig::default()).await;
+    sim.set_fault(
+        Endpoint::DdmList,
+        fault_of(FaultKind::ControlCharactersInNames),
+    );
+    let a = get(
+        &sim,
+        &format!("/v1/{}/instances?offset=0&limit=128", sim.project_id()),
+        STATIC_TOKEN,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let rows = a.body["instances"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        let name = r["name"].as_str().unwrap();
+        assert!(
+            name.ends_with(huaweicloud_exporter::sim::CONTROL_CHARACTERS),
+            "{name:?}"
+        );
+        assert!(
+            !r["id"].as_str().unwrap().chars().any(char::is_control),
+            "ids untouched"
+        );
+    }
+}
+
+fn fault_of(kind: FaultKind) -> FaultSpec {
+    FaultSpec {
+        kind: Some(kind),
+        ..FaultSpec::default()
+    }
+}

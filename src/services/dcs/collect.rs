@@ -13,7 +13,7 @@
 use super::config::DcsConfig;
 use crate::inventory::resource_series;
 use crate::metrics::Families;
-use crate::metrics::{bounded_name, label_word};
+use crate::metrics::{label_text, label_word};
 use crate::services::dcs::api::{sane_label, DcsInstance, DcsStatus};
 use crate::transport::{ApiError, CloudClient, ErrorKind};
 use tokio::time::Instant;
@@ -71,7 +71,7 @@ pub fn map_instances(cloud: &str, rows: &[DcsInstance]) -> (Families, usize) {
             rejected += 1;
             continue;
         }
-        let name = bounded_name(r.name.as_deref());
+        let name = label_text(r.name.as_deref().unwrap_or(""));
         let engine = label_word(r.engine.as_deref());
         let version = label_word(r.engine_version.as_deref());
         let status = label_word(r.status.as_deref());
@@ -241,7 +241,7 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            bounded_name(Some(&"n".repeat(500))).chars().count(),
+            label_text(&"n".repeat(500)).chars().count(),
             crate::metrics::MAX_NAME_CHARS
         );
         assert_eq!(f.len_of(INSTANCE_INFO), 3);

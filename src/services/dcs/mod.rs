@@ -81,15 +81,16 @@ impl Runtime for DcsRuntime {
     }
 
     fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {
-        vec![(
-            COLLECTOR,
-            InventorySummary {
-                unit: "instances",
-                source: InventorySource::AccountWide,
-                total: 0,
-                collected: 0,
-            },
-        )]
+        let account = InventorySummary {
+            unit: "instances",
+            source: InventorySource::AccountWide,
+            total: 0,
+            collected: 0,
+        };
+        if self.cfg.instances {
+            return vec![(COLLECTOR, account.clone()), (INSTANCES_COLLECTOR, account)];
+        }
+        vec![(COLLECTOR, account)]
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use super::config::KEY;
 use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
+use crate::metrics::label_text;
 use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation};
 
 /// Largest page the API serves.
@@ -112,9 +113,24 @@ pub struct RestoreTarget {
     pub vpc_name: String,
 }
 
-/// Decodes one page.
+/// Decodes one page. Every text a target carries becomes a label value, so each is bounded
+/// with its control characters replaced here, before rows are told apart by id.
 pub fn parse_page(body: &[u8]) -> Result<RestorablePage, String> {
-    crate::transport::decode_json(body)
+    let mut page: RestorablePage = crate::transport::decode_json(body)?;
+    for t in &mut page.instances {
+        for text in [
+            &mut t.instance_id,
+            &mut t.instance_name,
+            &mut t.status,
+            &mut t.vpc_name,
+        ] {
+            *text = label_text(text);
+        }
+        if let Some(reason) = &mut t.unavailable_reason {
+            *reason = label_text(reason);
+        }
+    }
+    Ok(page)
 }
 
 impl CloudClient {

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::config::DdmDiscoveryConfig;
 use crate::inventory::{resource_series, Inventory, Names, Snapshot};
 use crate::metrics::Families;
-use crate::metrics::{bounded_name, label_word};
+use crate::metrics::{label_text, label_word};
 use crate::services::ddm::api::{DdmInstance, MAX_LIMIT};
 use crate::transport::{ApiError, CloudClient};
 
@@ -89,11 +89,11 @@ impl DdmDiscovery {
     }
 
     /// The discovery's self metrics, its success and duration, and the instances' info.
-    pub fn families(&self, cloud: &str) -> Families {
+    pub fn families(&self, cloud: &str, status: &crate::status::Status) -> Families {
         let mut f = Families::new();
         let snap = self.inventory.peek();
         let items = snap.as_deref().map_or(&[][..], |s| s.items.as_slice());
-        self.inventory.families(&mut f, items.len());
+        self.inventory.families(&mut f, items.len(), status);
         f.merge(map(cloud, items));
         f
     }
@@ -115,7 +115,7 @@ pub fn map(cloud: &str, inventory: &[DdmInstance]) -> Families {
             cloud,
             &i.id,
             &[
-                ("name", &bounded_name(i.name.as_deref())),
+                ("name", &label_text(i.name.as_deref().unwrap_or(""))),
                 ("status", &label_word(i.status.as_deref())),
             ],
         );
@@ -161,7 +161,7 @@ mod tests {
         assert!(valid_id("1f5c9fd6cd984056ba89c8c87cc03278in09"));
         assert!(!valid_id("") && !valid_id("a/b") && !valid_id(&"a".repeat(65)));
         assert_eq!(
-            bounded_name(Some(&"x".repeat(300))).chars().count(),
+            label_text(&"x".repeat(300)).chars().count(),
             crate::metrics::MAX_NAME_CHARS
         );
     }

@@ -96,10 +96,10 @@ impl Runtime for DdmRuntime {
         }]
     }
 
-    fn families(&self, out: &mut Families, _status: &Status) {
+    fn families(&self, out: &mut Families, status: &Status) {
         // The inventory in use, also while refreshes fail.
         if let Some(disc) = self.collector.discovery() {
-            out.merge(disc.families(&self.cloud));
+            out.merge(disc.families(&self.cloud, status));
         }
     }
 
@@ -121,6 +121,13 @@ impl Runtime for DdmRuntime {
                 collected: self.cfg.instance_ids.len(),
             },
         };
+        if self.collector.discovery().is_some() {
+            // The listing is a collector of its own (its refreshes' success and duration).
+            return vec![
+                (COLLECTOR, inventory.clone()),
+                (inventory::DISCOVERY.collector, inventory),
+            ];
+        }
         vec![(COLLECTOR, inventory)]
     }
 

@@ -144,11 +144,7 @@ impl Runtime for KoophoneRuntime {
             kept = d.ids.len();
             out.merge(d.families.clone());
         }
-        inv.families(out, kept);
-        let stats = inv.stats();
-        if let Some(last) = &stats.last {
-            status.record_collector(&self.cloud, inv.collector(), last.error.as_ref(), last.took);
-        }
+        inv.families(out, kept, status);
     }
 
     fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {
@@ -183,7 +179,11 @@ impl Runtime for KoophoneRuntime {
             }
             (None, None) => return Vec::new(),
         };
-        vec![(COLLECTOR, inventory)]
+        match &self.discovery {
+            // The listing is a collector of its own (its refreshes' success and duration).
+            Some(inv) => vec![(COLLECTOR, inventory.clone()), (inv.collector(), inventory)],
+            None => vec![(COLLECTOR, inventory)],
+        }
     }
 
     fn as_any(&self) -> &dyn Any {

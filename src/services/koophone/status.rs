@@ -13,7 +13,7 @@ use futures::future::{try_join_all, FutureExt};
 use tokio::time::Instant;
 
 use super::config::{StatusNames, UNKNOWN_STATUS};
-use super::isolate::fetch::{fetch as fetch_isolating, map_isolated};
+use super::isolate::fetch::{fetch as fetch_isolating, map_isolated, ISOLATED_SERIES};
 use super::isolate::memory::Isolation;
 use crate::metrics::Families;
 use crate::services::koophone::api::{
@@ -147,8 +147,9 @@ pub async fn collect(
     deadline: Instant,
     isolated: &Isolation,
 ) -> Result<Families, ApiError> {
-    // Only asked phones are kept, so the phone list bounds the series: checked before any call.
-    let series = ids.len() + names.all_names().len() + 2;
+    // Only asked phones are kept, so the phone list bounds the series: checked before any call
+    // (requested, reported, and one isolated count per reason are the rest).
+    let series = ids.len() + names.all_names().len() + 2 + ISOLATED_SERIES;
     if series > max_series {
         return Err(ApiError::new(
             ErrorKind::LimitExceeded,

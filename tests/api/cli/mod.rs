@@ -4,6 +4,7 @@
 //! log lines decoded); one module per subject.
 
 mod config_check;
+mod demo;
 mod listen;
 mod logs;
 mod signals;

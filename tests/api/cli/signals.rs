@@ -1,10 +1,10 @@
-//! Signals to the running binary: SIGHUP reloads (keeping the `--shard.*` flags), SIGTERM
-//! exits 0.
+//! Signals to the running binary: SIGHUP reloads (keeping the `--shard.*` flags) whether or
+//! not `POST /-/reload` is enabled, SIGTERM exits 0; and `--web.enable-lifecycle`.
 
 use super::{one_cloud, signal, start_binary, start_binary_with};
 
 #[tokio::test]
-async fn sighup_reloads_and_sigterm_exits_0() {
+async fn sighup_reloads_without_the_lifecycle_flag_and_sigterm_exits_0() {
     let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
     let mut run = start_binary(&sim, "first").await;
     let url = format!("http://127.0.0.1:{}/metrics", run.port);
@@ -12,6 +12,20 @@ async fn sighup_reloads_and_sigterm_exits_0() {
     assert!(text.contains("cloud=\"first\""));
 
     std::fs::write(&run.path, one_cloud(&sim, "second")).unwrap();
+    // Without --web.enable-lifecycle, HTTP cannot reload; SIGHUP can.
+    let refused = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/-/reload", run.port))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let why = refused.text().await.unwrap();
+    assert!(why.contains("--web.enable-lifecycle"), "{why}");
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("cloud=\"first\""),
+        "a refused POST reloaded nothing"
+    );
     signal(&run.child, "-HUP");
     let mut reloaded = false;
     for _ in 0..50 {
@@ -91,4 +105,68 @@ async fn sighup_keeps_the_shard_flags() {
         Some(&mine),
         "after SIGHUP: shard 1 of 3 still"
     );
+}
+
+#[tokio::test]
+async fn the_lifecycle_flag_enables_post_reload_but_never_from_another_site() {
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
+    let mut run = start_binary_with(&one_cloud(&sim, "first"), &["--web.enable-lifecycle"]).await;
+    let base = format!("http://127.0.0.1:{}", run.port);
+    let http = reqwest::Client::new();
+    let clouds = || async {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let m = crate::helpers::Exposition::parse(&text);
+        let mut names: Vec<String> = m
+            .find("huaweicloud_cloud_info", &[])
+            .iter()
+            .map(|s| s.labels["cloud"].clone())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(clouds().await, ["first"]);
+    std::fs::write(&run.path, one_cloud(&sim, "second")).unwrap();
+
+    // A page of another site posting (a form, a fetch): refused, nothing reloaded.
+    for (header, value) in [
+        ("origin", "http://evil.example".to_string()),
+        ("origin", "null".to_string()),
+        ("origin", format!("http://127.0.0.1:{}", run.port + 1)),
+        ("sec-fetch-site", "cross-site".to_string()),
+        ("sec-fetch-site", "same-site".to_string()),
+    ] {
+        let r = http
+            .post(format!("{base}/-/reload"))
+            .header(header, &value)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("x=1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{header}: {value}");
+        assert_eq!(clouds().await, ["first"], "{header}: {value} reloaded");
+    }
+
+    // curl (no Origin) and the exporter's own page (same origin) reload.
+    let r = http
+        .post(format!("{base}/-/reload"))
+        .header("origin", &base)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(clouds().await, ["second"]);
+    std::fs::write(&run.path, one_cloud(&sim, "third")).unwrap();
+    let r = http.post(format!("{base}/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(clouds().await, ["third"]);
+
+    signal(&run.child, "-TERM");
+    assert!(run.child.wait().unwrap().success());
 }

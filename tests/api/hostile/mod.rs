@@ -10,6 +10,7 @@ mod ddm;
 mod koophone;
 mod oddities;
 mod redirects;
+mod text;
 mod tokens;
 
 use std::collections::HashSet;

@@ -27,9 +27,6 @@ pub const LIST_WINDOW: u64 = 8;
 /// Page size the listing asks for (the API documents none; the echoed size is trusted).
 pub const LIST_PAGE_SIZE: u32 = 100;
 
-/// Longest label text kept from a listing row (name, SKU, region); longer text is cut.
-pub const MAX_LABEL_CHARS: usize = 128;
-
 /// One phone as the listing describes it. Only what becomes a label or a value is kept: the
 /// personal fields of the answer (`assign_user`, `member_name`, `account_name`, the project
 /// names) are never decoded, so they cannot reach a label, a log line or a Debug print.
@@ -80,10 +77,7 @@ fn label_text(v: Option<serde_json::Value>) -> String {
         Some(serde_json::Value::Number(n)) => n.to_string(),
         _ => String::new(),
     };
-    raw.chars()
-        .take(MAX_LABEL_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::metrics::label_text(&raw)
 }
 
 /// One page of the listing.

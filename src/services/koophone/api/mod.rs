@@ -20,7 +20,7 @@ pub use command::{
 };
 pub use list::{
     parse_list, phone_id, ListFilter, Phone, PhoneListPage, DISCOVERY, LIST, LIST_PAGE_SIZE,
-    LIST_WINDOW, MAX_LABEL_CHARS,
+    LIST_WINDOW,
 };
 pub use status::{
     parse_status, StatusResult, StatusResultWrapper, StatusValue, BATCH_STATUS,

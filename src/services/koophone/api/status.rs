@@ -57,12 +57,7 @@ impl From<i64> for StatusValue {
 
 impl StatusValue {
     fn raw(text: &str) -> StatusValue {
-        StatusValue::Unreadable(
-            text.chars()
-                .take(MAX_RAW_STATUS_CHARS)
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect(),
-        )
+        StatusValue::Unreadable(crate::metrics::bounded_label(text, MAX_RAW_STATUS_CHARS))
     }
 }
 

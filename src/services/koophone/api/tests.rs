@@ -95,7 +95,7 @@ fn out_of_range_and_odd_statuses_keep_their_raw_text() {
             raw(""),
             raw("array"),
             raw("object"),
-            raw("line?break and a string far long"),
+            raw("line\u{FFFD}break and a string far lon…"),
             StatusValue::Code(i64::MIN),
             raw("true"),
             StatusValue::Code(4),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::memory::{Isolation, Rechecked};
-use super::source::{id_reason, StatusSource};
+use super::source::{id_reason, StatusSource, ID_CODES};
 use super::split::{BadBatch, Found, Splitter, MIN_EXTRA_CALLS};
 use crate::metrics::Families;
 use crate::services::koophone::api::{StatusResult, BATCH_STATUS, MAX_IDS_PER_CALL};
@@ -189,15 +189,21 @@ fn incomplete(
     })
 }
 
-/// `huaweicloud_koophone_isolated_instances` per reason seen (absent when none).
+/// The series [`map_isolated`] writes: one per known reason (a phone is isolated only for one
+/// of them).
+pub const ISOLATED_SERIES: usize = ID_CODES.len();
+
+/// `huaweicloud_koophone_isolated_instances` for every known reason ([`ID_CODES`]), 0 when
+/// none is isolated for it: an absent series would hide an alert on it (and empty its panel).
 pub fn map_isolated(cloud: &str, isolated: &BTreeMap<&'static str, usize>) -> Families {
     let mut f = Families::new();
-    for (reason, n) in isolated {
+    let others = isolated.keys().filter(|r| !ID_CODES.contains(r));
+    for reason in ID_CODES.iter().chain(others) {
         f.gauge(
             ISOLATED,
             "KooPhone phones left out of this scrape because a batch-level error (the reason) was isolated to them.",
             &[("cloud", cloud), ("reason", reason)],
-            *n as f64,
+            isolated.get(reason).copied().unwrap_or(0) as f64,
         );
     }
     f

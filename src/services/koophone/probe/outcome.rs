@@ -9,9 +9,6 @@ use tokio::time::Instant;
 use crate::services::koophone::api::JobDetail;
 use crate::transport::ErrorKind;
 
-/// Longest job error code put into a label; longer ones are cut.
-const MAX_ERROR_CODE_LEN: usize = 64;
-
 /// How one phone's job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -153,18 +150,7 @@ pub fn job_outcome(job: &JobDetail, expect: Option<&Regex>) -> Option<JobOutcome
     }
 }
 
-/// An upstream error code made fit for a label: at most [`MAX_ERROR_CODE_LEN`] characters of
-/// letters, digits and `. _ -`, anything else replaced by `_`.
+/// An upstream error code made fit for a label (see [`crate::metrics::bounded_id`]).
 pub(super) fn label_safe(code: &str) -> String {
-    code.trim()
-        .chars()
-        .take(MAX_ERROR_CODE_LEN)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::metrics::bounded_id(code).unwrap_or_default()
 }
