@@ -7,7 +7,7 @@
 //! and the `SimService` trait each service implements), `state` (the
 //! shared state, the call and the reply), `fleet` (phones and the DCS and DDM instances),
 //! `faults` (operations and fault knobs), `listing` (the listing faults), `tokens` and `iam`
-//! (IAM), `control` (the `/_sim/` routes), `cli` (standalone mode). Each service's endpoints
+//! (IAM), `record` (the calls as they arrived, for the request-side contract tests), `control` (the `/_sim/` routes), `cli` (standalone mode). Each service's endpoints
 //! live with the service, in `crate::services::<name>::sim`.
 //!
 //! Control routes, same port, no auth: `GET /_sim/faults`, `PUT /_sim/faults/{operation}` (a
@@ -34,6 +34,7 @@ pub(crate) mod fleet;
 mod iam;
 pub(crate) mod listing;
 pub(crate) mod pipeline;
+mod record;
 mod routes;
 mod server;
 pub(crate) mod state;
@@ -44,5 +45,6 @@ pub use config::{Churn, SimAccessKey, SimConfig, SimDdmInstance, SimUser};
 pub use faults::{parse_fault_arg, Endpoint, FaultKind, FaultSpec, ParseNameError};
 pub use fleet::{personal_values, SimDcsInstance};
 pub use pipeline::HOSTILE_MESSAGE;
+pub use record::RecordedRequest;
 pub use routes::DCS_STATES;
 pub use server::{SimHandle, Simulator};

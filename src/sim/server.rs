@@ -137,6 +137,11 @@ impl SimHandle {
         self.state.calls[op.index()].load(Ordering::Relaxed)
     }
 
+    /// The last calls of `op` as they arrived (oldest first, at most 512 of all operations).
+    pub fn requests(&self, op: Endpoint) -> Vec<super::RecordedRequest> {
+        self.state.requests.of(op)
+    }
+
     /// The status code phone `id` reports now, if the fleet has it.
     pub fn phone_status(&self, id: &str) -> Option<u8> {
         let fleet = self.state.fleet();

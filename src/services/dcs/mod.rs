@@ -9,6 +9,7 @@ pub mod api;
 pub mod collect;
 pub mod config;
 pub mod sim;
+mod sim_rows;
 
 use std::any::Any;
 use std::sync::Arc;

@@ -340,10 +340,11 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
         };
     let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
     if get("x-request-id").is_none_or(|v| v.trim().is_empty()) {
-        return error(
-            "KOOPHONE.API.0002",
-            "The request parameter x-request-id is missing.",
-        );
+        // The definition's 200 schema has the codes inside `data` only.
+        return SimReply::ok(json!({"data": {
+            "error_code": "KOOPHONE.API.0002",
+            "error_msg": "The request parameter x-request-id is missing.",
+        }}));
     }
     let number = |k: &str| -> Result<u64, SimReply> {
         get(k)
@@ -367,6 +368,9 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
     let max = sim.config.list_max_page_size.min(MAX_LIST_PAGE_SIZE);
     if asked == 0 || asked > max {
         return bad_param(&format!("page_size must be between 1 and {max}"));
+    }
+    if let Err(refused) = check_time_range(get("query_start_time"), get("query_end_time")) {
+        return refused;
     }
     let scene = get("pool_scene_tag");
     if scene.is_some_and(|t| t != "CLOUD_APP" && t != "CLOUD_PHONE") {
@@ -404,6 +408,8 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
         .iter()
         .map(|&i| listing_row(&fleet, i, tick))
         .collect();
+    // The definition (InstanceBatchQueryRsp) puts `error_code`/`error_msg` inside `data` and
+    // nowhere else; the exporter reads them in either place.
     SimReply::ok(json!({
         "data": {
             "result": result,
@@ -413,9 +419,37 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
             "error_code": "0",
             "error_msg": "ok",
         },
-        "error_code": "0",
-        "error_msg": "ok",
     }))
+}
+
+/// `query_start_time`/`query_end_time`: UTC, `2023-08-15 14:30:45`, at most 32 characters; a
+/// value in another form is `KOOPHONE.API.5002`, an end before the start `KOOPHONE.API.5004`
+/// (the listing's error table). Which timestamp they filter on no source says, so a valid range
+/// narrows nothing: every phone stays listed.
+fn check_time_range(start: Option<&str>, end: Option<&str>) -> Result<(), SimReply> {
+    let parse = |name: &str, v: Option<&str>| -> Result<Option<std::time::SystemTime>, SimReply> {
+        let Some(v) = v else { return Ok(None) };
+        let shaped = v.len() == 19 && v.as_bytes().get(10) == Some(&b' ');
+        shaped
+            .then(|| humantime::parse_rfc3339_weak(v).ok())
+            .flatten()
+            .map(Some)
+            .ok_or_else(|| {
+                rejected(
+                    "KOOPHONE.API.5002",
+                    &format!("The time parameter {name} is in a wrong format; expected yyyy-MM-dd HH:mm:ss."),
+                )
+            })
+    };
+    let start = parse("query_start_time", start)?;
+    let end = parse("query_end_time", end)?;
+    match (start, end) {
+        (Some(s), Some(e)) if e < s => Err(rejected(
+            "KOOPHONE.API.5004",
+            "The query end time is earlier than the start time.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The region every simulated phone is in.
@@ -448,9 +482,21 @@ fn listing_row(fleet: &SimFleet, idx: usize, tick: u64) -> Value {
         "region_name_en": "AP-Singapore",
         "backup_status": 2,
         "backup_time": "2025-11-02 10:00:00",
-        "restore_status": null,
-        "restore_time": null,
+        // The definition types these an integer and a string; a phone never restored still gets
+        // values (the last restore succeeded), as a null would break the type.
+        "restore_status": restore_status(fleet.phone_status(idx, tick)),
+        "restore_time": "2025-10-20 08:30:00",
     })
+}
+
+/// `restore_status` (0 preparing, 1 running, 2 succeeded, 3 failed) by the phone's status code:
+/// restoring (1) is a running restore, a restoration exception (6) a failed one.
+fn restore_status(code: u8) -> u8 {
+    match code {
+        1 => 1,
+        6 => 3,
+        _ => 2,
+    }
 }
 
 /// The pool a phone belongs to: (`pool_scene_tag`, `pool_name`).

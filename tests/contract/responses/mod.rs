@@ -1,0 +1,107 @@
+//! Each operation the exporter calls, asked as the exporter asks it, for a normal answer and for
+//! each documented error the simulator gives; every answer is validated against the published
+//! schema of its status code (closed: a field the definition does not name fails too).
+
+mod dcs;
+mod ddm;
+mod koophone;
+
+use serde_json::{json, Value};
+
+use crate::{answer, definition, frozen, gateway_error, get, TOKEN};
+
+/// IAM's error body (`{"error": {"code", "message", "title"}}`), from IAM's error page; the
+/// definition gives the error statuses no schema.
+fn iam_error() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "integer"},
+                "message": {"type": "string"},
+                "title": {"type": "string"},
+            },
+            "required": ["code", "message", "title"],
+        }},
+        "required": ["error"],
+    })
+}
+
+async fn token_call(sim: &huaweicloud_exporter::sim::SimHandle, password: &str) -> crate::Answer {
+    let body = json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": "monitoring", "password": password, "domain": {"name": "demo-domain"}}}},
+        "scope": {"project": {"id": sim.project_id()}}}});
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v3/auth/tokens", sim.base_url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    answer(resp).await
+}
+
+#[tokio::test]
+async fn iam_token_answers_as_defined() {
+    let sim = frozen().await;
+    let def = definition("IAM", "KeystoneCreateUserTokenByPassword");
+    let ok = token_call(&sim, "demo-password").await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    def.check(&ok, &iam_error(), &[]);
+
+    let refused = token_call(&sim, "wrong-password").await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    def.check(&refused, &iam_error(), &[]);
+
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v3/auth/tokens", sim.base_url()))
+        .header("content-type", "application/json")
+        .body(r#"{"auth": {}}"#)
+        .send()
+        .await
+        .unwrap();
+    let bad = answer(resp).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    def.check(&bad, &iam_error(), &[]);
+}
+
+/// The gateway's answers (no token, an unknown path, a known path with the wrong method) carry
+/// `request_id`, the same as the `X-Request-Id` header, and a wrong method is a 404 `APIGW.0101`
+/// as for an unknown path: the gateway routes by method and path together.
+#[tokio::test]
+async fn gateway_errors_carry_their_request_id() {
+    let sim = frozen().await;
+    let project = sim.project_id();
+    let base = sim.base_url();
+    let http = reqwest::Client::new();
+    let no_token = answer(
+        http.get(format!("{base}/v2/{project}/instances/status"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let unknown = get(&sim, "/v2/nothing/here").await;
+    let wrong_method = answer(
+        http.delete(format!("{base}/v2/{project}/instances/status"))
+            .header("x-auth-token", TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    for (what, a, status, code) in [
+        ("no token", &no_token, 401, "APIGW.0301"),
+        ("unknown path", &unknown, 404, "APIGW.0101"),
+        ("wrong method", &wrong_method, 404, "APIGW.0101"),
+    ] {
+        assert_eq!(a.status, status, "{what}: {}", a.body);
+        assert_eq!(a.body["error_code"], code, "{what}");
+        let errors = crate::definitions::violations(&gateway_error(), &json!({}), &a.body);
+        assert!(errors.is_empty(), "{what}: {errors:?}");
+        let header = a.headers.get("x-request-id").and_then(|v| v.to_str().ok());
+        assert_eq!(a.body["request_id"].as_str(), header, "{what}");
+    }
+}
