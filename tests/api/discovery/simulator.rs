@@ -33,9 +33,10 @@ async fn the_simulated_listing_holds_its_limits() {
     assert_eq!(v["data"]["error_code"], "0");
     let (s, _) = get("x-request-id=a&page_no=1&page_size=100", None).await;
     assert_eq!(s, 401);
+    // Inside `data`, where the definition puts the listing's codes.
     let (s, v) = get("page_no=1&page_size=100", tok).await;
     assert_eq!(
-        (s, v["error_code"].as_str()),
+        (s, v["data"]["error_code"].as_str()),
         (200, Some("KOOPHONE.API.0002"))
     );
     for bad in [
