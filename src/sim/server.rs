@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::config::{SimConfig, SimDdmInstance};
 use super::faults::{Endpoint, FaultSpec};
 use super::fleet::{personal_values, SimDcsInstance};
+use super::record::RecordedRequest;
 use super::routes::router;
 use super::state::SimState;
 
@@ -138,7 +139,7 @@ impl SimHandle {
     }
 
     /// The last calls of `op` as they arrived (oldest first, at most 512 of all operations).
-    pub fn requests(&self, op: Endpoint) -> Vec<super::RecordedRequest> {
+    pub fn requests(&self, op: Endpoint) -> Vec<RecordedRequest> {
         self.state.requests.of(op)
     }
 

@@ -9,7 +9,6 @@ pub mod api;
 pub mod collect;
 pub mod config;
 pub mod sim;
-mod sim_rows;
 
 use std::any::Any;
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! DCS: `GET /v2/{project_id}/instances/status`, instance counts per state, overall and per
 //! engine, from the fleet's counts at the current tick; and `GET /v2/{project_id}/instances`,
-//! the instances themselves, one per count, so the two answers agree at every tick.
+//! the instances themselves, one per count, so the two answers agree at every tick; their rows
+//! are `rows`.
+
+mod rows;
 
 use std::sync::Arc;
 
@@ -10,7 +13,6 @@ use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::sim_rows;
 use crate::sim::faults::{Endpoint, FaultKind};
 use crate::sim::fleet::{hash3, mix};
 use crate::sim::listing::list_page;
@@ -404,8 +406,8 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
         .filter(|i| q.include_failure || i.status != "CREATEFAILED")
         .filter(|i| q.instance_id.as_ref().is_none_or(|id| &i.id == id))
         .filter(|i| q.status.as_ref().is_none_or(|s| &i.status == s))
-        .filter(|i| q.tags.as_ref().is_none_or(|t| sim_rows::has_tags(&i.id, t)))
-        .filter(|i| q.ip.as_ref().is_none_or(|a| sim_rows::has_ip(&i.id, a)))
+        .filter(|i| q.tags.as_ref().is_none_or(|t| rows::has_tags(&i.id, t)))
+        .filter(|i| q.ip.as_ref().is_none_or(|a| rows::has_ip(&i.id, a)))
         .filter(|i| {
             q.name.as_ref().is_none_or(|n| {
                 if q.name_equal {
@@ -420,7 +422,7 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     let instances: Vec<Value> = rows
         .into_iter()
         .map(|i| {
-            sim_rows::row(&sim_rows::RowFacts {
+            rows::row(&rows::RowFacts {
                 id: &i.id,
                 name: &i.name,
                 engine: if i.engine == "memcached" {
