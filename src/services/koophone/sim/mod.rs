@@ -3,6 +3,7 @@
 //! `x-request-id` on every call.
 
 mod tasks;
+mod times;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::sim::listing::page_view;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
 use crate::sim::state::{Call, SimReply, SimState};
 use tasks::{with_failed_copies, TaskStore};
+use times::check_time_range;
 
 /// The API's limits on `instance_ids`: how many.
 pub const MAX_IDS: usize = 100;
@@ -369,8 +371,8 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
     if asked == 0 || asked > max {
         return bad_param(&format!("page_size must be between 1 and {max}"));
     }
-    if let Err(refused) = check_time_range(get("query_start_time"), get("query_end_time")) {
-        return refused;
+    if let Err((code, msg)) = check_time_range(get("query_start_time"), get("query_end_time")) {
+        return rejected(code, &msg);
     }
     let scene = get("pool_scene_tag");
     if scene.is_some_and(|t| t != "CLOUD_APP" && t != "CLOUD_PHONE") {
@@ -420,36 +422,6 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
             "error_msg": "ok",
         },
     }))
-}
-
-/// `query_start_time`/`query_end_time`: UTC, `2023-08-15 14:30:45`, at most 32 characters; a
-/// value in another form is `KOOPHONE.API.5002`, an end before the start `KOOPHONE.API.5004`
-/// (the listing's error table). Which timestamp they filter on no source says, so a valid range
-/// narrows nothing: every phone stays listed.
-fn check_time_range(start: Option<&str>, end: Option<&str>) -> Result<(), SimReply> {
-    let parse = |name: &str, v: Option<&str>| -> Result<Option<std::time::SystemTime>, SimReply> {
-        let Some(v) = v else { return Ok(None) };
-        let shaped = v.len() == 19 && v.as_bytes().get(10) == Some(&b' ');
-        shaped
-            .then(|| humantime::parse_rfc3339_weak(v).ok())
-            .flatten()
-            .map(Some)
-            .ok_or_else(|| {
-                rejected(
-                    "KOOPHONE.API.5002",
-                    &format!("The time parameter {name} is in a wrong format; expected yyyy-MM-dd HH:mm:ss."),
-                )
-            })
-    };
-    let start = parse("query_start_time", start)?;
-    let end = parse("query_end_time", end)?;
-    match (start, end) {
-        (Some(s), Some(e)) if e < s => Err(rejected(
-            "KOOPHONE.API.5004",
-            "The query end time is earlier than the start time.",
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The region every simulated phone is in.
