@@ -41,6 +41,8 @@ async fn koophone_listing_answers_as_defined() {
     for (query, status, expected) in [
         ("/v1/instances/batch-query?page_no=1&page_size=10".to_string(), 200, "KOOPHONE.API.0002"),
         (format!("{list}&page_no=1&page_size=0"), 400, "KOOPHONE.API.1000"),
+        (format!("{list}&page_no=1&page_size=201"), 400, "KOOPHONE.API.1000"),
+        (format!("{list}&page_no=0&page_size=10"), 400, "KOOPHONE.API.1000"),
         (format!("{list}&page_no=1&page_size=10&query_start_time=yesterday"), 400, "KOOPHONE.API.5002"),
         (format!("{list}&page_no=1&page_size=10&query_end_time=2023-13-45%2099:00:00"), 400, "KOOPHONE.API.5002"),
         (

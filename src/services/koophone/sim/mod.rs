@@ -323,9 +323,10 @@ fn task(cx: Ctx<'_>, tasks: &TaskStore, task_id: &str) -> SimReply {
     }
 }
 
-/// Largest `page_size` the listing accepts; a larger one is refused with 400. Sizes above
-/// [`LIST_PAGE_CLAMP`] are served as that many rows, echoed in `data.page_size`.
-pub const MAX_LIST_PAGE_SIZE: u64 = 1_000;
+/// Largest `page_size` the listing accepts, the definition's `maximum` (the page gives none); a
+/// larger one is refused with 400. Sizes above [`LIST_PAGE_CLAMP`] are served as that many rows,
+/// echoed in `data.page_size`.
+pub const MAX_LIST_PAGE_SIZE: u64 = 200;
 /// Rows one listing page holds at most, whatever was asked.
 pub const LIST_PAGE_CLAMP: u64 = 100;
 
