@@ -92,7 +92,16 @@ async fn gateway_errors_carry_their_request_id() {
             .unwrap(),
     )
     .await;
+    sim.set_fault(
+        huaweicloud_exporter::sim::Endpoint::DcsStatus,
+        huaweicloud_exporter::sim::FaultSpec {
+            kind: Some(huaweicloud_exporter::sim::FaultKind::Throttled),
+            ..Default::default()
+        },
+    );
+    let throttled = get(&sim, &format!("/v2/{project}/instances/status")).await;
     for (what, a, status, code) in [
+        ("throttled", &throttled, 429, "APIG.0308"),
         ("no token", &no_token, 401, "APIGW.0301"),
         ("unknown path", &unknown, 404, "APIGW.0101"),
         ("wrong method", &wrong_method, 404, "APIGW.0101"),
