@@ -2,7 +2,7 @@
 //! each documented error the simulator gives; every answer is validated against the published
 //! schema of its status code (closed: a field the definition does not name fails too).
 
-mod dcs;
+pub(crate) mod dcs;
 mod ddm;
 mod koophone;
 
@@ -112,5 +112,92 @@ async fn gateway_errors_carry_their_request_id() {
         assert!(errors.is_empty(), "{what}: {errors:?}");
         let header = a.headers.get("x-request-id").and_then(|v| v.to_str().ok());
         assert_eq!(a.body["request_id"].as_str(), header, "{what}");
+    }
+}
+
+/// The `server_error` fault's 500 of every operation, against the definition's 500.
+#[tokio::test]
+async fn every_operation_s_500_answers_as_defined() {
+    use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+    let sim = frozen().await;
+    let project = sim.project_id();
+    let phone = sim.phone_ids()[0].clone();
+    let ddm = "1f5c9fd6cd984056ba89c8c87cc03278in09";
+    for op in Endpoint::ALL {
+        sim.set_fault(
+            op,
+            FaultSpec {
+                kind: Some(FaultKind::ServerError),
+                ..Default::default()
+            },
+        );
+        let (def, fallback, answer) = match op {
+            Endpoint::IamToken => (
+                definition("IAM", "KeystoneCreateUserTokenByPassword"),
+                iam_error(),
+                token_call(&sim, "demo-password").await,
+            ),
+            Endpoint::DcsStatus => (
+                definition("DCS", "ListNumberOfInstancesInDifferentStatus"),
+                dcs::dcs_error(),
+                get(&sim, &format!("/v2/{project}/instances/status")).await,
+            ),
+            Endpoint::DcsList => (
+                definition("DCS", "ListInstances"),
+                dcs::dcs_error(),
+                get(&sim, &format!("/v2/{project}/instances")).await,
+            ),
+            Endpoint::KoophoneList => (
+                definition("KooPhone", "ListInstances"),
+                json!({}),
+                get(
+                    &sim,
+                    "/v1/instances/batch-query?x-request-id=c&page_no=1&page_size=10",
+                )
+                .await,
+            ),
+            Endpoint::KoophoneBatchStatus => (
+                definition("KooPhone", "BatchShowInstance"),
+                json!({}),
+                crate::post(
+                    &sim,
+                    "/v1/instances/batch-query-status",
+                    json!({"instance_ids": [phone]}),
+                )
+                .await,
+            ),
+            Endpoint::KoophoneAsyncCommand => (
+                definition("KooPhone", "AsyncInvokeInstance"),
+                json!({}),
+                crate::post(
+                    &sim,
+                    "/v1/instances/async-command",
+                    json!({"command": "getprop ro.product.model", "instance_ids": [phone]}),
+                )
+                .await,
+            ),
+            Endpoint::KoophoneTask => (
+                definition("KooPhone", "ExecuteJob"),
+                json!({}),
+                get(&sim, "/v1/instances/tasks/0000000000000000000000000000dead").await,
+            ),
+            Endpoint::DdmList => (
+                definition("DDM", "ListInstances"),
+                json!({}),
+                get(&sim, &format!("/v1/{project}/instances")).await,
+            ),
+            Endpoint::DdmRestorable => (
+                definition("DDM", "ShowAvalibleDdms"),
+                json!({}),
+                get(
+                    &sim,
+                    &format!("/v3/{project}/instances/{ddm}/backups/restorable-instances"),
+                )
+                .await,
+            ),
+        };
+        assert_eq!(answer.status, 500, "{op}: {}", answer.body);
+        def.check(&answer, &fallback, &[]);
+        sim.clear_faults();
     }
 }
