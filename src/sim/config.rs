@@ -60,8 +60,8 @@ pub struct SimConfig {
     /// The DDM instance listing reads `offset` as a page number (1-based; 0 is page 1), as
     /// older and regional editions of its page say, instead of a record offset.
     pub ddm_offset_is_page: bool,
-    /// The largest `page_size` the KooPhone listing accepts (larger: 400 `KOOPHONE.API.1000`);
-    /// sizes above 100 are served as 100 rows.
+    /// The largest `page_size` the KooPhone listing accepts (larger: 400 `KOOPHONE.API.1000`),
+    /// at most the definition's 200; sizes above 100 are served as 100 rows.
     pub list_max_page_size: u64,
 }
 
@@ -125,7 +125,7 @@ impl Default for SimConfig {
             }],
             list_first_page: 1,
             ddm_offset_is_page: false,
-            list_max_page_size: 1_000,
+            list_max_page_size: 200,
         }
     }
 }

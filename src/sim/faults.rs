@@ -126,7 +126,7 @@ pub enum FaultKind {
     /// 401 `APIGW.0301` token expired (IAM: 401 in the IAM error shape).
     TokenExpired,
     /// The service's "valid request, but no" error: KooPhone 200 + `KOOPHONE.API.9999`,
-    /// DCS 400 `DCS.4800`, DDM 400 `DBS.280001`, IAM 400.
+    /// DCS 400 `111400001`, DDM 400 `DBS.280001`, IAM 400.
     ApiError,
     /// 200 with a body that is not JSON.
     Malformed,

@@ -238,9 +238,15 @@ pub struct Instances {
     pub dcs: Vec<SimDcsInstance>,
     /// DDM instances, oldest first.
     pub ddm: Vec<SimDdmInstance>,
+    /// DCS instances deleted while the simulator ran, the last [`DELETED_KEPT`], which the
+    /// listing shows with `include_delete=true`.
+    pub deleted_dcs: Vec<SimDcsInstance>,
     /// Instances created so far, so new ids follow from the seed.
     created: u64,
 }
+
+/// Deleted DCS instances the listing remembers.
+pub const DELETED_KEPT: usize = 100;
 
 fn uuid_like(h: u64, g: u64) -> String {
     let a = format!("{h:016x}{g:016x}");
@@ -260,6 +266,7 @@ impl Instances {
         let mut out = Instances {
             dcs: Vec::new(),
             ddm,
+            deleted_dcs: Vec::new(),
             created: 0,
         };
         out.add_dcs(seed, dcs);
@@ -316,7 +323,12 @@ impl Instances {
     /// Deletes the `n` newest DCS instances; returns their ids.
     pub fn remove_dcs(&mut self, n: usize) -> Vec<String> {
         let keep = self.dcs.len().saturating_sub(n);
-        self.dcs.split_off(keep).into_iter().map(|i| i.id).collect()
+        let gone = self.dcs.split_off(keep);
+        let ids = gone.iter().map(|i| i.id.clone()).collect();
+        self.deleted_dcs.extend(gone);
+        let over = self.deleted_dcs.len().saturating_sub(DELETED_KEPT);
+        self.deleted_dcs.drain(..over);
+        ids
     }
 
     /// Deletes the `n` newest DDM instances; returns their ids.

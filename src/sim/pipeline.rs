@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::faults::{Endpoint, FaultKind, FaultSpec};
-use super::state::{bytes_response, json_response, Call, SimReply, SimState};
+use super::state::{bytes_response, gateway_error, json_response, Call, SimReply, SimState};
 use super::tokens::TokenCheck;
 
 /// What a hostile peer puts in an error message: markup that runs if a page does not escape it,
@@ -149,6 +149,8 @@ impl SimState {
         // Latency is the time from arrival to answer, the work of checking the call included.
         let arrived = Instant::now();
         self.calls[op.index()].fetch_add(1, Ordering::Relaxed);
+        self.requests
+            .record(op, &call.method, &call.uri, &call.headers, &call.body);
         let auth = if S::AUTHENTICATED {
             self.authenticate::<S>(call)
         } else {
@@ -174,14 +176,15 @@ impl SimState {
                     _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
                     _ = shutdown.wait_for(|stop| *stop) => {}
                 }
-                return service.error(StatusCode::GATEWAY_TIMEOUT, "APIG.0201", "Backend timeout.");
+                return gateway_error(StatusCode::GATEWAY_TIMEOUT, "APIG.0201", "Backend timeout.");
             }
             Some(FaultKind::ServerError) => return service.server_error(op),
             Some(FaultKind::Throttled) => {
                 let retry_after = fault.as_ref().and_then(|f| f.retry_after_secs).unwrap_or(1);
-                let mut resp = json_response(
+                let mut resp = gateway_error(
                     StatusCode::TOO_MANY_REQUESTS,
-                    &json!({"error_code": "APIG.0308", "error_msg": "The request is throttled."}),
+                    "APIG.0308",
+                    "The request is throttled.",
                 );
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
@@ -275,12 +278,10 @@ impl SimState {
 
 /// The gateway's 401 for a missing, unknown, revoked or expired token.
 fn unauthorized(detail: &str) -> Response {
-    json_response(
+    gateway_error(
         StatusCode::UNAUTHORIZED,
-        &json!({
-            "error_code": "APIGW.0301",
-            "error_msg": format!("Incorrect IAM authentication information: {detail}"),
-        }),
+        "APIGW.0301",
+        &format!("Incorrect IAM authentication information: {detail}"),
     )
 }
 
@@ -288,10 +289,7 @@ fn unauthorized(detail: &str) -> Response {
 fn redirect(to: &str, uri: &Uri) -> Response {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let location = format!("{}{path}", to.trim_end_matches('/'));
-    let mut resp = json_response(
-        StatusCode::TEMPORARY_REDIRECT,
-        &json!({"error_code": "APIGW.0307", "error_msg": "Moved."}),
-    );
+    let mut resp = gateway_error(StatusCode::TEMPORARY_REDIRECT, "APIGW.0307", "Moved.");
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }

@@ -11,9 +11,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
-use serde_json::json;
 
-use super::state::{hex_id, json_response, SimState};
+use super::state::{gateway_error, hex_id, json_response, GatewayError, SimState};
 use super::{control, iam};
 
 pub use crate::services::dcs::sim::DCS_STATES;
@@ -27,12 +26,13 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .merge(crate::services::ddm::sim::routes())
         .merge(control::routes())
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
 }
 
 /// Every response carries `X-Request-Id`: KooPhone echoes the caller's, the others mint one.
+/// A gateway error's body gets the same id as its `request_id`.
 async fn request_id(req: Request, next: Next) -> Response {
     let echo = if req.uri().path().starts_with("/v1/") {
         req.headers().get("x-request-id").cloned()
@@ -46,24 +46,28 @@ async fn request_id(req: Request, next: Next) -> Response {
             resp.headers_mut().insert("x-request-id", id);
         }
     }
+    if let Some(error) = resp.extensions_mut().remove::<GatewayError>() {
+        let id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let (parts, _) = resp.into_parts();
+        let body = json_response(parts.status, &error.body(&id)).into_body();
+        resp = Response::from_parts(parts, body);
+        resp.headers_mut()
+            .remove(axum::http::header::CONTENT_LENGTH);
+    }
     resp
 }
 
-/// What the API gateway says about a path it does not know.
+/// What the API gateway says about an API it does not have: a path it does not know, or a
+/// known path with another method (the gateway routes by both, so it is 404 too, not 405).
 async fn not_found() -> Response {
-    json_response(
+    gateway_error(
         StatusCode::NOT_FOUND,
-        &json!({
-            "error_code": "APIGW.0101",
-            "error_msg": "The API does not exist or has not been published in the environment",
-        }),
-    )
-}
-
-/// The gateway's answer to a known path called with the wrong method.
-async fn method_not_allowed() -> Response {
-    json_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &json!({"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published in the environment"}),
+        "APIGW.0101",
+        "The API does not exist or has not been published in the environment",
     )
 }

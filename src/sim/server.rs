@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::config::{SimConfig, SimDdmInstance};
 use super::faults::{Endpoint, FaultSpec};
 use super::fleet::{personal_values, SimDcsInstance};
+use super::record::RecordedRequest;
 use super::routes::router;
 use super::state::SimState;
 
@@ -135,6 +136,11 @@ impl SimHandle {
     /// Service calls received for `op`, faulted or not.
     pub fn calls(&self, op: Endpoint) -> u64 {
         self.state.calls[op.index()].load(Ordering::Relaxed)
+    }
+
+    /// The last calls of `op` as they arrived (oldest first, at most 512 of all operations).
+    pub fn requests(&self, op: Endpoint) -> Vec<RecordedRequest> {
+        self.state.requests.of(op)
     }
 
     /// The status code phone `id` reports now, if the fleet has it.

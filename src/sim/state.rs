@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::config::SimConfig;
 use super::faults::{Endpoint, FaultTable};
 use super::fleet::{Instances, SimFleet};
+use super::record::RequestLog;
 use super::tokens::TokenStore;
 use crate::sync::{read, write};
 
@@ -30,6 +31,8 @@ pub(crate) struct SimState {
     pub(super) faults: FaultTable,
     /// Per-operation call counters, indexed by [`Endpoint::index`].
     pub(super) calls: [AtomicU64; Endpoint::ALL.len()],
+    /// The last calls as they arrived, for tests that check what the exporter sends.
+    pub(super) requests: RequestLog,
     /// IAM-issued tokens, which the auth check consults.
     pub(super) tokens: TokenStore,
     /// Tick zero; tokio's clock so that paused-time tests move the fleet.
@@ -71,6 +74,7 @@ impl SimState {
             instances: RwLock::new(instances),
             faults,
             calls: Default::default(),
+            requests: RequestLog::default(),
             started: Instant::now(),
             advanced: AtomicU64::new(0),
             shutdown,
@@ -155,9 +159,10 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
         let body = axum::body::to_bytes(body, MAX_REQUEST_BODY)
             .await
             .map_err(|_| {
-                json_response(
+                gateway_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    &json!({"error_code": "APIGW.0201", "error_msg": "Request entity too large."}),
+                    "APIGW.0201",
+                    "Request entity too large.",
                 )
             })?;
         Ok(Call {
@@ -191,6 +196,35 @@ impl SimReply {
     pub(crate) fn ok(body: Value) -> Self {
         SimReply::new(StatusCode::OK, body)
     }
+}
+
+/// An answer of the API gateway rather than of a service (`APIG.xxxx`/`APIGW.xxxx`). Its body
+/// is finished by the router's request-id layer, which adds `request_id` (the same id as the
+/// `X-Request-Id` header), as the gateway's error bodies carry one.
+#[derive(Clone, Debug)]
+pub(crate) struct GatewayError {
+    /// `error_code`.
+    pub(crate) code: &'static str,
+    /// `error_msg`.
+    pub(crate) msg: String,
+}
+
+impl GatewayError {
+    /// The body, with the request id the answer goes out with.
+    pub(crate) fn body(&self, request_id: &str) -> Value {
+        json!({"error_code": self.code, "error_msg": self.msg, "request_id": request_id})
+    }
+}
+
+/// The gateway's `status` answer with `code` and `msg`; see [`GatewayError`].
+pub(crate) fn gateway_error(status: StatusCode, code: &'static str, msg: &str) -> Response {
+    let error = GatewayError {
+        code,
+        msg: msg.to_string(),
+    };
+    let mut resp = json_response(status, &error.body(""));
+    resp.extensions_mut().insert(error);
+    resp
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {

@@ -4,6 +4,7 @@
 
 pub(crate) use std::time::Duration;
 
+mod dcs;
 mod faults;
 mod iam;
 mod koophone;

@@ -40,10 +40,8 @@ async fn dcs_status_answers() {
     assert!(without.body.get("createfailed_count").is_none());
     let wrong = get(&sim, "/v2/ffff/instances/status", STATIC_TOKEN).await;
     assert_eq!(wrong.status, 400);
-    assert!(wrong.body["error_code"]
-        .as_str()
-        .unwrap()
-        .starts_with("DCS."));
+    assert_eq!(wrong.body["error_code"], "111400002");
+    assert_eq!(wrong.body["error_msg"], "Invalid project ID format.");
 }
 
 #[tokio::test]
@@ -85,14 +83,15 @@ async fn ddm_pagination_and_limits() {
     assert_eq!(default.body["offset"], 0);
     assert_eq!(default.body["instances"].as_array().unwrap().len(), 10);
     let first = &default.body["instances"][0];
-    for field in [
-        "instance_id",
-        "instance_name",
-        "status",
-        "unavailable_reason",
-        "vpc_name",
-    ] {
+    for field in ["instance_id", "instance_name", "status", "vpc_name"] {
         assert!(first[field].is_string(), "{field}");
+    }
+    // A reason only where there is one (the definition's minimum length is 1).
+    let rows = default.body["instances"].as_array().unwrap();
+    for row in rows {
+        let reason = row.get("unavailable_reason");
+        assert_eq!(row["available"] == false, reason.is_some(), "{row}");
+        assert!(reason.is_none_or(|r| r.as_str().is_some_and(|r| !r.is_empty())));
     }
     assert!(first["available"].is_boolean());
 
@@ -165,6 +164,11 @@ async fn unknown_paths_and_methods_answer_like_the_gateway() {
         .await
         .unwrap();
     let wrong_method = answer(resp).await;
-    assert_eq!(wrong_method.status, 405);
+    // The gateway routes by method and path: a wrong method is an API it does not have.
+    assert_eq!(wrong_method.status, 404);
     assert_eq!(wrong_method.body["error_code"], "APIGW.0101");
+    assert_eq!(
+        wrong_method.body["request_id"].as_str(),
+        Some(header(&wrong_method, "x-request-id"))
+    );
 }

@@ -267,14 +267,19 @@ pub(crate) fn target(seed: u64, instance_id: &str, j: u64) -> Value {
         88..94 => ("creating", "The instance is being created."),
         _ => ("restarting", "The instance is being restarted."),
     };
-    json!({
+    let mut row = json!({
         "instance_id": format!("{:016x}{:016x}in09", h, mix(h)),
         "instance_name": format!("{}-{}", NAMES[pick(40, NAMES.len())], j + 1),
         "status": status,
         "available": reason.is_empty(),
-        "unavailable_reason": reason,
         "vpc_name": VPCS[pick(48, VPCS.len())],
-    })
+    });
+    // The definition gives `unavailable_reason` a minimum length of 1 (the page's example has
+    // `""`): an available target carries none.
+    if !reason.is_empty() {
+        row["unavailable_reason"] = json!(reason);
+    }
+    row
 }
 
 #[cfg(test)]
@@ -322,7 +327,10 @@ mod tests {
             assert_eq!(tid.len(), 36);
             assert!(tid.ends_with("in09"));
             assert!(tid[..32].bytes().all(|c| c.is_ascii_hexdigit()));
-            assert_eq!(t["available"] == true, t["unavailable_reason"] == "");
+            assert_eq!(
+                t["available"] == true,
+                t.get("unavailable_reason").is_none()
+            );
         }
         assert!(all.iter().any(|t| t["status"] == "abnormal"));
         assert!(all.iter().any(|t| t["status"] == "creating"));

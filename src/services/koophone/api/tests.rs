@@ -162,3 +162,24 @@ fn a_job_without_its_optional_fields_decodes() {
         }]
     );
 }
+
+#[test]
+fn restore_fields_may_be_null_absent_or_present() {
+    // The definition types them an integer and a string; the cloud may send null.
+    for fields in [
+        r#""restore_status":null,"restore_time":null"#,
+        r#""restore_status":2,"restore_time":"2025-10-20 08:30:00""#,
+        r#""backup_status":2"#,
+    ] {
+        let body = format!(
+            r#"{{"data":{{"result":[{{"instance_id":"a44uhlf7",{fields}}}],"page_no":1,"page_size":1,"total_count":1,"error_code":"0","error_msg":"ok"}}}}"#
+        );
+        let page = parse_list(body.as_bytes()).unwrap_or_else(|e| panic!("{fields}: {e:?}"));
+        assert_eq!(page.phones.len(), 1, "{fields}");
+    }
+    // An error in 200 inside `data` alone (the definition's place for it) is an error.
+    assert!(matches!(
+        parse_list(br#"{"data":{"error_code":"KOOPHONE.API.0002","error_msg":"x-request-id missing"}}"#),
+        Err(BodyError::Api { code, .. }) if code == "KOOPHONE.API.0002"
+    ));
+}

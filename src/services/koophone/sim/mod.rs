@@ -3,6 +3,7 @@
 //! `x-request-id` on every call.
 
 mod tasks;
+mod times;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::sim::listing::page_view;
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
 use crate::sim::state::{Call, SimReply, SimState};
 use tasks::{with_failed_copies, TaskStore};
+use times::check_time_range;
 
 /// The API's limits on `instance_ids`: how many.
 pub const MAX_IDS: usize = 100;
@@ -321,9 +323,10 @@ fn task(cx: Ctx<'_>, tasks: &TaskStore, task_id: &str) -> SimReply {
     }
 }
 
-/// Largest `page_size` the listing accepts; a larger one is refused with 400. Sizes above
-/// [`LIST_PAGE_CLAMP`] are served as that many rows, echoed in `data.page_size`.
-pub const MAX_LIST_PAGE_SIZE: u64 = 1_000;
+/// Largest `page_size` the listing accepts, the definition's `maximum` (the page gives none); a
+/// larger one is refused with 400. Sizes above [`LIST_PAGE_CLAMP`] are served as that many rows,
+/// echoed in `data.page_size`.
+pub const MAX_LIST_PAGE_SIZE: u64 = 200;
 /// Rows one listing page holds at most, whatever was asked.
 pub const LIST_PAGE_CLAMP: u64 = 100;
 
@@ -340,10 +343,11 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
         };
     let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
     if get("x-request-id").is_none_or(|v| v.trim().is_empty()) {
-        return error(
-            "KOOPHONE.API.0002",
-            "The request parameter x-request-id is missing.",
-        );
+        // The definition's 200 schema has the codes inside `data` only.
+        return SimReply::ok(json!({"data": {
+            "error_code": "KOOPHONE.API.0002",
+            "error_msg": "The request parameter x-request-id is missing.",
+        }}));
     }
     let number = |k: &str| -> Result<u64, SimReply> {
         get(k)
@@ -367,6 +371,9 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
     let max = sim.config.list_max_page_size.min(MAX_LIST_PAGE_SIZE);
     if asked == 0 || asked > max {
         return bad_param(&format!("page_size must be between 1 and {max}"));
+    }
+    if let Err((code, msg)) = check_time_range(get("query_start_time"), get("query_end_time")) {
+        return rejected(code, &msg);
     }
     let scene = get("pool_scene_tag");
     if scene.is_some_and(|t| t != "CLOUD_APP" && t != "CLOUD_PHONE") {
@@ -404,6 +411,8 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
         .iter()
         .map(|&i| listing_row(&fleet, i, tick))
         .collect();
+    // The definition (InstanceBatchQueryRsp) puts `error_code`/`error_msg` inside `data` and
+    // nowhere else; the exporter reads them in either place.
     SimReply::ok(json!({
         "data": {
             "result": result,
@@ -413,8 +422,6 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
             "error_code": "0",
             "error_msg": "ok",
         },
-        "error_code": "0",
-        "error_msg": "ok",
     }))
 }
 
@@ -448,9 +455,21 @@ fn listing_row(fleet: &SimFleet, idx: usize, tick: u64) -> Value {
         "region_name_en": "AP-Singapore",
         "backup_status": 2,
         "backup_time": "2025-11-02 10:00:00",
-        "restore_status": null,
-        "restore_time": null,
+        // The definition types these an integer and a string; a phone never restored still gets
+        // values (the last restore succeeded), as a null would break the type.
+        "restore_status": restore_status(fleet.phone_status(idx, tick)),
+        "restore_time": "2025-10-20 08:30:00",
     })
+}
+
+/// `restore_status` (0 preparing, 1 running, 2 succeeded, 3 failed) by the phone's status code:
+/// restoring (1) is a running restore, a restoration exception (6) a failed one.
+fn restore_status(code: u8) -> u8 {
+    match code {
+        1 => 1,
+        6 => 3,
+        _ => 2,
+    }
 }
 
 /// The pool a phone belongs to: (`pool_scene_tag`, `pool_name`).

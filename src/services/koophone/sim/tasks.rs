@@ -134,7 +134,6 @@ pub(super) fn with_failed_copies(jobs: Vec<Value>) -> Vec<Value> {
                 "status": -1,
                 "error_code": "CPS9999",
                 "error_msg": "Internal error.",
-                "execute_msg": null,
             });
             [job, copy]
         })
@@ -160,13 +159,18 @@ fn job_detail(fleet: &SimFleet, task: &Task, job: &SimJob, done: bool) -> Value 
             ),
         },
     };
-    json!({
+    let mut detail = json!({
         "job_id": job.job_id,
         "status": status,
         "error_code": code,
         "error_msg": msg,
-        "execute_msg": output,
-    })
+    });
+    // The page's example has `"execute_msg": null` for a job with no output; the definition
+    // types it a string, so no output leaves it out.
+    if !output.is_null() {
+        detail["execute_msg"] = output;
+    }
+    detail
 }
 
 const LS_SYSTEM: &str = "total 96

@@ -1,6 +1,9 @@
 //! DCS: `GET /v2/{project_id}/instances/status`, instance counts per state, overall and per
 //! engine, from the fleet's counts at the current tick; and `GET /v2/{project_id}/instances`,
-//! the instances themselves, one per count, so the two answers agree at every tick.
+//! the instances themselves, one per count, so the two answers agree at every tick; their rows
+//! are `rows`.
+
+mod rows;
 
 use std::sync::Arc;
 
@@ -68,10 +71,18 @@ impl SimService for SimDcs {
         )
     }
 
-    const SERVER_ERROR: (&'static str, &'static str) = ("DCS.5000", "Internal service error.");
+    // DCS codes are nine digits: `111`, the HTTP status, a number (the error-code page's
+    // `111400002` "Invalid project ID format."). The page gives no code for these two; they
+    // follow its scheme (docs/fidelity.md).
+    const SERVER_ERROR: (&'static str, &'static str) = ("111500001", "Internal service error.");
     const API_ERROR: (StatusCode, &'static str, &'static str) =
-        (StatusCode::BAD_REQUEST, "DCS.4800", "Invalid request.");
+        (StatusCode::BAD_REQUEST, INVALID_REQUEST, "Invalid request.");
 }
+
+/// The error-code page's code for a project id that is not the caller's, or not one at all.
+const INVALID_PROJECT: &str = "111400002";
+/// A request the service refuses for a bad parameter (offset, limit); chosen, see [`SimDcs`].
+const INVALID_REQUEST: &str = "111400001";
 
 /// The counts' path.
 const STATUS: &str = "/v2/{project_id}/instances/status";
@@ -89,11 +100,11 @@ fn status(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     answer(cx.sim, &project_id, cx.call.uri.query(), cx.fault)
 }
 
-/// 400 `DCS.4800` with `message`, in the DCS error shape.
-fn invalid(message: &str) -> SimReply {
+/// 400 `code` with `message`, in the DCS error shape (`error_ext_msg` "is set to null", the page says).
+fn invalid(code: &str, message: &str) -> SimReply {
     SimReply::new(
         StatusCode::BAD_REQUEST,
-        json!({"error_code": "DCS.4800", "error_msg": message, "error_ext_msg": null}),
+        json!({"error_code": code, "error_msg": message, "error_ext_msg": null}),
     )
 }
 
@@ -102,7 +113,7 @@ fn check_project(sim: &SimState, project_id: &str) -> Result<(), SimReply> {
     if project_id == sim.config.project_id {
         Ok(())
     } else {
-        Err(invalid("Invalid project ID in the request URL."))
+        Err(invalid(INVALID_PROJECT, "Invalid project ID format."))
     }
 }
 
@@ -235,6 +246,8 @@ pub(crate) struct DcsRow {
     pub engine: &'static str,
     /// `status` as the API spells it (`RUNNING`, …).
     pub status: String,
+    /// `engine_version`.
+    pub engine_version: &'static str,
 }
 
 /// The fleet's own DCS instances at `tick`: for each engine, one instance per count of each
@@ -266,6 +279,7 @@ pub(crate) fn instances(
                     name: format!("{}-{}-{k}", NAMES[(m % 5) as usize], engine),
                     engine,
                     status: state.to_ascii_uppercase(),
+                    engine_version: if e == 0 { "5.0" } else { "1.5" },
                 });
                 k += 1;
             }
@@ -291,6 +305,12 @@ pub(crate) struct ListQuery {
     pub name_equal: bool,
     /// Only instances in this status.
     pub status: Option<String>,
+    /// Deleted instances are listed too.
+    pub include_delete: bool,
+    /// Only instances carrying these tags (`key=value`, comma-separated).
+    pub tags: Option<String>,
+    /// Only instances reached at this address.
+    pub ip: Option<String>,
 }
 
 /// Parses the listing's query; `None` for an offset below 0 or a limit outside 1–1000.
@@ -319,6 +339,9 @@ pub(crate) fn list_query(query: Option<&str>) -> Option<ListQuery> {
             "name" => q.name = Some(value),
             "name_equal" => q.name_equal = value == "true",
             "status" => q.status = Some(value),
+            "include_delete" => q.include_delete = value == "true",
+            "tags" => q.tags = Some(value),
+            "ip" => q.ip = Some(value),
             _ => {}
         }
     }
@@ -353,26 +376,38 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     }
     let Some(q) = list_query(cx.call.uri.query()) else {
         return invalid(
+            INVALID_REQUEST,
             "Invalid offset or limit: offset must be at least 0 and limit between 1 and 1000.",
         );
     };
     let seed = sim.config.seed;
     let mut all = instances(&counts(seed, sim.tick()), seed);
-    all.extend(sim.instances().dcs.iter().map(|i| DcsRow {
-        id: i.id.clone(),
-        name: i.name.clone(),
-        engine: if i.engine.eq_ignore_ascii_case("memcached") {
-            "memcached"
-        } else {
-            "redis"
-        },
-        status: i.status.to_string(),
-    }));
+    let held = sim.instances();
+    let own = |i: &crate::sim::fleet::SimDcsInstance, status: &str| {
+        let memcached = i.engine.eq_ignore_ascii_case("memcached");
+        DcsRow {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            engine: if memcached { "memcached" } else { "redis" },
+            status: status.to_string(),
+            // The listing has always served these versions (the golden /metrics shows them).
+            engine_version: if memcached { "1.5" } else { "5.0" },
+        }
+    };
+    all.extend(held.dcs.iter().map(|i| own(i, i.status)));
+    // Which status a deleted instance lists with, no source says; `DELETED` is the word the
+    // flag's name suggests (docs/fidelity.md).
+    if q.include_delete {
+        all.extend(held.deleted_dcs.iter().map(|i| own(i, "DELETED")));
+    }
+    drop(held);
     let matching: Vec<&DcsRow> = all
         .iter()
         .filter(|i| q.include_failure || i.status != "CREATEFAILED")
         .filter(|i| q.instance_id.as_ref().is_none_or(|id| &i.id == id))
         .filter(|i| q.status.as_ref().is_none_or(|s| &i.status == s))
+        .filter(|i| q.tags.as_ref().is_none_or(|t| rows::has_tags(&i.id, t)))
+        .filter(|i| q.ip.as_ref().is_none_or(|a| rows::has_ip(&i.id, a)))
         .filter(|i| {
             q.name.as_ref().is_none_or(|n| {
                 if q.name_equal {
@@ -387,22 +422,16 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
     let instances: Vec<Value> = rows
         .into_iter()
         .map(|i| {
-            let memcached = i.engine == "memcached";
-            json!({
-                "instance_id": i.id,
-                "name": i.name,
-                "engine": if memcached { "Memcached" } else { "Redis" },
-                "engine_version": if memcached { "1.5" } else { "5.0" },
-                "capacity": 4,
-                "ip": "192.168.0.20",
-                "port": if memcached { 11211 } else { 6379 },
-                "status": i.status,
-                "spec_code": "redis.ha.xu1.large.r2.4",
-                "charging_mode": 0,
-                "created_at": "2025-10-01T12:24:46.297Z",
-                "no_password_access": "false",
-                "user_name": "ops-admin",
-                "access_user": "default",
+            rows::row(&rows::RowFacts {
+                id: &i.id,
+                name: &i.name,
+                engine: if i.engine == "memcached" {
+                    "Memcached"
+                } else {
+                    "Redis"
+                },
+                engine_version: i.engine_version,
+                status: &i.status,
             })
         })
         .collect();
