@@ -49,7 +49,12 @@ pub(crate) fn self_metrics(
         );
     }
     if stats.last.is_some() {
-        f.counter(REFUSED_SHRINKS, REFUSED_SHRINKS_HELP, &svc, stats.refused_shrinks as f64);
+        f.counter(
+            REFUSED_SHRINKS,
+            REFUSED_SHRINKS_HELP,
+            &svc,
+            stats.refused_shrinks as f64,
+        );
     }
     if let Some(last) = &stats.last {
         let labels = [("cloud", cloud), ("collector", names.collector)];

@@ -102,7 +102,11 @@ mod tests {
         let kept = ids(&["a", "b", "c", "d"]);
         assert_eq!(removed(&kept, &ids(&[])), 4);
         assert_eq!(removed(&kept, &ids(&["a", "b", "x", "y", "z"])), 2);
-        assert_eq!(removed(&kept, &ids(&["w", "x", "y", "z"])), 4, "as many rows, other ids");
+        assert_eq!(
+            removed(&kept, &ids(&["w", "x", "y", "z"])),
+            4,
+            "as many rows, other ids"
+        );
         assert!(is_shrink(4, 3) && is_shrink(1, 1) && is_shrink(3, 2));
         assert!(!is_shrink(4, 2), "exactly half is churn");
         assert!(!is_shrink(0, 0), "nothing to lose");

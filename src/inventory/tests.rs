@@ -185,7 +185,10 @@ async fn a_listing_that_removes_more_than_half_waits_for_the_next_to_agree() {
     assert_eq!(refresh().await, vec!["a", "b", "c"]);
     let s = inv.stats();
     let e = s.last.unwrap().error.unwrap();
-    assert_eq!((e.kind, e.request_id.as_deref()), (ErrorKind::LimitExceeded, Some("rid")));
+    assert_eq!(
+        (e.kind, e.request_id.as_deref()),
+        (ErrorKind::LimitExceeded, Some("rid"))
+    );
     assert!(e.message.contains("remove 3 of the 3"), "{}", e.message);
     assert_eq!((s.last_success, s.refused_shrinks), (first_success, 1));
     // Not a shrink: applied, and the held one is forgotten.

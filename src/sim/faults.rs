@@ -200,10 +200,15 @@ pub enum FaultKind {
     /// inside HTTP 200.
     #[serde(rename = "released_ids_in_200")]
     ReleasedIdsIn200,
+    /// Listings: every page, the first included, answers success with no rows and no total
+    /// (KooPhone `{"data":{"result":[],…,"error_code":"0"}}` without `total_count`; DCS and
+    /// DDM `{"instances":[]}` without `instance_num`), as a backend that lost its index, or a
+    /// gateway serving a stale empty answer, does for a call or two.
+    EmptyListing,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 32] = [
+    pub const ALL: [FaultKind; 33] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -236,6 +241,7 @@ impl FaultKind {
         FaultKind::ForbiddenIds,
         FaultKind::ReleasedIds,
         FaultKind::ReleasedIdsIn200,
+        FaultKind::EmptyListing,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -272,6 +278,7 @@ impl FaultKind {
             FaultKind::ForbiddenIds => "forbidden_ids",
             FaultKind::ReleasedIds => "released_ids",
             FaultKind::ReleasedIdsIn200 => "released_ids_in_200",
+            FaultKind::EmptyListing => "empty_listing",
         }
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::sim::faults::{Endpoint, FaultKind, FaultSpec};
 use crate::sim::fleet::{hash3, personal_values, SimFleet};
-use crate::sim::listing::page_view;
+use crate::sim::listing::{page_view, totals_as_faulted};
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
 use crate::sim::state::{Call, SimReply, SimState};
 use tasks::{with_failed_copies, TaskStore};
@@ -404,7 +404,7 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
         .iter()
         .map(|&i| listing_row(&fleet, i, tick))
         .collect();
-    SimReply::ok(json!({
+    let body = json!({
         "data": {
             "result": result,
             "page_no": page_no,
@@ -415,7 +415,8 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
         },
         "error_code": "0",
         "error_msg": "ok",
-    }))
+    });
+    SimReply::ok(totals_as_faulted(body, "/data", &["total_count"], cx.fault))
 }
 
 /// The region every simulated phone is in.
