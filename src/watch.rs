@@ -5,7 +5,8 @@
 //! Nothing here blocks an async thread: each look at the files and each load runs on tokio's
 //! blocking pool. A re-load that fails, or that its [`Loader`] refuses, keeps the value in force
 //! and is told once per state of the files: they must change again before they are tried again.
-//! Bottom layer: knows no setting, imports only std, tokio, tracing and [`crate::sync`].
+//! Bottom layer: knows no setting, imports only std, tokio, tracing, [`crate::sync`] and
+//! [`crate::files`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -185,9 +186,11 @@ fn fingerprint(files: &[PathBuf]) -> Fingerprint {
 
 /// Reads a whole file that a setting names, or says what to fix, in the words every such
 /// error uses: `cannot read the {what}: {error}; pass the right path with {flag}`.
+/// The file is read as [`crate::files`] says (a regular file, bounded in size and time).
 pub fn read_text(path: &Path, what: &str, flag: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the {what}: {e}; pass the right path with {flag}"))
+    crate::files::read_text(path).map_err(|e| {
+        e.describe(|e| format!("cannot read the {what}: {e}; pass the right path with {flag}"))
+    })
 }
 
 #[cfg(test)]

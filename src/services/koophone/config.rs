@@ -189,8 +189,8 @@ pub fn parse_id_file(text: &str) -> Result<Vec<String>, String> {
 
 /// Reads and parses an id list file.
 pub fn read_id_file(path: &Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = crate::files::read_text(path)
+        .map_err(|e| e.describe(|e| format!("cannot read {}: {e}", path.display())))?;
     parse_id_file(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
