@@ -104,7 +104,16 @@ impl Subject {
     }
 
     fn empty_listing(&self, app: &TestApp, times: u32) {
-        app.sim.set_fault(
+        self.empty_listing_times(&app.sim, times);
+    }
+
+    /// One empty answer on this listing, unless one is set already.
+    fn empty_listing_on(&self, sim: &SimHandle) {
+        self.empty_listing_times(sim, 1);
+    }
+
+    fn empty_listing_times(&self, sim: &SimHandle, times: u32) {
+        sim.set_fault(
             self.endpoint,
             FaultSpec {
                 times: Some(times),
@@ -227,4 +236,84 @@ async fn a_release_of_every_phone_is_applied_when_the_next_refresh_agrees() {
 async fn a_release_of_every_ddm_instance_is_applied_when_the_next_refresh_agrees() {
     a_release_of_everything_is_applied_one_refresh_later(&DDM, |_, n| json!({ "remove_ddm": n }))
         .await;
+}
+
+/// The one log line a held listing gets: which discovery, the old and new size, and the
+/// listing's request id.
+#[tokio::test]
+async fn a_held_listing_is_said_in_one_log_line_with_its_request_id() {
+    use std::io::Read;
+
+    let sim = spawn_sim(sim_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let yaml = CONFIG
+        .replace("{base}", &sim.base_url())
+        .replace("{project}", &sim.project_id());
+    std::fs::write(&path, yaml).unwrap();
+    let (mut child, port) = crate::helpers::spawn_binary(&path, &[], &[]).await;
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let scrape = || async {
+        match reqwest::get(&url).await {
+            Ok(r) => Some(Exposition::parse(&r.text().await.ok()?)),
+            Err(_) => None,
+        }
+    };
+    let mut held = false;
+    for _ in 0..80 {
+        let Some(m) = scrape().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        // Once both inventories are whole, one empty answer on each listing.
+        if KOOPHONE.ok(&m) == 1.0 && DDM.ok(&m) == 1.0 && KOOPHONE.refused(&m) == 0.0 {
+            for s in [&KOOPHONE, &DDM] {
+                s.empty_listing_on(&sim);
+            }
+        }
+        if KOOPHONE.refused(&m) == 1.0 && DDM.refused(&m) == 1.0 {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(held, "never held:\n{logs}");
+    for (collector, sizes) in [
+        (
+            "koophone_discovery",
+            "remove 50 of the 50 resources in use (to 0)",
+        ),
+        ("ddm_discovery", "remove 3 of the 3 resources in use (to 0)"),
+    ] {
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains(sizes) && l.contains(collector))
+            .collect();
+        assert_eq!(lines.len(), 1, "{collector}: {lines:?}\n{logs}");
+        let id = lines[0]
+            .split("request_id=")
+            .nth(1)
+            .map(|rest| rest.trim_start_matches('"'))
+            .unwrap_or("");
+        assert!(
+            id.len() >= 32 && id[..32].bytes().all(|b| b.is_ascii_hexdigit()),
+            "{collector}: no request id in {:?}",
+            lines[0]
+        );
+    }
 }
