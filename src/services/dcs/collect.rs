@@ -76,7 +76,7 @@ pub async fn collect_instances(
                         held_message("DCS instance", kept, rows, removed),
                     )
                 };
-                tracing::warn!(cloud = %client.cloud, collector = crate::services::dcs::INSTANCES_COLLECTOR, kept, listed = rows, removed, request_id, "{}", e.message);
+                tracing::warn!(cloud = %client.cloud, service = super::config::KEY, kept, listed = rows, removed, request_id, "{}", e.message);
                 (l.items.clone(), Some(e))
             }
             _ => {
