@@ -58,12 +58,12 @@ pub(crate) async fn refresh<T: Resource + Send + Sync + 'static>(inner: &Inner<T
                 e
             };
             let kept = st.snapshot.as_ref().map_or(0, |s| s.items.len());
-            let removed = st
+            let gone = st
                 .snapshot
                 .as_ref()
                 .map_or(0, |s| removed(&s.items, &listing.items));
             let verdict = if replace {
-                st.shrinks.judge(kept, removed, rows)
+                st.shrinks.judge(kept, gone, rows)
             } else {
                 Verdict::Apply
             };
@@ -89,7 +89,7 @@ pub(crate) async fn refresh<T: Resource + Send + Sync + 'static>(inner: &Inner<T
                 Verdict::Held => Some(with_id(ApiError::new(
                     ErrorKind::LimitExceeded,
                     operation,
-                    held_message(service, kept, rows, removed),
+                    held_message(service, kept, rows, gone),
                 ))),
                 _ if !replace => partial,
                 verdict => {

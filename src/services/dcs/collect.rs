@@ -9,6 +9,8 @@
 //! that is no sane label value becomes `unknown`, a name is cut to [`crate::metrics::MAX_NAME_CHARS`]; a row
 //! whose id is no sane label value is left out and logged. The listing's series (two per
 //! instance) are capped at `dcs.max_series` too.
+//! A listing that would remove more than half of the instances the last one showed is held once
+//! (the rule of [`crate::inventory::shrink`]): the last instances are served with success 0.
 
 use super::config::DcsConfig;
 use crate::inventory::resource_series;
@@ -65,18 +67,18 @@ pub async fn collect_instances(
     let (items, held) = {
         let mut l = lock(listed);
         let kept = l.items.len();
-        let removed = removed(&l.items, &listing.items);
-        match l.shrinks.judge(kept, removed, rows) {
+        let gone = removed(&l.items, &listing.items);
+        match l.shrinks.judge(kept, gone, rows) {
             Verdict::Held => {
                 let e = ApiError {
                     request_id: listing.request_id.clone(),
                     ..ApiError::new(
                         ErrorKind::LimitExceeded,
                         crate::services::dcs::api::DCS_LIST.name,
-                        held_message("DCS instance", kept, rows, removed),
+                        held_message("DCS instance", kept, rows, gone),
                     )
                 };
-                tracing::warn!(cloud = %client.cloud, service = super::config::KEY, kept, listed = rows, removed, request_id, "{}", e.message);
+                tracing::warn!(cloud = %client.cloud, service = super::config::KEY, kept, listed = rows, removed = gone, request_id, "{}", e.message);
                 (l.items.clone(), Some(e))
             }
             _ => {
