@@ -205,10 +205,15 @@ pub enum FaultKind {
     /// DDM `{"instances":[]}` without `instance_num`), as a backend that lost its index, or a
     /// gateway serving a stale empty answer, does for a call or two.
     EmptyListing,
+    /// Listings: the listing holds only the first quarter of the rows (rounded down, so none of
+    /// 3) and its total says exactly that many, first page included: a self-consistent answer
+    /// from a backend whose index is partly rebuilt (for 3 DDM instances: no rows and
+    /// `instance_num: 0`).
+    ShortListing,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 33] = [
+    pub const ALL: [FaultKind; 34] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -242,6 +247,7 @@ impl FaultKind {
         FaultKind::ReleasedIds,
         FaultKind::ReleasedIdsIn200,
         FaultKind::EmptyListing,
+        FaultKind::ShortListing,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -279,6 +285,7 @@ impl FaultKind {
             FaultKind::ReleasedIds => "released_ids",
             FaultKind::ReleasedIdsIn200 => "released_ids_in_200",
             FaultKind::EmptyListing => "empty_listing",
+            FaultKind::ShortListing => "short_listing",
         }
     }
 }

@@ -15,8 +15,8 @@ pub(crate) struct PageView {
 }
 
 /// The page at `offset` of `limit` rows of a list of `n`, under `fault`: `empty_page`,
-/// `short_page`, `list_total_lies` and `rows_repeated` (see [`FaultKind`]); other faults show
-/// the true page.
+/// `short_page`, `list_total_lies`, `rows_repeated`, `empty_listing` and `short_listing` (see
+/// [`FaultKind`]); other faults show the true page.
 pub(crate) fn page_view(
     n: usize,
     offset: usize,
@@ -30,6 +30,12 @@ pub(crate) fn page_view(
     match fault {
         Some(FaultKind::EmptyPage) if offset > 0 && offset < n => end = start,
         Some(FaultKind::EmptyListing) => end = start,
+        Some(FaultKind::ShortListing) => {
+            let shown = n / 4;
+            start = offset.min(shown);
+            end = offset.saturating_add(limit).min(shown);
+            total = shown as u64;
+        }
         Some(FaultKind::ShortPage) if more_remain => end = start + (limit / 2).max(1),
         Some(FaultKind::ListTotalLies) => {
             total = (n as u64).saturating_mul(10).saturating_add(1_000)
@@ -117,6 +123,15 @@ mod tests {
             0,
             "the first page too"
         );
+        assert_eq!(
+            v(0, Some(FaultKind::ShortListing)),
+            PageView {
+                start: 0,
+                end: 62,
+                total: 62
+            }
+        );
+        assert_eq!(v(100, Some(FaultKind::ShortListing)).end, 62, "ends there");
         let body = serde_json::json!({"data": {"result": [], "total_count": 3}});
         let faulted = totals_as_faulted(
             body.clone(),

@@ -1,6 +1,6 @@
 //! An inventory never vanishes on one answer, for every service's listing: after a good
 //! listing of 50 phones, 3 DDM instances and the DCS instances, one answer with no rows and no
-//! total (`empty_listing`) keeps every resource, fails the discovery (success 0), leaves the
+//! total (`empty_listing`), or a short one whose total agrees (`short_listing`), keeps every resource, fails the discovery (success 0), leaves the
 //! last-success time alone and counts in `huaweicloud_discovery_refused_shrinks_total`; a
 //! second agreeing answer is applied, and so is a genuine release of everything, one refresh
 //! later; gradual churn applies at once.
@@ -113,11 +113,15 @@ impl Subject {
     }
 
     fn empty_listing_times(&self, sim: &SimHandle, times: u32) {
+        self.listing_fault(sim, FaultKind::EmptyListing, times);
+    }
+
+    fn listing_fault(&self, sim: &SimHandle, kind: FaultKind, times: u32) {
         sim.set_fault(
             self.endpoint,
             FaultSpec {
                 times: Some(times),
-                ..fault(FaultKind::EmptyListing)
+                ..fault(kind)
             },
         );
     }
@@ -193,6 +197,36 @@ async fn one_empty_ddm_listing_never_empties_the_inventory() {
 #[tokio::test]
 async fn one_empty_dcs_listing_never_empties_the_instances() {
     one_empty_answer_changes_nothing(&DCS).await;
+}
+
+/// A self-consistent short answer (a quarter of the rows, a total that agrees; for 3 DDM
+/// instances no rows and `instance_num: 0`) is held once like an empty one: every resource
+/// stays, and the next good listing keeps them.
+async fn one_short_answer_changes_nothing(s: &Subject) {
+    let app = spawn().await;
+    let m = until(&app, "a first listing", |m| s.ok(m) == 1.0).await;
+    let all = s.ids(&m);
+    s.listing_fault(&app.sim, FaultKind::ShortListing, 1);
+    let m = until(&app, "the short answer held", |m| s.refused(m) == 1.0).await;
+    assert_eq!(s.ok(&m), 0.0, "{}", s.service);
+    assert_eq!(s.ids(&m), all, "{}: every resource stays", s.service);
+    let m = until(&app, "a good listing after it", |m| s.ok(m) == 1.0).await;
+    assert_eq!((s.ids(&m), s.refused(&m)), (all, 1.0), "{}", s.service);
+}
+
+#[tokio::test]
+async fn one_short_phone_listing_never_shrinks_the_inventory() {
+    one_short_answer_changes_nothing(&KOOPHONE).await;
+}
+
+#[tokio::test]
+async fn one_ddm_listing_saying_total_0_never_empties_the_inventory() {
+    one_short_answer_changes_nothing(&DDM).await;
+}
+
+#[tokio::test]
+async fn one_short_dcs_listing_never_shrinks_the_instances() {
+    one_short_answer_changes_nothing(&DCS).await;
 }
 
 /// The release of every resource (the listing answers `total_count: 0`, `instance_num: 0`) is
