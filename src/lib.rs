@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! Layers run one way: [`server`] → [`scrape`] → [`services`] → [`inventory`] → [`transport`]
-//! → [`config`], [`metrics`], [`status`], [`upstream`], [`sync`], [`watch`], [`logging`]. No
+//! → [`config`], [`metrics`], [`status`], [`upstream`], [`sync`], [`watch`], [`files`],
+//! [`logging`]. No
 //! module imports one above it, and no file imports a file that imports it.
 //!
 //! - [`server`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`
@@ -37,6 +38,8 @@
 //! - [`sync`]: the one lock helper and the one single-flight.
 //! - [`watch`]: the one file watcher: a value loaded from files and loaded again, off the async
 //!   threads, when they change (the web config).
+//! - [`files`]: reading the files settings name (config, secrets, id lists, web config, PEM):
+//!   regular files only, 1 MiB at most, within a timeout, so a reload always finishes.
 //! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
 //! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
 //!   `msg`) in logfmt or JSON.
@@ -48,6 +51,7 @@ pub mod app;
 pub mod config;
 pub mod deadline;
 pub mod debug_log;
+pub mod files;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;

@@ -31,11 +31,13 @@ pub struct Families {
     incomplete: Option<crate::upstream::ApiError>,
 }
 
-/// One gauge family: its help and its samples, already rendered.
+/// One family: its help, its type and its samples, already rendered.
 #[derive(Debug, Clone)]
 struct Family {
     /// `# HELP` text, unescaped.
     help: &'static str,
+    /// `# TYPE`: `gauge`, or `counter` for a count kept across scrapes.
+    kind: &'static str,
     /// `name{labels} value\n` lines, in the order they were added.
     lines: String,
     /// Samples in `lines`.
@@ -56,8 +58,32 @@ impl Families {
         labels: &[(&str, &str)],
         value: f64,
     ) {
+        self.sample(name, help, "gauge", labels, value);
+    }
+
+    /// Adds one sample of a counter whose count its owner keeps (e.g. an inventory's): `name`
+    /// ends in `_total`.
+    pub fn counter(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        self.sample(name, help, "counter", labels, value);
+    }
+
+    fn sample(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: &'static str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
         let family = self.families.entry(name).or_insert_with(|| Family {
             help,
+            kind,
             lines: String::new(),
             samples: 0,
         });
@@ -129,7 +155,9 @@ impl Families {
             }
             out.extend_from_slice(b"# TYPE ");
             out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b" gauge\n");
+            out.push(b' ');
+            out.extend_from_slice(f.kind.as_bytes());
+            out.push(b'\n');
             out.extend_from_slice(f.lines.as_bytes());
         }
     }

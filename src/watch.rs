@@ -4,10 +4,13 @@
 //!
 //! Nothing here blocks an async thread: each look at the files and each load runs on tokio's
 //! blocking pool. A re-load that fails, or that its [`Loader`] refuses, keeps the value in force
-//! and is told once per state of the files: they must change again before they are tried again.
-//! Bottom layer: knows no setting, imports only std, tokio, tracing and [`crate::sync`].
+//! and is told once per state of the files: they must change again before they are tried again,
+//! unless the loader holds the reading until a later look reads the same ([`Loader::again`]).
+//! Bottom layer: knows no setting, imports only std, tokio, tracing, [`crate::sync`] and
+//! [`crate::files`].
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -44,6 +47,13 @@ pub trait Loader: Send + Sync + 'static {
     /// Tells how a re-load went: `Ok` with the value now in force, `Err` with why the previous
     /// one is kept. Called once per state of the files; never for the first load.
     fn report(&self, outcome: Result<&Self::Value, &Self::Error>);
+
+    /// Whether a refused re-load should be tried again at the next look even if the files do
+    /// not change (a reading held until the files read the same twice). No by default: a bad
+    /// state is tried once.
+    fn again(&self, _error: &Self::Error) -> bool {
+        false
+    }
 }
 
 /// The state of the files a value was loaded from: size and modification time of each
@@ -60,6 +70,8 @@ pub struct Watched<L: Loader> {
     seen: Mutex<Fingerprint>,
     /// Serialises re-loads.
     reloading: tokio::sync::Mutex<()>,
+    /// Re-loads done, so a caller that waited for another's knows it has its answer.
+    loads: std::sync::atomic::AtomicU64,
 }
 
 impl<L: Loader> Watched<L> {
@@ -72,6 +84,7 @@ impl<L: Loader> Watched<L> {
             value: RwLock::new(Arc::new(value)),
             seen: Mutex::new(seen),
             reloading: tokio::sync::Mutex::new(()),
+            loads: Default::default(),
         })
     }
 
@@ -87,6 +100,7 @@ impl<L: Loader> Watched<L> {
             value: RwLock::new(Arc::new(value)),
             seen: Mutex::new(seen),
             reloading: tokio::sync::Mutex::new(()),
+            loads: Default::default(),
         })
     }
 
@@ -107,9 +121,14 @@ impl<L: Loader> Watched<L> {
         if self.changed(&value).await.is_none() {
             return value;
         }
+        let loads = self.loads.load(Ordering::SeqCst);
         let _guard = self.reloading.lock().await;
-        // Another caller may have re-loaded while this one waited.
+        // Another caller may have re-loaded while this one waited: its answer is this one's
+        // (a reading it held is not confirmed by a second look at the same moment).
         let value = self.latest();
+        if self.loads.load(Ordering::SeqCst) != loads {
+            return value;
+        }
         let Some(now) = self.changed(&value).await else {
             return value;
         };
@@ -118,11 +137,14 @@ impl<L: Loader> Watched<L> {
         let loaded = tokio::task::spawn_blocking(move || load_stamped(&*loader, Some(&previous)))
             .await
             .unwrap_or_else(|e| Err(self.loader.interrupted(e)));
-        // Whatever happens, this state of the files has been dealt with: a refused one is told
-        // once, not on every call.
-        *lock(&self.seen) = now;
+        self.loads.fetch_add(1, Ordering::SeqCst);
         match loaded {
             Err(e) => {
+                // This state of the files has been dealt with: a refused one is told once, not
+                // on every call, unless the loader wants another look.
+                if !self.loader.again(&e) {
+                    *lock(&self.seen) = now;
+                }
                 self.loader.report(Err(&e));
                 value
             }
@@ -185,9 +207,11 @@ fn fingerprint(files: &[PathBuf]) -> Fingerprint {
 
 /// Reads a whole file that a setting names, or says what to fix, in the words every such
 /// error uses: `cannot read the {what}: {error}; pass the right path with {flag}`.
+/// The file is read as [`crate::files`] says (a regular file, bounded in size and time).
 pub fn read_text(path: &Path, what: &str, flag: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the {what}: {e}; pass the right path with {flag}"))
+    crate::files::read_text(path).map_err(|e| {
+        e.describe(|e| format!("cannot read the {what}: {e}; pass the right path with {flag}"))
+    })
 }
 
 #[cfg(test)]

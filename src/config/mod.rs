@@ -38,12 +38,12 @@ use serde_yaml::Value;
 /// Reads, expands, decodes and validates `path`; `schemas` are the services' (the registry's).
 pub fn load_file(path: &Path, schemas: &[&dyn Schema]) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let text = crate::files::read_text(path).map_err(|e| ConfigError {
         file: file.clone(),
         path: String::new(),
-        message: format!(
-            "cannot read the config file: {e}; pass the right path with --config.file"
-        ),
+        message: e.describe(|e| {
+            format!("cannot read the config file: {e}; pass the right path with --config.file")
+        }),
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     load_str(

@@ -155,7 +155,7 @@ impl<'a> Validator<'a> {
             }
             (None, Some(f)) => {
                 let full = self.resolve(&f);
-                match std::fs::read_to_string(&full) {
+                match crate::files::read_text(&full) {
                     Ok(s) => {
                         let v = s.trim_end_matches(['\r', '\n']).to_string();
                         if v.is_empty() {
@@ -169,10 +169,12 @@ impl<'a> Validator<'a> {
                     Err(e) => {
                         self.fail(
                             format!("{path}.{key}_file"),
-                            format!(
-                                "cannot read {}: {e}; check the path and its permissions",
-                                full.display()
-                            ),
+                            e.describe(|e| {
+                                format!(
+                                    "cannot read {}: {e}; check the path and its permissions",
+                                    full.display()
+                                )
+                            }),
                         );
                         SecretString::from(String::new())
                     }

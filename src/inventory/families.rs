@@ -11,6 +11,10 @@ use crate::status::Status;
 pub const RESOURCES: &str = "huaweicloud_discovery_resources";
 /// When the inventory was last listed in full.
 pub const LAST_SUCCESS: &str = "huaweicloud_discovery_last_success_timestamp_seconds";
+/// Listings held because they would have removed more than half of the inventory.
+pub const REFUSED_SHRINKS: &str = "huaweicloud_discovery_refused_shrinks_total";
+/// The help of [`REFUSED_SHRINKS`].
+pub const REFUSED_SHRINKS_HELP: &str = "Listings that would have removed more than half of a non-empty inventory, held (the last inventory kept) until the next listing agreed.";
 
 /// Seconds since the Unix epoch.
 pub fn unix(t: SystemTime) -> f64 {
@@ -44,6 +48,14 @@ pub(crate) fn self_metrics(
             "When the inventory was last listed in full (Unix time).",
             &svc,
             unix(t),
+        );
+    }
+    if stats.last.is_some() {
+        f.counter(
+            REFUSED_SHRINKS,
+            REFUSED_SHRINKS_HELP,
+            &svc,
+            stats.refused_shrinks as f64,
         );
     }
     if let Some(last) = &stats.last {

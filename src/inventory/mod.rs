@@ -18,7 +18,12 @@
 //!   lying `total` therefore shows every resource and keeps the discovery's success at 0 with one
 //!   log line per refresh that says so, while an empty or short page after a good listing
 //!   changes nothing;
-//! - a complete listing replaces the inventory.
+//! - a complete listing replaces the inventory;
+//! - but a listing (complete or partial) that would remove more than half of a non-empty
+//!   inventory is held once ([`shrink`]): the last inventory stays, the refresh is an error of
+//!   kind `limit_exceeded` (success 0, one log line with the listing's request id, the old and
+//!   new size), `huaweicloud_discovery_refused_shrinks_total` counts it, and the next listing
+//!   decides: another such shrink is applied, anything else is applied as usual.
 //!
 //! Every refresh records its outcome (success, error and request id, duration), which the self
 //! metrics ([`Inventory::families`]) and the landing page read. The service that builds an
@@ -29,6 +34,7 @@
 mod families;
 pub mod pager;
 mod refresh;
+pub mod shrink;
 mod state;
 
 use std::sync::Arc;
@@ -36,11 +42,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use crate::inventory::families::{resource_series, unix, LAST_SUCCESS, RESOURCES};
+pub use crate::inventory::families::{
+    resource_series, unix, LAST_SUCCESS, REFUSED_SHRINKS, REFUSED_SHRINKS_HELP, RESOURCES,
+};
 pub use crate::inventory::pager::{
     offset_request, page_all, Cursor, Listing, Page, Rules, MAX_PAGES, MAX_ROWS,
 };
 pub use crate::inventory::refresh::listing_timeout;
+pub use crate::inventory::shrink::{Resource, Shrinks, Verdict};
 pub use crate::inventory::state::{Lister, Names, Outcome, Snapshot, Stats};
 
 use crate::inventory::refresh::refresh;
@@ -74,7 +83,7 @@ impl<T> std::fmt::Debug for Inventory<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Inventory<T> {
+impl<T: Resource + Send + Sync + 'static> Inventory<T> {
     /// An empty inventory named by `names`; nothing is listed until the first
     /// [`current`](Self::current).
     pub fn new(
@@ -167,6 +176,7 @@ impl<T: Send + Sync + 'static> Inventory<T> {
             size: st.snapshot.as_ref().map(|s| s.items.len()),
             last_success: st.last_success,
             last: st.last.clone(),
+            refused_shrinks: st.shrinks.refused(),
         }
     }
 

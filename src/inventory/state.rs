@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use crate::inventory::pager::Listing;
+use crate::inventory::shrink::Shrinks;
 use crate::sync::Flight;
 use crate::transport::ApiError;
 
@@ -60,6 +61,8 @@ pub struct Stats {
     pub last_success: Option<SystemTime>,
     /// The latest refresh, `None` before the first ended.
     pub last: Option<Outcome>,
+    /// Listings held because they would have removed more than half of the inventory.
+    pub refused_shrinks: u64,
 }
 
 /// The changing part of an inventory, under [`Inner::state`].
@@ -76,6 +79,8 @@ pub(crate) struct State<T> {
     pub in_flight: Option<Flight<()>>,
     /// Whether a refresh is running (set when spawned, cleared when it records its outcome).
     pub running: bool,
+    /// The shrink rule's memory: a listing held, and how many were.
+    pub shrinks: Shrinks,
 }
 
 /// One inventory, shared by its handles and its refresh task.
@@ -107,6 +112,7 @@ impl<T> Inner<T> {
                 last: None,
                 in_flight: None,
                 running: false,
+                shrinks: Shrinks::default(),
             }),
         }
     }

@@ -53,7 +53,7 @@ async fn refreshes_in_the_background_and_keeps_the_last_good() {
         listing(&["a", "b"], true),
         Err(ApiError::new(ErrorKind::ServerError, "x", "boom")),
         listing(&["a"], false),
-        listing(&["c"], true),
+        listing(&["b", "c"], true),
     ]);
     let dl = || Instant::now() + Duration::from_secs(5);
     assert_eq!(inv.current(dl()).await.unwrap().items, vec!["a", "b"]);
@@ -76,20 +76,20 @@ async fn refreshes_in_the_background_and_keeps_the_last_good() {
     tokio::time::sleep(TICK * 2).await;
     let _ = inv.current(dl()).await;
     settle().await;
-    assert_eq!(inv.current(dl()).await.unwrap().items, vec!["c"]);
+    assert_eq!(inv.current(dl()).await.unwrap().items, vec!["b", "c"]);
     assert!(inv.stats().last.unwrap().error.is_none());
 }
 
 #[tokio::test]
 async fn a_first_partial_listing_is_served_and_replaced_by_the_next() {
-    let (inv, _) = scripted(vec![listing(&["a"], false), listing(&["b"], false)]);
+    let (inv, _) = scripted(vec![listing(&["a"], false), listing(&["a", "b"], false)]);
     let dl = || Instant::now() + Duration::from_secs(5);
     assert_eq!(inv.current(dl()).await.unwrap().items, vec!["a"]);
     assert!(inv.stats().last_success.is_none());
     tokio::time::sleep(TICK * 2).await;
     let _ = inv.current(dl()).await;
     settle().await;
-    assert_eq!(inv.current(dl()).await.unwrap().items, vec!["b"]);
+    assert_eq!(inv.current(dl()).await.unwrap().items, vec!["a", "b"]);
 }
 
 #[tokio::test]
@@ -160,4 +160,50 @@ async fn a_partial_listing_is_an_error_of_the_given_operation() {
         (ErrorKind::LimitExceeded, "discovery")
     );
     assert_eq!(e.request_id.as_deref(), Some("rid"));
+}
+
+#[tokio::test]
+async fn a_listing_that_removes_more_than_half_waits_for_the_next_to_agree() {
+    let (inv, _) = scripted(vec![
+        listing(&["a", "b", "c"], true),
+        listing(&[], true),
+        listing(&["a", "b", "c", "d"], true),
+        listing(&["x"], true),
+        Err(ApiError::new(ErrorKind::ServerError, "x", "boom")),
+        listing(&[], true),
+    ]);
+    let dl = || Instant::now() + Duration::from_secs(5);
+    let refresh = || async {
+        tokio::time::sleep(TICK * 2).await;
+        let _ = inv.current(dl()).await;
+        settle().await;
+        inv.current(dl()).await.unwrap().items.clone()
+    };
+    assert_eq!(inv.current(dl()).await.unwrap().items.len(), 3);
+    let first_success = inv.stats().last_success;
+    // Empty: held, an error with the listing's request id naming both sizes.
+    assert_eq!(refresh().await, vec!["a", "b", "c"]);
+    let s = inv.stats();
+    let e = s.last.unwrap().error.unwrap();
+    assert_eq!(
+        (e.kind, e.request_id.as_deref()),
+        (ErrorKind::LimitExceeded, Some("rid"))
+    );
+    assert!(e.message.contains("remove 3 of the 3"), "{}", e.message);
+    assert_eq!((s.last_success, s.refused_shrinks), (first_success, 1));
+    // Not a shrink: applied, and the held one is forgotten.
+    assert_eq!(refresh().await, vec!["a", "b", "c", "d"]);
+    // Held again; a failed refresh decides nothing; the next shrink agrees and is applied.
+    assert_eq!(refresh().await.len(), 4);
+    assert_eq!(refresh().await.len(), 4);
+    assert_eq!(refresh().await, Vec::<String>::new());
+    let s = inv.stats();
+    assert!(s.last.unwrap().error.is_none());
+    assert_eq!(s.refused_shrinks, 2);
+    let mut f = Families::new();
+    inv.families(&mut f, 0);
+    assert_eq!(
+        f.value(REFUSED_SHRINKS, &[("cloud", "c"), ("service", "svc")]),
+        Some(2.0)
+    );
 }

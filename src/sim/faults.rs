@@ -211,10 +211,20 @@ pub enum FaultKind {
     /// `unavailable_reason`) carries NUL, ESC, CR, LF, DEL and C1 characters and a forged log
     /// line: a broken or hostile peer's instance, target and VPC names.
     ControlCharactersInNames,
+    /// Listings: every page, the first included, answers success with no rows and no total
+    /// (KooPhone `{"data":{"result":[],…,"error_code":"0"}}` without `total_count`; DCS and
+    /// DDM `{"instances":[]}` without `instance_num`), as a backend that lost its index, or a
+    /// gateway serving a stale empty answer, does for a call or two.
+    EmptyListing,
+    /// Listings: the listing holds only the first quarter of the rows (rounded down, so none of
+    /// 3) and its total says exactly that many, first page included: a self-consistent answer
+    /// from a backend whose index is partly rebuilt (for 3 DDM instances: no rows and
+    /// `instance_num: 0`).
+    ShortListing,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 35] = [
+    pub const ALL: [FaultKind; 37] = [
         FaultKind::ServerError,
         FaultKind::Throttled,
         FaultKind::TokenExpired,
@@ -250,6 +260,8 @@ impl FaultKind {
         FaultKind::RevokedTokenIssued,
         FaultKind::HugeRequestId,
         FaultKind::ControlCharactersInNames,
+        FaultKind::EmptyListing,
+        FaultKind::ShortListing,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -289,6 +301,8 @@ impl FaultKind {
             FaultKind::RevokedTokenIssued => "revoked_token_issued",
             FaultKind::HugeRequestId => "huge_request_id",
             FaultKind::ControlCharactersInNames => "control_characters_in_names",
+            FaultKind::EmptyListing => "empty_listing",
+            FaultKind::ShortListing => "short_listing",
         }
     }
 }

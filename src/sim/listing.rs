@@ -15,8 +15,8 @@ pub(crate) struct PageView {
 }
 
 /// The page at `offset` of `limit` rows of a list of `n`, under `fault`: `empty_page`,
-/// `short_page`, `list_total_lies` and `rows_repeated` (see [`FaultKind`]); other faults show
-/// the true page.
+/// `short_page`, `list_total_lies`, `rows_repeated`, `empty_listing` and `short_listing` (see
+/// [`FaultKind`]); other faults show the true page.
 pub(crate) fn page_view(
     n: usize,
     offset: usize,
@@ -29,6 +29,13 @@ pub(crate) fn page_view(
     let more_remain = offset.saturating_add(limit) < n;
     match fault {
         Some(FaultKind::EmptyPage) if offset > 0 && offset < n => end = start,
+        Some(FaultKind::EmptyListing) => end = start,
+        Some(FaultKind::ShortListing) => {
+            let shown = n / 4;
+            start = offset.min(shown);
+            end = offset.saturating_add(limit).min(shown);
+            total = shown as u64;
+        }
         Some(FaultKind::ShortPage) if more_remain => end = start + (limit / 2).max(1),
         Some(FaultKind::ListTotalLies) => {
             total = (n as u64).saturating_mul(10).saturating_add(1_000)
@@ -40,6 +47,29 @@ pub(crate) fn page_view(
         _ => {}
     }
     PageView { start, end, total }
+}
+
+/// Whether a page under `fault` announces its total (`empty_listing` answers none).
+pub(crate) fn announces_total(fault: Option<FaultKind>) -> bool {
+    fault != Some(FaultKind::EmptyListing)
+}
+
+/// `body` without the total fields `fields` of its object at `at` (a JSON pointer, `""` for
+/// the top) when the page under `fault` announces no total.
+pub(crate) fn totals_as_faulted(
+    mut body: serde_json::Value,
+    at: &str,
+    fields: &[&str],
+    fault: Option<FaultKind>,
+) -> serde_json::Value {
+    if !announces_total(fault) {
+        if let Some(obj) = body.pointer_mut(at).and_then(|v| v.as_object_mut()) {
+            for f in fields {
+                obj.remove(*f);
+            }
+        }
+    }
+    body
 }
 
 /// The rows of one page of `all` and the total to report, as a listing fault bends them
@@ -88,6 +118,32 @@ mod tests {
             "the last page is not short"
         );
         assert_eq!(v(0, Some(FaultKind::ListTotalLies)).total, 3_500);
+        assert_eq!(
+            v(0, Some(FaultKind::EmptyListing)).end,
+            0,
+            "the first page too"
+        );
+        assert_eq!(
+            v(0, Some(FaultKind::ShortListing)),
+            PageView {
+                start: 0,
+                end: 62,
+                total: 62
+            }
+        );
+        assert_eq!(v(100, Some(FaultKind::ShortListing)).end, 62, "ends there");
+        let body = serde_json::json!({"data": {"result": [], "total_count": 3}});
+        let faulted = totals_as_faulted(
+            body.clone(),
+            "/data",
+            &["total_count"],
+            Some(FaultKind::EmptyListing),
+        );
+        assert_eq!(faulted, serde_json::json!({"data": {"result": []}}));
+        assert_eq!(
+            totals_as_faulted(body.clone(), "/data", &["total_count"], None),
+            body
+        );
         assert_eq!(
             v(100, Some(FaultKind::RowsRepeated)),
             PageView {

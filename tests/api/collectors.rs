@@ -32,7 +32,7 @@ async fn the_phone_file_is_reread_when_it_changes_and_a_bad_reread_keeps_the_old
     );
 
     let ids = app.sim.phone_ids();
-    std::fs::write(&file, ids[..30].join("\n")).unwrap();
+    std::fs::write(&file, ids[..30].join("\n") + "\n").unwrap();
     let m = app.scrape().await;
     assert_eq!(
         m.value(
@@ -53,6 +53,77 @@ async fn the_phone_file_is_reread_when_it_changes_and_a_bad_reread_keeps_the_old
         "a bad file keeps the previous list"
     );
     assert_eq!(m.success("c", "koophone"), 1.0);
+}
+
+/// The phones requested in a scrape of cloud `c`.
+fn requested(m: &Exposition) -> f64 {
+    m.value(
+        "huaweicloud_koophone_instances_requested",
+        &[("cloud", "c")],
+    )
+}
+
+#[tokio::test]
+async fn a_phone_file_that_empties_or_is_mid_write_keeps_the_old_list_until_it_reads_the_same_twice(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phones.txt");
+    let sim = spawn_sim(frozen_sim(50)).await;
+    let ids = sim.phone_ids();
+    let lines = |n: usize| ids[..n].join("\n") + "\n";
+    std::fs::write(&file, lines(40)).unwrap();
+    let app = spawn_app_with_sim(
+        sim,
+        &cloud_with(&format!(
+            "    koophone: {{ instance_ids_file: {} }}\n",
+            file.display()
+        )),
+    )
+    .await;
+    assert_eq!(requested(&app.scrape().await), 40.0);
+
+    // Truncated to empty (the first step of a rewrite): held; read the same again: applied.
+    std::fs::write(&file, "").unwrap();
+    let m = app.scrape().await;
+    assert_eq!(requested(&m), 40.0, "one empty reading changes nothing");
+    assert_eq!(m.success("c", "koophone"), 1.0);
+    assert_eq!(requested(&app.scrape().await), 0.0, "empty twice: applied");
+
+    // From an empty list, a list applies at once.
+    std::fs::write(&file, lines(40)).unwrap();
+    assert_eq!(requested(&app.scrape().await), 40.0);
+
+    // Half written: 39 ids and the start of the 40th, no newline: held, then the finished
+    // file applies.
+    let half = format!("{}{}", lines(39), &ids[39][..4]);
+    std::fs::write(&file, &half).unwrap();
+    assert_eq!(
+        requested(&app.scrape().await),
+        40.0,
+        "a half-written id is held"
+    );
+    std::fs::write(&file, lines(41)).unwrap();
+    assert_eq!(
+        requested(&app.scrape().await),
+        41.0,
+        "the finished file applies"
+    );
+
+    // More than half removed in one write: held once, then applied; a few removed: at once.
+    std::fs::write(&file, lines(10)).unwrap();
+    assert_eq!(requested(&app.scrape().await), 41.0);
+    assert_eq!(requested(&app.scrape().await), 10.0);
+    std::fs::write(&file, lines(8)).unwrap();
+    assert_eq!(requested(&app.scrape().await), 8.0, "churn applies at once");
+
+    // A file that ends without a newline for good is its word once it reads the same twice.
+    std::fs::write(&file, format!("{}{}", lines(5), ids[5])).unwrap();
+    assert_eq!(requested(&app.scrape().await), 8.0);
+    assert_eq!(
+        requested(&app.scrape().await),
+        6.0,
+        "6 ids, read the same twice"
+    );
 }
 
 #[tokio::test]

@@ -14,5 +14,6 @@ mod hostile;
 mod http;
 mod isolate;
 mod probe;
+mod reload_files;
 mod scrape;
 mod web;

@@ -418,6 +418,59 @@ fn unreadable_or_mismatched_pem_files_are_refused_with_their_path() {
     );
 }
 
+/// A web config, or a PEM file it names, that is a FIFO (or a sparse 4 GiB file) is refused
+/// at once naming the file and the field: nothing blocks on a FIFO no one writes to.
+#[test]
+fn a_web_config_or_pem_file_that_is_a_fifo_or_huge_is_refused_naming_it() {
+    let pki = make_pki();
+    let dir = pki.dir.path();
+    let fifo = dir.join("fifo.pem");
+    crate::reload_files::mkfifo(&fifo);
+    crate::reload_files::sparse_4_gib(&dir.join("huge.pem"));
+    let web = dir.join("web.yml");
+    for (field, file, what) in [
+        (
+            "key_file",
+            "fifo.pem",
+            "is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            "cert_file",
+            "fifo.pem",
+            "is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            "cert_file",
+            "huge.pem",
+            "holds 4294967296 bytes, more than the 1048576",
+        ),
+    ] {
+        let other = if field == "key_file" {
+            "cert_file: server.crt"
+        } else {
+            "key_file: server.key"
+        };
+        let path = pki.write_web_config(&format!(
+            "tls_server_config:\n  {other}\n  {field}: {file}\n"
+        ));
+        let got = web::load(&path).map(|_| ()).unwrap_err().to_string();
+        let want = format!(
+            "{}: tls_server_config.{field}: {} {what}",
+            web.display(),
+            dir.join(file).display()
+        );
+        assert!(got.starts_with(&want), "{got}");
+    }
+    let got = web::load(&fifo).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        got.ends_with(&format!(
+            "{} is a FIFO (named pipe), not a regular file; point the setting at a file",
+            fifo.display()
+        )),
+        "{got}"
+    );
+}
+
 /// The exporter binary, in its own process (so its hashing pool is its own), with `--demo` and
 /// the web config `web_config`; killed on drop.
 struct Binary {

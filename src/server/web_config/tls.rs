@@ -20,16 +20,16 @@ pub fn server_config(tls: &TlsSettings) -> Result<Arc<ServerConfig>, (String, St
     let at = |field: &str| format!("tls_server_config.{field}");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = read_certs(&tls.cert_file).map_err(|m| (at("cert_file"), m))?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key_file).map_err(|e| {
-        (
-            at("key_file"),
-            format!(
-                "cannot load a PEM private key from {}: {}; point it at the key of cert_file",
-                tls.key_file.display(),
-                pem_error(e)
-            ),
+    let key_error = |e: String| {
+        format!(
+            "cannot load a PEM private key from {}: {e}; point it at the key of cert_file",
+            tls.key_file.display(),
         )
-    })?;
+    };
+    let key_pem = crate::files::read_bytes(&tls.key_file)
+        .map_err(|e| (at("key_file"), e.describe(|e| key_error(e.to_string()))))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| (at("key_file"), key_error(pem_error(e))))?;
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
         (TlsVersion::Tls12, &rustls::version::TLS12),
         (TlsVersion::Tls13, &rustls::version::TLS13),
@@ -99,16 +99,18 @@ pub fn server_config(tls: &TlsSettings) -> Result<Arc<ServerConfig>, (String, St
     Ok(Arc::new(config))
 }
 
+/// The certificates of the PEM file at `path` (read as [`crate::files`] says).
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            format!(
-                "cannot load PEM certificates from {}: {}; fix the path (relative paths resolve against the web config file's directory)",
-                path.display(),
-                pem_error(e)
-            )
-        })?;
+    let fail = |e: String| {
+        format!(
+            "cannot load PEM certificates from {}: {e}; fix the path (relative paths resolve against the web config file's directory)",
+            path.display(),
+        )
+    };
+    let pem = crate::files::read_bytes(path).map_err(|e| e.describe(|e| fail(e.to_string())))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(pem_error(e)))?;
     if certs.is_empty() {
         return Err(format!(
             "{} holds no PEM CERTIFICATE block; point it at a PEM certificate file",

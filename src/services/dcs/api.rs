@@ -60,6 +60,12 @@ pub struct DcsInstance {
     pub status: Option<String>,
 }
 
+impl crate::inventory::Resource for DcsInstance {
+    fn id(&self) -> &str {
+        &self.instance_id
+    }
+}
+
 /// Decodes one page of the listing.
 pub fn parse_list_page(body: &[u8]) -> Result<DcsListPage, String> {
     decode_json(body)

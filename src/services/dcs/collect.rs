@@ -9,6 +9,8 @@
 //! that is no sane label value becomes `unknown`, a name is cut to [`crate::metrics::MAX_NAME_CHARS`]; a row
 //! whose id is no sane label value is left out and logged. The listing's series (two per
 //! instance) are capped at `dcs.max_series` too.
+//! A listing that would remove more than half of the instances the last one showed is held once
+//! (the rule of [`crate::inventory::shrink`]): the last instances are served with success 0.
 
 use super::config::DcsConfig;
 use crate::inventory::resource_series;
@@ -16,7 +18,12 @@ use crate::metrics::Families;
 use crate::metrics::{label_text, label_word};
 use crate::services::dcs::api::{sane_label, DcsInstance, DcsStatus};
 use crate::transport::{ApiError, CloudClient, ErrorKind};
+use std::sync::{Arc, Mutex};
+
 use tokio::time::Instant;
+
+use crate::inventory::shrink::{held_message, removed, Shrinks, Verdict};
+use crate::sync::lock;
 
 /// Account-wide instance count per state.
 pub const INSTANCES: &str = "huaweicloud_dcs_instances";
@@ -28,18 +35,62 @@ pub const INSTANCE_INFO: &str = "huaweicloud_dcs_instance_info";
 /// One series per DCS instance, value 1, with its status in lower case.
 pub const INSTANCE_STATUS: &str = "huaweicloud_dcs_instance_status";
 
+/// What the last listings showed: the instances in use and the shrink rule's memory (see
+/// [`crate::inventory::shrink`]), kept across scrapes (and a reload that keeps the client).
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// The instances the last applied listing showed.
+    items: Arc<Vec<DcsInstance>>,
+    /// A shrink held, and how many were.
+    shrinks: Shrinks,
+}
+
+impl Listed {
+    /// Listings held so far.
+    pub fn refused(&self) -> u64 {
+        self.shrinks.refused()
+    }
+}
+
 /// Lists every instance and maps it; fails on a failed page or more than `max_series` series.
+/// A listing that would remove more than half of the instances the last one showed is held
+/// once: the last instances are served, marked incomplete (success 0), with one log line.
 pub async fn collect_instances(
     client: &CloudClient,
     cfg: &DcsConfig,
+    listed: &Mutex<Listed>,
     deadline: Instant,
 ) -> Result<Families, ApiError> {
-    let listing = client.dcs_list_all(cfg.include_failure, deadline).await?;
+    let mut listing = client.dcs_list_all(cfg.include_failure, deadline).await?;
     let request_id = listing.request_id.as_deref().unwrap_or("-");
+    let rows = listing.items.len();
+    let (items, held) = {
+        let mut l = lock(listed);
+        let kept = l.items.len();
+        let gone = removed(&l.items, &listing.items);
+        match l.shrinks.judge(kept, gone, rows) {
+            Verdict::Held => {
+                let e = ApiError {
+                    request_id: listing.request_id.clone(),
+                    ..ApiError::new(
+                        ErrorKind::LimitExceeded,
+                        crate::services::dcs::api::DCS_LIST.name,
+                        held_message("DCS instance", kept, rows, gone),
+                    )
+                };
+                tracing::warn!(cloud = %client.cloud, service = super::config::KEY, kept, listed = rows, removed = gone, request_id, "{}", e.message);
+                (l.items.clone(), Some(e))
+            }
+            _ => {
+                l.items = Arc::new(std::mem::take(&mut listing.items));
+                (l.items.clone(), None)
+            }
+        }
+    };
     if !listing.complete {
-        tracing::warn!(cloud = %client.cloud, instance_num = listing.total.unwrap_or(0), listed = listing.items.len(), pages = listing.pages, request_id, "the DCS listing ended before instance_num instances (an empty page, or a total that lies); reporting the instances listed");
+        tracing::warn!(cloud = %client.cloud, instance_num = listing.total.unwrap_or(0), listed = rows, pages = listing.pages, request_id, "the DCS listing ended before instance_num instances (an empty page, or a total that lies); reporting the instances listed");
     }
-    let series = 2 * listing.items.len();
+    let series = 2 * items.len();
     if series > cfg.max_series {
         return Err(ApiError {
             request_id: listing.request_id.clone(),
@@ -48,15 +99,18 @@ pub async fn collect_instances(
                 crate::services::dcs::api::DCS_LIST.name,
                 format!(
                     "the {} instances listed would make {series} series, more than dcs.max_series ({}); raise it if the listing is real",
-                    listing.items.len(),
+                    items.len(),
                     cfg.max_series
                 ),
             )
         });
     }
-    let (f, rejected) = map_instances(&client.cloud, &listing.items);
+    let (mut f, rejected) = map_instances(&client.cloud, &items);
     if rejected > 0 {
         tracing::warn!(cloud = %client.cloud, rejected, request_id, "DCS listed instances whose id is no sane label value; left them out");
+    }
+    if let Some(e) = held {
+        f.mark_incomplete(e);
     }
     Ok(f)
 }

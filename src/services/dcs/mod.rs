@@ -11,14 +11,17 @@ pub mod config;
 pub mod sim;
 
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use tokio::time::Instant;
 
 use crate::config::{Identity, Schema, Section, SectionInput};
+use crate::inventory::{REFUSED_SHRINKS, REFUSED_SHRINKS_HELP};
+use crate::metrics::Families;
 use crate::services::service::{Build, Job, Runtime, Service};
-use crate::status::{InventorySource, InventorySummary};
+use crate::status::{InventorySource, InventorySummary, Status};
+use crate::sync::lock;
 use crate::transport::CloudClient;
 
 use config::DcsConfig;
@@ -50,9 +53,19 @@ impl Schema for Dcs {
 impl Service for Dcs {
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let cfg: DcsConfig = cx.section(KEY)?;
+        // What the listing showed goes with the client that read it, for the same listing.
+        let listed = cx
+            .before
+            .as_ref()
+            .filter(|b| b.client_kept)
+            .and_then(|b| b.runtime::<DcsRuntime>())
+            .filter(|r| r.cfg.include_failure == cfg.include_failure)
+            .map(|r| r.listed.clone())
+            .unwrap_or_default();
         Ok(Box::new(DcsRuntime {
             cfg,
             client: cx.client.clone(),
+            listed,
         }))
     }
 }
@@ -63,6 +76,8 @@ struct DcsRuntime {
     cfg: DcsConfig,
     /// The cloud's client.
     client: Arc<CloudClient>,
+    /// What the instance listing last showed (the shrink rule's memory).
+    listed: Arc<Mutex<collect::Listed>>,
 }
 
 impl Runtime for DcsRuntime {
@@ -74,10 +89,25 @@ impl Runtime for DcsRuntime {
         if self.cfg.instances {
             jobs.push(Job {
                 collector: INSTANCES_COLLECTOR,
-                run: collect::collect_instances(&self.client, &self.cfg, deadline).boxed(),
+                run: collect::collect_instances(&self.client, &self.cfg, &self.listed, deadline)
+                    .boxed(),
             });
         }
         jobs
+    }
+
+    /// The listing's refused shrinks (`huaweicloud_discovery_refused_shrinks_total`), in every
+    /// scrape whatever this one's listing did.
+    fn families(&self, out: &mut Families, _status: &Status) {
+        if self.cfg.instances {
+            let refused = lock(&self.listed).refused();
+            out.counter(
+                REFUSED_SHRINKS,
+                REFUSED_SHRINKS_HELP,
+                &[("cloud", &self.client.cloud), ("service", KEY)],
+                refused as f64,
+            );
+        }
     }
 
     fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {

@@ -68,6 +68,12 @@ pub struct DdmInstance {
     pub status: Option<String>,
 }
 
+impl crate::inventory::Resource for DdmInstance {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// Decodes one page of the instance listing.
 pub fn parse_list_page(body: &[u8]) -> Result<DdmListPage, String> {
     crate::transport::decode_json(body)

@@ -4,7 +4,8 @@
 //! the very first scrape waits for the first listing, within its own deadline. A failed refresh
 //! keeps the last inventory; a listing that ends short of the total it reports (an empty page,
 //! a page of repeats, a total that lies) is partial and never replaces a complete inventory
-//! (the inventory's rules).
+//! (the inventory's rules), and a listing that would remove more than half of the inventory
+//! waits for the next listing to agree ([`crate::inventory::shrink`]).
 //!
 //! Health shows as the collector `ddm_discovery` in `huaweicloud_scrape_collector_success`
 //! and `…_duration_seconds` (the latest refresh), plus `huaweicloud_discovery_resources

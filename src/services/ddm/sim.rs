@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::sim::faults::{Endpoint, FaultKind};
 use crate::sim::fleet::{hash3, hash_str, mix};
-use crate::sim::listing::list_page;
+use crate::sim::listing::{list_page, totals_as_faulted};
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
 use crate::sim::state::{json_response, SimReply, SimState};
 
@@ -205,14 +205,22 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
         .map(|id| instance_row(sim.config.seed, &project_id, id))
         .collect();
     let page_size = instances.len();
-    SimReply::ok(json!({
+    let body = json!({
         "instances": instances,
         "instance_num": reported,
         "page_no": records / limit + 1,
         "page_size": page_size,
         "total_record": reported,
         "total_page": reported.div_ceil(limit),
-    }))
+    });
+    let totals = [
+        "instance_num",
+        "page_no",
+        "page_size",
+        "total_record",
+        "total_page",
+    ];
+    SimReply::ok(totals_as_faulted(body, "", &totals, cx.fault))
 }
 
 /// The rows of one page; `duplicate_rows` repeats the first row (in place of the last of a

@@ -189,9 +189,18 @@ pub fn parse_id_file(text: &str) -> Result<Vec<String>, String> {
 
 /// Reads and parses an id list file.
 pub fn read_id_file(path: &Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_id_file(&text).map_err(|e| format!("{}: {e}", path.display()))
+    parse_id_text(path, &read_id_text(path)?)
+}
+
+/// Reads an id list file (see [`crate::files`]).
+pub fn read_id_text(path: &Path) -> Result<String, String> {
+    crate::files::read_text(path)
+        .map_err(|e| e.describe(|e| format!("cannot read {}: {e}", path.display())))
+}
+
+/// Parses the `text` of the id list file at `path`; errors name it.
+pub fn parse_id_text(path: &Path, text: &str) -> Result<Vec<String>, String> {
+    parse_id_file(text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn ids(v: &mut Validator<'_>, p: &str, ids: &[String]) {

@@ -1,5 +1,6 @@
 //! Signals to the running binary: SIGHUP reloads (keeping the `--shard.*` flags) whether or
-//! not `POST /-/reload` is enabled, SIGTERM exits 0; and `--web.enable-lifecycle`.
+//! not `POST /-/reload` is enabled, SIGTERM exits 0; a SIGHUP naming a FIFO fails and the next
+//! one reloads; and `--web.enable-lifecycle`.
 
 use super::{one_cloud, signal, start_binary, start_binary_with};
 
@@ -169,4 +170,54 @@ async fn the_lifecycle_flag_enables_post_reload_but_never_from_another_site() {
 
     signal(&run.child, "-TERM");
     assert!(run.child.wait().unwrap().success());
+}
+
+/// A SIGHUP whose config names a FIFO as a secret file fails at once (nothing writes to the
+/// FIFO, so a plain read would block forever and every later reload behind it); the next
+/// SIGHUP, with the file fixed, reloads.
+#[tokio::test]
+async fn a_sighup_naming_a_fifo_fails_and_the_next_sighup_reloads() {
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
+    let mut run = start_binary(&sim, "first").await;
+    let url = format!("http://127.0.0.1:{}/metrics", run.port);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("token");
+    crate::reload_files::mkfifo(&fifo);
+    let with_fifo = one_cloud(&sim, "second").replace(
+        "{ value: demo-static-token }",
+        &format!("{{ value_file: \"{}\" }}", fifo.display()),
+    );
+    assert!(with_fifo.contains("value_file"));
+    std::fs::write(&run.path, with_fifo).unwrap();
+    signal(&run.child, "-HUP");
+    let reload_ok = |text: &str| {
+        crate::helpers::Exposition::parse(text)
+            .value("huaweicloud_exporter_config_last_reload_successful", &[])
+    };
+    let mut failed = false;
+    for _ in 0..50 {
+        let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        if reload_ok(&text) == 0.0 {
+            assert!(text.contains("cloud=\"first\""), "the old config serves");
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(failed, "the SIGHUP naming a FIFO never failed");
+
+    std::fs::write(&run.path, one_cloud(&sim, "second")).unwrap();
+    signal(&run.child, "-HUP");
+    let mut reloaded = false;
+    for _ in 0..50 {
+        let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        if text.contains("cloud=\"second\"") && reload_ok(&text) == 1.0 {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    signal(&run.child, "-TERM");
+    let _ = run.child.wait();
+    assert!(reloaded, "the SIGHUP after the failed one did not reload");
 }

@@ -6,6 +6,7 @@ mod bad_listings;
 mod consumers;
 mod following;
 mod paging;
+mod shrinks;
 mod simulator;
 
 use std::collections::BTreeSet;

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::sim::faults::{Endpoint, FaultKind};
 use crate::sim::fleet::{hash3, mix};
-use crate::sim::listing::list_page;
+use crate::sim::listing::{list_page, totals_as_faulted};
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
 use crate::sim::state::{json_response, SimReply, SimState};
 
@@ -435,7 +435,8 @@ fn list(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {
             })
         })
         .collect();
-    SimReply::ok(json!({"instance_num": reported, "instances": instances}))
+    let body = json!({"instance_num": reported, "instances": instances});
+    SimReply::ok(totals_as_faulted(body, "", &["instance_num"], cx.fault))
 }
 
 #[cfg(test)]

@@ -346,3 +346,9 @@ impl CloudClient {
         Ok(listing)
     }
 }
+
+impl crate::inventory::Resource for Phone {
+    fn id(&self) -> &str {
+        &self.instance_id
+    }
+}

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::sim::faults::{Endpoint, FaultKind, FaultSpec};
 use crate::sim::fleet::{hash3, personal_values, SimFleet};
-use crate::sim::listing::page_view;
+use crate::sim::listing::{page_view, totals_as_faulted};
 use crate::sim::pipeline::{endpoint, Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
 use crate::sim::state::{Call, SimReply, SimState};
 use tasks::{with_failed_copies, TaskStore};
@@ -413,7 +413,7 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
         .collect();
     // The definition (InstanceBatchQueryRsp) puts `error_code`/`error_msg` inside `data` and
     // nowhere else; the exporter reads them in either place.
-    SimReply::ok(json!({
+    let body = json!({
         "data": {
             "result": result,
             "page_no": page_no,
@@ -422,7 +422,8 @@ fn list(cx: Ctx<'_>, (): ()) -> SimReply {
             "error_code": "0",
             "error_msg": "ok",
         },
-    }))
+    });
+    SimReply::ok(totals_as_faulted(body, "/data", &["total_count"], cx.fault))
 }
 
 /// The region every simulated phone is in.
