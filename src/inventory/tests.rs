@@ -201,7 +201,7 @@ async fn a_listing_that_removes_more_than_half_waits_for_the_next_to_agree() {
     assert!(s.last.unwrap().error.is_none());
     assert_eq!(s.refused_shrinks, 2);
     let mut f = Families::new();
-    inv.families(&mut f, 0);
+    inv.families(&mut f, 0, &crate::status::Status::default());
     assert_eq!(
         f.value(REFUSED_SHRINKS, &[("cloud", "c"), ("service", "svc")]),
         Some(2.0)
