@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::config::{Identity, Schema, Section, SectionInput};
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{InventorySource, InventorySummary};
-use crate::transport::CloudClient;
+use crate::transport::{CloudClient, Operation};
 
 use config::DcsConfig;
 
@@ -48,6 +48,11 @@ impl Schema for Dcs {
 }
 
 impl Service for Dcs {
+    fn operations(&self) -> &'static [&'static Operation] {
+        static OPERATIONS: [&Operation; 2] = [&api::DCS_STATUS, &api::DCS_LIST];
+        &OPERATIONS
+    }
+
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let cfg: DcsConfig = cx.section(KEY)?;
         Ok(Box::new(DcsRuntime {

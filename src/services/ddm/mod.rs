@@ -22,7 +22,7 @@ use crate::config::{Identity, Schema, Section, SectionInput};
 use crate::metrics::Families;
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{InventorySource, InventorySummary, Status};
-use crate::transport::CloudClient;
+use crate::transport::{CloudClient, Operation};
 
 use config::DdmConfig;
 use restorable::DdmCollector;
@@ -50,6 +50,11 @@ impl Schema for Ddm {
 }
 
 impl Service for Ddm {
+    fn operations(&self) -> &'static [&'static Operation] {
+        static OPERATIONS: [&Operation; 2] = [&api::RESTORABLE, &api::LIST];
+        &OPERATIONS
+    }
+
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let cfg: DdmConfig = cx.section(KEY)?;
         // The cached answers and the inventory were read with the client's credentials, so

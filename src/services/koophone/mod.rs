@@ -29,6 +29,7 @@ use crate::inventory::Inventory as Discovered;
 use crate::services::fleet::Fleet;
 use crate::services::prober::{ModuleInfo, ProbeAnswer, ProbeRequest, Prober, Probing};
 use crate::services::service::{Build, Runtime, Service};
+use crate::transport::Operation;
 
 use config::KoophoneConfig;
 use phones::PhoneList;
@@ -66,6 +67,16 @@ impl Schema for Koophone {
 }
 
 impl Service for Koophone {
+    fn operations(&self) -> &'static [&'static Operation] {
+        static OPERATIONS: [&Operation; 4] = [
+            &api::BATCH_STATUS,
+            &api::LIST,
+            &api::TASK,
+            &api::ASYNC_COMMAND,
+        ];
+        &OPERATIONS
+    }
+
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let name = &cx.cloud.name;
         let cfg: KoophoneConfig = cx.section(KEY)?;

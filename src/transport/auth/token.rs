@@ -33,6 +33,8 @@ pub static IAM_TOKEN: Operation = Operation {
     idempotent: false,
     sends_request_id: false,
     budget: None,
+    // Getting a token of one's own needs no permission.
+    iam: None,
 };
 
 /// Refresh ahead: when less than this much of the token's life is left...
