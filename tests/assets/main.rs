@@ -15,6 +15,7 @@ mod dashboard_alerts;
 mod dashboard_cloud;
 mod dashboard_links;
 mod dashboards;
+mod generated;
 mod docker;
 mod kubernetes;
 mod readme;
