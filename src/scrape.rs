@@ -22,10 +22,29 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::metrics::{Families, SelfMetrics};
+use crate::inventory::{COLLECTOR_DURATION, COLLECTOR_SUCCESS, LAST_SUCCESS, RESOURCES};
+use crate::metrics::{Families, Family, SelfMetrics};
 use crate::services::{Fleet, SERVICES};
 use crate::sync::{lock, spawn_flight};
 use crate::transport::{ApiError, ErrorKind};
+
+/// One series per configured cloud.
+pub static CLOUD_INFO: Family = Family::gauge(
+    "huaweicloud_cloud_info",
+    &["cloud", "region", "project_id"],
+    "Configured clouds: 1 per cloud, labelled with its region and project id.",
+);
+
+/// The families the scrape machinery and discovery write, whatever the services: with each
+/// service's own ([`crate::services::Service::families`]) and the self metrics
+/// ([`crate::metrics::SELF_FAMILIES`]), every family the exporter serves on `/metrics`.
+pub static FAMILIES: &[&Family] = &[
+    &CLOUD_INFO,
+    &COLLECTOR_SUCCESS,
+    &COLLECTOR_DURATION,
+    &RESOURCES,
+    &LAST_SUCCESS,
+];
 
 type Collection = Shared<BoxFuture<'static, Bytes>>;
 
@@ -155,8 +174,7 @@ impl Exporter {
                 runtime.families(&mut out, &self.status);
             }
             out.gauge(
-                "huaweicloud_cloud_info",
-                "Configured clouds: 1 per cloud, labelled with its region and project id.",
+                &CLOUD_INFO,
                 &[
                     ("cloud", &c.cfg.name),
                     ("region", &c.cfg.region),
@@ -189,18 +207,8 @@ impl Exporter {
                 }
             };
             let labels = [("cloud", cloud), ("collector", collector)];
-            out.gauge(
-                "huaweicloud_scrape_collector_success",
-                "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
-                &labels,
-                if ok { 1.0 } else { 0.0 },
-            );
-            out.gauge(
-                "huaweicloud_scrape_collector_duration_seconds",
-                "How long this collector of this cloud took in this scrape.",
-                &labels,
-                elapsed.as_secs_f64(),
-            );
+            out.gauge(&COLLECTOR_SUCCESS, &labels, if ok { 1.0 } else { 0.0 });
+            out.gauge(&COLLECTOR_DURATION, &labels, elapsed.as_secs_f64());
         }
         out
     }

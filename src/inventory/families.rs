@@ -4,12 +4,34 @@
 use std::time::SystemTime;
 
 use crate::inventory::state::{Names, Stats};
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
+
+/// Whether a collector succeeded: written by the scrape for each run, and by a discovery for its latest refresh.
+pub static COLLECTOR_SUCCESS: Family = Family::gauge(
+    "huaweicloud_scrape_collector_success",
+    &["cloud", "collector"],
+    "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
+);
+
+/// How long a collector took.
+pub static COLLECTOR_DURATION: Family = Family::gauge(
+    "huaweicloud_scrape_collector_duration_seconds",
+    &["cloud", "collector"],
+    "How long this collector of this cloud took in this scrape.",
+);
 
 /// Resources in the current inventory.
-pub const RESOURCES: &str = "huaweicloud_discovery_resources";
+pub static RESOURCES: Family = Family::gauge(
+    "huaweicloud_discovery_resources",
+    &["cloud", "service"],
+    "Resources in the current discovered inventory (KooPhone: the phones this replica keeps after sharding).",
+);
 /// When the inventory was last listed in full.
-pub const LAST_SUCCESS: &str = "huaweicloud_discovery_last_success_timestamp_seconds";
+pub static LAST_SUCCESS: Family = Family::gauge(
+    "huaweicloud_discovery_last_success_timestamp_seconds",
+    &["cloud", "service"],
+    "When the inventory was last listed in full (Unix time).",
+);
 
 /// Seconds since the Unix epoch.
 pub fn unix(t: SystemTime) -> f64 {
@@ -29,35 +51,19 @@ pub(crate) fn self_metrics(
 ) {
     let svc = [("cloud", cloud), ("service", names.service)];
     if stats.size.is_some() {
-        f.gauge(
-            RESOURCES,
-            "Resources in the current discovered inventory (KooPhone: the phones this replica keeps after sharding).",
-            &svc,
-            resources as f64,
-        );
+        f.gauge(&RESOURCES, &svc, resources as f64);
     }
     if let Some(t) = stats.last_success {
-        f.gauge(
-            LAST_SUCCESS,
-            "When the inventory was last listed in full (Unix time).",
-            &svc,
-            unix(t),
-        );
+        f.gauge(&LAST_SUCCESS, &svc, unix(t));
     }
     if let Some(last) = &stats.last {
         let labels = [("cloud", cloud), ("collector", names.collector)];
         f.gauge(
-            "huaweicloud_scrape_collector_success",
-            "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
+            &COLLECTOR_SUCCESS,
             &labels,
             if last.error.is_none() { 1.0 } else { 0.0 },
         );
-        f.gauge(
-            "huaweicloud_scrape_collector_duration_seconds",
-            "How long this collector of this cloud took in this scrape.",
-            &labels,
-            last.took.as_secs_f64(),
-        );
+        f.gauge(&COLLECTOR_DURATION, &labels, last.took.as_secs_f64());
     }
 }
 
@@ -65,8 +71,7 @@ pub(crate) fn self_metrics(
 /// listing's `…_instance_info` and `…_instance_status`).
 pub fn resource_series(
     f: &mut Families,
-    name: &'static str,
-    help: &'static str,
+    family: &'static Family,
     cloud: &str,
     instance_id: &str,
     labels: &[(&str, &str)],
@@ -75,5 +80,5 @@ pub fn resource_series(
     all.push(("cloud", cloud));
     all.push(("instance_id", instance_id));
     all.extend_from_slice(labels);
-    f.gauge(name, help, &all, 1.0);
+    f.gauge(family, &all, 1.0);
 }

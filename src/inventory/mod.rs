@@ -36,7 +36,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use crate::inventory::families::{resource_series, unix, LAST_SUCCESS, RESOURCES};
+pub use crate::inventory::families::{
+    resource_series, unix, COLLECTOR_DURATION, COLLECTOR_SUCCESS, LAST_SUCCESS, RESOURCES,
+};
 pub use crate::inventory::pager::{
     offset_request, page_all, Cursor, Listing, Page, Rules, MAX_PAGES, MAX_ROWS,
 };

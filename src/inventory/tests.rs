@@ -134,14 +134,18 @@ async fn the_names_the_service_gave_label_its_metrics_and_errors() {
     assert_eq!((inv.service(), inv.collector()), ("svc", "svc_discovery"));
     let mut f = Families::new();
     inv.families(&mut f, 0);
-    assert_eq!(f.len_of(RESOURCES), 0, "nothing before the first refresh");
+    assert_eq!(
+        f.len_of(RESOURCES.name),
+        0,
+        "nothing before the first refresh"
+    );
     let dl = Instant::now() + Duration::from_secs(5);
     assert_eq!(inv.current(dl).await.unwrap().items.len(), 2);
     let mut f = Families::new();
     inv.families(&mut f, 7);
     let svc = [("cloud", "c"), ("service", "svc")];
-    assert_eq!(f.value(RESOURCES, &svc), Some(7.0));
-    assert!(f.value(LAST_SUCCESS, &svc).is_some());
+    assert_eq!(f.value(RESOURCES.name, &svc), Some(7.0));
+    assert!(f.value(LAST_SUCCESS.name, &svc).is_some());
     let collector = [("cloud", "c"), ("collector", "svc_discovery")];
     assert_eq!(
         f.value("huaweicloud_scrape_collector_success", &collector),

@@ -31,7 +31,10 @@ fn the_generator_covers_every_generated_file() {
         "docs/runbooks.md",
         "README.md",
     ] {
-        assert!(paths.contains(&wanted), "{wanted} is not generated: {paths:?}");
+        assert!(
+            paths.contains(&wanted),
+            "{wanted} is not generated: {paths:?}"
+        );
     }
 }
 
@@ -45,7 +48,13 @@ fn a_new_alert_gets_a_runbook_stub_that_the_runbook_test_refuses() {
         .nth(1)
         .expect("a stub section for the new alert");
     assert!(stub.contains(gen::runbooks::STUB));
-    for part in ["**Means**", "**Check**", "**Do**", "huaweicloud_cloud_info == 2", "it is new"] {
+    for part in [
+        "**Means**",
+        "**Check**",
+        "**Do**",
+        "huaweicloud_cloud_info == 2",
+        "it is new",
+    ] {
         assert!(stub.contains(part), "stub lacks {part}:\n{stub}");
     }
     // An alert that has its section gets no stub.
@@ -75,7 +84,12 @@ fn the_iam_policy_lists_every_registered_call_in_the_statement_of_its_kind() {
         let with_reads = statements[0]["Action"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x == p.action));
-        assert!(listed || with_reads, "{} ({}) is not granted", p.action, op.name);
+        assert!(
+            listed || with_reads,
+            "{} ({}) is not granted",
+            p.action,
+            op.name
+        );
         assert!(block.contains(p.api), "{} is not in the table", p.api);
     }
 }
@@ -99,11 +113,89 @@ fn the_job_selectors_are_parameters_with_the_default_shipped() {
         .iter()
         .filter_map(|a| a["expr"].as_str())
         .collect();
-    assert!(exprs.iter().any(|e| e.contains(r#"up{job="hwc", team="obs"}"#)), "{exprs:?}");
-    assert!(exprs.iter().any(|e| e.contains(r#"absent(up{job="hwc", team="obs"})"#)));
-    assert!(exprs.iter().any(|e| e.contains(r#"probe_success{job="hwc-probe"}"#)));
+    assert!(
+        exprs
+            .iter()
+            .any(|e| e.contains(r#"up{job="hwc", team="obs"}"#)),
+        "{exprs:?}"
+    );
+    assert!(exprs
+        .iter()
+        .any(|e| e.contains(r#"absent(up{job="hwc", team="obs"})"#)));
+    assert!(exprs
+        .iter()
+        .any(|e| e.contains(r#"probe_success{job="hwc-probe"}"#)));
     for e in &exprs {
-        assert!(!e.contains("huaweicloud-exporter\""), "a job name is left in {e}");
+        assert!(
+            !e.contains("huaweicloud-exporter\""),
+            "a job name is left in {e}"
+        );
         assert!(!e.contains("%("), "an unrendered parameter in {e}");
     }
+}
+
+/// The golden `/metrics` of `tests/api/golden.rs`: each family's `# HELP`, `# TYPE` and the label
+/// names of its first sample.
+fn golden_families() -> Vec<(String, String, String, Vec<String>)> {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/golden_metrics.txt"))
+        .expect("golden file");
+    let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
+    let mut help = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, h) = rest.split_once(' ').unwrap_or((rest, ""));
+            help.insert(name.to_string(), h.to_string());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            let h = help.get(name).cloned().unwrap_or_default();
+            out.push((name.to_string(), kind.to_string(), h, Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            if last.3.is_empty() {
+                if let Some((_, labels)) = line.split_once('{') {
+                    let labels = labels.split_once('}').map_or("", |(l, _)| l);
+                    last.3 = labels
+                        .split("\",")
+                        .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_string()))
+                        .collect();
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_family_served_is_declared_with_its_type_help_and_labels() {
+    let declared = gen::readme::families();
+    let served = golden_families();
+    assert!(served.len() > 20, "golden file read as {served:?}");
+    for (name, kind, help, labels) in &served {
+        let f = declared
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("{name} is served but declared by no service nor the core"));
+        assert_eq!(f.kind.as_str(), kind, "{name}: type");
+        assert_eq!(f.help, help, "{name}: help");
+        if !labels.is_empty() {
+            // The prometheus crate writes a vec's labels sorted; `Families` in declared order
+            // (which it asserts in debug builds).
+            let mut got: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let mut want: Vec<&str> = f.labels.to_vec();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name}: label names");
+        }
+    }
+    // And the README table names each declared family, the reload timestamp among them.
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    for f in &declared {
+        assert!(
+            readme.contains(&format!("| `{}` | {} |", f.name, f.kind.as_str())),
+            "README's metrics table lacks {}",
+            f.name
+        );
+    }
+    assert!(declared
+        .iter()
+        .any(|f| f.name == "huaweicloud_exporter_config_last_reload_success_timestamp_seconds"));
 }

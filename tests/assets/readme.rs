@@ -228,10 +228,7 @@ fn readme_iam_policy_is_valid_and_lists_exactly_the_actions_the_exporter_calls()
         }
     }
     let actions = exporter_actions();
-    assert!(
-        actions.len() >= 7,
-        "the registry declares only {actions:?}"
-    );
+    assert!(actions.len() >= 7, "the registry declares only {actions:?}");
     let wanted: BTreeSet<String> = actions.keys().map(|a| a.to_string()).collect();
     assert_eq!(
         granted, wanted,

@@ -15,7 +15,12 @@ fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["gen"] => gen::write(&root).map(|changed| {
             for path in &changed {
                 println!("wrote {path}");
@@ -48,7 +53,8 @@ fn main() -> ExitCode {
 
 /// Prints the rules rendered with the defaults overridden by `file`.
 fn alerts(root: &Path, file: &str) -> Result<(), String> {
-    let mut params = gen::alerts::config(&gen::read(root, gen::alerts::CONFIG)?, gen::alerts::CONFIG)?;
+    let mut params =
+        gen::alerts::config(&gen::read(root, gen::alerts::CONFIG)?, gen::alerts::CONFIG)?;
     let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
     for (k, v) in gen::alerts::config(&text, file)? {
         if !params.contains_key(&k) {

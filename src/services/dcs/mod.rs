@@ -17,6 +17,7 @@ use futures::FutureExt;
 use tokio::time::Instant;
 
 use crate::config::{Identity, Schema, Section, SectionInput};
+use crate::metrics::Family;
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{InventorySource, InventorySummary};
 use crate::transport::{CloudClient, Operation};
@@ -51,6 +52,17 @@ impl Service for Dcs {
     fn operations(&self) -> &'static [&'static Operation] {
         static OPERATIONS: [&Operation; 2] = [&api::DCS_STATUS, &api::DCS_LIST];
         &OPERATIONS
+    }
+
+    fn families(&self) -> &'static [&'static Family] {
+        use collect::*;
+        static FAMILIES: [&Family; 4] = [
+            &INSTANCES,
+            &ENGINE_INSTANCES,
+            &INSTANCE_INFO,
+            &INSTANCE_STATUS,
+        ];
+        &FAMILIES
     }
 
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {

@@ -19,7 +19,7 @@ use futures::FutureExt;
 use tokio::time::Instant;
 
 use crate::config::{Identity, Schema, Section, SectionInput};
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{InventorySource, InventorySummary, Status};
 use crate::transport::{CloudClient, Operation};
@@ -53,6 +53,19 @@ impl Service for Ddm {
     fn operations(&self) -> &'static [&'static Operation] {
         static OPERATIONS: [&Operation; 2] = [&api::RESTORABLE, &api::LIST];
         &OPERATIONS
+    }
+
+    fn families(&self) -> &'static [&'static Family] {
+        use restorable::*;
+        static FAMILIES: [&Family; 6] = [
+            &RESTORABLE,
+            &AVAILABLE,
+            &UNAVAILABLE_INFO,
+            &AGE,
+            &PENDING,
+            &inventory::INSTANCE_INFO,
+        ];
+        &FAMILIES
     }
 
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {

@@ -26,6 +26,7 @@ use futures::FutureExt;
 
 use crate::config::{section, AuthConfig, Config, Identity, Schema, Section, SectionInput};
 use crate::inventory::Inventory as Discovered;
+use crate::metrics::Family;
 use crate::services::fleet::Fleet;
 use crate::services::prober::{ModuleInfo, ProbeAnswer, ProbeRequest, Prober, Probing};
 use crate::services::service::{Build, Runtime, Service};
@@ -75,6 +76,30 @@ impl Service for Koophone {
             &api::ASYNC_COMMAND,
         ];
         &OPERATIONS
+    }
+
+    fn families(&self) -> &'static [&'static Family] {
+        use probe::families::*;
+        use status::*;
+        static FAMILIES: [&Family; 16] = [
+            &INSTANCE_STATUS,
+            &INSTANCES,
+            &REQUESTED,
+            &REPORTED,
+            &INSTANCE_INFO,
+            &RUNNING_STATUS,
+            &FROZEN,
+            &BY_RUNNING_STATUS,
+            &isolate::ISOLATED,
+            &PROBE_SUCCESS,
+            &PROBE_DURATION,
+            &CACHED,
+            &RESULT_AGE,
+            &JOB_SUCCESS,
+            &OUTPUT_MATCHED,
+            &JOB_ERROR_INFO,
+        ];
+        &FAMILIES
     }
 
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {

@@ -79,7 +79,10 @@ pub fn render(
 ) -> Result<String, String> {
     let mut groups = vec![(
         "huaweicloud-exporter",
-        vec![("alerts/src/exporter.rules.yml".to_string(), read(root, "alerts/src/exporter.rules.yml")?)],
+        vec![(
+            "alerts/src/exporter.rules.yml".to_string(),
+            read(root, "alerts/src/exporter.rules.yml")?,
+        )],
     )];
     let mut own = Vec::new();
     for (key, _) in services() {
@@ -182,13 +185,17 @@ fn substitute(
         let value = match name.strip_prefix("panel:") {
             Some(title) => match panels.get(title) {
                 Some(Some(p)) => p.id.to_string(),
-                Some(None) => return Err(format!("{file}: two dashboard panels are titled {title:?}")),
+                Some(None) => {
+                    return Err(format!("{file}: two dashboard panels are titled {title:?}"))
+                }
                 None => return Err(format!("{file}: no dashboard panel is titled {title:?}")),
             },
-            None => params
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("{file}: unknown parameter %({name})s; {CONFIG} has {:?}", params.keys().collect::<Vec<_>>()))?,
+            None => params.get(name).cloned().ok_or_else(|| {
+                format!(
+                    "{file}: unknown parameter %({name})s; {CONFIG} has {:?}",
+                    params.keys().collect::<Vec<_>>()
+                )
+            })?,
         };
         out.push_str(&value);
         rest = &after[end + 2..];
@@ -208,9 +215,7 @@ pub fn prometheus_rule(rules: &str) -> Generated {
          app.kubernetes.io/name: huaweicloud-exporter\n\
          spec:\n",
     );
-    let body = rules
-        .find("\ngroups:")
-        .map_or(rules, |i| &rules[i + 1..]);
+    let body = rules.find("\ngroups:").map_or(rules, |i| &rules[i + 1..]);
     for line in body.lines() {
         if line.is_empty() {
             out.push('\n');

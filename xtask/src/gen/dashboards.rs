@@ -32,7 +32,9 @@ pub struct PanelRef {
 
 /// Every dashboard, and the panels (not rows) by title; a title two panels share maps to
 /// `None`, so that referring to it is an error rather than a guess.
-pub fn generate(root: &Path) -> Result<(Vec<Generated>, BTreeMap<String, Option<PanelRef>>), String> {
+pub fn generate(
+    root: &Path,
+) -> Result<(Vec<Generated>, BTreeMap<String, Option<PanelRef>>), String> {
     let dir = root.join("dashboards/src");
     let mut names: Vec<String> = fs::read_dir(&dir)
         .map_err(|e| format!("dashboards/src: {e}"))?
@@ -60,7 +62,13 @@ pub fn generate(root: &Path) -> Result<(Vec<Generated>, BTreeMap<String, Option<
             let title = p["title"].as_str().unwrap_or_default().to_string();
             let id = p["id"].as_u64().unwrap_or_default();
             let seen = titles.contains_key(&title);
-            titles.insert(title, (!seen).then(|| PanelRef { uid: uid.clone(), id }));
+            titles.insert(
+                title,
+                (!seen).then(|| PanelRef {
+                    uid: uid.clone(),
+                    id,
+                }),
+            );
         }
         let mut dashboard = frame
             .as_object()
@@ -117,7 +125,10 @@ fn layout(src: &str, rows: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
             .ok_or_else(|| format!("{file}: a row without its `row` object"))?;
         head.insert("type".into(), "row".into());
         head.insert("id".into(), json!(out.len() + 1));
-        head.insert("gridPos".into(), json!({"h": 1, "w": COLUMNS, "x": 0, "y": top}));
+        head.insert(
+            "gridPos".into(),
+            json!({"h": 1, "w": COLUMNS, "x": 0, "y": top}),
+        );
         head.entry("collapsed").or_insert(false.into());
         head.entry("panels").or_insert(json!([]));
         out.push(Value::Object(head));
@@ -136,15 +147,24 @@ fn layout(src: &str, rows: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
             };
             let w = usize::try_from(w).unwrap_or(usize::MAX);
             if w > COLUMNS {
-                return Err(format!("{file}: panel {name:?} is {w} wide; the grid has {COLUMNS} columns"));
+                return Err(format!(
+                    "{file}: panel {name:?} is {w} wide; the grid has {COLUMNS} columns"
+                ));
             }
             for key in ["id", "x", "y"] {
                 if panel.get(key).is_some() || panel["gridPos"].get(key).is_some() {
-                    return Err(format!("{file}: panel {name:?} sets {key}, which is computed"));
+                    return Err(format!(
+                        "{file}: panel {name:?} sets {key}, which is computed"
+                    ));
                 }
             }
             let (x, y) = (0..=COLUMNS - w)
-                .map(|x| (x, skyline[x..x + w].iter().copied().max().unwrap_or(top + 1)))
+                .map(|x| {
+                    (
+                        x,
+                        skyline[x..x + w].iter().copied().max().unwrap_or(top + 1),
+                    )
+                })
                 .min_by_key(|(x, y)| (*y, *x))
                 .unwrap_or((0, top + 1));
             skyline[x..x + w].iter_mut().for_each(|c| *c = y + h);
@@ -182,7 +202,10 @@ mod tests {
                     panel("full", 24, 2)
                 ]}),
             ),
-            ("b".to_string(), json!({"row": {"title": "B"}, "panels": [panel("one", 12, 3)]})),
+            (
+                "b".to_string(),
+                json!({"row": {"title": "B"}, "panels": [panel("one", 12, 3)]}),
+            ),
         ];
         let out = layout("t", rows).expect("layout");
         let at: Vec<(u64, u64, u64, u64)> = out
@@ -195,7 +218,15 @@ mod tests {
             .collect();
         assert_eq!(
             at,
-            [(1, 0, 0, 24), (2, 0, 1, 20), (3, 20, 1, 4), (4, 20, 5, 4), (5, 0, 9, 24), (6, 0, 11, 24), (7, 0, 12, 12)]
+            [
+                (1, 0, 0, 24),
+                (2, 0, 1, 20),
+                (3, 20, 1, 4),
+                (4, 20, 5, 4),
+                (5, 0, 9, 24),
+                (6, 0, 11, 24),
+                (7, 0, 12, 12)
+            ]
         );
     }
 
@@ -203,7 +234,10 @@ mod tests {
     fn a_panel_that_places_itself_is_refused() {
         let mut p = panel("p", 4, 4);
         p["gridPos"]["y"] = json!(3);
-        let err = layout("t", vec![("f".into(), json!({"row": {"title": "A"}, "panels": [p]}))]);
+        let err = layout(
+            "t",
+            vec![("f".into(), json!({"row": {"title": "A"}, "panels": [p]}))],
+        );
         assert!(err.is_err_and(|e| e.contains("sets y")));
     }
 }

@@ -4,9 +4,13 @@
 //! - `iam-policy`: the least-privilege policy and its table, from every registered operation's
 //!   [`Permission`]. Calls that only read go in the first statement; calls that change state
 //!   (not idempotent: running a command on a phone) in a second one, so they can be left out.
+//! - `metrics`: the metrics table, from every declared [`Family`]: the core's, each service's
+//!   in registry order, then the self metrics.
 
 use std::path::Path;
 
+use huaweicloud_exporter::metrics::{Family, SELF_FAMILIES};
+use huaweicloud_exporter::scrape::FAMILIES;
 use huaweicloud_exporter::transport::{Operation, Permission};
 
 use super::{read, replace_block, services, Generated};
@@ -18,10 +22,48 @@ const README: &str = "README.md";
 pub fn generate(root: &Path) -> Result<Generated, String> {
     let text = read(root, README)?;
     let text = replace_block(&text, README, "iam-policy", &iam_policy(&operations()))?;
+    let text = replace_block(&text, README, "metrics", &metrics_table(&families())?)?;
     Ok(Generated {
         path: README.into(),
         text,
     })
+}
+
+/// Every family the exporter serves: the core's, each service's, the self metrics.
+pub fn families() -> Vec<&'static Family> {
+    let own = services()
+        .into_iter()
+        .flat_map(|(_, s)| s.families().iter().copied());
+    FAMILIES
+        .iter()
+        .copied()
+        .chain(own)
+        .chain(SELF_FAMILIES.iter().copied())
+        .collect()
+}
+
+/// The metrics table: name, type, labels and help of each family; a name declared twice is
+/// an error.
+pub fn metrics_table(families: &[&'static Family]) -> Result<String, String> {
+    let mut out = String::from("| metric | type | labels | meaning |\n|---|---|---|---|\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for f in families {
+        if !seen.insert(f.name) {
+            return Err(format!("metric family {} is declared twice", f.name));
+        }
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            f.name,
+            f.kind.as_str(),
+            f.labels.join(", "),
+            // `<state>` would be read as an HTML tag.
+            f.help
+                .replace('|', "\\|")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        ));
+    }
+    Ok(out)
 }
 
 /// Every operation of every registered service, in registry order.
