@@ -30,11 +30,12 @@ pub struct PanelRef {
     pub id: u64,
 }
 
-/// Every dashboard, and the panels (not rows) by title; a title two panels share maps to
-/// `None`, so that referring to it is an error rather than a guess.
-pub fn generate(
-    root: &Path,
-) -> Result<(Vec<Generated>, BTreeMap<String, Option<PanelRef>>), String> {
+/// The panels (not rows) of every dashboard by title; a title two panels share maps to `None`,
+/// so that referring to it is an error rather than a guess.
+pub type Panels = BTreeMap<String, Option<PanelRef>>;
+
+/// Every dashboard, and its panels by title.
+pub fn generate(root: &Path) -> Result<(Vec<Generated>, Panels), String> {
     let dir = root.join("dashboards/src");
     let mut names: Vec<String> = fs::read_dir(&dir)
         .map_err(|e| format!("dashboards/src: {e}"))?
