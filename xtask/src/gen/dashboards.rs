@@ -118,6 +118,7 @@ fn rows_of(root: &Path, src: &str, frame: &Value) -> Result<Vec<(String, Value)>
 fn layout(src: &str, rows: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
     let mut top = 0u64;
+    let mut ids = 1u64..;
     for (file, row) in rows {
         let title = row["row"]["title"].as_str().unwrap_or_default().to_string();
         let mut head: Map<String, Value> = row["row"]
@@ -125,13 +126,15 @@ fn layout(src: &str, rows: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
             .cloned()
             .ok_or_else(|| format!("{file}: a row without its `row` object"))?;
         head.insert("type".into(), "row".into());
-        head.insert("id".into(), json!(out.len() + 1));
+        head.insert("id".into(), json!(ids.next()));
         head.insert(
             "gridPos".into(),
             json!({"h": 1, "w": COLUMNS, "x": 0, "y": top}),
         );
-        head.entry("collapsed").or_insert(false.into());
-        head.entry("panels").or_insert(json!([]));
+        let collapsed = head.get("collapsed") == Some(&Value::Bool(true));
+        head.insert("collapsed".into(), collapsed.into());
+        head.insert("panels".into(), json!([]));
+        let row_at = out.len();
         out.push(Value::Object(head));
         // The lowest free y of each column.
         let mut skyline = [top + 1; COLUMNS];
@@ -173,11 +176,19 @@ fn layout(src: &str, rows: Vec<(String, Value)>) -> Result<Vec<Value>, String> {
                 .as_object()
                 .cloned()
                 .ok_or_else(|| format!("{file}: a panel of row {title:?} is not an object"))?;
-            placed.insert("id".into(), json!(out.len() + 1));
+            placed.insert("id".into(), json!(ids.next()));
             placed.insert("gridPos".into(), json!({"h": h, "w": w, "x": x, "y": y}));
             out.push(Value::Object(placed));
         }
-        top = skyline.iter().copied().max().unwrap_or(top + 1);
+        if collapsed {
+            // A collapsed row holds its panels (placed as when it is open); the next row
+            // follows right below it.
+            let inside: Vec<Value> = out.drain(row_at + 1..).collect();
+            out[row_at]["panels"] = Value::Array(inside);
+            top += 1;
+        } else {
+            top = skyline.iter().copied().max().unwrap_or(top + 1);
+        }
     }
     if out.is_empty() {
         return Err(format!("{src}: no rows"));
@@ -228,6 +239,30 @@ mod tests {
                 (6, 0, 11, 24),
                 (7, 0, 12, 12)
             ]
+        );
+    }
+
+    #[test]
+    fn a_collapsed_row_holds_its_panels_and_the_next_row_follows_it() {
+        let rows = vec![
+            (
+                "a".to_string(),
+                json!({"row": {"title": "A", "collapsed": true}, "panels": [panel("p", 12, 8)]}),
+            ),
+            (
+                "b".to_string(),
+                json!({"row": {"title": "B"}, "panels": [panel("q", 12, 8)]}),
+            ),
+        ];
+        let out = layout("t", rows).expect("layout");
+        assert_eq!(out.len(), 3, "A, B and q at the top level: {out:?}");
+        assert_eq!(out[0]["panels"][0]["title"], "p");
+        assert_eq!(out[0]["panels"][0]["gridPos"]["y"], 1);
+        assert_eq!(out[1]["gridPos"]["y"], 1);
+        assert_eq!(out[2]["gridPos"]["y"], 2);
+        assert_eq!(
+            out[2]["id"], 4,
+            "ids count the panels inside collapsed rows"
         );
     }
 
