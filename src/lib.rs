@@ -20,8 +20,10 @@
 //! - [`services`]: the registry — the one list of services ([`services::SERVICES`]), the trait
 //!   each implements, the [`services::Fleet`] a config builds (and a reload carries over) — and
 //!   one folder per service (`dcs`, `koophone`, `ddm`) owning its config section, its typed
-//!   calls and models, its collectors (pure mappings), its discovery, its probe and its
-//!   simulated endpoints. "Adding a service" in CONTRIBUTING.md walks through one.
+//!   calls and models (each call's IAM permission on its `Operation`), its collectors (pure
+//!   mappings), its discovery, its probe, its simulated endpoints, and the sources of its
+//!   dashboard rows and alert rules (`dashboard.json`, `alerts.yml`, rendered by `cargo xtask
+//!   gen`). "Adding a service" in CONTRIBUTING.md walks through one.
 //! - [`inventory`]: the generic discovered inventory (last good listing, background refresh,
 //!   single flight) and the one pager every list API goes through.
 //! - [`transport`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
@@ -29,8 +31,10 @@
 //!   metrics) and `transport::auth`: the IAM token provider and the `SDK-HMAC-SHA256` signer.
 //! - [`config`]: the file's top-level schema, `${VAR}` expansion, secrets, the validator that
 //!   reports every error as file/field/fix; each service's section is decoded by the service.
-//! - [`metrics`]: per-scrape metric families, label-value rules (the one bound for upstream
-//!   text and echoed ids), the long-lived self metrics, text encoding.
+//! - [`metrics`]: per-scrape metric families, each declared once as a [`metrics::Family`]
+//!   (name, type, labels, help: the README's metrics table is generated from them), label-value
+//!   rules (the one bound for upstream text and echoed ids), the long-lived self metrics, text
+//!   encoding.
 //! - [`status`]: what the landing page shows: each collector's last outcome and error, the
 //!   inventory sizes, the recent probes.
 //! - [`upstream`]: what an upstream call can fail with ([`upstream::ApiError`]).

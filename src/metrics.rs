@@ -1,6 +1,10 @@
 //! Metric plumbing: per-scrape families built fresh for each scrape, the long-lived self metrics
 //! (upstream calls, tokens, build info, reloads, process), and the text encoding of both.
 
+mod family;
+
+pub use family::{Family, Kind, SELF_FAMILIES};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -25,7 +29,7 @@ use prometheus::{
 /// byte for byte what `TextEncoder` writes for the same families.
 #[derive(Default, Debug, Clone)]
 pub struct Families {
-    families: BTreeMap<&'static str, Family>,
+    families: BTreeMap<&'static str, Lines>,
     /// Set by a collector that answered for part of what it was asked (its families are
     /// served, its `huaweicloud_scrape_collector_success` is 0): why. Never merged.
     incomplete: Option<crate::upstream::ApiError>,
@@ -33,7 +37,7 @@ pub struct Families {
 
 /// One family: its help, its type and its samples, already rendered.
 #[derive(Debug, Clone)]
-struct Family {
+struct Lines {
     /// `# HELP` text, unescaped.
     help: &'static str,
     /// `# TYPE`: `gauge`, or `counter` for a count kept across scrapes.
@@ -50,8 +54,24 @@ impl Families {
         Self::default()
     }
 
-    /// Adds one gauge sample. `labels` are (name, value) pairs in a fixed order per metric.
-    pub fn gauge(
+    /// Adds one sample of the gauge `family`. `labels` are (name, value) pairs, the names
+    /// those `family` declares, in its order.
+    pub fn gauge(&mut self, family: &'static Family, labels: &[(&str, &str)], value: f64) {
+        debug_assert!(
+            family.kind == Kind::Gauge
+                && labels
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .eq(family.labels.iter().copied()),
+            "{}: labels {labels:?} are not the declared {:?}",
+            family.name,
+            family.labels
+        );
+        self.push(family.name, family.help, labels, value);
+    }
+
+    /// Adds one gauge sample of `name`; the first `help` given for a name is kept.
+    fn push(
         &mut self,
         name: &'static str,
         help: &'static str,
@@ -61,16 +81,20 @@ impl Families {
         self.sample(name, help, "gauge", labels, value);
     }
 
-    /// Adds one sample of a counter whose count its owner keeps (e.g. an inventory's): `name`
-    /// ends in `_total`.
-    pub fn counter(
-        &mut self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&str, &str)],
-        value: f64,
-    ) {
-        self.sample(name, help, "counter", labels, value);
+    /// Adds one sample of the counter `family`, whose count its owner keeps (e.g. an
+    /// inventory's). `labels` as for [`Families::gauge`].
+    pub fn counter(&mut self, family: &'static Family, labels: &[(&str, &str)], value: f64) {
+        debug_assert!(
+            family.kind == Kind::Counter
+                && labels
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .eq(family.labels.iter().copied()),
+            "{}: labels {labels:?} are not the declared {:?}",
+            family.name,
+            family.labels
+        );
+        self.sample(family.name, family.help, "counter", labels, value);
     }
 
     fn sample(
@@ -81,7 +105,7 @@ impl Families {
         labels: &[(&str, &str)],
         value: f64,
     ) {
-        let family = self.families.entry(name).or_insert_with(|| Family {
+        let family = self.families.entry(name).or_insert_with(|| Lines {
             help,
             kind,
             lines: String::new(),
@@ -319,64 +343,21 @@ impl SelfMetrics {
     /// Registers everything on a fresh registry.
     pub fn new() -> Result<SelfMetrics, prometheus::Error> {
         let registry = Registry::new();
-        let api_requests = IntCounterVec::new(
-            Opts::new(
-                "huaweicloud_api_requests_total",
-                "Upstream Huawei Cloud API calls made, by service, operation and result.",
-            ),
-            &["cloud", "service", "operation", "result"],
-        )?;
+        use family::*;
+        let opts = |f: &Family| Opts::new(f.name, f.help);
+        let api_requests = IntCounterVec::new(opts(&API_REQUESTS), API_REQUESTS.labels)?;
         let api_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "huaweicloud_api_request_duration_seconds",
-                "Latency of upstream Huawei Cloud API calls, including reading the body.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["cloud", "service", "operation"],
+            HistogramOpts::new(API_DURATION.name, API_DURATION.help)
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            API_DURATION.labels,
         )?;
-        let token_expiry = GaugeVec::new(
-            Opts::new(
-                "huaweicloud_auth_token_expiry_timestamp_seconds",
-                "Unix time at which the cached IAM token of this cloud expires.",
-            ),
-            &["cloud"],
-        )?;
-        let token_requests = IntCounterVec::new(
-            Opts::new(
-                "huaweicloud_auth_token_requests_total",
-                "Token requests sent to IAM, by result.",
-            ),
-            &["cloud", "result"],
-        )?;
-        let config_reload_ok = IntGauge::new(
-            "huaweicloud_exporter_config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful (1) or not (0).",
-        )?;
-        let config_reload_time = prometheus::Gauge::new(
-            "huaweicloud_exporter_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load.",
-        )?;
-        let probe_commands = IntCounterVec::new(
-            Opts::new(
-                "huaweicloud_koophone_probe_commands_total",
-                "Probe requests by how they were answered: a new command, a shared in-flight run, the cached last result, refused by the command budget (throttled), or a deadline too short to poll (too_short).",
-            ),
-            &["module", "source"],
-        )?;
-        let scrapes = IntCounterVec::new(
-            Opts::new(
-                "huaweicloud_exporter_scrapes_total",
-                "Scrapes of the metrics endpoint, by whether they ran a collection or joined one already in flight.",
-            ),
-            &["mode"],
-        )?;
-        let build_info = IntGaugeVec::new(
-            Opts::new(
-                "huaweicloud_exporter_build_info",
-                "A metric with a constant '1' value labeled by version, revision and rustc_version of the exporter build.",
-            ),
-            &["version", "revision", "rustc_version"],
-        )?;
+        let token_expiry = GaugeVec::new(opts(&TOKEN_EXPIRY), TOKEN_EXPIRY.labels)?;
+        let token_requests = IntCounterVec::new(opts(&TOKEN_REQUESTS), TOKEN_REQUESTS.labels)?;
+        let config_reload_ok = IntGauge::new(RELOAD_OK.name, RELOAD_OK.help)?;
+        let config_reload_time = prometheus::Gauge::new(RELOAD_TIME.name, RELOAD_TIME.help)?;
+        let probe_commands = IntCounterVec::new(opts(&PROBE_COMMANDS), PROBE_COMMANDS.labels)?;
+        let scrapes = IntCounterVec::new(opts(&SCRAPES), SCRAPES.labels)?;
+        let build_info = IntGaugeVec::new(opts(&BUILD_INFO), BUILD_INFO.labels)?;
         build_info
             .with_label_values(&[build::VERSION, build::REVISION, build::RUSTC_VERSION])
             .set(1);
@@ -513,7 +494,7 @@ mod tests {
         let mut right = Families::new();
         for (i, (name, help, labels, value)) in samples.iter().enumerate() {
             let f = if i % 2 == 0 { &mut left } else { &mut right };
-            f.gauge(name, help, labels, *value);
+            f.push(name, help, labels, *value);
         }
         left.merge(right);
         let mut out = Vec::new();
@@ -527,7 +508,7 @@ mod tests {
     #[test]
     fn no_control_character_leaves_in_a_label_value() {
         let mut f = Families::new();
-        f.gauge("m", "h", &[("name", "a\0b\r\nc\x1bd\u{9b}e")], 1.0);
+        f.push("m", "h", &[("name", "a\0b\r\nc\x1bd\u{9b}e")], 1.0);
         let mut out = Vec::new();
         f.encode(&mut out);
         let text = String::from_utf8(out).unwrap();
@@ -540,9 +521,9 @@ mod tests {
     #[test]
     fn value_and_len_of_read_back_unescaped_labels() {
         let mut f = Families::new();
-        f.gauge("m", "h", &[("a", "x\"y"), ("b", "line break")], 2.5);
-        f.gauge("m", "h", &[("a", "x"), ("b", "\\")], 7.0);
-        f.gauge("n", "h", &[], 3.0);
+        f.push("m", "h", &[("a", "x\"y"), ("b", "line break")], 2.5);
+        f.push("m", "h", &[("a", "x"), ("b", "\\")], 7.0);
+        f.push("n", "h", &[], 3.0);
         assert_eq!(f.len_of("m"), 2);
         assert_eq!(f.len_of("absent"), 0);
         assert_eq!(f.value("m", &[("a", "x\"y")]), Some(2.5));

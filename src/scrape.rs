@@ -22,10 +22,31 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::metrics::{Families, SelfMetrics};
+use crate::inventory::{LAST_SUCCESS, REFUSED_SHRINKS, RESOURCES};
+use crate::metrics::{Families, Family, SelfMetrics};
 use crate::services::{Fleet, SERVICES};
+use crate::status::{COLLECTOR_DURATION, COLLECTOR_SUCCESS};
 use crate::sync::{lock, spawn_flight};
 use crate::transport::{ApiError, ErrorKind};
+
+/// One series per configured cloud.
+pub static CLOUD_INFO: Family = Family::gauge(
+    "huaweicloud_cloud_info",
+    &["cloud", "region", "project_id"],
+    "Configured clouds: 1 per cloud, labelled with its region and project id.",
+);
+
+/// The families the scrape machinery and discovery write, whatever the services: with each
+/// service's own ([`crate::services::Service::families`]) and the self metrics
+/// ([`crate::metrics::SELF_FAMILIES`]), every family the exporter serves on `/metrics`.
+pub static FAMILIES: &[&Family] = &[
+    &CLOUD_INFO,
+    &COLLECTOR_SUCCESS,
+    &COLLECTOR_DURATION,
+    &RESOURCES,
+    &LAST_SUCCESS,
+    &REFUSED_SHRINKS,
+];
 
 type Collection = Shared<BoxFuture<'static, Bytes>>;
 
@@ -155,8 +176,7 @@ impl Exporter {
                 runtime.families(&mut out, &self.status);
             }
             out.gauge(
-                "huaweicloud_cloud_info",
-                "Configured clouds: 1 per cloud, labelled with its region and project id.",
+                &CLOUD_INFO,
                 &[
                     ("cloud", &c.cfg.name),
                     ("region", &c.cfg.region),

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use crate::sync::lock;
 use std::time::{Duration, SystemTime};
 
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
 use crate::upstream::ApiError;
 
 /// How many probes the page lists.
@@ -139,10 +139,20 @@ fn describe(e: &ApiError) -> String {
     out
 }
 
-/// `huaweicloud_scrape_collector_success`'s name.
-pub const COLLECTOR_SUCCESS: &str = "huaweicloud_scrape_collector_success";
-/// `huaweicloud_scrape_collector_duration_seconds`'s name.
-pub const COLLECTOR_DURATION: &str = "huaweicloud_scrape_collector_duration_seconds";
+/// Whether a collector succeeded: written by the scrape for each run, and by a discovery for
+/// its latest refresh, both through [`Status::report_collector`].
+pub static COLLECTOR_SUCCESS: Family = Family::gauge(
+    "huaweicloud_scrape_collector_success",
+    &["cloud", "collector"],
+    "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
+);
+
+/// How long a collector took.
+pub static COLLECTOR_DURATION: Family = Family::gauge(
+    "huaweicloud_scrape_collector_duration_seconds",
+    &["cloud", "collector"],
+    "How long this collector of this cloud took in this scrape.",
+);
 
 impl Status {
     /// Writes [`COLLECTOR_SUCCESS`] and [`COLLECTOR_DURATION`] for one run of `collector` of
@@ -160,17 +170,11 @@ impl Status {
     ) {
         let labels = [("cloud", cloud), ("collector", collector)];
         out.gauge(
-            COLLECTOR_SUCCESS,
-            "Whether this collector of this cloud succeeded in this scrape (1) or not (0).",
+            &COLLECTOR_SUCCESS,
             &labels,
             if error.is_none() { 1.0 } else { 0.0 },
         );
-        out.gauge(
-            COLLECTOR_DURATION,
-            "How long this collector of this cloud took in this scrape.",
-            &labels,
-            took.as_secs_f64(),
-        );
+        out.gauge(&COLLECTOR_DURATION, &labels, took.as_secs_f64());
         self.record_run(cloud, collector, error, took, at);
     }
 
@@ -286,7 +290,7 @@ mod tests {
             ran(20),
         );
         assert_eq!(
-            f.value(COLLECTOR_SUCCESS, &[("collector", "dcs")]),
+            f.value(COLLECTOR_SUCCESS.name, &[("collector", "dcs")]),
             Some(0.0)
         );
         let got = s.collector("c", "dcs").unwrap();

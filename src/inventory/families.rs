@@ -4,17 +4,27 @@
 use std::time::SystemTime;
 
 use crate::inventory::state::{Names, Stats};
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
 use crate::status::Status;
 
 /// Resources in the current inventory.
-pub const RESOURCES: &str = "huaweicloud_discovery_resources";
+pub static RESOURCES: Family = Family::gauge(
+    "huaweicloud_discovery_resources",
+    &["cloud", "service"],
+    "Resources in the current discovered inventory (KooPhone: the phones this replica keeps after sharding).",
+);
 /// When the inventory was last listed in full.
-pub const LAST_SUCCESS: &str = "huaweicloud_discovery_last_success_timestamp_seconds";
+pub static LAST_SUCCESS: Family = Family::gauge(
+    "huaweicloud_discovery_last_success_timestamp_seconds",
+    &["cloud", "service"],
+    "When the inventory was last listed in full (Unix time).",
+);
 /// Listings held because they would have removed more than half of the inventory.
-pub const REFUSED_SHRINKS: &str = "huaweicloud_discovery_refused_shrinks_total";
-/// The help of [`REFUSED_SHRINKS`].
-pub const REFUSED_SHRINKS_HELP: &str = "Listings that would have removed more than half of a non-empty inventory, held (the last inventory kept) until the next listing agreed.";
+pub static REFUSED_SHRINKS: Family = Family::counter(
+    "huaweicloud_discovery_refused_shrinks_total",
+    &["cloud", "service"],
+    "Listings that would have removed more than half of a non-empty inventory, held (the last inventory kept) until the next listing agreed.",
+);
 
 /// Seconds since the Unix epoch.
 pub fn unix(t: SystemTime) -> f64 {
@@ -35,28 +45,13 @@ pub(crate) fn self_metrics(
 ) {
     let svc = [("cloud", cloud), ("service", names.service)];
     if stats.size.is_some() {
-        f.gauge(
-            RESOURCES,
-            "Resources in the current discovered inventory (KooPhone: the phones this replica keeps after sharding).",
-            &svc,
-            resources as f64,
-        );
+        f.gauge(&RESOURCES, &svc, resources as f64);
     }
     if let Some(t) = stats.last_success {
-        f.gauge(
-            LAST_SUCCESS,
-            "When the inventory was last listed in full (Unix time).",
-            &svc,
-            unix(t),
-        );
+        f.gauge(&LAST_SUCCESS, &svc, unix(t));
     }
     if stats.last.is_some() {
-        f.counter(
-            REFUSED_SHRINKS,
-            REFUSED_SHRINKS_HELP,
-            &svc,
-            stats.refused_shrinks as f64,
-        );
+        f.counter(&REFUSED_SHRINKS, &svc, stats.refused_shrinks as f64);
     }
     if let Some(last) = &stats.last {
         status.report_collector(
@@ -74,8 +69,7 @@ pub(crate) fn self_metrics(
 /// listing's `…_instance_info` and `…_instance_status`).
 pub fn resource_series(
     f: &mut Families,
-    name: &'static str,
-    help: &'static str,
+    family: &'static Family,
     cloud: &str,
     instance_id: &str,
     labels: &[(&str, &str)],
@@ -84,5 +78,5 @@ pub fn resource_series(
     all.push(("cloud", cloud));
     all.push(("instance_id", instance_id));
     all.extend_from_slice(labels);
-    f.gauge(name, help, &all, 1.0);
+    f.gauge(family, &all, 1.0);
 }

@@ -43,7 +43,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use crate::inventory::families::{
-    resource_series, unix, LAST_SUCCESS, REFUSED_SHRINKS, REFUSED_SHRINKS_HELP, RESOURCES,
+    resource_series, unix, LAST_SUCCESS, REFUSED_SHRINKS, RESOURCES,
 };
 pub use crate::inventory::pager::{
     offset_request, page_all, Cursor, Listing, Page, Rules, MAX_PAGES, MAX_ROWS,

@@ -134,14 +134,18 @@ async fn the_names_the_service_gave_label_its_metrics_and_errors() {
     assert_eq!((inv.service(), inv.collector()), ("svc", "svc_discovery"));
     let mut f = Families::new();
     inv.families(&mut f, 0, &crate::status::Status::default());
-    assert_eq!(f.len_of(RESOURCES), 0, "nothing before the first refresh");
+    assert_eq!(
+        f.len_of(RESOURCES.name),
+        0,
+        "nothing before the first refresh"
+    );
     let dl = Instant::now() + Duration::from_secs(5);
     assert_eq!(inv.current(dl).await.unwrap().items.len(), 2);
     let mut f = Families::new();
     inv.families(&mut f, 7, &crate::status::Status::default());
     let svc = [("cloud", "c"), ("service", "svc")];
-    assert_eq!(f.value(RESOURCES, &svc), Some(7.0));
-    assert!(f.value(LAST_SUCCESS, &svc).is_some());
+    assert_eq!(f.value(RESOURCES.name, &svc), Some(7.0));
+    assert!(f.value(LAST_SUCCESS.name, &svc).is_some());
     let collector = [("cloud", "c"), ("collector", "svc_discovery")];
     assert_eq!(
         f.value("huaweicloud_scrape_collector_success", &collector),
@@ -203,7 +207,7 @@ async fn a_listing_that_removes_more_than_half_waits_for_the_next_to_agree() {
     let mut f = Families::new();
     inv.families(&mut f, 0, &crate::status::Status::default());
     assert_eq!(
-        f.value(REFUSED_SHRINKS, &[("cloud", "c"), ("service", "svc")]),
+        f.value(REFUSED_SHRINKS.name, &[("cloud", "c"), ("service", "svc")]),
         Some(2.0)
     );
 }

@@ -9,15 +9,23 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use crate::config::{CloudConfig, Config, Schema};
-use crate::metrics::{Families, SelfMetrics};
+use crate::metrics::{Families, Family, SelfMetrics};
 use crate::status::{InventorySummary, Status};
-use crate::transport::{ApiError, CloudClient};
+use crate::transport::{ApiError, CloudClient, Operation};
 
 /// One Huawei service, as the exporter runs it. Its [`Schema`] decodes its config sections.
 pub trait Service: Schema {
     /// Builds its runtime for one cloud whose config has its section, carrying over from
     /// `cx.before` what still holds.
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String>;
+
+    /// Every upstream call it can make. The README's IAM policy is generated from their
+    /// permissions (`cargo xtask gen`), so a call left out here is a call users get 403s for.
+    fn operations(&self) -> &'static [&'static Operation];
+
+    /// Every metric family it writes (on `/metrics` and `/probe`). The README's metrics table
+    /// is generated from these with the core's ([`crate::scrape::FAMILIES`]).
+    fn families(&self) -> &'static [&'static Family];
 
     /// Its state shared by every cloud (KooPhone's probe runs), built once per config and carried
     /// over a reload from `previous`.

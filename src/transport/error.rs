@@ -189,6 +189,7 @@ mod tests {
             idempotent: true,
             sends_request_id: false,
             budget: None,
+            iam: None,
         };
         let e = classify(&READ, StatusCode::TEMPORARY_REDIRECT, &reply).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Redirect);

@@ -377,6 +377,7 @@ mod tests {
             calls: 60,
             per: Duration::from_secs(60),
         }),
+        iam: None,
     };
 
     #[tokio::test]

@@ -34,5 +34,5 @@ pub use client::CloudClient;
 pub use dedup::drop_duplicates;
 pub use error::location_host;
 pub use http::{Transport, MAX_BODY_BYTES};
-pub use request::{Operation, Reply, Request};
+pub use request::{Operation, Permission, Reply, Request};
 pub use url::{build_url, encode_component, new_request_id};

@@ -24,6 +24,22 @@ pub struct Operation {
     /// The service's documented call budget, shared by every call of the service on one
     /// cloud (the transport holds one window per service); `None` when it documents none.
     pub budget: Option<Budget>,
+    /// The IAM permission a caller needs for it; `None` for a call that needs none (the
+    /// token request). The README's least-privilege policy is generated from these
+    /// (`cargo xtask gen`), so a call cannot be missing from it.
+    pub iam: Option<Permission>,
+}
+
+/// The IAM action one operation needs, as Huawei's permission pages name it, and what a reader
+/// of the policy is told about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// The action (`dcs:instance:list`).
+    pub action: &'static str,
+    /// The API it authorises, as the reference page writes it (`GET /v2/{project_id}/instances`).
+    pub api: &'static str,
+    /// What in the exporter makes the call, and anything a granter should know about it.
+    pub used_by: &'static str,
 }
 
 /// A request to send: operation, method, URL and optional JSON body.

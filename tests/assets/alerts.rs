@@ -110,6 +110,6 @@ fn prometheusrule_carries_the_same_rules() {
     assert_eq!(crd["kind"].as_str(), Some("PrometheusRule"));
     assert_eq!(
         crd["spec"], rules,
-        "{PROMETHEUS_RULE} differs from {RULES}: run deploy/kubernetes/prometheus-operator/generate-prometheusrule.sh"
+        "{PROMETHEUS_RULE} differs from {RULES}: run `cargo xtask gen`"
     );
 }

@@ -16,6 +16,7 @@ mod dashboard_cloud;
 mod dashboard_links;
 mod dashboards;
 mod docker;
+mod generated;
 mod kubernetes;
 mod readme;
 mod runbooks;

@@ -2,11 +2,12 @@
 //! dashboards read, its IAM policy grants exactly the actions the exporter calls, and its
 //! configs pass `--config.check` run as its steps say.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
+use huaweicloud_exporter::services::SERVICES;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
@@ -136,31 +137,24 @@ fn code_blocks(text: &str, lang: &str) -> Vec<String> {
     blocks
 }
 
-/// Every IAM action the exporter calls, with the API it authorises (README, "IAM permissions").
-const EXPORTER_ACTIONS: [(&str, &str); 7] = [
-    ("dcs:instance:list", "GET /v2/{project_id}/instances/status"),
-    (
-        "ddm:instance:get",
-        "GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances",
-    ),
-    ("ddm:instance:list", "GET /v1/{project_id}/instances"),
-    (
-        "koophone:cloudphoneResource:queryBatchShowInstance",
-        "POST /v1/instances/batch-query-status",
-    ),
-    (
-        "koophone:cloudphoneResource:queryInstanceBatch",
-        "GET /v1/instances/batch-query",
-    ),
-    (
-        "koophone:cloudphoneResource:queryExecuteJob",
-        "GET /v1/instances/tasks/{task_id}",
-    ),
-    (
-        "koophone:cloudphoneResource:asyncInvokeInstance",
-        "POST /v1/instances/async-command",
-    ),
-];
+/// Every IAM action the exporter calls, with the APIs it authorises (README, "IAM
+/// permissions"), from the operations each registered service declares, and whether some call
+/// that needs it only reads.
+fn exporter_actions() -> BTreeMap<&'static str, (Vec<&'static str>, bool)> {
+    let mut actions: BTreeMap<&str, (Vec<&str>, bool)> = BTreeMap::new();
+    for service in SERVICES {
+        for op in service.operations() {
+            if let Some(p) = &op.iam {
+                let entry = actions.entry(p.action).or_default();
+                entry.0.push(p.api);
+                entry.1 |= op.idempotent;
+            }
+        }
+    }
+    actions
+}
+
+/// The probes' action, which Huawei classes Write.
 const PROBE_ACTION: &str = "koophone:cloudphoneResource:asyncInvokeInstance";
 
 /// Huawei's API reference pages the exporter implements (DESIGN.md: `../shared/api-docs/`),
@@ -233,17 +227,23 @@ fn readme_iam_policy_is_valid_and_lists_exactly_the_actions_the_exporter_calls()
             );
         }
     }
-    let wanted: BTreeSet<String> = EXPORTER_ACTIONS
-        .iter()
-        .map(|(a, _)| a.to_string())
-        .collect();
+    let actions = exporter_actions();
+    assert!(actions.len() >= 7, "the registry declares only {actions:?}");
+    let wanted: BTreeSet<String> = actions.keys().map(|a| a.to_string()).collect();
     assert_eq!(
         granted, wanted,
         "README policy must grant exactly the actions the exporter calls"
     );
 
-    // The probe's Write action is a statement of its own, so it can be left out.
-    let probe = statements
+    // An action only calls that change state need (the probe's command) is a statement of its
+    // own, so it can be left out.
+    let writes: Vec<&str> = actions
+        .iter()
+        .filter(|(_, (_, reads))| !reads)
+        .map(|(a, _)| *a)
+        .collect();
+    assert!(writes.contains(&PROBE_ACTION), "{PROBE_ACTION} only reads?");
+    let write_statement = statements
         .iter()
         .find(|s| {
             s["Action"]
@@ -251,10 +251,15 @@ fn readme_iam_policy_is_valid_and_lists_exactly_the_actions_the_exporter_calls()
                 .is_some_and(|a| a.iter().any(|x| x == PROBE_ACTION))
         })
         .expect("a statement for the probes");
+    let listed: Vec<&str> = write_statement["Action"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+        .collect();
     assert_eq!(
-        probe["Action"].as_array().map(Vec::len),
-        Some(1),
-        "{PROBE_ACTION} (Write) must be alone in its statement"
+        listed, writes,
+        "the actions of calls that change state must be alone in their statement"
     );
     let said = section
         .split("\n\n")
@@ -275,15 +280,17 @@ fn readme_iam_policy_is_valid_and_lists_exactly_the_actions_the_exporter_calls()
     }
 
     // The table explains every action, with the API it is for.
-    for (action, api) in EXPORTER_ACTIONS {
+    for (action, (apis, _)) in &actions {
         let row = section
             .lines()
             .find(|l| l.starts_with(&format!("| `{action}`")))
             .unwrap_or_else(|| panic!("README: no table row for {action}"));
-        assert!(
-            row.contains(api),
-            "README: the row of {action} does not name {api}"
-        );
+        for api in apis {
+            assert!(
+                row.contains(api),
+                "README: the row of {action} does not name {api}"
+            );
+        }
     }
 
     // Every action the API reference pages name (where they are present) is granted.
@@ -312,7 +319,7 @@ fn readme_iam_policy_is_valid_and_lists_exactly_the_actions_the_exporter_calls()
         }
         None => println!(
             "note: API reference pages not found (../shared/api-docs or HUAWEICLOUD_API_DOCS); \
-             checked the policy against EXPORTER_ACTIONS only"
+             checked the policy against the registry's operations only"
         ),
     }
 }

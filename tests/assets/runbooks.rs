@@ -124,6 +124,12 @@ fn every_alert_links_its_own_runbook_section() {
             section.level, 2,
             "alert {name}: its runbook heading must be `## {name}`"
         );
+        assert!(
+            !section
+                .body
+                .contains("runbook stub written by `cargo xtask gen`"),
+            "{RUNBOOKS} section {name} is still the stub `cargo xtask gen` wrote: write it"
+        );
         for part in ["**Means**", "**Check**", "**Do**"] {
             assert!(
                 section.body.contains(part),

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::config::KEY;
 use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
-use crate::transport::{decode_json, ApiError, CloudClient, Operation, Request};
+use crate::transport::{decode_json, ApiError, CloudClient, Operation, Permission, Request};
 
 /// The DCS status operation.
 pub static DCS_STATUS: Operation = Operation {
@@ -18,6 +18,12 @@ pub static DCS_STATUS: Operation = Operation {
     idempotent: true,
     sends_request_id: false,
     budget: None,
+    // Huawei's pages name no action for the counts; this is DCS's instance query action.
+    iam: Some(Permission {
+        action: "dcs:instance:list",
+        api: "GET /v2/{project_id}/instances/status",
+        used_by: "DCS collector (counts by state)",
+    }),
 };
 
 /// The DCS instance listing.
@@ -27,6 +33,11 @@ pub static DCS_LIST: Operation = Operation {
     idempotent: true,
     sends_request_id: false,
     budget: None,
+    iam: Some(Permission {
+        action: "dcs:instance:list",
+        api: "GET /v2/{project_id}/instances",
+        used_by: "DCS instance listing (per-instance metrics, every scrape)",
+    }),
 };
 
 /// Largest page the listing serves (and the one asked for: one call for most projects).

@@ -14,8 +14,8 @@
 
 use super::config::DcsConfig;
 use crate::inventory::resource_series;
-use crate::metrics::Families;
 use crate::metrics::{label_text, label_word};
+use crate::metrics::{Families, Family};
 use crate::services::dcs::api::{sane_label, DcsInstance, DcsStatus};
 use crate::transport::{ApiError, CloudClient, ErrorKind};
 use std::sync::{Arc, Mutex};
@@ -26,14 +26,30 @@ use crate::inventory::shrink::{held_message, removed, Shrinks, Verdict};
 use crate::sync::lock;
 
 /// Account-wide instance count per state.
-pub const INSTANCES: &str = "huaweicloud_dcs_instances";
+pub static INSTANCES: Family = Family::gauge(
+    "huaweicloud_dcs_instances",
+    &["cloud", "state"],
+    "DCS instances in the account, by lifecycle state (from the <state>_count fields).",
+);
 /// Per-engine instance count per state.
-pub const ENGINE_INSTANCES: &str = "huaweicloud_dcs_engine_instances";
+pub static ENGINE_INSTANCES: Family = Family::gauge(
+    "huaweicloud_dcs_engine_instances",
+    &["cloud", "engine", "state"],
+    "DCS instances per cache engine, by lifecycle state.",
+);
 
 /// One series per DCS instance, value 1, with its name, engine and version.
-pub const INSTANCE_INFO: &str = "huaweicloud_dcs_instance_info";
+pub static INSTANCE_INFO: Family = Family::gauge(
+    "huaweicloud_dcs_instance_info",
+    &["cloud", "instance_id", "name", "engine", "engine_version"],
+    "DCS instances: 1 per instance, with its name, cache engine and engine version.",
+);
 /// One series per DCS instance, value 1, with its status in lower case.
-pub const INSTANCE_STATUS: &str = "huaweicloud_dcs_instance_status";
+pub static INSTANCE_STATUS: Family = Family::gauge(
+    "huaweicloud_dcs_instance_status",
+    &["cloud", "instance_id", "status"],
+    "DCS instance status (lower case, as the listing says it; unknown when unreadable): 1 per instance.",
+);
 
 /// What the last listings showed: the instances in use and the shrink rule's memory (see
 /// [`crate::inventory::shrink`]), kept across scrapes (and a reload that keeps the client).
@@ -131,8 +147,7 @@ pub fn map_instances(cloud: &str, rows: &[DcsInstance]) -> (Families, usize) {
         let status = label_word(r.status.as_deref());
         resource_series(
             &mut f,
-            INSTANCE_INFO,
-            "DCS instances: 1 per instance, with its name, cache engine and engine version.",
+            &INSTANCE_INFO,
             cloud,
             &r.instance_id,
             &[
@@ -143,8 +158,7 @@ pub fn map_instances(cloud: &str, rows: &[DcsInstance]) -> (Families, usize) {
         );
         resource_series(
             &mut f,
-            INSTANCE_STATUS,
-            "DCS instance status (lower case, as the listing says it; unknown when unreadable): 1 per instance.",
+            &INSTANCE_STATUS,
             cloud,
             &r.instance_id,
             &[("status", &status)],
@@ -190,18 +204,12 @@ pub async fn collect(
 pub fn map(cloud: &str, s: &DcsStatus) -> Families {
     let mut f = Families::new();
     for (state, n) in &s.states {
-        f.gauge(
-            INSTANCES,
-            "DCS instances in the account, by lifecycle state (from the <state>_count fields).",
-            &[("cloud", cloud), ("state", state)],
-            *n as f64,
-        );
+        f.gauge(&INSTANCES, &[("cloud", cloud), ("state", state)], *n as f64);
     }
     for (engine, states) in &s.engines {
         for (state, n) in states {
             f.gauge(
-                ENGINE_INSTANCES,
-                "DCS instances per cache engine, by lifecycle state.",
+                &ENGINE_INSTANCES,
                 &[("cloud", cloud), ("engine", engine), ("state", state)],
                 *n as f64,
             );
@@ -230,7 +238,7 @@ mod tests {
         assert_eq!(rejected, 0);
         assert_eq!(
             f.value(
-                INSTANCE_INFO,
+                INSTANCE_INFO.name,
                 &[
                     ("instance_id", "7687a66e-9cfb-45f9-9118-2fa7237751aa"),
                     ("name", "orders-cache"),
@@ -242,7 +250,7 @@ mod tests {
         );
         assert_eq!(
             f.value(
-                INSTANCE_STATUS,
+                INSTANCE_STATUS.name,
                 &[
                     ("instance_id", "e5f6db1d-9acd-414b-9560-efb68de4ab47"),
                     ("status", "error")
@@ -264,28 +272,28 @@ mod tests {
         assert_eq!(rejected, 1);
         assert_eq!(
             f.value(
-                INSTANCE_STATUS,
+                INSTANCE_STATUS.name,
                 &[("instance_id", "a"), ("status", "unknown")]
             ),
             Some(1.0)
         );
         assert_eq!(
             f.value(
-                INSTANCE_STATUS,
+                INSTANCE_STATUS.name,
                 &[("instance_id", "b"), ("status", "hibernating")]
             ),
             Some(1.0)
         );
         assert_eq!(
             f.value(
-                INSTANCE_STATUS,
+                INSTANCE_STATUS.name,
                 &[("instance_id", "c"), ("status", "unknown")]
             ),
             Some(1.0)
         );
         assert_eq!(
             f.value(
-                INSTANCE_INFO,
+                INSTANCE_INFO.name,
                 &[
                     ("instance_id", "b"),
                     ("engine", "valkey"),
@@ -298,7 +306,7 @@ mod tests {
             label_text(&"n".repeat(500)).chars().count(),
             crate::metrics::MAX_NAME_CHARS
         );
-        assert_eq!(f.len_of(INSTANCE_INFO), 3);
+        assert_eq!(f.len_of(INSTANCE_INFO.name), 3);
         assert!(
             crate::services::dcs::api::parse_list_page(br#"{"instances":[{"name":"x"}]}"#).is_err()
         );
@@ -309,17 +317,20 @@ mod tests {
         let body = r#"{ "running_count" : 16, "createfailed_count" : 44, "redis" : { "running_count" : 8, "createfailed_count" : 22 }, "memcached" : { "running_count" : 8, "createfailed_count" : 22 } }"#;
         let f = map("prod", &parse(body.as_bytes()).unwrap());
         assert_eq!(
-            f.value(INSTANCES, &[("cloud", "prod"), ("state", "running")]),
+            f.value(INSTANCES.name, &[("cloud", "prod"), ("state", "running")]),
             Some(16.0)
         );
-        assert_eq!(f.value(INSTANCES, &[("state", "createfailed")]), Some(44.0));
+        assert_eq!(
+            f.value(INSTANCES.name, &[("state", "createfailed")]),
+            Some(44.0)
+        );
         assert_eq!(
             f.value(
-                ENGINE_INSTANCES,
+                ENGINE_INSTANCES.name,
                 &[("engine", "redis"), ("state", "running")]
             ),
             Some(8.0)
         );
-        assert_eq!(f.len_of(ENGINE_INSTANCES), 4);
+        assert_eq!(f.len_of(ENGINE_INSTANCES.name), 4);
     }
 }

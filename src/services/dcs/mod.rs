@@ -17,12 +17,12 @@ use futures::FutureExt;
 use tokio::time::Instant;
 
 use crate::config::{Identity, Schema, Section, SectionInput};
-use crate::inventory::{REFUSED_SHRINKS, REFUSED_SHRINKS_HELP};
-use crate::metrics::Families;
+use crate::inventory::REFUSED_SHRINKS;
+use crate::metrics::{Families, Family};
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{InventorySource, InventorySummary, Status};
 use crate::sync::lock;
-use crate::transport::CloudClient;
+use crate::transport::{CloudClient, Operation};
 
 use config::DcsConfig;
 
@@ -51,6 +51,22 @@ impl Schema for Dcs {
 }
 
 impl Service for Dcs {
+    fn operations(&self) -> &'static [&'static Operation] {
+        static OPERATIONS: [&Operation; 2] = [&api::DCS_STATUS, &api::DCS_LIST];
+        &OPERATIONS
+    }
+
+    fn families(&self) -> &'static [&'static Family] {
+        use collect::*;
+        static FAMILIES: [&Family; 4] = [
+            &INSTANCES,
+            &ENGINE_INSTANCES,
+            &INSTANCE_INFO,
+            &INSTANCE_STATUS,
+        ];
+        &FAMILIES
+    }
+
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let cfg: DcsConfig = cx.section(KEY)?;
         // What the listing showed goes with the client that read it, for the same listing.
@@ -102,8 +118,7 @@ impl Runtime for DcsRuntime {
         if self.cfg.instances {
             let refused = lock(&self.listed).refused();
             out.counter(
-                REFUSED_SHRINKS,
-                REFUSED_SHRINKS_HELP,
+                &REFUSED_SHRINKS,
                 &[("cloud", &self.client.cloud), ("service", KEY)],
                 refused as f64,
             );

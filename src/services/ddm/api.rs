@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::config::KEY;
 use crate::inventory::{offset_request, page_all, Cursor, Listing, Page, Rules};
 use crate::metrics::label_text;
-use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation};
+use crate::transport::{encode_component, ApiError, Budget, CloudClient, Operation, Permission};
 
 /// Largest page the API serves.
 pub const MAX_LIMIT: u32 = 128;
@@ -20,6 +20,12 @@ pub static RESTORABLE: Operation = Operation {
     idempotent: true,
     sends_request_id: false,
     budget: Some(DDM_BUDGET),
+    // Huawei's pages name no action for this query; this is DDM's instance query action.
+    iam: Some(Permission {
+        action: "ddm:instance:get",
+        api: "GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances",
+        used_by: "DDM collector (restore targets)",
+    }),
 };
 
 /// The DDM instance listing: a DDM call like any other, on the same budget.
@@ -29,6 +35,11 @@ pub static LIST: Operation = Operation {
     idempotent: true,
     sends_request_id: false,
     budget: Some(DDM_BUDGET),
+    iam: Some(Permission {
+        action: "ddm:instance:list",
+        api: "GET /v1/{project_id}/instances",
+        used_by: "DDM discovery (a `ddm` section without ids)",
+    }),
 };
 
 /// Most pages of one instance listing (20 × 128 = 2,560 instances).

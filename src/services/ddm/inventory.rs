@@ -22,13 +22,17 @@ use tokio::time::Instant;
 
 use super::config::DdmDiscoveryConfig;
 use crate::inventory::{resource_series, Inventory, Names, Snapshot};
-use crate::metrics::Families;
 use crate::metrics::{label_text, label_word};
+use crate::metrics::{Families, Family};
 use crate::services::ddm::api::{DdmInstance, MAX_LIMIT};
 use crate::transport::{ApiError, CloudClient};
 
 /// One series per discovered DDM instance.
-pub const INSTANCE_INFO: &str = "huaweicloud_ddm_instance_info";
+pub static INSTANCE_INFO: Family = Family::gauge(
+    "huaweicloud_ddm_instance_info",
+    &["cloud", "instance_id", "name", "status"],
+    "Discovered DDM instances: 1 per instance, with its name and status (lower case) as of the last listing.",
+);
 
 /// What the DDM inventory is called in metrics, log lines and errors.
 pub const DISCOVERY: Names = Names {
@@ -111,8 +115,7 @@ pub fn map(cloud: &str, inventory: &[DdmInstance]) -> Families {
     for i in inventory {
         resource_series(
             &mut f,
-            INSTANCE_INFO,
-            "Discovered DDM instances: 1 per instance, with its name and status (lower case) as of the last listing.",
+            &INSTANCE_INFO,
             cloud,
             &i.id,
             &[
@@ -134,7 +137,7 @@ mod tests {
         let f = map("c", &p.instances);
         assert_eq!(
             f.value(
-                INSTANCE_INFO,
+                INSTANCE_INFO.name,
                 &[
                     ("instance_id", "1f5c9fd6cd984056ba89c8c87cc03278in09"),
                     ("name", "orders-ddm"),
@@ -145,7 +148,7 @@ mod tests {
         );
         assert_eq!(
             f.value(
-                INSTANCE_INFO,
+                INSTANCE_INFO.name,
                 &[
                     ("instance_id", "2f5c9fd6cd984056ba89c8c87cc03278in09"),
                     ("name", ""),
@@ -154,7 +157,7 @@ mod tests {
             ),
             Some(1.0)
         );
-        assert_eq!(f.len_of(INSTANCE_INFO), 2);
+        assert_eq!(f.len_of(INSTANCE_INFO.name), 2);
     }
 
     #[test]

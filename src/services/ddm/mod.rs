@@ -19,10 +19,10 @@ use futures::FutureExt;
 use tokio::time::Instant;
 
 use crate::config::{Identity, Schema, Section, SectionInput};
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{InventorySource, InventorySummary, Status};
-use crate::transport::CloudClient;
+use crate::transport::{CloudClient, Operation};
 
 use config::DdmConfig;
 use restorable::DdmCollector;
@@ -50,6 +50,24 @@ impl Schema for Ddm {
 }
 
 impl Service for Ddm {
+    fn operations(&self) -> &'static [&'static Operation] {
+        static OPERATIONS: [&Operation; 2] = [&api::RESTORABLE, &api::LIST];
+        &OPERATIONS
+    }
+
+    fn families(&self) -> &'static [&'static Family] {
+        use restorable::*;
+        static FAMILIES: [&Family; 6] = [
+            &RESTORABLE,
+            &AVAILABLE,
+            &UNAVAILABLE_INFO,
+            &AGE,
+            &PENDING,
+            &inventory::INSTANCE_INFO,
+        ];
+        &FAMILIES
+    }
+
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let cfg: DdmConfig = cx.section(KEY)?;
         // The cached answers and the inventory were read with the client's credentials, so

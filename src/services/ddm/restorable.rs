@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::config::DdmConfig;
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
 use crate::services::ddm::api::{RestoreTarget, MAX_LIMIT};
 use crate::services::ddm::inventory::DdmDiscovery;
 use crate::transport::{
@@ -35,13 +35,36 @@ use crate::transport::{
 };
 
 /// Restore targets per DDM instance.
-pub const RESTORABLE: &str = "huaweicloud_ddm_restorable_instances";
+pub static RESTORABLE: Family = Family::gauge(
+    "huaweicloud_ddm_restorable_instances",
+    &["cloud", "instance_id"],
+    "DDM instances that a backup of this DDM instance can be restored onto (distinct targets listed).",
+);
 /// Each target, 1 when available.
-pub const AVAILABLE: &str = "huaweicloud_ddm_restorable_instance_available";
+pub static AVAILABLE: Family = Family::gauge(
+    "huaweicloud_ddm_restorable_instance_available",
+    &[
+        "cloud",
+        "instance_id",
+        "target_instance_id",
+        "target_instance_name",
+        "target_status",
+        "vpc_name",
+    ],
+    "Whether this restore target can be used (1) or not (0).",
+);
 /// Why a target is unavailable (kept off the high-churn series).
-pub const UNAVAILABLE_INFO: &str = "huaweicloud_ddm_restorable_instance_unavailable_info";
+pub static UNAVAILABLE_INFO: Family = Family::gauge(
+    "huaweicloud_ddm_restorable_instance_unavailable_info",
+    &["cloud", "instance_id", "target_instance_id", "reason"],
+    "Why a restore target is unavailable, as the API words it; 1 per unavailable target.",
+);
 /// Age of the answer served.
-pub const AGE: &str = "huaweicloud_ddm_restorable_data_age_seconds";
+pub static AGE: Family = Family::gauge(
+    "huaweicloud_ddm_restorable_data_age_seconds",
+    &["cloud", "instance_id"],
+    "Age of the restore-target answer served, in seconds (answers are cached for cache_ttl).",
+);
 
 /// Most pages of one listing (40 × 128 = 5,120 targets); a listing not done by then fails.
 pub const MAX_PAGES: u64 = 40;
@@ -73,7 +96,11 @@ pub struct DdmCollector {
 const READ_CONCURRENCY: usize = 4;
 
 /// Discovered instances with no restore answer yet (waiting for their share of the budget).
-pub const PENDING: &str = "huaweicloud_ddm_restorable_pending_instances";
+pub static PENDING: Family = Family::gauge(
+    "huaweicloud_ddm_restorable_pending_instances",
+    &["cloud"],
+    "Discovered DDM instances with no restore answer yet: their reads wait for room in the 60-calls-per-minute DDM budget.",
+);
 
 impl DdmCollector {
     /// A collector with an empty cache (and an empty inventory, listed through `client`, when
@@ -229,12 +256,7 @@ impl DdmCollector {
             f.merge(map(&client.cloud, id, &answer, age));
         }
         if discovered {
-            f.gauge(
-                PENDING,
-                "Discovered DDM instances with no restore answer yet: their reads wait for room in the 60-calls-per-minute DDM budget.",
-                &[("cloud", &client.cloud)],
-                pending as f64,
-            );
+            f.gauge(&PENDING, &[("cloud", &client.cloud)], pending as f64);
         }
         Ok(f)
     }
@@ -400,14 +422,12 @@ pub async fn fetch(
 pub fn map(cloud: &str, instance_id: &str, answer: &Answer, age: Duration) -> Families {
     let mut f = Families::new();
     f.gauge(
-        RESTORABLE,
-        "DDM instances that a backup of this DDM instance can be restored onto (distinct targets listed).",
+        &RESTORABLE,
         &[("cloud", cloud), ("instance_id", instance_id)],
         answer.targets.len() as f64,
     );
     f.gauge(
-        AGE,
-        "Age of the restore-target answer served, in seconds (answers are cached for cache_ttl).",
+        &AGE,
         &[("cloud", cloud), ("instance_id", instance_id)],
         age.as_secs_f64(),
     );
@@ -420,15 +440,19 @@ pub fn map(cloud: &str, instance_id: &str, answer: &Answer, age: Duration) -> Fa
             ("target_status", t.status.as_str()),
             ("vpc_name", t.vpc_name.as_str()),
         ];
-        f.gauge(
-            AVAILABLE,
-            "Whether this restore target can be used (1) or not (0).",
-            &labels,
-            if t.available { 1.0 } else { 0.0 },
-        );
+        f.gauge(&AVAILABLE, &labels, if t.available { 1.0 } else { 0.0 });
         if !t.available {
             let reason = t.unavailable_reason.as_deref().unwrap_or("");
-            f.gauge(UNAVAILABLE_INFO, "Why a restore target is unavailable, as the API words it; 1 per unavailable target.", &[("cloud", cloud), ("instance_id", instance_id), ("target_instance_id", t.instance_id.as_str()), ("reason", reason)], 1.0);
+            f.gauge(
+                &UNAVAILABLE_INFO,
+                &[
+                    ("cloud", cloud),
+                    ("instance_id", instance_id),
+                    ("target_instance_id", t.instance_id.as_str()),
+                    ("reason", reason),
+                ],
+                1.0,
+            );
         }
     }
     f
@@ -454,14 +478,14 @@ mod tests {
         );
         assert_eq!(
             f.value(
-                RESTORABLE,
+                RESTORABLE.name,
                 &[("instance_id", "1f5c9fd6cd984056ba89c8c87cc03278in09")]
             ),
             Some(1.0)
         );
         assert_eq!(
             f.value(
-                AVAILABLE,
+                AVAILABLE.name,
                 &[
                     ("target_instance_name", "ddm-agent-create-instance1"),
                     ("target_status", "normal"),
@@ -470,6 +494,6 @@ mod tests {
             ),
             Some(1.0)
         );
-        assert_eq!(f.len_of(UNAVAILABLE_INFO), 0);
+        assert_eq!(f.len_of(UNAVAILABLE_INFO.name), 0);
     }
 }

@@ -26,9 +26,11 @@ use futures::FutureExt;
 
 use crate::config::{section, AuthConfig, Config, Identity, Schema, Section, SectionInput};
 use crate::inventory::Inventory as Discovered;
+use crate::metrics::Family;
 use crate::services::fleet::Fleet;
 use crate::services::prober::{ModuleInfo, ProbeAnswer, ProbeRequest, Prober, Probing};
 use crate::services::service::{Build, Runtime, Service};
+use crate::transport::Operation;
 
 use config::KoophoneConfig;
 use phones::PhoneList;
@@ -66,6 +68,40 @@ impl Schema for Koophone {
 }
 
 impl Service for Koophone {
+    fn operations(&self) -> &'static [&'static Operation] {
+        static OPERATIONS: [&Operation; 4] = [
+            &api::BATCH_STATUS,
+            &api::LIST,
+            &api::TASK,
+            &api::ASYNC_COMMAND,
+        ];
+        &OPERATIONS
+    }
+
+    fn families(&self) -> &'static [&'static Family] {
+        use probe::families::*;
+        use status::*;
+        static FAMILIES: [&Family; 16] = [
+            &INSTANCE_STATUS,
+            &INSTANCES,
+            &REQUESTED,
+            &REPORTED,
+            &INSTANCE_INFO,
+            &RUNNING_STATUS,
+            &FROZEN,
+            &BY_RUNNING_STATUS,
+            &isolate::ISOLATED,
+            &PROBE_SUCCESS,
+            &PROBE_DURATION,
+            &CACHED,
+            &RESULT_AGE,
+            &JOB_SUCCESS,
+            &OUTPUT_MATCHED,
+            &JOB_ERROR_INFO,
+        ];
+        &FAMILIES
+    }
+
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let name = &cx.cloud.name;
         let cfg: KoophoneConfig = cx.section(KEY)?;

@@ -15,29 +15,61 @@ use tokio::time::Instant;
 use super::config::{StatusNames, UNKNOWN_STATUS};
 use super::isolate::fetch::{fetch as fetch_isolating, map_isolated, ISOLATED_SERIES};
 use super::isolate::memory::Isolation;
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
 use crate::services::koophone::api::{
     ListFilter, Phone, StatusResult, StatusValue, MAX_IDS_PER_CALL,
 };
 use crate::transport::{ApiError, CloudClient, ErrorKind};
 
 /// One series per phone.
-pub const INSTANCE_STATUS: &str = "huaweicloud_koophone_instance_status";
+pub static INSTANCE_STATUS: Family = Family::gauge(
+    "huaweicloud_koophone_instance_status",
+    &["cloud", "instance_id", "status", "code"],
+    "Current status of each KooPhone cloud phone: 1 for its status name, with the raw status code.",
+);
 /// Phones per status.
-pub const INSTANCES: &str = "huaweicloud_koophone_instances";
+pub static INSTANCES: Family = Family::gauge(
+    "huaweicloud_koophone_instances",
+    &["cloud", "status"],
+    "KooPhone cloud phones by status.",
+);
 /// Phones asked for.
-pub const REQUESTED: &str = "huaweicloud_koophone_instances_requested";
+pub static REQUESTED: Family = Family::gauge(
+    "huaweicloud_koophone_instances_requested",
+    &["cloud"],
+    "KooPhone phones this exporter asked the API about.",
+);
 /// Phones answered for.
-pub const REPORTED: &str = "huaweicloud_koophone_instances_reported";
+pub static REPORTED: Family = Family::gauge(
+    "huaweicloud_koophone_instances_reported",
+    &["cloud"],
+    "KooPhone phones the API returned a status for.",
+);
 
 /// One series per discovered phone: its name, SKU and region.
-pub const INSTANCE_INFO: &str = "huaweicloud_koophone_instance_info";
+pub static INSTANCE_INFO: Family = Family::gauge(
+    "huaweicloud_koophone_instance_info",
+    &["cloud", "instance_id", "instance_name", "sku", "region"],
+    "Discovered KooPhone cloud phones: 1 per phone, with its name, SKU and region.",
+);
 /// One series per discovered phone: its running status.
-pub const RUNNING_STATUS: &str = "huaweicloud_koophone_instance_running_status";
+pub static RUNNING_STATUS: Family = Family::gauge(
+    "huaweicloud_koophone_instance_running_status",
+    &["cloud", "instance_id", "status", "code"],
+    "Running status of each discovered KooPhone phone as of the last listing: 1 for its status, with the raw code.",
+);
 /// One series per discovered phone: 1 when frozen.
-pub const FROZEN: &str = "huaweicloud_koophone_instance_frozen";
+pub static FROZEN: Family = Family::gauge(
+    "huaweicloud_koophone_instance_frozen",
+    &["cloud", "instance_id"],
+    "Whether each discovered KooPhone phone is frozen (1) or not (0), as of the last listing.",
+);
 /// Discovered phones per running status.
-pub const BY_RUNNING_STATUS: &str = "huaweicloud_koophone_instances_by_running_status";
+pub static BY_RUNNING_STATUS: Family = Family::gauge(
+    "huaweicloud_koophone_instances_by_running_status",
+    &["cloud", "status"],
+    "Discovered KooPhone phones by running status, as of the last listing.",
+);
 
 /// The listing's `running_status` codes, by code (0..=5); anything else is `unknown`.
 pub const RUNNING_STATUSES: [&str; 6] = [
@@ -90,8 +122,7 @@ pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -
     for p in phones {
         let id = p.instance_id.as_str();
         f.gauge(
-            INSTANCE_INFO,
-            "Discovered KooPhone cloud phones: 1 per phone, with its name, SKU and region.",
+            &INSTANCE_INFO,
             &[
                 ("cloud", cloud),
                 ("instance_id", id),
@@ -112,22 +143,24 @@ pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -
         };
         counts[status] += 1;
         f.gauge(
-            RUNNING_STATUS,
-            "Running status of each discovered KooPhone phone as of the last listing: 1 for its status, with the raw code.",
-            &[("cloud", cloud), ("instance_id", id), ("status", RUNNING_STATUSES[status]), ("code", &*code)],
+            &RUNNING_STATUS,
+            &[
+                ("cloud", cloud),
+                ("instance_id", id),
+                ("status", RUNNING_STATUSES[status]),
+                ("code", &*code),
+            ],
             1.0,
         );
         f.gauge(
-            FROZEN,
-            "Whether each discovered KooPhone phone is frozen (1) or not (0), as of the last listing.",
+            &FROZEN,
             &[("cloud", cloud), ("instance_id", id)],
             if p.frozen == Some(true) { 1.0 } else { 0.0 },
         );
     }
     per_status(
         &mut f,
-        BY_RUNNING_STATUS,
-        "Discovered KooPhone phones by running status, as of the last listing.",
+        &BY_RUNNING_STATUS,
         cloud,
         &RUNNING_STATUSES,
         &counts,
@@ -263,19 +296,13 @@ fn code_label(c: i64) -> Cow<'static, str> {
 /// count in `counts` at the same place.
 fn per_status(
     f: &mut Families,
-    family: &'static str,
-    help: &'static str,
+    family: &'static Family,
     cloud: &str,
     names: &[&str],
     counts: &[u64],
 ) {
     for (name, n) in names.iter().zip(counts) {
-        f.gauge(
-            family,
-            help,
-            &[("cloud", cloud), ("status", name)],
-            *n as f64,
-        );
+        f.gauge(family, &[("cloud", cloud), ("status", name)], *n as f64);
     }
 }
 
@@ -299,32 +326,19 @@ pub fn map(
             counts[i] += 1;
         }
         f.gauge(
-            INSTANCE_STATUS,
-            "Current status of each KooPhone cloud phone: 1 for its status name, with the raw status code.",
-            &[("cloud", cloud), ("instance_id", &r.instance_id), ("status", name), ("code", &*code)],
+            &INSTANCE_STATUS,
+            &[
+                ("cloud", cloud),
+                ("instance_id", &r.instance_id),
+                ("status", name),
+                ("code", &*code),
+            ],
             1.0,
         );
     }
-    per_status(
-        &mut f,
-        INSTANCES,
-        "KooPhone cloud phones by status.",
-        cloud,
-        &all,
-        &counts,
-    );
-    f.gauge(
-        REQUESTED,
-        "KooPhone phones this exporter asked the API about.",
-        &[("cloud", cloud)],
-        requested as f64,
-    );
-    f.gauge(
-        REPORTED,
-        "KooPhone phones the API returned a status for.",
-        &[("cloud", cloud)],
-        results.len() as f64,
-    );
+    per_status(&mut f, &INSTANCES, cloud, &all, &counts);
+    f.gauge(&REQUESTED, &[("cloud", cloud)], requested as f64);
+    f.gauge(&REPORTED, &[("cloud", cloud)], results.len() as f64);
     f
 }
 
@@ -341,7 +355,11 @@ mod tests {
 
     /// Asserts that `f` holds a phone status series with `labels` (among others), at 1.
     fn assert_phone(f: &Families, labels: &[(&str, &str)]) {
-        assert_eq!(f.value(INSTANCE_STATUS, labels), Some(1.0), "{labels:?}");
+        assert_eq!(
+            f.value(INSTANCE_STATUS.name, labels),
+            Some(1.0),
+            "{labels:?}"
+        );
     }
 
     #[test]
@@ -361,7 +379,7 @@ mod tests {
             ],
         );
         assert_phone(&f, &[("instance_id", "y"), ("status", "streaming")]);
-        assert_eq!(f.value(INSTANCES, &[("status", "unknown")]), Some(1.0));
+        assert_eq!(f.value(INSTANCES.name, &[("status", "unknown")]), Some(1.0));
     }
 
     #[test]
@@ -394,14 +412,17 @@ mod tests {
             &[("instance_id", "d"), ("status", "unknown"), ("code", "42")],
         );
         assert_eq!(
-            f.value(INSTANCES, &[("status", "backup_exception")]),
+            f.value(INSTANCES.name, &[("status", "backup_exception")]),
             Some(1.0)
         );
-        assert_eq!(f.value(INSTANCES, &[("status", "streaming")]), Some(0.0));
-        assert_eq!(f.value(INSTANCES, &[("status", "unknown")]), Some(1.0));
-        assert_eq!(f.len_of(INSTANCES), 8, "7 distinct names + unknown");
-        assert_eq!(f.value(REQUESTED, &[]), Some(4.0));
-        assert_eq!(f.value(REPORTED, &[]), Some(4.0));
+        assert_eq!(
+            f.value(INSTANCES.name, &[("status", "streaming")]),
+            Some(0.0)
+        );
+        assert_eq!(f.value(INSTANCES.name, &[("status", "unknown")]), Some(1.0));
+        assert_eq!(f.len_of(INSTANCES.name), 8, "7 distinct names + unknown");
+        assert_eq!(f.value(REQUESTED.name, &[]), Some(4.0));
+        assert_eq!(f.value(REPORTED.name, &[]), Some(4.0));
     }
 
     #[test]
@@ -438,6 +459,9 @@ mod tests {
         let names = StatusNames::default().with_overrides(&o);
         let f = map("c", 2, &[r("x", 7), r("y", 42)], &names);
         assert_phone(&f, &[("instance_id", "x"), ("status", "data_loaded_alt")]);
-        assert_eq!(f.value(INSTANCES, &[("status", "hibernating")]), Some(1.0));
+        assert_eq!(
+            f.value(INSTANCES.name, &[("status", "hibernating")]),
+            Some(1.0)
+        );
     }
 }

@@ -23,6 +23,8 @@ pub static IAM_TOKEN: Operation = Operation {
     idempotent: false,
     sends_request_id: false,
     budget: None,
+    // Getting a token of one's own needs no permission.
+    iam: None,
 };
 
 /// How long IAM tokens live (DESIGN.md), assumed when an answer does not say.

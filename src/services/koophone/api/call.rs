@@ -7,7 +7,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::services::koophone::config::KEY;
-use crate::transport::{ApiError, BodyError, CloudClient, Operation, Request};
+use crate::transport::{ApiError, BodyError, CloudClient, Operation, Permission, Request};
 
 /// Most instance ids one call accepts.
 pub const MAX_IDS_PER_CALL: usize = 100;
@@ -15,15 +15,16 @@ pub const MAX_IDS_PER_CALL: usize = 100;
 /// A decoded answer and the answer's request id, or why the call failed.
 pub type CallResult<T> = Result<(T, Option<String>), ApiError>;
 
-/// A KooPhone operation named `name`; only `idempotent` ones are retried. KooPhone documents no
-/// call budget.
-pub(super) const fn operation(name: &'static str, idempotent: bool) -> Operation {
+/// A KooPhone operation named `name`, which needs the IAM permission `iam`; only `idempotent`
+/// ones are retried. KooPhone documents no call budget.
+pub(super) const fn operation(name: &'static str, idempotent: bool, iam: Permission) -> Operation {
     Operation {
         service: KEY,
         name,
         idempotent,
         sends_request_id: true,
         budget: None,
+        iam: Some(iam),
     }
 }
 

@@ -7,12 +7,28 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::call::{operation, parse_answer, CallResult};
-use crate::transport::{BodyError, CloudClient, Operation};
+use crate::transport::{BodyError, CloudClient, Operation, Permission};
 
 /// `POST /v1/instances/async-command`: runs a command, so never retried.
-pub static ASYNC_COMMAND: Operation = operation("koophone_async_command", false);
+pub static ASYNC_COMMAND: Operation = operation(
+    "koophone_async_command",
+    false,
+    Permission {
+        action: "koophone:cloudphoneResource:asyncInvokeInstance",
+        api: "POST /v1/instances/async-command",
+        used_by: "probes: running the command (**Write**)",
+    },
+);
 /// `GET /v1/instances/tasks/{task_id}`.
-pub static TASK: Operation = operation("koophone_task", true);
+pub static TASK: Operation = operation(
+    "koophone_task",
+    true,
+    Permission {
+        action: "koophone:cloudphoneResource:queryExecuteJob",
+        api: "GET /v1/instances/tasks/{task_id}",
+        used_by: "probes: polling the command's task (Read)",
+    },
+);
 
 /// Async command payload.
 #[derive(Debug, Deserialize, PartialEq, Clone)]

@@ -9,10 +9,18 @@ use tokio::time::Instant;
 use super::call::{operation, RefusedAnswer};
 use super::status::StatusValue;
 use crate::services::koophone::config::KEY;
-use crate::transport::{ApiError, BodyError, CloudClient, Operation, Request};
+use crate::transport::{ApiError, BodyError, CloudClient, Operation, Permission, Request};
 
 /// `GET /v1/instances/batch-query`: the listing discovery pages through.
-pub static LIST: Operation = operation("koophone_list", true);
+pub static LIST: Operation = operation(
+    "koophone_list",
+    true,
+    Permission {
+        action: "koophone:cloudphoneResource:queryInstanceBatch",
+        api: "GET /v1/instances/batch-query",
+        used_by: "KooPhone discovery (a `koophone` section without ids; Read)",
+    },
+);
 
 /// What the phone inventory is called in metrics, log lines and errors.
 pub const DISCOVERY: crate::inventory::Names = crate::inventory::Names {

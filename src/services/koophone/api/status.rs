@@ -6,10 +6,18 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::call::{operation, parse_answer, CallResult};
-use crate::transport::{BodyError, CloudClient, Operation};
+use crate::transport::{BodyError, CloudClient, Operation, Permission};
 
 /// `POST /v1/instances/batch-query-status`.
-pub static BATCH_STATUS: Operation = operation("koophone_batch_status", true);
+pub static BATCH_STATUS: Operation = operation(
+    "koophone_batch_status",
+    true,
+    Permission {
+        action: "koophone:cloudphoneResource:queryBatchShowInstance",
+        api: "POST /v1/instances/batch-query-status",
+        used_by: "KooPhone collector (Huawei classes it Write, although it only reads)",
+    },
+);
 
 /// Batch status payload.
 #[derive(Debug, Deserialize, PartialEq)]

@@ -10,12 +10,16 @@ use tokio::time::Instant;
 use super::memory::{Isolation, Rechecked};
 use super::source::{id_reason, StatusSource, ID_CODES};
 use super::split::{BadBatch, Found, Splitter, MIN_EXTRA_CALLS};
-use crate::metrics::Families;
+use crate::metrics::{Families, Family};
 use crate::services::koophone::api::{StatusResult, BATCH_STATUS, MAX_IDS_PER_CALL};
 use crate::transport::{ApiError, ErrorKind};
 
 /// Phones left out of a scrape because a batch-level error was isolated to them, by reason.
-pub const ISOLATED: &str = "huaweicloud_koophone_isolated_instances";
+pub static ISOLATED: Family = Family::gauge(
+    "huaweicloud_koophone_isolated_instances",
+    &["cloud", "reason"],
+    "KooPhone phones left out of this scrape because a batch-level error (the reason) was isolated to them.",
+);
 
 /// What one scrape's status calls yielded.
 #[derive(Debug, Default)]
@@ -200,8 +204,7 @@ pub fn map_isolated(cloud: &str, isolated: &BTreeMap<&'static str, usize>) -> Fa
     let others = isolated.keys().filter(|r| !ID_CODES.contains(r));
     for reason in ID_CODES.iter().chain(others) {
         f.gauge(
-            ISOLATED,
-            "KooPhone phones left out of this scrape because a batch-level error (the reason) was isolated to them.",
+            &ISOLATED,
             &[("cloud", cloud), ("reason", reason)],
             isolated.get(reason).copied().unwrap_or(0) as f64,
         );

@@ -44,7 +44,7 @@
 
 mod assign;
 pub mod debug;
-mod families;
+pub mod families;
 mod outcome;
 mod run;
 mod share;
