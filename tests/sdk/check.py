@@ -19,14 +19,13 @@ Standard library and the SDK only.
 
 import argparse
 import json
-import re
 import sys
 import traceback
 import urllib.request
 
 try:
     from huaweicloudsdkcore.auth.credentials import BasicCredentials, GlobalCredentials
-    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
     from huaweicloudsdkcore.http.http_config import HttpConfig
     from huaweicloudsdkdcs.v2 import DcsClient
     from huaweicloudsdkdcs.v2 import model as dcs_model
@@ -38,16 +37,14 @@ except ImportError as e:  # the Rust test turns this into a skip (or a failure u
     print(f"sdk missing: {e}")
     sys.exit(2)
 
+from models import deserializes  # noqa: E402 (beside this script)
+
 RESULTS = []
 
 
 def report(ok, name, detail):
     RESULTS.append(ok)
     print(f"{'ok' if ok else 'FAIL'} {name}: {detail}", flush=True)
-
-
-def note(name, detail):
-    print(f"note {name}: {detail}", flush=True)
 
 
 def check(name):
@@ -66,93 +63,6 @@ def check(name):
     return run
 
 
-PRIMITIVES = {
-    "str": (str,),
-    "int": (int,),
-    "float": (int, float),
-    "bool": (bool,),
-    "object": (object,),
-}
-
-
-def conforms(value, kind, package, where, problems, unknown, nulls):
-    """Holds raw JSON `value` to the SDK's declared type `kind` (an openapi_types string)."""
-    if value is None:
-        nulls.append(where)
-        return
-    m = re.fullmatch(r"list\[(.*)\]", kind)
-    if m:
-        if not isinstance(value, list):
-            problems.append(f"{where}: {json.dumps(value)[:60]} is not a list")
-            return
-        for i, item in enumerate(value):
-            conforms(item, m.group(1), package, f"{where}/{i}", problems, unknown, nulls)
-        return
-    m = re.fullmatch(r"dict\(([^,]*), (.*)\)", kind)
-    if m:
-        if not isinstance(value, dict):
-            problems.append(f"{where}: {json.dumps(value)[:60]} is not an object")
-            return
-        for k, v in value.items():
-            conforms(v, m.group(2), package, f"{where}/{k}", problems, unknown, nulls)
-        return
-    if kind in PRIMITIVES:
-        types = PRIMITIVES[kind]
-        # JSON true is not an integer, whatever Python's bool says.
-        if isinstance(value, bool) and kind in ("int", "float"):
-            types = ()
-        if not isinstance(value, types):
-            problems.append(f"{where}: {json.dumps(value)[:60]} is not {kind}")
-        return
-    klass = getattr(package, kind, None)
-    if klass is None or not getattr(klass, "openapi_types", None):
-        return  # an enum-like model: the SDK keeps any primitive
-    if not isinstance(value, dict):
-        problems.append(f"{where}: {json.dumps(value)[:60]} is not a {kind} object")
-        return
-    conforms_model(value, klass, package, where, problems, unknown, nulls)
-
-
-def conforms_model(body, klass, package, where, problems, unknown, nulls):
-    by_json = {json_key: attr for attr, json_key in klass.attribute_map.items()}
-    for key, value in body.items():
-        attr = by_json.get(key)
-        if attr is None:
-            unknown.add(f"{klass.__name__}.{key}")
-            continue
-        conforms(value, klass.openapi_types[attr], package, f"{where}/{key}", problems, unknown, nulls)
-
-
-def deserializes(name, response, package, used):
-    """The response model came from the body; its JSON fields have the model's types; `used`
-    (dotted attribute paths, `[]` for every element of a list) are set."""
-    body = response.to_json_object()
-    assert isinstance(body, dict), f"the body is not a JSON object: {response.raw_content[:80]!r}"
-    problems, unknown, nulls = [], set(), []
-    conforms_model(body, type(response), package, "", problems, unknown, nulls)
-    assert not problems, "wrong types for the SDK model: " + "; ".join(problems[:10])
-    for path in used:
-        values = [response]
-        for part in path.split("."):
-            many = part.endswith("[]")
-            attr = part[:-2] if many else part
-            nxt = []
-            for v in values:
-                got = getattr(v, attr)
-                assert got is not None, f"{type(v).__name__}.{attr} is not set ({path})"
-                if many:
-                    assert isinstance(got, list), f"{path}: not a list"
-                    nxt.extend(got)
-                else:
-                    nxt.append(got)
-            values = nxt
-    if unknown:
-        note(name, "fields the SDK model does not know: " + ", ".join(sorted(unknown)))
-    if nulls:
-        note(name, f"{len(nulls)} null field(s), e.g. {', '.join(nulls[:5])}")
-    return body
-
-
 def refused(call, status, error_code):
     """`call` raises the SDK's ClientRequestException with `status`, `error_code` and a request id."""
     try:
@@ -165,6 +75,22 @@ def refused(call, status, error_code):
     raise AssertionError(f"answered a success where {status} {error_code} was expected")
 
 
+def service_code(e):
+    """The service's own error code of an SDK exception. The SDK reads `error_code`,
+    `errorCode` or `code` (IAM's `error.code`, an integer equal to the status); DDM's listing
+    answers `errCode` (its definition's `ExceptionResponses`), which the SDK does not know: it
+    then reports the status as the code and the body as the message, where the code is read."""
+    if isinstance(e.error_code, int):
+        return e.error_code if e.error_code == e.status_code else None
+    if e.error_code != str(e.status_code):
+        return e.error_code
+    try:
+        body = json.loads(e.error_msg)
+    except (TypeError, ValueError):
+        return None
+    return body.get("errCode") if isinstance(body, dict) else None
+
+
 def config():
     cfg = HttpConfig.get_default_config()
     # http:// needs no TLS; a test certificate would need this, so it is set as a user would.
@@ -173,33 +99,33 @@ def config():
     return cfg
 
 
-def dcs_client(args, sk=None, project_id=None):
+def dcs_client(args, sk=None, project_id=None, cfg=None):
     creds = BasicCredentials(args.ak, sk or args.sk, project_id or args.project_id)
     return (
         DcsClient.new_builder()
-        .with_http_config(config())
+        .with_http_config(cfg or config())
         .with_credentials(creds)
         .with_endpoints([args.endpoint])
         .build()
     )
 
 
-def ddm_client(args, project_id=None):
+def ddm_client(args, project_id=None, cfg=None):
     creds = BasicCredentials(args.ak, args.sk, project_id or args.project_id)
     return (
         DdmClient.new_builder()
-        .with_http_config(config())
+        .with_http_config(cfg or config())
         .with_credentials(creds)
         .with_endpoints([args.endpoint])
         .build()
     )
 
 
-def iam_client(args):
+def iam_client(args, cfg=None):
     # The token call carries the password; the SDK still wants credentials to build a client.
     return (
         IamClient.new_builder()
-        .with_http_config(config())
+        .with_http_config(cfg or config())
         .with_credentials(GlobalCredentials(args.ak, args.sk))
         .with_endpoints([args.endpoint])
         .build()
@@ -441,9 +367,8 @@ def run(args):
             # The definition's ExceptionResponses is {errCode, externalMessage}; the SDK's
             # handler knows error_code/errorCode/code only, so it reports the status as the
             # code and keeps the body as the message.
-            body = json.loads(e.error_msg) if e.error_code == "400" else {}
-            code = body.get("errCode", e.error_code)
-            assert code and code != "400", f"no error code: {e.error_code!r} {e.error_msg!r}"
+            code = service_code(e)
+            assert code, f"no error code: {e.error_code!r} {e.error_msg!r}"
             return f"ClientRequestException 400, errCode {code} (SDK error_code {e.error_code!r}), request_id {e.request_id}"
         raise AssertionError("limit=100000 answered a success")
 
@@ -480,13 +405,125 @@ def run(args):
         return f"ClientRequestException 404 {e.error_code}, request_id {e.request_id}"
 
 
+def set_fault(args, operation, kind, **extra):
+    """One answer of `operation` goes wrong as `kind` says (the simulator's control route)."""
+    req = urllib.request.Request(
+        f"{args.endpoint}/_sim/faults/{operation}",
+        data=json.dumps({"kind": kind, "times": 1, **extra}).encode(),
+        method="PUT",
+    )
+    with urllib.request.urlopen(req, timeout=30) as answer:
+        assert answer.status == 200, f"fault {operation}={kind}: {answer.status}"
+
+
+def calls_of(args, client):
+    """The exporter's operations that `client` serves, by the simulator's operation name."""
+    if isinstance(client, IamClient):
+        return {
+            "iam_token": (
+                "iam KeystoneCreateUserTokenByPassword",
+                lambda: client.keystone_create_user_token_by_password(token_request(args, args.password)),
+            )
+        }
+    if isinstance(client, DcsClient):
+        return {
+            "dcs_status": (
+                "dcs ListNumberOfInstancesInDifferentStatus",
+                lambda: client.list_number_of_instances_in_different_status(
+                    dcs_model.ListNumberOfInstancesInDifferentStatusRequest()
+                ),
+            ),
+            "dcs_list": ("dcs ListInstances", lambda: client.list_instances(dcs_model.ListInstancesRequest())),
+        }
+    return {
+        "ddm_list": ("ddm ListInstances", lambda: client.list_instances(ddm_model.ListInstancesRequest())),
+        "ddm_restorable": (
+            "ddm ShowAvalibleDdms",
+            lambda: client.show_avalible_ddms(ddm_model.ShowAvalibleDdmsRequest(instance_id=args.ddm_instance)),
+        ),
+    }
+
+
+# The operations that are GETs: the SDK's adapter retries their 429s, never a POST's.
+GETS = ("dcs_status", "dcs_list", "ddm_list", "ddm_restorable")
+
+
+def run_faulted(args):
+    """Each operation's documented 500 and the gateway's 429, one answer each, through the SDK."""
+    calls = {}
+    for client in (iam_client(args), dcs_client(args), ddm_client(args)):
+        calls.update(calls_of(args, client))
+    for operation, (name, call) in calls.items():
+
+        @check(f"{name} 500 (server_error)")
+        def _():
+            set_fault(args, operation, "server_error")
+            try:
+                call()
+            except ServerResponseException as e:
+                assert e.status_code == 500, f"status {e.status_code}"
+                assert e.request_id, "no request id"
+                code = service_code(e)
+                assert code, f"no error code: {e.error_code!r} {e.error_msg!r}"
+                return f"ServerResponseException 500, code {code!r} (SDK error_code {e.error_code!r}), request_id {e.request_id}"
+            raise AssertionError("answered a success under server_error")
+
+        @check(f"{name} 429 (throttled)")
+        def _():
+            set_fault(args, operation, "throttled")
+            try:
+                call()
+            except ClientRequestException as e:
+                assert e.status_code == 429, f"status {e.status_code}"
+                if operation in GETS:
+                    # On a GET, the SDK's urllib3 adapter (status_forcelist=[429], retry_times
+                    # 0) raises before the SDK reads the answer: it reports "429" and no
+                    # request id, whatever the body says.
+                    assert e.error_code in ("APIG.0308", "429"), f"error_code {e.error_code!r}"
+                    return f"ClientRequestException 429, error_code {e.error_code!r} (the SDK's own)"
+                # urllib3 never retries a POST, so the SDK reads the gateway's body.
+                assert e.error_code == "APIG.0308", f"error_code {e.error_code!r}"
+                assert e.request_id, "no request id"
+                return f"ClientRequestException 429 {e.error_code}, request_id {e.request_id}"
+            raise AssertionError("answered a success under throttled")
+
+        @check(f"{name} after the faults")
+        def _():
+            call()
+            return "the next answer is a success again"
+
+        if operation not in GETS:
+            continue
+
+        @check(f"{name} 429 retried by the SDK")
+        def _():
+            set_fault(args, operation, "throttled", retry_after_secs=0)
+            cfg = config()
+            cfg.retry_times = 1
+            retrying = {
+                "iam": lambda: iam_client(args, cfg),
+                "dcs": lambda: dcs_client(args, cfg=cfg),
+                "ddm": lambda: ddm_client(args, cfg=cfg),
+            }[operation.split("_")[0]]()
+            again = calls_of(args, retrying)[operation][1]
+            again()
+            return "a success after one 429 with Retry-After: 0 (retry_times=1)"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for flag in ("endpoint", "project-id", "ak", "sk", "domain", "user", "password", "ddm-instance"):
         p.add_argument("--" + flag, required=True)
+    p.add_argument(
+        "--sim-control",
+        action="store_true",
+        help="also check each operation's 500 and 429 through the simulator's /_sim/faults route",
+    )
     p.add_argument("--deleted-dcs", action="append", default=[], help="a DCS instance deleted before")
     args = p.parse_args()
     run(args)
+    if args.sim_control:
+        run_faulted(args)
     failed = RESULTS.count(False)
     print(f"{len(RESULTS) - failed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed or not RESULTS else 0)

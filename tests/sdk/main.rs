@@ -1,4 +1,4 @@
-//! Huawei's official Python SDK (3.1.219) against the simulator: `check.py` beside this file
+//! Huawei's official Python SDK (3.1.219) against the simulator: `check.py` beside this file (with `models.py`)
 //! calls, through the SDK's own clients, every operation the exporter calls that the SDK covers
 //! (IAM token; DCS ListInstances with its filters and the status counts; DDM ListInstances and
 //! ShowAvalibleDdms), AK/SK signed by the SDK's signer, and checks that each answer
@@ -31,7 +31,12 @@ fn python_with_sdk() -> Option<PathBuf> {
         Ok(out) if out.status.success() => Some(python),
         other => {
             let why = match other {
-                Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                // The last line of the traceback: `ModuleNotFoundError: No module named …`.
+                Ok(out) => String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("exit status without a message")
+                    .to_string(),
                 Err(e) => e.to_string(),
             };
             if std::env::var("REQUIRE_PROMETHEUS").as_deref() == Ok("1") {
@@ -98,7 +103,8 @@ async fn set_fault(sim: &SimHandle, operation: &str, kind: &str) {
 
 /// Runs `check.py` against `sim` with the simulator's own credentials, off the runtime's
 /// threads (the simulator answers on them meanwhile), and shows its per-check lines.
-async fn run_check(python: &Path, sim: &SimHandle, deleted_dcs: &[String]) -> Output {
+/// `faults`: also each operation's 500 and 429, set one answer at a time through `/_sim/faults`.
+async fn run_check(python: &Path, sim: &SimHandle, deleted_dcs: &[String], faults: bool) -> Output {
     let config = SimConfig::default();
     let user = &config.users[0];
     let key = &config.access_keys[0];
@@ -117,6 +123,9 @@ async fn run_check(python: &Path, sim: &SimHandle, deleted_dcs: &[String]) -> Ou
     .collect();
     for id in deleted_dcs {
         args.extend(["--deleted-dcs".to_string(), id.clone()]);
+    }
+    if faults {
+        args.push("--sim-control".to_string());
     }
     let script = common::root().join("tests/sdk/check.py");
     let python = python.to_path_buf();
@@ -161,7 +170,7 @@ async fn huaweis_python_sdk_accepts_every_answer_the_exporter_relies_on() {
     let deleted = churn(&sim).await;
 
     // Act
-    let out = run_check(&python, &sim, &deleted).await;
+    let out = run_check(&python, &sim, &deleted, true).await;
 
     // Assert
     let verdicts = verdicts(&out);
@@ -196,11 +205,30 @@ async fn huaweis_python_sdk_accepts_every_answer_the_exporter_relies_on() {
         "ddm ShowAvalibleDdms:",
         "ddm ShowAvalibleDdms unknown instance:",
     ] {
-        assert!(
-            verdicts.iter().any(|(ok, l)| *ok && l.starts_with(name)),
-            "check {name:?} did not pass (or did not run)"
-        );
+        assert_passed(&verdicts, name);
     }
+    // Each operation's 500 and 429 through the SDK's exceptions; the GETs' 429 retried by it.
+    for (name, get) in [
+        ("iam KeystoneCreateUserTokenByPassword", false),
+        ("dcs ListNumberOfInstancesInDifferentStatus", true),
+        ("dcs ListInstances", true),
+        ("ddm ListInstances", true),
+        ("ddm ShowAvalibleDdms", true),
+    ] {
+        assert_passed(&verdicts, &format!("{name} 500 (server_error):"));
+        assert_passed(&verdicts, &format!("{name} 429 (throttled):"));
+        assert_passed(&verdicts, &format!("{name} after the faults:"));
+        if get {
+            assert_passed(&verdicts, &format!("{name} 429 retried by the SDK:"));
+        }
+    }
+}
+
+fn assert_passed(verdicts: &[(bool, String)], name: &str) {
+    assert!(
+        verdicts.iter().any(|(ok, l)| *ok && l.starts_with(name)),
+        "check {name:?} did not pass (or did not run)"
+    );
 }
 
 /// The check can fail: an answer whose types break the SDK's model (the `wrong_types` fault,
@@ -216,7 +244,7 @@ async fn an_answer_the_sdk_model_cannot_hold_fails_the_check() {
     set_fault(&sim, "dcs_list", "wrong_types").await;
 
     // Act
-    let out = run_check(&python, &sim, &[]).await;
+    let out = run_check(&python, &sim, &[], false).await;
 
     // Assert
     assert!(
