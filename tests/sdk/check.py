@@ -141,8 +141,9 @@ def token_request(args, password):
         identity=m.PwdIdentity(methods=["password"], password=m.PwdPassword(user=user)),
         scope=m.AuthScope(project=m.AuthScopeProject(id=args.project_id)),
     )
+    # nocatalog=true: what a monitoring client asks (the catalog is not read).
     return m.KeystoneCreateUserTokenByPasswordRequest(
-        body=m.KeystoneCreateUserTokenByPasswordRequestBody(auth=auth)
+        nocatalog="true", body=m.KeystoneCreateUserTokenByPasswordRequestBody(auth=auth)
     )
 
 
@@ -260,7 +261,7 @@ def run(args):
             f"the {len(args.deleted_dcs)} deleted only with it"
         )
 
-    @check("dcs ListInstances instance_id/status/name_equal filters")
+    @check("dcs ListInstances instance_id/status/name_equal/include_failure filters")
     def _():
         everything = dcs.list_instances(dcs_model.ListInstancesRequest(limit=1000)).instances
         one = everything[-1]
@@ -279,8 +280,19 @@ def run(args):
                 f"name={name!r} name_equal=true: {len(got)} rows, expected {len(exact)}"
             )
             counted.append(f"{name!r}: {len(exact)}")
-        assert one.instance_id in exact or counted[0].endswith(": 0") is False, "the whole name matches nothing"
-        return f"instance_id: 1; status {one.status}: {len(want)}; name_equal {', '.join(counted)}"
+        assert counted[0] != f"{one.name!r}: 0", "the whole name matches nothing"
+        failed = dcs.list_instances(dcs_model.ListInstancesRequest(include_failure="true", limit=1000))
+        plain = {i.instance_id for i in everything}
+        extra = [i for i in failed.instances if i.instance_id not in plain]
+        assert plain <= {i.instance_id for i in failed.instances}, "include_failure=true drops instances"
+        assert all(i.status == "CREATEFAILED" for i in extra), (
+            f"include_failure=true adds {sorted({i.status for i in extra})}, not only CREATEFAILED"
+        )
+        assert not any(i.status == "CREATEFAILED" for i in everything), "CREATEFAILED listed by default"
+        return (
+            f"instance_id: 1; status {one.status}: {len(want)}; name_equal {', '.join(counted)}; "
+            f"include_failure=true adds {len(extra)} CREATEFAILED"
+        )
 
     @check("dcs ListInstances with the IAM SDK's token (X-Auth-Token)")
     def _():

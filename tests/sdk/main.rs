@@ -194,7 +194,7 @@ async fn huaweis_python_sdk_accepts_every_answer_the_exporter_relies_on() {
         "dcs ListInstances offset/limit:",
         "dcs ListInstances tags/ip/name filters:",
         "dcs ListInstances include_delete:",
-        "dcs ListInstances instance_id/status/name_equal filters:",
+        "dcs ListInstances instance_id/status/name_equal/include_failure filters:",
         "dcs ListInstances with the IAM SDK's token",
         "dcs ListInstances 400 111400002",
         "signature: wrong secret key refused:",
