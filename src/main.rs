@@ -121,6 +121,9 @@ fn main() -> ExitCode {
         };
         return match huaweicloud_exporter::services::load(&source) {
             Ok(cfg) => {
+                for w in &cfg.warnings {
+                    println!("warning: {w}");
+                }
                 println!(
                     "{}: valid ({} clouds, {} probe modules)",
                     cli.config_file.display(),

@@ -26,6 +26,8 @@ pub(super) fn decode_hint(message: String) -> String {
         format!("{message}; remove it or fix its spelling")
     } else if message.starts_with("missing field") {
         format!("{message}; add it (see the annotated config.yaml)")
+    } else if message.starts_with("invalid type: ") && message.ends_with("expected a string") {
+        format!("{message}; quote it, since YAML reads unquoted digits, true/false and ~ as other types")
     } else {
         message
     }
@@ -57,6 +59,13 @@ pub struct Validator<'a> {
     pub(super) base: &'a Path,
     /// Every error found so far.
     pub(super) errors: Vec<ConfigError>,
+    /// What is accepted but probably not meant (an unexpanded-looking `$NAME`, a plain-HTTP
+    /// endpoint allowed by the cloud, skipped TLS verification): shown by `--config.check` and
+    /// logged at start.
+    pub(super) warnings: Vec<ConfigError>,
+    /// Fields already reported at an earlier stage (a missing variable, an unquoted big
+    /// number): later checks of the same field would only repeat the error in other words.
+    tainted: Vec<String>,
 }
 
 impl<'a> Validator<'a> {
@@ -66,6 +75,8 @@ impl<'a> Validator<'a> {
             file,
             base,
             errors: Vec::new(),
+            warnings: Vec::new(),
+            tainted: Vec::new(),
         }
     }
 
@@ -97,13 +108,40 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Records an error at `path`.
+    /// Records an error at `path`, unless that field was already reported (see
+    /// [`taint`](Self::taint)).
     pub fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
+        if self.is_tainted(&path) {
+            return;
+        }
         self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            path,
+            message: message.into(),
+        });
+    }
+
+    /// Records a warning at `path`: accepted, but said by `--config.check` and at start.
+    pub fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(ConfigError {
             file: self.file.to_string(),
             path: path.into(),
             message: message.into(),
         });
+    }
+
+    /// Marks the field at `path` (and everything under it) as reported: later errors there are
+    /// not recorded.
+    pub(super) fn taint(&mut self, path: String) {
+        self.tainted.push(path);
+    }
+
+    fn is_tainted(&self, path: &str) -> bool {
+        self.tainted.iter().any(|t| {
+            path.strip_prefix(t.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
     }
 
     /// `field` of the section at `p`, a duration written as `raw`: `default` when it is not
@@ -188,29 +226,6 @@ impl<'a> Validator<'a> {
                     format!("missing {key}; set {key} (e.g. ${{VAR}}) or {key}_file"),
                 );
                 SecretString::from(String::new())
-            }
-        }
-    }
-
-    pub fn endpoint(&mut self, path: &str, raw: Option<String>, default: String) -> String {
-        let Some(url) = raw else { return default };
-        let trimmed = url.trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&trimmed) {
-            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {
-                if u.query().is_some() || u.fragment().is_some() {
-                    self.fail(
-                        path,
-                        format!("{url:?} has a query or fragment; give a base URL like {default}"),
-                    );
-                }
-                trimmed
-            }
-            _ => {
-                self.fail(
-                    path,
-                    format!("{url:?} is not an http(s) URL; give a base URL like {default}"),
-                );
-                default
             }
         }
     }
