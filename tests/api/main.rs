@@ -15,4 +15,5 @@ mod http;
 mod isolate;
 mod probe;
 mod scrape;
+mod upstream_tls;
 mod web;
