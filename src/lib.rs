@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! Layers run one way: [`server`] → [`scrape`] → [`services`] → [`inventory`] → [`transport`]
-//! → [`config`], [`metrics`], [`status`], [`upstream`], [`sync`], [`watch`], [`logging`]. No
+//! → [`config`], [`metrics`], [`status`], [`upstream`], [`sync`], [`watch`], [`logging`],
+//! [`repeats`]. No
 //! module imports one above it, and no file imports a file that imports it.
 //!
 //! - [`server`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`),
@@ -36,6 +37,8 @@
 //! - [`sync`]: the one lock helper and the one single-flight.
 //! - [`watch`]: the one file watcher: a value loaded from files and loaded again, off the async
 //!   threads, when they change (the web config).
+//! - [`repeats`]: which occurrences of a recurring failure get a log line (the first, each
+//!   change, a repeat at most once a minute with its count, the recovery).
 //! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
 //! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
 //!   `msg`) in logfmt or JSON.
@@ -50,6 +53,7 @@ pub mod debug_log;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
+pub mod repeats;
 pub mod scrape;
 pub mod server;
 pub mod services;

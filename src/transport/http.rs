@@ -101,14 +101,43 @@ impl Transport {
             request_id: reply.request_id.as_deref(),
             bytes: reply.body.len(),
         });
-        crate::debug_log::upstream_call(
-            req.op.name,
-            req.method.as_str(),
-            url,
-            outcome,
-            started.elapsed(),
-        );
+        let took = started.elapsed();
+        crate::debug_log::upstream_call(req.op.name, req.method.as_str(), url, outcome, took);
+        self.log_call(req, &result, took);
         result
+    }
+
+    /// At `--log.level=debug`, one line per upstream call (of a scrape, a discovery or a
+    /// probe): operation, status, request id, duration, bytes. No URL, header or body: the line
+    /// holds nothing secret.
+    fn log_call(&self, req: &Request, result: &Result<Reply, ApiError>, took: Duration) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let duration_seconds = took.as_secs_f64();
+        match result {
+            Ok(reply) => tracing::debug!(
+                cloud = %self.cloud,
+                operation = req.op.name,
+                method = %req.method,
+                status = reply.status,
+                request_id = reply.request_id.as_deref().unwrap_or("-"),
+                duration_seconds,
+                bytes = reply.body.len(),
+                "upstream call"
+            ),
+            Err(e) => tracing::debug!(
+                cloud = %self.cloud,
+                operation = req.op.name,
+                method = %req.method,
+                status = e.status.map_or_else(|| "-".to_string(), |s| s.to_string()),
+                request_id = e.request_id.as_deref().unwrap_or("-"),
+                duration_seconds,
+                result = e.kind.result(),
+                error = %e,
+                "upstream call"
+            ),
+        }
     }
 
     /// Takes one call from `op`'s budget, if it has one; a call the budget refuses is not sent

@@ -80,3 +80,59 @@ async fn every_log_line_has_ts_level_msg_in_logfmt_and_json() {
         );
     }
 }
+
+/// At `--log.level=debug` a scrape logs one line per upstream call, with what an operator
+/// needs to follow it up (operation, status, request id, duration, bytes), as a debug probe's
+/// own log does; at the default level there is none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_level_logs_each_upstream_call_of_a_scrape() {
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, one_cloud(&sim, "dbg")).unwrap();
+    for (level, want_lines) in [("debug", true), ("info", false)] {
+        // Arrange
+        let mut run = Spawned::start(&[
+            "--config.file",
+            config.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.level",
+            level,
+        ]);
+        let address = run.listening(1).await[0];
+
+        // Act: one scrape (DCS counts and the DCS listing: two calls).
+        let text = reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let lines = run.stop();
+
+        // Assert
+        assert!(text.contains("huaweicloud_dcs_instances"), "{text}");
+        let calls: Vec<std::collections::BTreeMap<String, String>> = lines
+            .iter()
+            .filter(|l| l.contains("msg=\"upstream call\""))
+            .map(|l| super::parse_logfmt(l).into_iter().collect())
+            .collect();
+        if !want_lines {
+            assert!(calls.is_empty(), "{lines:?}");
+            continue;
+        }
+        let mut operations: Vec<&str> = calls.iter().map(|c| c["operation"].as_str()).collect();
+        operations.sort_unstable();
+        assert_eq!(operations, ["dcs_list", "dcs_status"], "{lines:?}");
+        for call in &calls {
+            assert_eq!(call["level"], "debug");
+            assert_eq!(call["cloud"], "dbg");
+            assert_eq!(call["method"], "GET");
+            assert_eq!(call["status"], "200");
+            assert_ne!(call["request_id"], "-", "{call:?}");
+            assert!(call["bytes"].parse::<usize>().unwrap() > 0, "{call:?}");
+            assert!(call["duration_seconds"].parse::<f64>().is_ok(), "{call:?}");
+        }
+    }
+}
