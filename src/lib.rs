@@ -26,8 +26,10 @@
 //! - [`transport`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
 //!   retries inside the deadline, budgets, body limits, no redirects, `huaweicloud_api_*`
 //!   metrics) and `transport::auth`: the IAM token provider and the `SDK-HMAC-SHA256` signer.
-//! - [`config`]: the file's top-level schema, `${VAR}` expansion, secrets, the validator that
-//!   reports every error as file/field/fix; each service's section is decoded by the service.
+//! - [`config`]: the file's top-level schema, `${VAR}` expansion, secrets, endpoints (the
+//!   region's site, the override checks) and upstream TLS, the validator that reports every
+//!   error as file/field/fix in one pass, and warnings; each service's section is decoded by
+//!   the service.
 //! - [`metrics`]: per-scrape metric families, label-value rules, the long-lived self metrics,
 //!   text encoding.
 //! - [`status`]: what the landing page shows: each collector's last outcome and error, the

@@ -1,7 +1,6 @@
-//! The endpoints of a cloud: the documented host of each service for the region's site
-//! (`.myhuaweicloud.com`, or `.myhuaweicloud.eu` on the European site), and the check of an
-//! override — a base URL over HTTPS (plain HTTP only to loopback, or where the cloud allows it),
-//! with no path, query, credentials or stray spaces — and of the upstream `tls:` settings.
+//! The check of a cloud's endpoint overrides — a base URL over HTTPS (plain HTTP only to
+//! loopback, or where the cloud allows it), with no path, query, credentials or stray spaces —
+//! and of the upstream `tls:` settings.
 
 use std::net::IpAddr;
 
@@ -11,41 +10,6 @@ use rustls::pki_types::CertificateDer;
 use super::model::UpstreamTls;
 use super::raw::RawTls;
 use super::validate::{field_path, Validator};
-
-/// The domain of the public site most regions' hosts are under.
-const GLOBAL_SITE: &str = ".myhuaweicloud.com";
-/// The domain of the European site's hosts.
-const EU_SITE: &str = ".myhuaweicloud.eu";
-
-/// Whether `region` is on Huawei's European site, whose hosts are under `.myhuaweicloud.eu`
-/// (Huawei's SDKs and Terraform provider: the `eu-west-10x` regions, EU-Dublin `eu-west-101`
-/// today). EU-Paris, `eu-west-0`, is on the global site.
-pub fn is_eu_site(region: &str) -> bool {
-    region
-        .strip_prefix("eu-west-10")
-        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// A service's documented default URL (written for the global site) moved to `region`'s site.
-pub fn on_site(region: &str, url: String) -> String {
-    if !is_eu_site(region) {
-        return url;
-    }
-    match reqwest::Url::parse(&url) {
-        Ok(mut u) => {
-            let Some(host) = u.host_str() else { return url };
-            let Some(stem) = host.strip_suffix(GLOBAL_SITE) else {
-                return url;
-            };
-            let moved = format!("{stem}{EU_SITE}");
-            if u.set_host(Some(&moved)).is_err() {
-                return url;
-            }
-            u.as_str().trim_end_matches('/').to_string()
-        }
-        Err(_) => url,
-    }
-}
 
 /// Whether `host` (as a URL writes it, IPv6 in brackets) is this machine: `localhost` or a
 /// loopback address.

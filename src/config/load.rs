@@ -10,7 +10,6 @@ use secrecy::ExposeSecret;
 
 use serde_yaml::Value;
 
-use super::endpoint::on_site;
 use super::model::{
     iam_endpoint, AuthConfig, CloudConfig, Config, ConfigErrors, Endpoints, Sections, Shard,
     UpstreamTls,
@@ -18,6 +17,7 @@ use super::model::{
 use super::raw::{Claimed, RawAuth, RawCloud, RawConfig, RawShard, RawTls};
 use super::schema::{Schema, SectionInput};
 use super::secret::Mapping;
+use super::site::on_site;
 use super::validate::Validator;
 
 /// `a`, `a or b`, `a, b or c`.

@@ -1,6 +1,9 @@
 //! The config file: its top-level schema (clouds, their auth and endpoints, timeout,
 //! concurrency, shard), `${VAR}` expansion, `*_file` secrets, and the error format.
 //!
+//! Endpoints default to the region's site (`site`) and overrides are checked (`endpoint`);
+//! what is accepted but probably not meant is a warning of the [`Config`].
+//!
 //! Each service's section (`clouds[].dcs`, `clouds[].koophone`, `probes`…) is decoded and
 //! validated by the service itself, through the [`Schema`] it gives the loader; this module
 //! stores the result as an opaque [`Section`] in the cloud's [`Sections`], and knows no service.
@@ -19,16 +22,17 @@ mod raw;
 mod schema;
 mod secret;
 mod sections;
+mod site;
 mod validate;
 mod yaml;
 
-pub use endpoint::{is_eu_site, on_site};
 pub use model::{
     iam_endpoint, parse_duration, shard_of, AuthConfig, CloudConfig, Config, ConfigError,
     ConfigErrors, Endpoints, Section, Sections, Shard, UpstreamTls, MAX_SERIES_LIMIT,
 };
 pub use schema::{section, Identity, Schema, SectionInput};
 pub use secret::{Mapping, SecretText};
+pub use site::{is_eu_site, on_site};
 pub use validate::{dedup, Validator, DEFAULT_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL};
 
 use std::path::{Path, PathBuf};

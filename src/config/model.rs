@@ -203,7 +203,7 @@ impl Endpoints {
 
 /// The documented IAM endpoint of a region, on the region's site.
 pub fn iam_endpoint(region: &str) -> String {
-    super::endpoint::on_site(region, format!("https://iam.{region}.myhuaweicloud.com"))
+    super::site::on_site(region, format!("https://iam.{region}.myhuaweicloud.com"))
 }
 
 /// How the certificates of a cloud's endpoints are verified (the cloud's `tls:`, else the
