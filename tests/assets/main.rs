@@ -19,6 +19,7 @@ mod docker;
 mod kubernetes;
 mod readme;
 mod runbooks;
+mod simulator_doc;
 mod systemd;
 
 use std::collections::BTreeSet;
