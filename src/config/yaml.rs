@@ -44,22 +44,52 @@ pub(super) fn parse(mut text: String, v: &mut Validator<'_>) -> Result<Value, St
 }
 
 /// Where serde_yaml's error is an integer out of its range: the field's path and the byte
-/// range of the digits in `text`.
+/// range of the digits in `text`. The digits are found by value on the error's line, since
+/// the parser's offsets count characters, not bytes.
 fn big_integer(text: &str, message: &str, e: &serde_yaml::Error) -> Option<(String, usize, usize)> {
-    let at = message.find("invalid type: integer `")?;
-    if !(message.contains("` as u128") || message.contains("` as i128")) {
+    let marker = "invalid type: integer `";
+    let at = message.find(marker)?;
+    let rest = &message[at + marker.len()..];
+    let (number, tail) = rest.split_once('`')?;
+    if !(tail.starts_with(" as u128") || tail.starts_with(" as i128")) {
         return None;
     }
     let path = message[..at].trim_end_matches(": ").to_string();
-    let start = e.location()?.index();
-    let rest = text.get(start..)?;
-    let len = rest
-        .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}' | '#'))
-        .unwrap_or(rest.len());
-    let token = &rest[..len];
-    let digits = token.strip_prefix(['-', '+']).unwrap_or(token);
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '_') {
-        return None;
+    let line_no = e.location()?.line();
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line_no.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let line = text.get(line_start..)?.lines().next()?;
+    let is_part = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.');
+    let mut from = 0;
+    while let Some(pos) = line.get(from..)?.find(number) {
+        let start = from + pos;
+        let end = start + number.len();
+        let before = line[..start].chars().next_back();
+        let after = line[end..].chars().next();
+        if !before.is_some_and(is_part) && !after.is_some_and(is_part) {
+            return Some((path, line_start + start, line_start + end));
+        }
+        from = end;
     }
-    Some((path, start, start + len))
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_numbers_are_quoted_wherever_they_are_on_their_line() {
+        // Multi-byte text before the number (as the `${…}` stand-ins are) and the same digits
+        // inside a longer word on the line: only the number itself is quoted.
+        let text = "a: \u{E000}\u{E001}X\u{E002}\nb: { c: x12345678901234567890123, d: 12345678901234567890123 }\n";
+        let mut v = Validator::new("f.yaml", std::path::Path::new("."));
+        let value = parse(text.to_string(), &mut v).unwrap();
+        assert_eq!(value["b"]["d"].as_str(), Some("12345678901234567890123"));
+        assert_eq!(value["b"]["c"].as_str(), Some("x12345678901234567890123"));
+        assert_eq!(v.error_count(), 1);
+    }
 }
