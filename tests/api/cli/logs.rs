@@ -136,3 +136,87 @@ async fn debug_level_logs_each_upstream_call_of_a_scrape() {
         }
     }
 }
+
+/// A collector failing scrape after scrape with the same error logs it once (the repeats
+/// within the minute are counted, not written), a change of error at once, and its recovery
+/// with the count of what went unlogged. (The once-a-minute repeat is `repeats`' unit test, on
+/// chosen instants.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_failing_every_scrape_logs_its_first_failure_changes_and_recovery() {
+    use huaweicloud_exporter::sim::{Endpoint, FaultKind};
+    let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, one_cloud(&sim, "rep")).unwrap();
+    let mut run = Spawned::start(&[
+        "--config.file",
+        config.to_str().unwrap(),
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ]);
+    let address = run.listening(1).await[0];
+    let scrape = || async {
+        reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+
+    // Act: three scrapes with DCS answering 500, two with it throttling, one healthy.
+    sim.set_fault(
+        Endpoint::DcsStatus,
+        crate::helpers::fault(FaultKind::ServerError),
+    );
+    for _ in 0..3 {
+        scrape().await;
+    }
+    sim.set_fault(
+        Endpoint::DcsStatus,
+        crate::helpers::fault(FaultKind::Throttled),
+    );
+    for _ in 0..2 {
+        scrape().await;
+    }
+    sim.clear_faults();
+    scrape().await;
+    let lines = run.stop();
+
+    // Assert
+    let about_dcs: Vec<std::collections::BTreeMap<String, String>> = lines
+        .iter()
+        .map(|l| {
+            super::parse_logfmt(l)
+                .into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>()
+        })
+        .filter(|l| l.get("collector").map(String::as_str) == Some("dcs"))
+        .collect();
+    let summary: Vec<(String, String, String)> = about_dcs
+        .iter()
+        .map(|l| {
+            (
+                l["msg"].clone(),
+                l.get("result").cloned().unwrap_or_default(),
+                l.get("previous_error_repeats")
+                    .or(l.get("unlogged_repeats"))
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "collector failed".into(),
+                "server_error".into(),
+                String::new()
+            ),
+            ("collector failed".into(), "throttled".into(), "2".into()),
+            ("collector recovered".into(), String::new(), "1".into()),
+        ],
+        "{lines:#?}"
+    );
+}
