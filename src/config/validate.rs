@@ -18,6 +18,31 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 /// Shortest refresh interval accepted.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Most unknown keys one section reports before its decoding is given up.
+const MAX_UNKNOWN_KEYS: usize = 64;
+
+/// Removes the key `path` ends with from the mapping the rest of `path` leads to; whether
+/// there was one.
+fn remove_at(value: &mut Value, path: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((Segment::Map { key }, parent)) = path.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for segment in parent {
+        let next = match segment {
+            Segment::Map { key } => at.get_mut(key.as_str()),
+            Segment::Seq { index } => at.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else { return false };
+        at = next;
+    }
+    at.as_mapping_mut()
+        .and_then(|m| m.remove(key.as_str()))
+        .is_some()
+}
+
 /// Adds the usual fix to serde's wording.
 pub(super) fn decode_hint(message: String) -> String {
     if message.contains(NOT_SHOWN) {
@@ -91,21 +116,34 @@ impl<'a> Validator<'a> {
     }
 
     /// Decodes `value` as `T`; a decode error is recorded at `at` plus serde's inner path, with
-    /// the usual fix, and yields `None`.
-    pub fn decode<T: serde::de::DeserializeOwned>(&mut self, at: &str, value: Value) -> Option<T> {
-        match serde_path_to_error::deserialize(value) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let inner = e.path().to_string();
-                let path = match (at.is_empty(), inner == ".") {
-                    (_, true) => at.to_string(),
-                    (true, false) => inner,
-                    (false, false) => format!("{at}.{inner}"),
-                };
-                self.fail(path, decode_hint(e.into_inner().to_string()));
-                None
+    /// the usual fix, and yields `None`. An unknown key is recorded, taken out and the decoding
+    /// tried again, so that every unknown key of a section is reported in one run, along with
+    /// the first error of another kind.
+    pub fn decode<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        mut value: Value,
+    ) -> Option<T> {
+        for _ in 0..MAX_UNKNOWN_KEYS {
+            let e = match serde_path_to_error::deserialize(value.clone()) {
+                Ok(t) => return Some(t),
+                Err(e) => e,
+            };
+            let inner = e.path().to_string();
+            let path = match (at.is_empty(), inner == ".") {
+                (_, true) => at.to_string(),
+                (true, false) => inner,
+                (false, false) => format!("{at}.{inner}"),
+            };
+            let segments: Vec<serde_path_to_error::Segment> = e.path().iter().cloned().collect();
+            let message = e.into_inner().to_string();
+            let unknown = message.starts_with("unknown field `");
+            self.fail(path, decode_hint(message));
+            if !unknown || !remove_at(&mut value, &segments) {
+                return None;
             }
         }
+        None
     }
 
     /// Records an error at `path`, unless that field was already reported (see

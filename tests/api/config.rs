@@ -85,6 +85,8 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         // Upstream TLS.
         (format!("{HEAD}{PW}    dcs: {{}}\n    tls: {{ ca_file: ca.pem }}\n"), "config.yaml: clouds[0].tls.ca_file: cannot read /nonexistent/ca.pem: No such file or directory (os error 2); check the path and its permissions".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\ntls: {{ ca_fil: ca.pem }}\n"), "config.yaml: tls.ca_fil: unknown field `ca_fil`, expected `ca_file` or `insecure_skip_verify`; remove it or fix its spelling".into()),
+        // Every unknown key of a section, then its first other error.
+        (format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: x, colour: a, flavour: b }} }}\n    dcs: {{ shade: c, enabled: maybe }}\n"), "config.yaml: clouds[0].auth.password.colour: unknown field `colour`, expected one of `domain`, `user`, `password`, `password_file`; remove it or fix its spelling\nconfig.yaml: clouds[0].auth.password.flavour: unknown field `flavour`, expected one of `domain`, `user`, `password`, `password_file`; remove it or fix its spelling\nconfig.yaml: clouds[0].dcs.shade: unknown field `shade`, expected one of `enabled`, `include_failure`, `instances`, `max_series`; remove it or fix its spelling\nconfig.yaml: clouds[0].dcs.enabled: invalid type: string \"maybe\", expected a boolean".into()),
         // Missing fields are each named.
         ("clouds:\n  - region: ap-southeast-1\n    dcs: {}\n".into(), "config.yaml: clouds[0]: missing field `name`; add it (see the annotated config.yaml)\nconfig.yaml: clouds[0]: missing field `project_id`; add it (see the annotated config.yaml)\nconfig.yaml: clouds[0]: missing field `auth`; add it (see the annotated config.yaml)".into()),
     ];
