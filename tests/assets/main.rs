@@ -18,6 +18,7 @@ mod dashboards;
 mod docker;
 mod kubernetes;
 mod readme;
+mod readme_toc;
 mod runbooks;
 mod simulator_doc;
 mod systemd;
