@@ -7,7 +7,8 @@
 //! runs on port 0 in this process; `docs/fidelity.md`'s "SDK checks" column is what this shows.
 //!
 //! Needs `python3` with `huaweicloudsdkcore`, `-dcs`, `-ddm`, `-iam` (pinned in `.ci/run`);
-//! without them the tests print `skipped: ...` and pass, unless `REQUIRE_PROMETHEUS=1`.
+//! without them the tests write `skipped: <test>: ...` to stderr and pass, unless
+//! `REQUIRE_PROMETHEUS=1`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -46,8 +47,13 @@ fn python_with_sdk() -> Option<PathBuf> {
                      huaweicloudsdkddm==3.1.219 huaweicloudsdkiam==3.1.219"
                 );
             }
-            println!("skipped: Huawei's Python SDK not importable ({why})");
-            eprintln!("skipped: Huawei's Python SDK not importable ({why})");
+            // As `common::require_tool` does: past the harness's capture, so the skip is seen.
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string();
+            let line = format!("skipped: {test}: Huawei's Python SDK not importable ({why})\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             None
         }
     }
@@ -160,7 +166,7 @@ fn verdicts(out: &Output) -> Vec<(bool, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs python3 + huaweicloudsdk* 3.1.219: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs python3 with huaweicloudsdk* 3.1.219, an external tool: cargo test -- --include-ignored runs it"]
 async fn huaweis_python_sdk_accepts_every_answer_the_exporter_relies_on() {
     let Some(python) = python_with_sdk() else {
         return;
@@ -234,7 +240,7 @@ fn assert_passed(verdicts: &[(bool, String)], name: &str) {
 /// The check can fail: an answer whose types break the SDK's model (the `wrong_types` fault,
 /// numbers and booleans as strings) fails the DCS listing's check, naming the field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs python3 + huaweicloudsdk* 3.1.219: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs python3 with huaweicloudsdk* 3.1.219, an external tool: cargo test -- --include-ignored runs it"]
 async fn an_answer_the_sdk_model_cannot_hold_fails_the_check() {
     let Some(python) = python_with_sdk() else {
         return;
