@@ -383,10 +383,10 @@ fn reload_config(
     extra: &str,
 ) -> String {
     format!(
-        "shard: {{ index: 2, total: 3 }}\nclouds:\n  - name: pw\n    region: ap-southeast-1\n    project_id: {}\n    auth: {auth}\n    endpoints: {{ iam: \"{b}\", dcs: \"{b}\", ddm: \"{b}\", koophone: \"{b}\" }}\n    dcs: {{}}\n    koophone: {{ instance_ids: [{}] }}\n{extra}",
+        "shard: {{ index: 2, total: 3 }}\nclouds:\n  - name: pw\n    region: ap-southeast-1\n    project_id: {}\n    auth: {auth}\n    endpoints: {b}\n    dcs: {{}}\n    koophone: {{ instance_ids: [{}] }}\n{extra}",
         sim.project_id(),
         phones.join(", "),
-        b = sim.base_url()
+        b = crate::helpers::endpoints(&sim.base_url())
     )
 }
 
@@ -475,7 +475,8 @@ fn shard_flags_are_checked_like_the_file() {
 
 #[tokio::test]
 async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
-    use huaweicloud_exporter::sim::{Endpoint, SimUser};
+    use crate::helpers::op;
+    use huaweicloud_exporter::sim::SimUser;
     // Arrange: the simulator also knows the password the operator rotates to.
     let mut sim_config = crate::helpers::frozen_sim(20);
     sim_config.users.push(SimUser {
@@ -504,8 +505,8 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
     let scrape = || crate::helpers::scrape_addr(addr);
     let first = scrape().await;
     assert_eq!(first.success("pw", "ddm"), 1.0);
-    let ddm_calls = sim.calls(Endpoint::DdmRestorable);
-    assert_eq!(sim.calls(Endpoint::IamToken), 1);
+    let ddm_calls = sim.calls(&op::DDM_RESTORABLE);
+    assert_eq!(sim.calls(&op::IAM_TOKEN), 1);
 
     // Act: 20 reloads, every other one changing the phone list (not the cloud's auth).
     let mut last = first;
@@ -520,8 +521,8 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
         last = scrape().await;
         assert_eq!(last.success("pw", "koophone"), 1.0);
     }
-    let iam_after_reloads = sim.calls(Endpoint::IamToken);
-    let ddm_after_reloads = sim.calls(Endpoint::DdmRestorable);
+    let iam_after_reloads = sim.calls(&op::IAM_TOKEN);
+    let ddm_after_reloads = sim.calls(&op::DDM_RESTORABLE);
     // Act: rotate the password.
     crate::helpers::reload_file(&http, addr, &path, file("rotated-password", 10)).await;
     let rotated = scrape().await;
@@ -541,11 +542,11 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
         10.0
     );
     assert_eq!(
-        sim.calls(Endpoint::IamToken),
+        sim.calls(&op::IAM_TOKEN),
         2,
         "a changed password is a new token"
     );
-    assert!(sim.calls(Endpoint::DdmRestorable) > ddm_calls);
+    assert!(sim.calls(&op::DDM_RESTORABLE) > ddm_calls);
     for collector in ["dcs", "koophone", "ddm"] {
         assert_eq!(rotated.success("pw", collector), 1.0, "{collector}");
     }

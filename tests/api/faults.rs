@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig};
 
 use crate::helpers::*;
 
@@ -53,9 +54,9 @@ fn cases() -> Vec<(&'static str, FaultSpec, bool)> {
 #[tokio::test]
 async fn every_fault_on_every_scrape_operation() {
     let ops = [
-        (Endpoint::DcsStatus, "dcs"),
-        (Endpoint::KoophoneBatchStatus, "koophone"),
-        (Endpoint::DdmRestorable, "ddm"),
+        (&op::DCS_STATUS, "dcs"),
+        (&op::KOOPHONE_BATCH_STATUS, "koophone"),
+        (&op::DDM_RESTORABLE, "ddm"),
     ];
     let mut failures = Vec::new();
     for (op, hit) in ops {
@@ -116,12 +117,12 @@ async fn survivable_answers_keep_the_collector_up() {
     // and scrape::a_missing_phone_shows_as_requested_but_not_reported.
     for (op, kind, check) in [
         (
-            Endpoint::KoophoneBatchStatus,
+            &op::KOOPHONE_BATCH_STATUS,
             FaultKind::UnknownStatus,
             "unknown status code",
         ),
         (
-            Endpoint::DcsStatus,
+            &op::DCS_STATUS,
             FaultKind::NewState,
             "new DCS state and engine",
         ),
@@ -165,7 +166,7 @@ async fn every_fault_on_the_task_query_of_a_probe() {
     };
     let mut failures = Vec::new();
     for (name, fault, survives) in cases() {
-        app.sim.set_fault(Endpoint::KoophoneTask, fault);
+        app.sim.set_fault(&op::KOOPHONE_TASK, fault);
         let (status, took, m) = probe(Some(HEADER)).await;
         if status != 200 || took > WITHIN {
             failures.push(format!("task × {name}: status {status} after {took:?}"));
