@@ -162,8 +162,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Simulate(args)) = cli.command {
-        return huaweicloud_exporter::sim::run_standalone(huaweicloud_exporter::services::SIMULATED, args)
-            .await;
+        return huaweicloud_exporter::sim::run_standalone(
+            huaweicloud_exporter::services::SIMULATED,
+            args,
+        )
+        .await;
     }
     let listen = cli
         .listen_address

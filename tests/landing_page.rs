@@ -14,8 +14,8 @@ mod helpers;
 
 use std::time::Duration;
 
-use helpers::*;
 use crate::helpers::op;
+use helpers::*;
 use huaweicloud_exporter::sim::{FaultKind, SimConfig, HOSTILE_MESSAGE};
 
 /// Renders `url` in headless Chromium and returns the DOM after load.

@@ -6,8 +6,8 @@
 //! the exporter through the [`Service`] trait and one line in [`SERVICES`]; config loading, the
 //! fleet a config builds (and a reload carries over), the scrape fan-out, the shard rule, the
 //! landing page and `/probe` all iterate that list and know no service by name. Beside it,
-//! [`SIMULATED`] lists what each service's `sim` module serves; the top level hands it to the
-//! simulator, which imports no service. "Adding a service" in CONTRIBUTING.md walks through it.
+//! [`SIMULATED`] (`simulated`) lists what each service's `sim` module serves; the top level
+//! hands it to the simulator, which imports no service. "Adding a service" in CONTRIBUTING.md walks through it.
 
 pub mod dcs;
 pub mod ddm;
@@ -15,22 +15,17 @@ pub mod fleet;
 pub mod koophone;
 pub mod prober;
 pub mod service;
+pub mod simulated;
 
 pub use fleet::{Cloud, Fleet};
 pub use prober::{ModuleInfo, ProbeAnswer, ProbeRequest, Prober, Probing, Refusal};
 pub use service::{Before, Build, Job, Runtime, Service};
+pub use simulated::SIMULATED;
 
 use crate::config::{Config, ConfigErrors, Schema, Source};
 
 /// Every service, in the order their sections, collectors and landing-page rows appear.
 pub static SERVICES: &[&dyn Service] = &[&dcs::Dcs, &koophone::Koophone, &ddm::Ddm];
-
-/// Every service as the simulator serves it (its routes, each declaring the [`Operation`] it
-/// serves), in [`SERVICES`]' order. A test checks the two lists declare the same operations.
-///
-/// [`Operation`]: crate::transport::Operation
-pub static SIMULATED: &[&crate::sim::Simulated] =
-    &[&dcs::sim::SIMULATED, &koophone::sim::SIMULATED, &ddm::sim::SIMULATED];
 
 /// The service that answers `/probe` (the one with command probes).
 pub static PROBER: &dyn Prober = &koophone::Koophone;

@@ -9,7 +9,8 @@ use anyhow::Context;
 
 use super::config::{Churn, SimConfig};
 use super::faults::{parse_fault_arg, FaultKind, FaultSpec};
-use super::routes::{declared, Simulated};
+use super::router::declared;
+use super::routes::Simulated;
 use super::server::Simulator;
 
 /// `OP=KIND[:TIMES]`, e.g. `dcs_status=server_error:2`; `OP` is checked against the declared

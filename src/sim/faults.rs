@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::sync::lock;
+use crate::transport::Operation;
 
 /// A name that is not one of the known operations or fault kinds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +41,30 @@ impl ParseNameError {
                 name: name.to_string(),
                 expected: all.iter().map(as_str).collect::<Vec<_>>().join(", "),
             })
+    }
+}
+
+/// Every operation the simulator serves: IAM's and each declared service's, by name.
+#[derive(Clone, Debug)]
+pub(crate) struct Operations(BTreeMap<&'static str, &'static Operation>);
+
+impl Operations {
+    /// The declared operations, by name.
+    pub(crate) fn new(ops: BTreeMap<&'static str, &'static Operation>) -> Self {
+        Operations(ops)
+    }
+}
+
+impl Operations {
+    /// The declared operation named `name`, or the error listing every declared name.
+    pub(crate) fn find(&self, name: &str) -> Result<&'static Operation, ParseNameError> {
+        let all: Vec<&'static Operation> = self.0.values().copied().collect();
+        ParseNameError::find("operation", &all, |op| op.name, name)
+    }
+
+    /// Every declared name, sorted.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
     }
 }
 
@@ -299,7 +324,9 @@ pub fn parse_fault_arg(s: &str) -> Result<(String, FaultSpec), String> {
     })?;
     let op = op.trim().to_string();
     if op.is_empty() {
-        return Err(format!("{s:?}: OP is empty, e.g. dcs_status=server_error:2"));
+        return Err(format!(
+            "{s:?}: OP is empty, e.g. dcs_status=server_error:2"
+        ));
     }
     let (kind, times) = match rest.split_once(':') {
         Some((kind, times)) => {

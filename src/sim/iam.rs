@@ -57,13 +57,9 @@ impl SimService for Iam {
 
 /// `POST /v3/auth/tokens`.
 pub(super) fn routes() -> Routes {
-    Routes::new().route(
-        "/v3/auth/tokens",
-        POST,
-        Iam,
-        &IAM_TOKEN,
-        |cx, ()| issue(cx.sim, &cx.call.body, cx.fault),
-    )
+    Routes::new().route("/v3/auth/tokens", POST, Iam, &IAM_TOKEN, |cx, ()| {
+        issue(cx.sim, &cx.call.body, cx.fault)
+    })
 }
 
 /// The credentials of a password-method request, or why the body is not one.

@@ -5,11 +5,11 @@
 //! nothing here imports or names a service.
 //!
 //! Layout: `config` (what a simulator starts with), `server` (start, the handle), `routes` (how a
-//! service declares its routes and the operations they serve, [`Simulated`] and [`Routes`], and
-//! the router), `pipeline` (the per-call pipeline and the `SimService` trait each service
+//! service declares its routes and the operations they serve, [`Simulated`] and [`Routes`]),
+//! `router` (IAM's, the handed services' and the control routes on one router), `pipeline` (the per-call pipeline and the `SimService` trait each service
 //! implements), `state` (the
 //! shared state, the call and the reply), `fleet` (phones and the DCS and DDM instances),
-//! `faults` (fault knobs), `listing` (the listing faults), `tokens` and `iam`
+//! `faults` (fault knobs and the declared operations' names), `listing` (the listing faults), `tokens` and `iam`
 //! (IAM), `record` (the calls as they arrived, for the request-side contract tests), `control`
 //! (the `/_sim/` routes), `cli` (standalone mode). Each service's endpoints live with the
 //! service, in its `sim` module.
@@ -36,6 +36,7 @@ mod iam;
 pub(crate) mod listing;
 pub(crate) mod pipeline;
 mod record;
+mod router;
 pub(crate) mod routes;
 mod server;
 pub(crate) mod state;

@@ -142,7 +142,13 @@ where
 impl SimState {
     /// The pipeline every service call goes through: count, auth, take the fault, sleep the
     /// latency, answer with the fault's error or with `answer` (whose body the fault may mangle).
-    async fn serve<S, F>(&self, service: S, op: &'static Operation, call: &Call, answer: F) -> Response
+    async fn serve<S, F>(
+        &self,
+        service: S,
+        op: &'static Operation,
+        call: &Call,
+        answer: F,
+    ) -> Response
     where
         S: SimService,
         F: FnOnce(&SimState, Option<FaultKind>) -> SimReply,

@@ -11,7 +11,8 @@ use super::config::{SimConfig, SimDdmInstance};
 use super::faults::FaultSpec;
 use super::fleet::{personal_values, SimDcsInstance};
 use super::record::RecordedRequest;
-use super::routes::{declared, router, Simulated};
+use super::router::{declared, router};
+use super::routes::Simulated;
 use super::state::SimState;
 use crate::transport::Operation;
 

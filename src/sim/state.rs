@@ -15,9 +15,9 @@ use tokio::time::Instant;
 
 use super::config::SimConfig;
 use super::faults::FaultTable;
+use super::faults::Operations;
 use super::fleet::{Instances, SimFleet};
 use super::record::RequestLog;
-use super::routes::Operations;
 use super::tokens::TokenStore;
 use crate::sync::{read, write};
 

@@ -70,8 +70,7 @@ async fn a_wrong_secret_key_is_refused_as_unauthorized() {
     // Five bad signatures in a row lock an AK/SK: a refused one is never retried.
     app.scrape().await;
     assert_eq!(
-        app.sim
-            .calls(&crate::helpers::op::DCS_STATUS),
+        app.sim.calls(&crate::helpers::op::DCS_STATUS),
         2,
         "one call per scrape"
     );

@@ -247,7 +247,9 @@ pub async fn spawn_app(opts: Opts) -> TestApp {
 /// A simulator alone, for tests that look at it before writing the exporter's config.
 pub async fn spawn_sim(config: SimConfig) -> SimHandle {
     let sim_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(SIMULATED, config, sim_listener).await.unwrap()
+    Simulator::start(SIMULATED, config, sim_listener)
+        .await
+        .unwrap()
 }
 
 /// `config` with `{endpoints}`, `{base}`, `{project}`, `{phones10}` and `{phones}` filled in

@@ -216,8 +216,7 @@ async fn errors_not_about_ids_are_not_split() {
         (FaultKind::ErrorsIn200, 3 + 16),
     ] {
         let app = app(250).await;
-        app.sim
-            .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let (m, calls) = scrape_counting(&app, None).await;
         assert_eq!(m.success("c", "koophone"), 0.0, "{kind}");
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");

@@ -248,10 +248,8 @@ async fn new_dcs_states_and_engines_appear_without_code_changes() {
 #[tokio::test]
 async fn an_unknown_status_code_is_reported_not_fatal() {
     let app = two_clouds(30).await;
-    app.sim.set_fault(
-        &op::KOOPHONE_BATCH_STATUS,
-        fault(FaultKind::UnknownStatus),
-    );
+    app.sim
+        .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::UnknownStatus));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "koophone"), 1.0);
     let unknown = m.find(
@@ -296,8 +294,7 @@ async fn an_expired_token_is_renewed_and_the_call_retried_in_the_same_scrape() {
 #[tokio::test]
 async fn a_hang_is_cut_at_the_deadline_from_the_scrape_timeout_header() {
     let app = two_clouds(30).await;
-    app.sim
-        .set_fault(&op::DCS_STATUS, fault(FaultKind::Hang));
+    app.sim.set_fault(&op::DCS_STATUS, fault(FaultKind::Hang));
     let started = Instant::now();
     let (status, text) = app.scrape_raw(Some("2")).await;
     let took = started.elapsed();
@@ -378,8 +375,7 @@ async fn bad_bodies_fail_only_their_collector() {
         FaultKind::Huge,
     ] {
         let app = two_clouds(20).await;
-        app.sim
-            .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("pw", "koophone"), 0.0, "{kind:?}");
         assert_eq!(m.success("pw", "dcs"), 1.0, "{kind:?}");
@@ -410,10 +406,8 @@ async fn bad_bodies_fail_only_their_collector() {
 #[tokio::test]
 async fn a_missing_phone_shows_as_requested_but_not_reported() {
     let app = two_clouds(20).await;
-    app.sim.set_fault(
-        &op::KOOPHONE_BATCH_STATUS,
-        fault(FaultKind::MissingPhone),
-    );
+    app.sim
+        .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::MissingPhone));
     let m = app.scrape().await;
     // The answer is served, but the fleet is not complete: no success.
     assert_eq!(m.success("pw", "koophone"), 0.0);

@@ -54,19 +54,18 @@ async fn exercised() -> TestApp {
     app
 }
 
-async fn check(endpoint: &huaweicloud_exporter::transport::Operation, service: &str, operation: &str) {
+async fn check(
+    endpoint: &huaweicloud_exporter::transport::Operation,
+    service: &str,
+    operation: &str,
+) {
     let app = exercised().await;
     definition(service, operation).check_requests(&app.sim.requests(endpoint));
 }
 
 #[tokio::test]
 async fn iam_token_requests_keep_the_definition() {
-    check(
-        &op::IAM_TOKEN,
-        "IAM",
-        "KeystoneCreateUserTokenByPassword",
-    )
-    .await;
+    check(&op::IAM_TOKEN, "IAM", "KeystoneCreateUserTokenByPassword").await;
 }
 
 #[tokio::test]
@@ -98,12 +97,7 @@ async fn koophone_listing_requests_keep_the_definition() {
 
 #[tokio::test]
 async fn koophone_batch_status_requests_keep_the_definition() {
-    check(
-        &op::KOOPHONE_BATCH_STATUS,
-        "KooPhone",
-        "BatchShowInstance",
-    )
-    .await;
+    check(&op::KOOPHONE_BATCH_STATUS, "KooPhone", "BatchShowInstance").await;
 }
 
 #[tokio::test]

@@ -176,10 +176,7 @@ async fn huge_request_id_answers_the_error_with_a_100_kb_id() {
 #[tokio::test]
 async fn control_characters_in_names_reach_every_name_of_a_listing() {
     let sim = spawn(SimConfig::default()).await;
-    sim.set_fault(
-        &op::DDM_LIST,
-        fault_of(FaultKind::ControlCharactersInNames),
-    );
+    sim.set_fault(&op::DDM_LIST, fault_of(FaultKind::ControlCharactersInNames));
     let a = get(
         &sim,
         &format!("/v1/{}/instances?offset=0&limit=128", sim.project_id()),

@@ -8,11 +8,10 @@ mod dcs;
 mod faults;
 mod iam;
 mod koophone;
+mod registry;
 mod services;
 
-pub(crate) use huaweicloud_exporter::sim::{
-    FaultKind, FaultSpec, SimConfig, SimHandle, Simulator,
-};
+pub(crate) use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
 pub(crate) use serde_json::{json, Value};
 
 /// The operations these tests name: the clients' own, which the simulator serves by name.
@@ -33,7 +32,9 @@ pub(crate) const STATIC_TOKEN: &str = "demo-static-token";
 
 pub(crate) async fn spawn(config: SimConfig) -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(huaweicloud_exporter::services::SIMULATED, config, listener).await.unwrap()
+    Simulator::start(huaweicloud_exporter::services::SIMULATED, config, listener)
+        .await
+        .unwrap()
 }
 
 pub(crate) struct Answer {

@@ -7,17 +7,16 @@
 //! (`{"errCode","externalMessage"}`). Codes the pages do not give, chosen here
 //! (docs/fidelity.md): an unknown instance 404 `DBS.280108`, a wrong project 400 `DBS.280001`.
 
-
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::api;
 use crate::sim::faults::FaultKind;
 use crate::sim::fleet::{hash3, hash_str, mix};
 use crate::sim::listing::{list_page, totals_as_faulted};
 use crate::sim::pipeline::{Ctx, SimService, GET};
-use super::api;
 use crate::sim::routes::{Routes, Simulated};
 use crate::sim::state::{json_response, SimReply};
 use crate::transport::Operation;

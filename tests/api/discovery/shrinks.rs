@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::SimHandle;
 use crate::helpers::op;
+use huaweicloud_exporter::sim::SimHandle;
 use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig, SimDdmInstance};
 use serde_json::{json, Value};
 

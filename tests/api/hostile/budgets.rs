@@ -4,8 +4,8 @@
 //! the cache, so the next normal scrape is served. (The probe command budget:
 //! `probe::budget::short_probe_timeouts_cannot_spend_the_command_budget`.)
 
-use huaweicloud_exporter::services::ddm::api::RESTORABLE;
 use crate::helpers::op;
+use huaweicloud_exporter::services::ddm::api::RESTORABLE;
 use huaweicloud_exporter::sim::{SimConfig, SimDdmInstance};
 
 use crate::helpers::*;

@@ -54,8 +54,7 @@ async fn duplicate_and_unasked_phone_rows_are_dropped() {
         let ids = app.sim.phone_ids();
         let mut truth = statuses(&app.sim, &ids[..100]).await;
         truth.extend(statuses(&app.sim, &ids[100..]).await);
-        app.sim
-            .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "koophone"), 1.0, "{kind}");
         assert_no_duplicate_series(&m);
@@ -103,8 +102,7 @@ async fn koophone_rejections_fail_in_both_forms() {
         app.sim.set_fault(&op::KOOPHONE_TASK, fault(kind));
         let p = probe(&app, &phone).await;
         assert_eq!(p.value("probe_success", &[]), 0.0, "{kind}");
-        app.sim
-            .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "koophone"), 0.0, "{kind}");
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");

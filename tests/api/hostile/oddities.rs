@@ -28,10 +28,7 @@ async fn each_oddity_gets_a_log_line_with_its_request_id() {
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, yaml).unwrap();
     let (mut child, port) = spawn_binary(&path, &[], &[]).await;
-    sim.set_fault(
-        &op::KOOPHONE_BATCH_STATUS,
-        fault(FaultKind::DuplicateRows),
-    );
+    sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::DuplicateRows));
     sim.set_fault(&op::DDM_RESTORABLE, fault(FaultKind::DuplicateRows));
     sim.set_fault(&op::DCS_STATUS, fault(FaultKind::InsaneFieldNames));
     let http = reqwest::Client::new();

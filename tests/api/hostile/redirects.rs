@@ -37,7 +37,11 @@ probes:
 #[tokio::test]
 async fn a_redirect_on_any_operation_is_never_followed() {
     let ops = all_operations();
-    assert!(ops.len() >= 9, "the registry lists the operations: {}", ops.len());
+    assert!(
+        ops.len() >= 9,
+        "the registry lists the operations: {}",
+        ops.len()
+    );
     for op in ops {
         let name = op.name;
         let other = recorder().await;

@@ -107,11 +107,7 @@ async fn a_refusing_upstream_costs_at_most_two_iam_requests_in_its_first_30_s_th
     for wait in [30, 60, 120, 240, 300, 300] {
         provider.backdate(Duration::from_secs(wait - 1)).await;
         scrape_refused(&app, 2).await;
-        assert_eq!(
-            app.sim.calls(&op::IAM_TOKEN),
-            iam,
-            "{wait} s wait: early"
-        );
+        assert_eq!(app.sim.calls(&op::IAM_TOKEN), iam, "{wait} s wait: early");
         provider.backdate(Duration::from_secs(1)).await;
         scrape_refused(&app, 2).await;
         iam += 1;

@@ -109,10 +109,8 @@ async fn a_configured_phone_missing_from_the_fleet_fails_with_its_error_code() {
 #[tokio::test]
 async fn an_upstream_fault_answers_200_with_probe_success_0() {
     let (app, healthy) = probe_app(Duration::from_millis(200)).await;
-    app.sim.set_fault(
-        &op::KOOPHONE_ASYNC_COMMAND,
-        fault(FaultKind::ServerError),
-    );
+    app.sim
+        .set_fault(&op::KOOPHONE_ASYNC_COMMAND, fault(FaultKind::ServerError));
     let id = &healthy[0];
 
     let m = probe(&app, &format!("module=boot&target={id}")).await;

@@ -7,17 +7,16 @@
 
 mod rows;
 
-
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
+use super::api;
 use crate::sim::faults::FaultKind;
 use crate::sim::fleet::{hash3, mix};
 use crate::sim::listing::{list_page, totals_as_faulted};
 use crate::sim::pipeline::{Ctx, SimService, GET};
-use super::api;
 use crate::sim::routes::{Routes, Simulated};
 use crate::sim::state::{json_response, SimReply, SimState};
 

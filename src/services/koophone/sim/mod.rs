@@ -16,11 +16,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::api;
 use crate::sim::faults::{FaultKind, FaultSpec};
 use crate::sim::fleet::{hash3, personal_values, SimFleet};
 use crate::sim::listing::{page_view, totals_as_faulted};
 use crate::sim::pipeline::{Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
-use super::api;
 use crate::sim::routes::{Routes, Simulated};
 use crate::sim::state::{Call, SimReply};
 use crate::transport::Operation;
