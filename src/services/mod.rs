@@ -30,6 +30,29 @@ pub static SERVICES: &[&dyn Service] = &[&dcs::Dcs, &koophone::Koophone, &ddm::D
 /// The service that answers `/probe` (the one with command probes).
 pub static PROBER: &dyn Prober = &koophone::Koophone;
 
+/// The titles of the services `pick` keeps, in registry order, as text says them: `A`,
+/// `A and B`, `A, B and C`. Help and log text name services through it, never by hand.
+pub fn titles(pick: impl Fn(&crate::config::Identity) -> bool) -> String {
+    let titles: Vec<&str> = SERVICES
+        .iter()
+        .map(|s| s.identity())
+        .filter(|id| pick(id))
+        .map(|id| id.title)
+        .collect();
+    match titles.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The shard rule as help and log text say it, from each service's `Identity::account_wide`:
+/// `(split, whole)`, the services whose resources the shards split and those only shard 0
+/// collects.
+pub fn shard_rule() -> (String, String) {
+    (titles(|id| !id.account_wide), titles(|id| id.account_wide))
+}
+
 /// The registry's schemas, for the config loader.
 pub fn schemas() -> Vec<&'static dyn Schema> {
     SERVICES.iter().map(|s| *s as &dyn Schema).collect()

@@ -5,7 +5,7 @@ use std::path::Path;
 use huaweicloud_exporter::config::AuthConfig;
 use huaweicloud_exporter::services::dcs::config::DcsConfig;
 use huaweicloud_exporter::services::koophone::config::KoophoneConfig;
-use huaweicloud_exporter::services::load_str;
+use huaweicloud_exporter::services::{load_str, SERVICES};
 use secrecy::ExposeSecret;
 
 fn env(name: &str) -> Option<String> {
@@ -19,6 +19,32 @@ fn env(name: &str) -> Option<String> {
 
 fn load(text: &str) -> Result<huaweicloud_exporter::config::Config, String> {
     load_str(text, "config.yaml", Path::new("/nonexistent"), &env).map_err(|e| e.to_string())
+}
+
+/// The unknown-field error of a cloud's `field`: the fields it lists are the cloud's own and one
+/// section per registered service, in the registry's order.
+fn unknown_cloud_field(field: &str) -> String {
+    let own = ["name", "region", "project_id", "auth", "endpoints"];
+    let services = SERVICES.iter().map(|s| s.identity().key);
+    let fields: Vec<String> = own
+        .into_iter()
+        .chain(services)
+        .map(|f| format!("`{f}`"))
+        .collect();
+    format!(
+        "config.yaml: clouds[0].{field}: unknown field `{field}`, expected one of {}; remove it or fix its spelling",
+        fields.join(", ")
+    )
+}
+
+/// Every registered service's way to enable it, `a, b or c`, for the "collects nothing" hint.
+fn service_examples() -> String {
+    let examples: Vec<&str> = SERVICES.iter().map(|s| s.identity().example).collect();
+    match examples.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 const HEAD: &str = "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcdef\n";
@@ -36,7 +62,7 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         ("clouds: [".into(), "config.yaml: not valid YAML: did not find expected node content at line 2 column 1, while parsing a flow node; fix the syntax at that position".into()),
         ("clouds: []\nscrape_interval: 5s\n".into(), "config.yaml: scrape_interval: unknown field `scrape_interval`, expected one of `clouds`, `timeout`, `max_concurrency`, `probes`, `shard`; remove it or fix its spelling\nconfig.yaml: clouds: is empty; configure at least one cloud".into()),
         ("clouds: []\n".into(), "config.yaml: clouds: is empty; configure at least one cloud".into()),
-        (format!("{HEAD}{PW}    dcs: {{}}\n    colour: blue\n"), "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    colour: blue\n"), unknown_cloud_field("colour")),
         (format!("{HEAD}    dcs: {{}}\n"), "config.yaml: clouds[0]: missing field `auth`; add it (see the annotated config.yaml)".into()),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [a44uhlf7, efjy72gs, abc, {long}] }}\n"), format!("config.yaml: clouds[0].koophone.instance_ids[3]: \"{long}\" has 40 characters; KooPhone allows at most 32")),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [\"a b\"] }}\n"), "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`".into()),
@@ -52,7 +78,7 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         (format!("{HEAD}    auth: {{ token: {{ value: abc }}, aksk: {{ access_key: a, secret_key: b }} }}\n    dcs: {{}}\n"), "config.yaml: clouds[0].auth: has 2 methods; give exactly one of `password`, `token` or `aksk`".into()),
         (format!("{HEAD}    auth: {{}}\n    dcs: {{}}\n"), "config.yaml: clouds[0].auth: has 0 methods; give exactly one of `password`, `token` or `aksk`".into()),
         (format!("{HEAD}    auth: {{ aksk: {{ access_key: ${{HWC_AK}}, secret_key: ${{HWC_SK}} }} }}\n    koophone: {{ instance_ids: [a44uhlf7] }}\n"), "config.yaml: clouds[0].koophone: KooPhone accepts only IAM tokens; give this cloud `password` or `token` auth, or move the phones to a cloud that has it".into()),
-        (format!("{HEAD}{PW}"), "config.yaml: clouds[0]: collects nothing; add a `dcs: {}`, `koophone:` or `ddm:` section".into()),
+        (format!("{HEAD}{PW}"), format!("config.yaml: clouds[0]: collects nothing; add a {} section", service_examples())),
         (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ dcs: ftp://x }}\n"), "config.yaml: clouds[0].endpoints.dcs: \"ftp://x\" is not an http(s) URL; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\ntimeout: soon\n"), "config.yaml: timeout: \"soon\" is not a duration (expected number at 0); write it like 10s, 5m or 1h30m".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\nmax_concurrency: 0\n"), "config.yaml: max_concurrency: is 0; it must be between 1 and 1024 (default 16)".into()),
@@ -562,7 +588,7 @@ fn every_error_of_a_file_is_reported_each_with_file_field_and_fix() {
     assert_eq!(
         lines,
         vec![
-            "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling",
+            unknown_cloud_field("colour").as_str(),
             "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)",
             "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`",
             "config.yaml: clouds[0].ddm.discovery.refresh_interval: must be at least 1s (5m is a sensible production value)",

@@ -92,6 +92,20 @@ impl Exposition {
         self.find(name, labels).iter().map(|s| s.value).sum()
     }
 
+    /// The collectors that report a success for `cloud`, sorted.
+    pub fn collectors(&self, cloud: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .samples
+            .iter()
+            .filter(|s| s.name == "huaweicloud_scrape_collector_success")
+            .filter(|s| s.labels.get("cloud").map(String::as_str) == Some(cloud))
+            .filter_map(|s| s.labels.get("collector").cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn success(&self, cloud: &str, collector: &str) -> f64 {
         self.value(
             "huaweicloud_scrape_collector_success",

@@ -5,6 +5,7 @@
 
 mod config_check;
 mod demo;
+mod help;
 mod listen;
 mod logs;
 mod signals;
