@@ -87,3 +87,22 @@ async fn not_found() -> Response {
         "The API does not exist or has not been published in the environment",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_declared_twice_is_refused() {
+        static IAM_AGAIN: Simulated = Simulated {
+            routes: iam::routes,
+        };
+        let err = declared(&[&IAM_AGAIN]).err();
+        assert_eq!(
+            err.as_deref(),
+            Some("operation \"iam_token\" is declared by two simulated routes")
+        );
+        let (_, ops) = declared(&[]).unwrap();
+        assert_eq!(ops.names().collect::<Vec<_>>(), ["iam_token"]);
+    }
+}
