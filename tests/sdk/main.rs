@@ -66,7 +66,9 @@ async fn spawn() -> SimHandle {
         tick: std::time::Duration::ZERO,
         ..SimConfig::default()
     };
-    Simulator::start(config, listener).await.unwrap()
+    Simulator::start(huaweicloud_exporter::services::SIMULATED, config, listener)
+        .await
+        .unwrap()
 }
 
 /// Creates and deletes resources through the simulator's control route, as an operator would:
