@@ -16,11 +16,12 @@ use huaweicloud_exporter::{app, config, logging, metrics};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read at its start. Pages freed at the end of a scrape go back to the
-/// system after 1 s instead of 10 s: a 100,000-phone scrape takes 3.4 s, so with the default
-/// the extents of three scrapes were held at once (peak RSS 66 MB, 53 MB with this).
+/// system at once instead of after 10 s: a 100,000-phone scrape takes 3.4 s, so with the default
+/// the freed extents of three scrapes were held at once (peak RSS 59–66 MB; 53–62 MB with 1 s;
+/// 35 MB with 0, for no CPU the shared machine could tell apart: BENCHMARKS.md).
 #[cfg(all(target_os = "linux", not(target_env = "msvc")))]
 #[export_name = "_rjem_malloc_conf"]
-pub static JEMALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+pub static JEMALLOC_CONF: &[u8; 34] = b"dirty_decay_ms:0,muzzy_decay_ms:0\0";
 
 /// Prometheus exporter for Huawei Cloud management-plane state (DCS, KooPhone, DDM).
 #[derive(Parser, Debug)]
