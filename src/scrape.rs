@@ -30,6 +30,10 @@ use crate::status::{COLLECTOR_DURATION, COLLECTOR_SUCCESS};
 use crate::sync::{lock, spawn_flight};
 use crate::transport::{ApiError, ErrorKind};
 
+/// The encoded collector families of one collection, as chunks to send in order
+/// ([`Families::into_chunks`]), shared by every scrape that joined it.
+pub type Exposition = Arc<[Bytes]>;
+
 /// One series per configured cloud.
 pub static CLOUD_INFO: Family = Family::gauge(
     "huaweicloud_cloud_info",
@@ -49,7 +53,7 @@ pub static FAMILIES: &[&Family] = &[
     &REFUSED_SHRINKS,
 ];
 
-type Collection = Shared<BoxFuture<'static, Bytes>>;
+type Collection = Shared<BoxFuture<'static, Exposition>>;
 
 /// A collection in flight and what it promises a scrape that joins it.
 struct InFlight {
@@ -119,7 +123,7 @@ impl Exporter {
 
     /// The encoded collector families of a scrape given `budget` (its deadline is `budget` from
     /// now), joining a collection in flight when one covers it (see the module doc).
-    pub async fn scrape(self: &Arc<Self>, budget: Duration) -> Bytes {
+    pub async fn scrape(self: &Arc<Self>, budget: Duration) -> Exposition {
         let deadline = Instant::now() + budget;
         let (fut, joined) = {
             let mut guard = lock(&self.inflight);
@@ -138,14 +142,11 @@ impl Exporter {
                     // scrape that started it goes away.
                     let fut: Collection = spawn_flight(
                         async move {
-                            let fams = me.collect(deadline).await;
-                            let mut out = Vec::new();
-                            fams.encode(&mut out);
-                            drop(fams);
+                            let chunks = me.collect(deadline).await.into_chunks();
                             lock(&me.inflight).retain(|c| c.generation != gen);
-                            Bytes::from(out)
+                            Exposition::from(chunks)
                         },
-                        |_| Bytes::new(),
+                        |_| Exposition::from(Vec::new()),
                     );
                     // A collection that died without clearing itself (a panic) has resolved:
                     // it covers nobody, and is dropped here.
@@ -307,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_collection_covers_only_scrapes_it_gives_as_much_time_in_time() {
-        let pending: Collection = futures::future::pending::<Bytes>().boxed().shared();
+        let pending: Collection = futures::future::pending::<Exposition>().boxed().shared();
         let started = Instant::now();
         let normal = Duration::from_millis(4500);
         let c = InFlight {
@@ -334,7 +335,9 @@ mod tests {
         assert!(t.covers(tiny, later + tiny));
         // A finished collection covers nobody.
         let done = InFlight {
-            collection: futures::future::ready(Bytes::new()).boxed().shared(),
+            collection: futures::future::ready(Exposition::from(Vec::new()))
+                .boxed()
+                .shared(),
             ..t
         };
         let _ = done.collection.clone().await;

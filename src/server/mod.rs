@@ -260,7 +260,12 @@ async fn metrics_handler(State(state): State<Arc<AppState>>, headers: HeaderMap)
     }
     // The collection (shared by coalesced scrapes, megabytes at fleet scale) is sent as it is,
     // not copied; the self metrics follow it.
-    let chunks = [collected, bytes::Bytes::from(own)].map(Ok::<_, std::convert::Infallible>);
+    let chunks = collected
+        .iter()
+        .cloned()
+        .chain([bytes::Bytes::from(own)])
+        .map(Ok::<_, std::convert::Infallible>)
+        .collect::<Vec<_>>();
     let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }

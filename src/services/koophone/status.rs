@@ -119,6 +119,10 @@ pub fn lister(
 pub fn map_inventory<'a>(cloud: &str, phones: impl Iterator<Item = &'a Phone>) -> Families {
     let mut f = Families::new();
     let mut counts = [0u64; RUNNING_STATUSES.len()];
+    let (n, _) = phones.size_hint();
+    for family in [&INSTANCE_INFO, &RUNNING_STATUS, &FROZEN] {
+        f.reserve(family, n);
+    }
     for p in phones {
         let id = p.instance_id.as_str();
         f.gauge(
@@ -317,6 +321,7 @@ pub fn map(
     let mut f = Families::new();
     let all = names.all_names();
     let mut counts = vec![0u64; all.len()];
+    f.reserve(&INSTANCE_STATUS, results.len());
     for r in results {
         let (name, code) = match &r.status {
             StatusValue::Code(c) => (names.name(*c), code_label(*c)),
