@@ -32,6 +32,7 @@
 //! discovery settings are unchanged (the lister holds the client); see `scrape::Exporter::new`.
 
 mod families;
+pub mod listed;
 pub mod pager;
 mod refresh;
 pub mod shrink;
@@ -45,6 +46,7 @@ use tokio::time::Instant;
 pub use crate::inventory::families::{
     resource_series, unix, LAST_SUCCESS, REFUSED_SHRINKS, RESOURCES,
 };
+pub use crate::inventory::listed::Listed;
 pub use crate::inventory::pager::{
     offset_request, page_all, Cursor, Listing, Page, Rules, MAX_PAGES, MAX_ROWS,
 };

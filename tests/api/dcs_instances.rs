@@ -191,22 +191,58 @@ async fn short_pages_and_repeated_rows_still_list_every_instance_once() {
 }
 
 #[tokio::test]
-async fn a_lying_total_ends_at_the_empty_page() {
+async fn a_lying_total_ends_at_the_empty_page_serves_the_rows_and_is_no_success() {
     let (app, m) = with_fault(FaultKind::ListTotalLies, 0).await;
     // One page of rows, then the empty page that shows the total lied.
     assert_eq!(app.sim.calls(Endpoint::DcsList), 2);
-    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    // The one rule for incomplete listings (`inventory::listed`): nothing complete was listed
+    // before, so the rows are served; the listing is no success.
+    assert_eq!(m.success("c", "dcs_instances"), 0.0);
+    assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(exported(&m), sorted(fleet(&app.sim).await));
 }
 
 #[tokio::test]
 async fn an_empty_page_reports_the_instances_listed_and_never_invents_any() {
     let (app, m) = with_fault(FaultKind::EmptyPage, 1_500).await;
-    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    assert_eq!(m.success("c", "dcs_instances"), 0.0, "incomplete");
     let got = exported(&m);
     let all = sorted(fleet(&app.sim).await);
     assert_eq!(got.len(), 1_000, "the first page only");
     assert!(got.iter().all(|g| all.contains(g)));
+}
+
+#[tokio::test]
+async fn an_incomplete_listing_after_a_complete_one_keeps_it_and_says_so() {
+    let app = spawn_app(Opts {
+        sim: SimConfig {
+            dcs_instances: 1_500,
+            ..frozen_sim(10)
+        },
+        config: config("{ max_series: 10000 }"),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    let all = sorted(fleet(&app.sim).await);
+    assert_eq!(exported(&m), all);
+    for kind in [FaultKind::ListTotalLies, FaultKind::EmptyPage] {
+        app.sim.set_fault(Endpoint::DcsList, fault(kind));
+        let m = app.scrape().await;
+        assert_eq!(m.success("c", "dcs_instances"), 0.0, "{kind}");
+        assert_eq!(exported(&m), all, "{kind}: the complete listing is served");
+        assert_eq!(
+            m.value(
+                "huaweicloud_discovery_refused_shrinks_total",
+                &[("cloud", "c"), ("service", "dcs")]
+            ),
+            0.0,
+            "{kind}: an incomplete listing set aside is no shrink"
+        );
+    }
+    app.sim.clear_faults();
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "dcs_instances"), 1.0);
 }
 
 #[tokio::test]
