@@ -21,15 +21,19 @@ use std::any::Any;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::time::Instant;
 
-use crate::inventory::{Inventory, Listed, Lister, Names, Resource, Snapshot, REFUSED_SHRINKS};
+use crate::config::Section;
+use crate::inventory::{
+    Inventory, Listed, Lister, Listing, Names, Resource, Snapshot, REFUSED_SHRINKS,
+};
 use crate::metrics::Families;
-use crate::services::service::{Job, Runtime};
+use crate::services::service::{Build, Job, Runtime};
 use crate::status::{InventorySource, InventorySummary, Status};
 use crate::sync::lock;
-use crate::transport::{ApiError, ErrorKind};
+use crate::transport::{ApiError, CloudClient, ErrorKind};
 
 /// What a listing is, as data: its names, its bound and its mapping.
 pub struct ListingSpec<T: 'static> {
@@ -218,6 +222,42 @@ pub struct ListingRuntime<T: 'static> {
     pub listing: Scraped<T>,
 }
 
+/// One full listing of a section `C` through a cloud's client (the service's pager call).
+pub type ListFn<T, C> =
+    for<'a> fn(&'a CloudClient, &'a C, Instant) -> BoxFuture<'a, Result<Listing<T>, ApiError>>;
+
+impl<T: Resource + Send + Sync + 'static> ListingRuntime<T> {
+    /// The runtime of a one-listing service for one cloud: its section `C` under `key`, its
+    /// `spec`, the series bound the section sets, and its `list` call. What the listing showed
+    /// is carried over a reload that keeps the client and the section.
+    pub fn build<C: Section + Clone + PartialEq>(
+        cx: &Build<'_>,
+        key: &str,
+        spec: &'static ListingSpec<T>,
+        max_series: fn(&C) -> usize,
+        list: ListFn<T, C>,
+    ) -> Result<Box<dyn Runtime>, String> {
+        let cfg: C = cx.section(key)?;
+        let before = cx
+            .before
+            .as_ref()
+            .filter(|b| b.client_kept && b.cloud.sections.get::<C>(key) == Some(&cfg))
+            .and_then(|b| b.runtime::<ListingRuntime<T>>())
+            .map(|r| &r.listing);
+        let bound = max_series(&cfg);
+        let client = cx.client.clone();
+        let cfg = Arc::new(cfg);
+        let lister: Lister<T> = Arc::new(move |deadline| {
+            let client = client.clone();
+            let cfg = cfg.clone();
+            async move { list(&client, &cfg, deadline).await }.boxed()
+        });
+        Ok(Box::new(ListingRuntime {
+            listing: Scraped::new(spec, &cx.client.cloud, lister, bound, before),
+        }))
+    }
+}
+
 impl<T: Resource + Send + Sync + 'static> Runtime for ListingRuntime<T> {
     fn collect<'a>(&'a self, deadline: Instant) -> Vec<Job<'a>> {
         vec![self.listing.job(deadline)]
@@ -233,5 +273,120 @@ impl<T: Resource + Send + Sync + 'static> Runtime for ListingRuntime<T> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::resource_series;
+    use crate::metrics::Family;
+
+    static INFO: Family = Family::gauge("t_info", &["cloud", "instance_id"], "t");
+
+    static SPEC: ListingSpec<String> = ListingSpec {
+        names: Names {
+            service: "t",
+            collector: "t_listing",
+            operation: "t_list",
+        },
+        what: "thing",
+        unit: "things",
+        series_per_row: 1,
+        max_series_setting: "t.max_series",
+        map: |cloud, rows| {
+            let mut f = Families::new();
+            let mut rejected = 0;
+            for r in rows {
+                if r.contains(' ') {
+                    rejected += 1;
+                    continue;
+                }
+                resource_series(&mut f, &INFO, cloud, r, &[]);
+            }
+            (f, rejected)
+        },
+    };
+
+    /// A lister that answers `listings` in turn (the last one again once they run out).
+    fn lister(listings: Vec<Listing<String>>) -> Lister<String> {
+        let listings = Arc::new(Mutex::new(listings));
+        Arc::new(move |_| {
+            let mut l = lock(&listings);
+            let next = if l.len() > 1 {
+                l.remove(0)
+            } else {
+                l[0].clone()
+            };
+            async move { Ok(next) }.boxed()
+        })
+    }
+
+    fn listing(n: usize, complete: bool) -> Listing<String> {
+        Listing {
+            items: (0..n).map(|i| format!("r{i}")).collect(),
+            complete,
+            pages: 1,
+            total: Some(n as u64 + u64::from(!complete)),
+            dropped: 0,
+            request_id: Some("rid".into()),
+        }
+    }
+
+    async fn scrape(l: &Scraped<String>) -> (usize, bool) {
+        let mut f = l.collect(Instant::now()).await.unwrap();
+        let incomplete = f.take_incomplete().is_some();
+        (f.len_of(INFO.name), incomplete)
+    }
+
+    #[tokio::test]
+    async fn every_scrape_applies_the_one_listing_rule() {
+        let l = Scraped::new(
+            &SPEC,
+            "c",
+            lister(vec![
+                listing(3, false),
+                listing(10, true),
+                listing(4, false),
+                listing(2, true),
+                listing(2, true),
+            ]),
+            100,
+            None,
+        );
+        assert_eq!(scrape(&l).await, (3, true), "nothing complete yet: served");
+        assert_eq!(scrape(&l).await, (10, false));
+        assert_eq!(scrape(&l).await, (10, true), "the complete listing stays");
+        assert_eq!(scrape(&l).await, (10, true), "a shrink is held once");
+        assert_eq!(
+            scrape(&l).await,
+            (2, false),
+            "and applied when the next agrees"
+        );
+        let mut f = Families::new();
+        l.families(&mut f);
+        assert_eq!(
+            f.value(REFUSED_SHRINKS.name, &[("service", "t")]),
+            Some(1.0)
+        );
+        // A reload that keeps the listing keeps what it showed.
+        let again = Scraped::new(&SPEC, "c", lister(vec![listing(0, true)]), 100, Some(&l));
+        assert_eq!(
+            scrape(&again).await,
+            (2, true),
+            "a shrink of the carried listing"
+        );
+    }
+
+    #[tokio::test]
+    async fn more_series_than_the_bound_fail_and_bad_ids_are_left_out() {
+        let l = Scraped::new(&SPEC, "c", lister(vec![listing(5, true)]), 4, None);
+        let e = l.collect(Instant::now()).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::LimitExceeded);
+        assert!(e.message.contains("more than t.max_series (4)"), "{e}");
+        let mut odd = listing(3, true);
+        odd.items[1] = "a b".into();
+        let l = Scraped::new(&SPEC, "c", lister(vec![odd]), 100, None);
+        assert_eq!(scrape(&l).await, (2, false));
     }
 }
