@@ -49,12 +49,15 @@ pub static INSTANCE_STATUS: Family = Family::gauge(
     "DCS instance status (lower case, as the listing says it; unknown when unreadable): 1 per instance.",
 );
 
+/// The per-instance collector (the listing), apart from the counts.
+pub const INSTANCES_COLLECTOR: &str = "dcs_instances";
+
 /// The instance listing, as the generic runtime of [`crate::services::listing`] reads it in
 /// every scrape.
 pub static INSTANCE_LISTING: ListingSpec<DcsInstance> = ListingSpec {
     names: Names {
         service: super::config::KEY,
-        collector: super::INSTANCES_COLLECTOR,
+        collector: INSTANCES_COLLECTOR,
         // `api::DCS_LIST.name` (a test checks it).
         operation: "dcs_list",
     },

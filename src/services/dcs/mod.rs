@@ -29,8 +29,7 @@ use config::DcsConfig;
 pub use config::KEY;
 /// The status-statistics collector.
 pub const COLLECTOR: &str = "dcs";
-/// The per-instance collector (the listing), apart from the counts.
-pub const INSTANCES_COLLECTOR: &str = "dcs_instances";
+pub use collect::INSTANCES_COLLECTOR;
 
 /// The DCS service.
 pub struct Dcs;
