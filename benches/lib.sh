@@ -5,7 +5,7 @@
 
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN=${BIN:-$TARGET/release/huaweicloud-exporter}
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked --quiet
 CLK_TCK=$(getconf CLK_TCK)
 LATENCY_MS=${LATENCY_MS:-50}
 WORK=$(mktemp -d)

@@ -66,6 +66,7 @@ impl Application {
         telemetry_path: &str,
     ) -> anyhow::Result<Application> {
         let config = crate::services::load(&source)?;
+        config.log_warnings();
         Application::build_on(config, Some(source), listeners, telemetry_path, Vec::new())
     }
 

@@ -6,7 +6,7 @@
 //!
 //! Layers run one way: [`server`] → [`scrape`] → [`services`] → [`inventory`] → [`transport`]
 //! → [`config`], [`metrics`], [`status`], [`upstream`], [`sync`], [`watch`], [`files`],
-//! [`logging`]. No
+//! [`logging`], [`repeats`]. No
 //! module imports one above it, and no file imports a file that imports it.
 //!
 //! - [`server`]: the routes (`/`, `/metrics`, `/probe`, `/-/healthy`, `/-/ready`, `/-/reload`
@@ -29,8 +29,10 @@
 //! - [`transport`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
 //!   retries inside the deadline, budgets, body limits, no redirects, `huaweicloud_api_*`
 //!   metrics) and `transport::auth`: the IAM token provider and the `SDK-HMAC-SHA256` signer.
-//! - [`config`]: the file's top-level schema, `${VAR}` expansion, secrets, the validator that
-//!   reports every error as file/field/fix; each service's section is decoded by the service.
+//! - [`config`]: the file's top-level schema, `${VAR}` expansion, secrets, endpoints (the
+//!   region's site, the override checks) and upstream TLS, the validator that reports every
+//!   error as file/field/fix in one pass, and warnings; each service's section is decoded by
+//!   the service.
 //! - [`metrics`]: per-scrape metric families, each declared once as a [`metrics::Family`]
 //!   (name, type, labels, help: the README's metrics table is generated from them), label-value
 //!   rules (the one bound for upstream text and echoed ids), the long-lived self metrics, text
@@ -44,6 +46,8 @@
 //!   threads, when they change (the web config).
 //! - [`files`]: reading the files settings name (config, secrets, id lists, web config, PEM):
 //!   regular files only, 1 MiB at most, within a timeout, so a reload always finishes.
+//! - [`repeats`]: which occurrences of a recurring failure get a log line (the first, each
+//!   change, a repeat at most once a minute with its count, the recovery).
 //! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
 //! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
 //!   `msg`) in logfmt or JSON.
@@ -59,6 +63,7 @@ pub mod files;
 pub mod inventory;
 pub mod logging;
 pub mod metrics;
+pub mod repeats;
 pub mod scrape;
 pub mod server;
 pub mod services;

@@ -107,10 +107,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if cli.config_check {
+        // Both files are checked, whatever the first one holds: every error in one run.
+        let mut web_ok = true;
         if let Some(path) = &cli.web_config_file {
             if let Err(e) = huaweicloud_exporter::server::web_config::load(path) {
                 println!("{e}");
-                return ExitCode::FAILURE;
+                web_ok = false;
             }
         }
         let source = match config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total) {
@@ -125,13 +127,20 @@ fn main() -> ExitCode {
         };
         return match huaweicloud_exporter::services::load(&source) {
             Ok(cfg) => {
+                for w in &cfg.warnings {
+                    println!("warning: {w}");
+                }
                 println!(
                     "{}: valid ({} clouds, {} probe modules)",
                     cli.config_file.display(),
                     cfg.clouds.len(),
                     huaweicloud_exporter::services::PROBER.modules(&cfg).len()
                 );
-                ExitCode::SUCCESS
+                if web_ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
             }
             Err(e) => {
                 println!("{e}");

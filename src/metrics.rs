@@ -57,20 +57,12 @@ impl Families {
     /// Adds one sample of the gauge `family`. `labels` are (name, value) pairs, the names
     /// those `family` declares, in its order.
     pub fn gauge(&mut self, family: &'static Family, labels: &[(&str, &str)], value: f64) {
-        debug_assert!(
-            family.kind == Kind::Gauge
-                && labels
-                    .iter()
-                    .map(|(k, _)| *k)
-                    .eq(family.labels.iter().copied()),
-            "{}: labels {labels:?} are not the declared {:?}",
-            family.name,
-            family.labels
-        );
-        self.push(family.name, family.help, labels, value);
+        self.declared(family, Kind::Gauge, labels, value);
     }
 
-    /// Adds one gauge sample of `name`; the first `help` given for a name is kept.
+    /// Adds one gauge sample of `name`, undeclared (the unit tests' literals); the first
+    /// `help` given for a name is kept.
+    #[cfg(test)]
     fn push(
         &mut self,
         name: &'static str,
@@ -84,17 +76,31 @@ impl Families {
     /// Adds one sample of the counter `family`, whose count its owner keeps (e.g. an
     /// inventory's). `labels` as for [`Families::gauge`].
     pub fn counter(&mut self, family: &'static Family, labels: &[(&str, &str)], value: f64) {
+        self.declared(family, Kind::Counter, labels, value);
+    }
+
+    /// One sample of `family`, which debug builds check is of `kind` with exactly its declared
+    /// label names, in order.
+    fn declared(
+        &mut self,
+        family: &'static Family,
+        kind: Kind,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
         debug_assert!(
-            family.kind == Kind::Counter
+            family.kind == kind
                 && labels
                     .iter()
                     .map(|(k, _)| *k)
                     .eq(family.labels.iter().copied()),
-            "{}: labels {labels:?} are not the declared {:?}",
+            "{}: a {:?} with labels {labels:?}, declared a {:?} with {:?}",
             family.name,
+            kind,
+            family.kind,
             family.labels
         );
-        self.sample(family.name, family.help, "counter", labels, value);
+        self.sample(family.name, family.help, kind.as_str(), labels, value);
     }
 
     fn sample(

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::inventory::{LAST_SUCCESS, REFUSED_SHRINKS, RESOURCES};
 use crate::metrics::{Families, Family, SelfMetrics};
+use crate::repeats::{Repeats, Verdict};
 use crate::services::{Fleet, SERVICES};
 use crate::status::{COLLECTOR_DURATION, COLLECTOR_SUCCESS};
 use crate::sync::{lock, spawn_flight};
@@ -81,6 +82,9 @@ pub struct Exporter {
     inflight: Mutex<Vec<InFlight>>,
     /// Tells collections apart, so one only clears its own in-flight entry.
     generation: AtomicU64,
+    /// Which collector failures get a log line (kept over a reload, so a reload does not
+    /// log every failing collector again).
+    repeats: Arc<Repeats>,
 }
 
 /// The exporter's fleet is what handlers read (`exporter.config`, `exporter.clouds`…).
@@ -99,10 +103,17 @@ impl Exporter {
         metrics: SelfMetrics,
         previous: Option<&Exporter>,
     ) -> Result<Exporter, String> {
+        let repeats = previous.map_or_else(Arc::default, |p| p.repeats.clone());
+        let clouds: Vec<String> = config.clouds.iter().map(|c| c.name.clone()).collect();
+        repeats.retain(|key| {
+            key.split_once('/')
+                .is_some_and(|(cloud, _)| clouds.iter().any(|c| c == cloud))
+        });
         Ok(Exporter {
             fleet: Fleet::new(config, metrics, previous.map(|p| &p.fleet), SERVICES)?,
             inflight: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
+            repeats,
         })
     }
 
@@ -188,22 +199,13 @@ impl Exporter {
         for (cloud, collector, mut result, elapsed) in results {
             // A partial answer is served, but is no success (the collector logged why).
             let incomplete = result.as_mut().ok().and_then(Families::take_incomplete);
+            self.log_outcome(cloud, collector, result.as_ref().err());
             let failure = match result {
                 Ok(f) => {
                     out.merge(f);
                     incomplete
                 }
-                Err(e) => {
-                    tracing::warn!(
-                        cloud,
-                        collector,
-                        result = e.kind.result(),
-                        request_id = e.request_id.as_deref().unwrap_or("-"),
-                        error = %e,
-                        "collector failed"
-                    );
-                    Some(e)
-                }
+                Err(e) => Some(e),
             };
             let now = std::time::SystemTime::now();
             self.status.report_collector(
@@ -216,6 +218,64 @@ impl Exporter {
             );
         }
         out
+    }
+}
+
+impl Exporter {
+    /// The log line of one collector's outcome, if it gets one (see [`crate::repeats`]): the
+    /// first failure and each change of error at once, the same error again at most once a
+    /// minute with how often it recurred, and the recovery.
+    fn log_outcome(&self, cloud: &str, collector: &str, failure: Option<&ApiError>) {
+        let key = format!("{cloud}/{collector}");
+        let signature = failure.map(|e| {
+            format!(
+                "{}|{}|{:?}|{:?}|{}",
+                e.kind.result(),
+                e.operation,
+                e.status,
+                e.code,
+                e.message
+            )
+        });
+        let verdict = self
+            .repeats
+            .observe(&key, signature.as_deref(), Instant::now());
+        if let Verdict::Recovered { repeats } = verdict {
+            tracing::info!(
+                cloud,
+                collector,
+                unlogged_repeats = repeats,
+                "collector recovered"
+            );
+            return;
+        }
+        let Some(e) = failure else { return };
+        let (result, request_id) = (e.kind.result(), e.request_id.as_deref().unwrap_or("-"));
+        match verdict {
+            Verdict::First => {
+                tracing::warn!(cloud, collector, result, request_id, error = %e, "collector failed")
+            }
+            // The count of the error it replaces, which had lines at most once a minute.
+            Verdict::Changed { repeats } => tracing::warn!(
+                cloud,
+                collector,
+                result,
+                request_id,
+                error = %e,
+                previous_error_repeats = repeats,
+                "collector failed"
+            ),
+            Verdict::Repeated { repeats } => tracing::warn!(
+                cloud,
+                collector,
+                result,
+                request_id,
+                error = %e,
+                repeats,
+                "collector still failing with the same error"
+            ),
+            Verdict::Quiet | Verdict::Recovered { .. } => {}
+        }
     }
 }
 

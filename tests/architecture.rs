@@ -13,7 +13,7 @@ use std::path::Path;
 const MAX_LINES: usize = 600;
 /// The one-way stack, top to bottom, by top-level module; the last layer is "the bottom".
 const LAYERS: &str = "server > scrape > services > inventory > transport > \
-                      config metrics status upstream sync watch logging debug_log deadline";
+                      config metrics status upstream sync watch logging debug_log deadline repeats";
 /// The wiring on top: may import anything, imported by nothing.
 const WIRING: [&str; 3] = ["app", "main", "lib"];
 /// The only files outside a service's folder that may name it: the registries and the demo.

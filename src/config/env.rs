@@ -5,6 +5,8 @@ use std::convert::Infallible;
 
 use serde_yaml::Value;
 
+use super::validate::Validator;
+
 /// Keys whose values are secrets (or, for `access_key`, never echoed): an `${…}` error in them
 /// does not quote the text around it.
 const SECRET_KEYS: &[&str] = &["password", "value", "secret_key", "access_key"];
@@ -67,30 +69,44 @@ pub(super) fn protect_env_refs(text: &str) -> String {
     }
 }
 
-/// Expands `${VAR}` in every string value (`$$` is a literal `$`). Under a secret key an error
-/// does not quote the reference, which is part of the secret's text.
+/// Expands `${VAR}` in every string value (`$$` is a literal `$`). Every bad or missing
+/// reference is recorded in `v` and its field left out of later checks, so one missing
+/// variable hides nothing else of the file; a `$NAME` without braces is a warning. Under a
+/// secret key no message quotes the text, which is part of the secret.
 pub(super) fn expand_env(
     value: &mut Value,
     path: &mut String,
     env: &dyn Fn(&str) -> Option<String>,
     is_secret: bool,
-) -> Result<(), (String, String)> {
+    v: &mut Validator<'_>,
+) {
     match value {
         Value::String(s) => {
             if s.contains('$') || s.contains(REF_CLOSE) {
-                *s = expand_one(s, env, is_secret).map_err(|m| (path.clone(), m))?;
+                let restored = s.replace(REF_OPEN, "${").replace(REF_CLOSE, "}");
+                if let Some(name) = bare_reference(&restored) {
+                    v.warn(path.clone(), bare_reference_warning(&name, is_secret));
+                }
+                match expand_one(&restored, env, is_secret) {
+                    Ok(expanded) => *s = expanded,
+                    Err(message) => {
+                        v.fail(path.clone(), message);
+                        v.taint(path.clone());
+                        *s = restored;
+                    }
+                }
             }
         }
         Value::Sequence(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                expand_env(item, path, env, is_secret)?;
+                expand_env(item, path, env, is_secret, v);
                 path.truncate(len);
             }
         }
         Value::Mapping(map) => {
-            for (k, v) in map.iter_mut() {
+            for (k, item) in map.iter_mut() {
                 let key = match k {
                     Value::String(s) => s.clone(),
                     other => serde_yaml::to_string(other)
@@ -103,25 +119,57 @@ pub(super) fn expand_env(
                     path.push('.');
                 }
                 path.push_str(&key);
-                let secret = is_secret || SECRET_KEYS.contains(&key.as_str());
-                expand_env(v, path, env, secret)?;
+                let secret = is_secret || is_secret_key(&key);
+                expand_env(item, path, env, secret, v);
                 path.truncate(len);
             }
         }
-        Value::Tagged(t) => expand_env(&mut t.value, path, env, is_secret)?,
+        Value::Tagged(t) => expand_env(&mut t.value, path, env, is_secret, v),
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
-    Ok(())
 }
 
-/// One string value with its references expanded (the YAML stand-ins restored first).
+/// Whether values under `key` are secrets (never quoted in a message).
+pub(super) fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key)
+}
+
+/// The first `$NAME` of `s` that is neither `${NAME}` nor escaped as `$$NAME`: a variable the
+/// operator most likely meant to be expanded (`password: $HWC_PASSWORD` is taken literally).
+fn bare_reference(s: &str) -> Option<String> {
+    let mut rest = s;
+    while let Some(pos) = rest.find('$') {
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+            continue;
+        }
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len > 0 && after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            return Some(after[..name_len].to_string());
+        }
+        rest = after;
+    }
+    None
+}
+
+fn bare_reference_warning(name: &str, is_secret: bool) -> String {
+    if is_secret {
+        "holds a `$` followed by a name, which looks like an environment variable that was not expanded (not shown: this field is a secret); write `${NAME}` to take it from the environment, or `$$` for a literal `$`".to_string()
+    } else {
+        format!("`${name}` looks like an environment variable that was not expanded; write `${{{name}}}` to take it from the environment, or `$${name}` for a literal `$`")
+    }
+}
+
+/// One string value (its YAML stand-ins restored) with its references expanded.
 fn expand_one(
-    s: &str,
+    restored: &str,
     env: &dyn Fn(&str) -> Option<String>,
     is_secret: bool,
 ) -> Result<String, String> {
-    let restored = s.replace(REF_OPEN, "${").replace(REF_CLOSE, "}");
-    scan(&restored, "$", |tail, out| {
+    scan(restored, "$", |tail, out| {
         let end = tail.find('}').ok_or_else(|| {
             "an unterminated `${` reference; write `${NAME}`, or `$$` for a literal `$`".to_string()
         })?;

@@ -8,12 +8,16 @@ use std::time::Duration;
 use regex::Regex;
 use secrecy::ExposeSecret;
 
+use serde_yaml::Value;
+
 use super::model::{
     iam_endpoint, AuthConfig, CloudConfig, Config, ConfigErrors, Endpoints, Sections, Shard,
+    UpstreamTls,
 };
-use super::raw::{Claimed, RawAuth, RawConfig};
+use super::raw::{Claimed, RawAuth, RawCloud, RawConfig, RawShard, RawTls};
 use super::schema::{Schema, SectionInput};
 use super::secret::Mapping;
+use super::site::on_site;
 use super::validate::Validator;
 
 /// `a`, `a or b`, `a, b or c`.
@@ -34,66 +38,96 @@ impl Validator<'_> {
         mut top_sections: Claimed,
         schemas: &[&dyn Schema],
     ) -> Result<Config, ConfigErrors> {
+        let timeout_text: Option<String> = raw.timeout.and_then(|t| self.decode("timeout", t));
         let timeout = self.duration(
             "",
             "timeout",
-            raw.timeout.as_deref(),
+            timeout_text.as_deref(),
             Duration::from_secs(10),
         );
         if timeout.is_zero() {
             self.fail("timeout", "must be more than 0s; the default is 10s");
         }
-        let max_concurrency = raw.max_concurrency.unwrap_or(16);
+        let max_concurrency = raw
+            .max_concurrency
+            .and_then(|m| self.decode::<usize>("max_concurrency", m))
+            .unwrap_or(16);
         if !(1..=1024).contains(&max_concurrency) {
             self.fail(
                 "max_concurrency",
                 format!("is {max_concurrency}; it must be between 1 and 1024 (default 16)"),
             );
         }
+        let global_tls = match raw.tls {
+            Some(t) => self
+                .decode::<RawTls>("tls", t)
+                .map(|t| self.upstream_tls("tls", t)),
+            None => Some(UpstreamTls::default()),
+        };
         if raw.clouds.is_empty() {
             self.fail("clouds", "is empty; configure at least one cloud");
         }
         let name_re = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$").expect("static regex");
         let mut names = HashSet::new();
         let mut clouds = Vec::new();
-        for (i, c) in raw.clouds.into_iter().enumerate() {
+        for (i, value) in raw.clouds.into_iter().enumerate() {
             let p = format!("clouds[{i}]");
-            if !name_re.is_match(&c.name) {
-                self.fail(format!("{p}.name"), format!("{:?} is not a valid cloud name; use letters, digits, `_`, `.` and `-` (at most 64)", c.name));
-            } else if !names.insert(c.name.clone()) {
-                self.fail(
-                    format!("{p}.name"),
-                    format!(
-                        "{:?} is used by an earlier cloud; names must be unique",
-                        c.name
-                    ),
-                );
+            let Some(c) = self.decode::<RawCloud>(&p, value) else {
+                continue;
+            };
+            let name = self.required::<String>(&p, "name", c.name);
+            let region = self.required::<String>(&p, "region", c.region);
+            let project_id = self.required::<String>(&p, "project_id", c.project_id);
+            let auth_value = self.required::<Value>(&p, "auth", c.auth);
+            if let Some(name) = &name {
+                if !name_re.is_match(name) {
+                    self.fail(format!("{p}.name"), format!("{name:?} is not a valid cloud name; use letters, digits, `_`, `.` and `-` (at most 64)"));
+                } else if !names.insert(name.clone()) {
+                    self.fail(
+                        format!("{p}.name"),
+                        format!("{name:?} is used by an earlier cloud; names must be unique"),
+                    );
+                }
             }
-            if c.region.is_empty()
-                || !c
-                    .region
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
-            {
-                self.fail(
-                    format!("{p}.region"),
-                    format!(
-                        "{:?} is not a region id; write it like ap-southeast-1",
-                        c.region
-                    ),
-                );
+            if let Some(region) = &region {
+                if region.is_empty()
+                    || !region
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+                {
+                    self.fail(
+                        format!("{p}.region"),
+                        format!("{region:?} is not a region id; write it like ap-southeast-1"),
+                    );
+                }
             }
-            if c.project_id.is_empty()
-                || c.project_id.len() > 64
-                || !c.project_id.chars().all(|ch| ch.is_ascii_alphanumeric())
-            {
-                self.fail(format!("{p}.project_id"), format!("{:?} is not a project id; copy the 32-character id from My Credentials > Projects", c.project_id));
+            if let Some(id) = &project_id {
+                self.project_id(&format!("{p}.project_id"), id);
             }
-            let auth = self.auth(&format!("{p}.auth"), c.auth.0);
+            let region = region.unwrap_or_default();
+            let auth = auth_value
+                .and_then(|a| self.decode::<Mapping<RawAuth>>(&format!("{p}.auth"), a))
+                .and_then(|Mapping(a)| self.auth(&format!("{p}.auth"), a));
+            let allow_insecure = c
+                .allow_insecure_endpoints
+                .and_then(|a| self.decode::<bool>(&format!("{p}.allow_insecure_endpoints"), a))
+                .unwrap_or(false);
+            let tls = match c.tls {
+                Some(t) => self
+                    .decode::<RawTls>(&format!("{p}.tls"), t)
+                    .map(|t| self.upstream_tls(&format!("{p}.tls"), t)),
+                None => global_tls.clone(),
+            };
+            let overrides: BTreeMap<String, Option<String>> = c
+                .endpoints
+                .filter(|e| !e.is_null())
+                .and_then(|e| self.decode(&format!("{p}.endpoints"), e))
+                .unwrap_or_default();
             let iam = self.endpoint(
                 &format!("{p}.endpoints.iam"),
-                c.endpoints.get("iam").cloned().flatten(),
-                iam_endpoint(&c.region),
+                overrides.get("iam").cloned().flatten(),
+                iam_endpoint(&region),
+                allow_insecure,
             );
             let mut endpoints = Endpoints {
                 iam,
@@ -104,8 +138,9 @@ impl Validator<'_> {
                 let key = id.key;
                 let url = self.endpoint(
                     &format!("{p}.endpoints.{key}"),
-                    c.endpoints.get(key).cloned().flatten(),
-                    (id.endpoint)(&c.region),
+                    overrides.get(key).cloned().flatten(),
+                    on_site(&region, (id.endpoint)(&region)),
+                    allow_insecure,
                 );
                 endpoints.services.insert(key, url);
             }
@@ -140,13 +175,16 @@ impl Validator<'_> {
                     format!("collects nothing; add a {} section", or_list(&examples)),
                 );
             }
-            if let Some(auth) = auth {
+            if let (Some(name), Some(project_id), Some(auth), Some(tls)) =
+                (name, project_id, auth, tls)
+            {
                 clouds.push(CloudConfig {
-                    name: c.name,
-                    region: c.region,
-                    project_id: c.project_id,
+                    name,
+                    region,
+                    project_id,
                     auth,
                     endpoints,
+                    tls,
                     sections,
                 });
             }
@@ -173,7 +211,7 @@ impl Validator<'_> {
                 sections.insert(id.key, s);
             }
         }
-        let shard = match raw.shard {
+        let shard = match raw.shard.and_then(|s| self.decode::<RawShard>("shard", s)) {
             None => Shard::default(),
             Some(s) => {
                 if s.total == 0 || s.index >= s.total {
@@ -194,7 +232,48 @@ impl Validator<'_> {
             max_concurrency,
             shard,
             sections,
+            warnings: self.warnings,
         })
+    }
+
+    /// The field `key` of the section at `p`, decoded as `T`; `None`, with an error, when it is
+    /// missing or not a `T`.
+    fn required<T: serde::de::DeserializeOwned>(
+        &mut self,
+        p: &str,
+        key: &str,
+        value: Option<Value>,
+    ) -> Option<T> {
+        match value {
+            Some(value) => self.decode(&format!("{p}.{key}"), value),
+            None => {
+                self.fail(
+                    p,
+                    format!("missing field `{key}`; add it (see the annotated config.yaml)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A project id: exactly 32 lowercase hexadecimal characters, as the console shows it.
+    fn project_id(&mut self, at: &str, id: &str) {
+        const FIX: &str = "a project id is 32 lowercase hexadecimal characters; copy it from My Credentials > API Credentials > Projects";
+        if id.chars().count() != 32 {
+            self.fail(
+                at,
+                format!("{id:?} has {} characters; {FIX}", id.chars().count()),
+            );
+        } else if !id
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, 'a'..='f'))
+        {
+            let bad = id
+                .chars()
+                .find(|c| !(c.is_ascii_digit() || matches!(c, 'a'..='f')))
+                .unwrap_or(' ');
+            self.fail(at, format!("{id:?} contains {bad:?}; {FIX}"));
+        }
     }
 
     fn auth(&mut self, p: &str, a: RawAuth) -> Option<AuthConfig> {

@@ -1,6 +1,9 @@
 //! The config file: its top-level schema (clouds, their auth and endpoints, timeout,
 //! concurrency, shard), `${VAR}` expansion, `*_file` secrets, and the error format.
 //!
+//! Endpoints default to the region's site (`site`) and overrides are checked (`endpoint`);
+//! what is accepted but probably not meant is a warning of the [`Config`].
+//!
 //! Each service's section (`clouds[].dcs`, `clouds[].koophone`, `probes`…) is decoded and
 //! validated by the service itself, through the [`Schema`] it gives the loader; this module
 //! stores the result as an opaque [`Section`] in the cloud's [`Sections`], and knows no service.
@@ -11,6 +14,7 @@
 //! echoing it; the sections that hold secrets refuse anything but a mapping the same way
 //! ([`Mapping`]). Nothing is redacted afterwards: no message ever held a secret to begin with.
 
+mod endpoint;
 mod env;
 mod load;
 mod model;
@@ -18,19 +22,20 @@ mod raw;
 mod schema;
 mod secret;
 mod sections;
+mod site;
 mod validate;
+mod yaml;
 
 pub use model::{
     iam_endpoint, parse_duration, shard_of, AuthConfig, CloudConfig, Config, ConfigError,
-    ConfigErrors, Endpoints, Section, Sections, Shard, MAX_SERIES_LIMIT,
+    ConfigErrors, Endpoints, Section, Sections, Shard, UpstreamTls, MAX_SERIES_LIMIT,
 };
 pub use schema::{section, Identity, Schema, SectionInput};
 pub use secret::{Mapping, SecretText};
+pub use site::{is_eu_site, on_site};
 pub use validate::{dedup, Validator, DEFAULT_REFRESH_INTERVAL, MIN_REFRESH_INTERVAL};
 
 use std::path::{Path, PathBuf};
-
-use serde_yaml::Value;
 
 // ---------------------------------------------------------------------------------------------
 // Loading.
@@ -69,14 +74,16 @@ pub fn load_str(
         path,
         message,
     };
+    let mut v = Validator::new(file, base);
     let protected = env::protect_env_refs(text);
-    let mut value: Value = serde_yaml::from_str(&protected).map_err(|e| {
-        err(
-            String::new(),
-            format!("not valid YAML: {e}; fix the syntax at that position"),
-        )
-    })?;
-    if value.is_null() {
+    let mut value = match yaml::parse(protected, &mut v) {
+        Ok(value) => value,
+        Err(message) => {
+            v.fail("", message);
+            return v.finish();
+        }
+    };
+    if value.is_null() && v.error_count() == 0 {
         return Err(err(
             String::new(),
             "the file is empty; it needs at least a `clouds:` list (see the annotated config.yaml)"
@@ -84,9 +91,7 @@ pub fn load_str(
         )
         .into());
     }
-    env::expand_env(&mut value, &mut String::new(), env, false)
-        .map_err(|(path, message)| err(path, message))?;
-    let mut v = Validator::new(file, base);
+    env::expand_env(&mut value, &mut String::new(), env, false, &mut v);
     let (top, clouds) = sections::take_sections(&mut value, schemas, &mut v);
     // Secrets are refused by their own types when they are not text, so no message below ever
     // holds one: nothing is blanked out afterwards.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// A config error: always carries the file, the field path and what to do.
-#[derive(Debug, thiserror::Error)]
+/// A config error (or warning): always carries the file, the field path and what to do.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{file}: {path}{sep}{message}", sep = if path.is_empty() { "" } else { ": " })]
 pub struct ConfigError {
     /// The file the error is in, as given on the command line.
@@ -65,6 +65,20 @@ pub struct Config {
     pub shard: Shard,
     /// The services' top-level sections (KooPhone's `probes`), by service.
     pub sections: Sections,
+    /// What the file sets that works but is probably not meant or not safe (an unexpanded-
+    /// looking `$NAME`, plain HTTP allowed, TLS verification skipped): printed by
+    /// `--config.check` and logged once at start.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Config {
+    /// Logs each of [`warnings`](Config::warnings) as one warning line (at start and after a
+    /// reload: the settings they name are in force from then on).
+    pub fn log_warnings(&self) {
+        for w in &self.warnings {
+            tracing::warn!(file = %w.file, field = %w.path, "{}", w.message);
+        }
+    }
 }
 
 /// One shard of the fleet: this replica keeps phones whose hash falls in `index` of `total`.
@@ -95,6 +109,8 @@ pub struct CloudConfig {
     pub auth: AuthConfig,
     /// Base URLs of IAM and of each service.
     pub endpoints: Endpoints,
+    /// How the certificates of those endpoints are verified.
+    pub tls: UpstreamTls,
     /// Each configured service's validated section, by service: what this cloud collects.
     pub sections: Sections,
 }
@@ -185,9 +201,20 @@ impl Endpoints {
     }
 }
 
-/// The documented IAM endpoint of a region.
+/// The documented IAM endpoint of a region, on the region's site.
 pub fn iam_endpoint(region: &str) -> String {
-    format!("https://iam.{region}.myhuaweicloud.com")
+    super::site::on_site(region, format!("https://iam.{region}.myhuaweicloud.com"))
+}
+
+/// How the certificates of a cloud's endpoints are verified (the cloud's `tls:`, else the
+/// file's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamTls {
+    /// DER of each CA certificate of `ca_file`, trusted besides the public roots (read at
+    /// load, so a reload re-reads the file).
+    pub extra_roots: Vec<Vec<u8>>,
+    /// Accept any certificate: for a test bench only (warned about at start).
+    pub insecure_skip_verify: bool,
 }
 
 /// Largest series cap accepted for any collector.

@@ -1,24 +1,26 @@
 //! The file's own schema as written in YAML (the services' sections are taken out before it
 //! is decoded: see `sections`).
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::secret::{Mapping, SecretText};
 
+/// The file's top level as written. Each field is decoded on its own (in `load`), so that a
+/// mistake in one hides none of the others.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    /// `clouds`: every cloud to collect from.
-    pub clouds: Vec<RawCloud>,
+    /// `clouds`: every cloud to collect from, each decoded on its own.
+    pub clouds: Vec<Value>,
     /// `timeout`: the scrape deadline, a duration (default 10s).
-    pub timeout: Option<String>,
+    pub timeout: Option<Value>,
     /// `max_concurrency`: in-flight upstream calls per cloud (default 16).
-    pub max_concurrency: Option<usize>,
+    pub max_concurrency: Option<Value>,
     /// `shard`: which share of the phones this replica keeps.
-    pub shard: Option<RawShard>,
+    pub shard: Option<Value>,
+    /// `tls`: how upstream TLS is verified, for every cloud that has no `tls:` of its own.
+    pub tls: Option<Value>,
 }
 
 /// `shard` as written.
@@ -31,21 +33,36 @@ pub(super) struct RawShard {
     pub total: u32,
 }
 
-/// One `clouds[]` entry as written, its services' sections taken out.
+/// One `clouds[]` entry as written, its services' sections taken out. Every field is decoded
+/// on its own, and a missing one is reported by name, so one cloud's mistakes are all found.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCloud {
     /// The `cloud` label value.
-    pub name: String,
+    pub name: Option<Value>,
     /// Region id.
-    pub region: String,
+    pub region: Option<Value>,
     /// Project id.
-    pub project_id: String,
-    /// How its requests authenticate.
-    pub auth: Mapping<RawAuth>,
-    /// By `iam` or service key; checked against the registry in [`take_sections`].
+    pub project_id: Option<Value>,
+    /// How its requests authenticate (a [`Mapping<RawAuth>`]).
+    pub auth: Option<Value>,
+    /// By `iam` or service key; checked against the registry in `take_sections`.
+    pub endpoints: Option<Value>,
+    /// Whether a plain `http://` endpoint on a host other than loopback is accepted.
+    pub allow_insecure_endpoints: Option<Value>,
+    /// How upstream TLS is verified for this cloud (a [`RawTls`]).
+    pub tls: Option<Value>,
+}
+
+/// `tls` (top level or a cloud's) as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    /// PEM file of CA certificates trusted besides the public roots.
+    pub ca_file: Option<String>,
+    /// Accept any certificate (loudly warned about).
     #[serde(default)]
-    pub endpoints: BTreeMap<String, Option<String>>,
+    pub insecure_skip_verify: bool,
 }
 
 /// `auth` as written: exactly one method is to be set.

@@ -9,9 +9,17 @@ use super::validate::{decode_hint, field_path, Validator};
 
 /// Top-level keys of the file's own schema, before and after the services' top-level keys
 /// (the order serde's "expected one of" lists them in).
-const TOP_KEYS: (&[&str], &[&str]) = (&["clouds", "timeout", "max_concurrency"], &["shard"]);
+const TOP_KEYS: (&[&str], &[&str]) = (&["clouds", "timeout", "max_concurrency"], &["shard", "tls"]);
 /// Keys of a cloud's own schema; the services' keys follow.
-const CLOUD_KEYS: &[&str] = &["name", "region", "project_id", "auth", "endpoints"];
+const CLOUD_KEYS: &[&str] = &[
+    "name",
+    "region",
+    "project_id",
+    "auth",
+    "endpoints",
+    "allow_insecure_endpoints",
+    "tls",
+];
 
 /// The whole file as written, the services' sections taken out.
 /// serde's wording for an unknown field, with the usual fix.

@@ -18,6 +18,31 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 /// Shortest refresh interval accepted.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Most unknown keys one section reports before its decoding is given up.
+const MAX_UNKNOWN_KEYS: usize = 64;
+
+/// Removes the key `path` ends with from the mapping the rest of `path` leads to; whether
+/// there was one.
+fn remove_at(value: &mut Value, path: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((Segment::Map { key }, parent)) = path.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for segment in parent {
+        let next = match segment {
+            Segment::Map { key } => at.get_mut(key.as_str()),
+            Segment::Seq { index } => at.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else { return false };
+        at = next;
+    }
+    at.as_mapping_mut()
+        .and_then(|m| m.remove(key.as_str()))
+        .is_some()
+}
+
 /// Adds the usual fix to serde's wording.
 pub(super) fn decode_hint(message: String) -> String {
     if message.contains(NOT_SHOWN) {
@@ -26,6 +51,8 @@ pub(super) fn decode_hint(message: String) -> String {
         format!("{message}; remove it or fix its spelling")
     } else if message.starts_with("missing field") {
         format!("{message}; add it (see the annotated config.yaml)")
+    } else if message.starts_with("invalid type: ") && message.ends_with("expected a string") {
+        format!("{message}; quote it, since YAML reads unquoted digits, true/false and ~ as other types")
     } else {
         message
     }
@@ -57,6 +84,13 @@ pub struct Validator<'a> {
     pub(super) base: &'a Path,
     /// Every error found so far.
     pub(super) errors: Vec<ConfigError>,
+    /// What is accepted but probably not meant (an unexpanded-looking `$NAME`, a plain-HTTP
+    /// endpoint allowed by the cloud, skipped TLS verification): shown by `--config.check` and
+    /// logged at start.
+    pub(super) warnings: Vec<ConfigError>,
+    /// Fields already reported at an earlier stage (a missing variable, an unquoted big
+    /// number): later checks of the same field would only repeat the error in other words.
+    tainted: Vec<String>,
 }
 
 impl<'a> Validator<'a> {
@@ -66,6 +100,8 @@ impl<'a> Validator<'a> {
             file,
             base,
             errors: Vec::new(),
+            warnings: Vec::new(),
+            tainted: Vec::new(),
         }
     }
 
@@ -80,30 +116,70 @@ impl<'a> Validator<'a> {
     }
 
     /// Decodes `value` as `T`; a decode error is recorded at `at` plus serde's inner path, with
-    /// the usual fix, and yields `None`.
-    pub fn decode<T: serde::de::DeserializeOwned>(&mut self, at: &str, value: Value) -> Option<T> {
-        match serde_path_to_error::deserialize(value) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let inner = e.path().to_string();
-                let path = match (at.is_empty(), inner == ".") {
-                    (_, true) => at.to_string(),
-                    (true, false) => inner,
-                    (false, false) => format!("{at}.{inner}"),
-                };
-                self.fail(path, decode_hint(e.into_inner().to_string()));
-                None
+    /// the usual fix, and yields `None`. An unknown key is recorded, taken out and the decoding
+    /// tried again, so that every unknown key of a section is reported in one run, along with
+    /// the first error of another kind.
+    pub fn decode<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        mut value: Value,
+    ) -> Option<T> {
+        for _ in 0..MAX_UNKNOWN_KEYS {
+            let e = match serde_path_to_error::deserialize(value.clone()) {
+                Ok(t) => return Some(t),
+                Err(e) => e,
+            };
+            let inner = e.path().to_string();
+            let path = match (at.is_empty(), inner == ".") {
+                (_, true) => at.to_string(),
+                (true, false) => inner,
+                (false, false) => format!("{at}.{inner}"),
+            };
+            let segments: Vec<serde_path_to_error::Segment> = e.path().iter().cloned().collect();
+            let message = e.into_inner().to_string();
+            let unknown = message.starts_with("unknown field `");
+            self.fail(path, decode_hint(message));
+            if !unknown || !remove_at(&mut value, &segments) {
+                return None;
             }
         }
+        None
     }
 
-    /// Records an error at `path`.
+    /// Records an error at `path`, unless that field was already reported (see
+    /// [`taint`](Self::taint)).
     pub fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
+        if self.is_tainted(&path) {
+            return;
+        }
         self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            path,
+            message: message.into(),
+        });
+    }
+
+    /// Records a warning at `path`: accepted, but said by `--config.check` and at start.
+    pub fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(ConfigError {
             file: self.file.to_string(),
             path: path.into(),
             message: message.into(),
         });
+    }
+
+    /// Marks the field at `path` (and everything under it) as reported: later errors there are
+    /// not recorded.
+    pub(super) fn taint(&mut self, path: String) {
+        self.tainted.push(path);
+    }
+
+    fn is_tainted(&self, path: &str) -> bool {
+        self.tainted.iter().any(|t| {
+            path.strip_prefix(t.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
     }
 
     /// `field` of the section at `p`, a duration written as `raw`: `default` when it is not
@@ -190,29 +266,6 @@ impl<'a> Validator<'a> {
                     format!("missing {key}; set {key} (e.g. ${{VAR}}) or {key}_file"),
                 );
                 SecretString::from(String::new())
-            }
-        }
-    }
-
-    pub fn endpoint(&mut self, path: &str, raw: Option<String>, default: String) -> String {
-        let Some(url) = raw else { return default };
-        let trimmed = url.trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&trimmed) {
-            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {
-                if u.query().is_some() || u.fragment().is_some() {
-                    self.fail(
-                        path,
-                        format!("{url:?} has a query or fragment; give a base URL like {default}"),
-                    );
-                }
-                trimmed
-            }
-            _ => {
-                self.fail(
-                    path,
-                    format!("{url:?} is not an http(s) URL; give a base URL like {default}"),
-                );
-                default
             }
         }
     }

@@ -95,6 +95,7 @@ impl AppState {
         let (owned, metrics) = (source.clone(), self.metrics.clone());
         let result = tokio::task::spawn_blocking(move || {
             let cfg = crate::services::load(&owned).map_err(|e| e.to_string())?;
+            cfg.log_warnings();
             Exporter::new(cfg, metrics, Some(&previous))
         })
         .await

@@ -56,7 +56,12 @@ impl CloudClient {
         max_concurrency: usize,
         metrics: SelfMetrics,
     ) -> Result<CloudClient, reqwest::Error> {
-        let transport = Arc::new(Transport::new(&cfg.name, max_concurrency, metrics.clone())?);
+        let transport = Arc::new(Transport::new(
+            &cfg.name,
+            max_concurrency,
+            &cfg.tls,
+            metrics.clone(),
+        )?);
         let auth = match &cfg.auth {
             AuthConfig::Password {
                 domain,

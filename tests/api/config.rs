@@ -22,6 +22,9 @@ fn load(text: &str) -> Result<huaweicloud_exporter::config::Config, String> {
 }
 
 const HEAD: &str = "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcdef\n";
+/// A cloud's first lines without its project id.
+const CLOUD: &str = "clouds:\n  - name: prod\n    region: ap-southeast-1\n";
+const PROJECT_FIX: &str = "a project id is 32 lowercase hexadecimal characters; copy it from My Credentials > API Credentials > Projects";
 const PW: &str = "    auth: { password: { domain: acme, user: mon, password: ${HWC_PASSWORD} } }\n";
 
 #[test]
@@ -34,9 +37,9 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
     let cases: Vec<(String, String)> = vec![
         ("".into(), "config.yaml: the file is empty; it needs at least a `clouds:` list (see the annotated config.yaml)".into()),
         ("clouds: [".into(), "config.yaml: not valid YAML: did not find expected node content at line 2 column 1, while parsing a flow node; fix the syntax at that position".into()),
-        ("clouds: []\nscrape_interval: 5s\n".into(), "config.yaml: scrape_interval: unknown field `scrape_interval`, expected one of `clouds`, `timeout`, `max_concurrency`, `probes`, `shard`; remove it or fix its spelling\nconfig.yaml: clouds: is empty; configure at least one cloud".into()),
+        ("clouds: []\nscrape_interval: 5s\n".into(), "config.yaml: scrape_interval: unknown field `scrape_interval`, expected one of `clouds`, `timeout`, `max_concurrency`, `probes`, `shard`, `tls`; remove it or fix its spelling\nconfig.yaml: clouds: is empty; configure at least one cloud".into()),
         ("clouds: []\n".into(), "config.yaml: clouds: is empty; configure at least one cloud".into()),
-        (format!("{HEAD}{PW}    dcs: {{}}\n    colour: blue\n"), "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    colour: blue\n"), "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `allow_insecure_endpoints`, `tls`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling".into()),
         (format!("{HEAD}    dcs: {{}}\n"), "config.yaml: clouds[0]: missing field `auth`; add it (see the annotated config.yaml)".into()),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [a44uhlf7, efjy72gs, abc, {long}] }}\n"), format!("config.yaml: clouds[0].koophone.instance_ids[3]: \"{long}\" has 40 characters; KooPhone allows at most 32")),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [\"a b\"] }}\n"), "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`".into()),
@@ -56,7 +59,7 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ dcs: ftp://x }}\n"), "config.yaml: clouds[0].endpoints.dcs: \"ftp://x\" is not an http(s) URL; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\ntimeout: soon\n"), "config.yaml: timeout: \"soon\" is not a duration (expected number at 0); write it like 10s, 5m or 1h30m".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\nmax_concurrency: 0\n"), "config.yaml: max_concurrency: is 0; it must be between 1 and 1024 (default 16)".into()),
-        (format!("{HEAD}{PW}    dcs: {{}}\n  - name: prod\n    region: eu-west-101\n    project_id: abc\n{PW}    dcs: {{}}\n"), "config.yaml: clouds[1].name: \"prod\" is used by an earlier cloud; names must be unique".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n  - name: prod\n    region: eu-west-101\n    project_id: 89abcdef0123456789abcdef01234567\n{PW}    dcs: {{}}\n"), "config.yaml: clouds[1].name: \"prod\" is used by an earlier cloud; names must be unique".into()),
         (format!("{HEAD}{PW}    dcs: {{ enabled: maybe }}\n"), "config.yaml: clouds[0].dcs.enabled: invalid type: string \"maybe\", expected a boolean".into()),
         (format!("{HEAD}{PW}    ddm: {{ instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], discovery: {{}} }}\n"), "config.yaml: clouds[0].ddm.discovery: is set, but instances are listed (instance_ids), so nothing is discovered; remove one of them".into()),
         (format!("{HEAD}{PW}    ddm: {{ discovery: {{ refresh_interval: 500ms }} }}\n"), "config.yaml: clouds[0].ddm.discovery.refresh_interval: must be at least 1s (5m is a sensible production value)".into()),
@@ -67,6 +70,25 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [a] }}\nprobes:\n  boot: {{ cloud: prod, command: getprop x, max_commands_per_minute: 0 }}\n"), "config.yaml: probes.boot.max_commands_per_minute: must be at least 1; the default is 60".into()),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [{phones}] }}\nprobes:\n  boot: {{ cloud: prod, command: getprop x, max_commands_per_minute: 1, groups: {{ all: [{phones}] }} }}\n", phones = many), "config.yaml: probes.boot.max_commands_per_minute: is 1, but group \"all\" has 150 phones, 2 calls per probe; raise it to at least 2".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\nshard: {{ index: 3, total: 3 }}\n"), "config.yaml: shard: index 3 of total 3 is impossible; index counts from 0 and must be below total".into()),
+        // Project ids: exactly 32 lowercase hexadecimal characters, digits quoted.
+        (format!("{CLOUD}    project_id: 0123456789abcdef0123456789abcde\n{PW}    dcs: {{}}\n"), format!("config.yaml: clouds[0].project_id: \"0123456789abcdef0123456789abcde\" has 31 characters; {PROJECT_FIX}")),
+        (format!("{CLOUD}    project_id: 0123456789ABCDEF0123456789ABCDEF\n{PW}    dcs: {{}}\n"), format!("config.yaml: clouds[0].project_id: \"0123456789ABCDEF0123456789ABCDEF\" contains 'A'; {PROJECT_FIX}")),
+        (format!("{CLOUD}    project_id: 12345678901234567890123456789012\n{PW}    dcs: {{}}\n"), "config.yaml: clouds[0].project_id: 12345678901234567890123456789012 is an unquoted number, too large for YAML's integers; quote it (\"12345678901234567890123456789012\") so that it is read as text".into()),
+        (format!("{CLOUD}    project_id: 1234567890123456\n{PW}    dcs: {{}}\n"), "config.yaml: clouds[0].project_id: invalid type: integer `1234567890123456`, expected a string; quote it, since YAML reads unquoted digits, true/false and ~ as other types".into()),
+        // Endpoints: HTTPS base URLs, nothing more.
+        (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ dcs: http://dcs.example.com }}\n"), "config.yaml: clouds[0].endpoints.dcs: \"http://dcs.example.com\" is plain HTTP, so the IAM password, tokens and signatures would travel in clear; use https://, or set `allow_insecure_endpoints: true` on this cloud (clouds[0]) if the link is protected otherwise".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ dcs: \"https://dcs.example.com/v2/\" }}\n"), "config.yaml: clouds[0].endpoints.dcs: \"https://dcs.example.com/v2/\" has a path (\"/v2\"); give the base URL alone, \"https://dcs.example.com\": the exporter adds each API's path".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ iam: \"https://mon:hunter2@iam.example.com\" }}\n"), "config.yaml: clouds[0].endpoints.iam: holds a user name or password (`user:password@`, not shown); remove it and give the base URL alone, like https://iam.ap-southeast-1.myhuaweicloud.com: credentials go under auth:".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ dcs: \" https://dcs.example.com \" }}\n"), "config.yaml: clouds[0].endpoints.dcs: \" https://dcs.example.com \" has spaces around it; write it without them: \"https://dcs.example.com\"".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ dcs: \"https://dcs.example.com?x=1\" }}\n"), "config.yaml: clouds[0].endpoints.dcs: \"https://dcs.example.com?x=1\" has a query or fragment; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    allow_insecure_endpoints: maybe\n"), "config.yaml: clouds[0].allow_insecure_endpoints: invalid type: string \"maybe\", expected a boolean".into()),
+        // Upstream TLS.
+        (format!("{HEAD}{PW}    dcs: {{}}\n    tls: {{ ca_file: ca.pem }}\n"), "config.yaml: clouds[0].tls.ca_file: cannot read /nonexistent/ca.pem: No such file or directory (os error 2); check the path and its permissions".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\ntls: {{ ca_fil: ca.pem }}\n"), "config.yaml: tls.ca_fil: unknown field `ca_fil`, expected `ca_file` or `insecure_skip_verify`; remove it or fix its spelling".into()),
+        // Every unknown key of a section, then its first other error.
+        (format!("{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: x, colour: a, flavour: b }} }}\n    dcs: {{ shade: c, enabled: maybe }}\n"), "config.yaml: clouds[0].auth.password.colour: unknown field `colour`, expected one of `domain`, `user`, `password`, `password_file`; remove it or fix its spelling\nconfig.yaml: clouds[0].auth.password.flavour: unknown field `flavour`, expected one of `domain`, `user`, `password`, `password_file`; remove it or fix its spelling\nconfig.yaml: clouds[0].dcs.shade: unknown field `shade`, expected one of `enabled`, `include_failure`, `instances`, `max_series`; remove it or fix its spelling\nconfig.yaml: clouds[0].dcs.enabled: invalid type: string \"maybe\", expected a boolean".into()),
+        // Missing fields are each named.
+        ("clouds:\n  - region: ap-southeast-1\n    dcs: {}\n".into(), "config.yaml: clouds[0]: missing field `name`; add it (see the annotated config.yaml)\nconfig.yaml: clouds[0]: missing field `project_id`; add it (see the annotated config.yaml)\nconfig.yaml: clouds[0]: missing field `auth`; add it (see the annotated config.yaml)".into()),
     ];
     let mut failures = Vec::new();
     for (i, (text, want)) in cases.iter().enumerate() {
@@ -561,11 +583,92 @@ fn every_error_of_a_file_is_reported_each_with_file_field_and_fix() {
     assert_eq!(
         lines,
         vec![
-            "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling",
+            "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `allow_insecure_endpoints`, `tls`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling",
             "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)",
             "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`",
             "config.yaml: clouds[0].ddm.discovery.refresh_interval: must be at least 1s (5m is a sensible production value)",
             "config.yaml: shard: index 3 of total 3 is impossible; index counts from 0 and must be below total",
         ]
+    );
+}
+
+/// The four mistakes of the operator's report, one of each kind — a missing variable, an
+/// unknown key inside a section that holds secrets, a bad value and a bad endpoint — in one
+/// file, and a second cloud with its own: one run names every one.
+#[test]
+fn errors_of_every_kind_are_reported_in_one_pass() {
+    let text = format!(
+        "{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: ${{HWC_NOPE}}, pasword_file: x }} }}\n    dcs: {{ max_series: 0 }}\n    colour: blue\n    endpoints: {{ dcs: http://dcs.example.com }}\n  - name: second\n    region: ap-southeast-2\n    project_id: 12345678901234567890123456789012\n{PW}    dcs: {{}}\ntimeout: soon\n"
+    );
+    let err = load(&text).unwrap_err();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "config.yaml: clouds[1].project_id: 12345678901234567890123456789012 is an unquoted number, too large for YAML's integers; quote it (\"12345678901234567890123456789012\") so that it is read as text",
+            "config.yaml: clouds[0].auth.password.password: environment variable HWC_NOPE is not set; export it before starting, or write the value (or a *_file path) instead",
+            "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `allow_insecure_endpoints`, `tls`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling",
+            "config.yaml: timeout: \"soon\" is not a duration (expected number at 0); write it like 10s, 5m or 1h30m",
+            "config.yaml: clouds[0].auth.password.pasword_file: unknown field `pasword_file`, expected one of `domain`, `user`, `password`, `password_file`; remove it or fix its spelling",
+            "config.yaml: clouds[0].endpoints.dcs: \"http://dcs.example.com\" is plain HTTP, so the IAM password, tokens and signatures would travel in clear; use https://, or set `allow_insecure_endpoints: true` on this cloud (clouds[0]) if the link is protected otherwise",
+            "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)",
+        ]
+    );
+}
+
+/// What is accepted but probably not meant is a warning of the loaded config, in the same
+/// file/field/fix form, and never quotes a secret.
+#[test]
+fn suspicious_but_valid_settings_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: \"$HWC_PASSWORD\" }} }}\n    dcs: {{}}\n    koophone: {{ discovery: {{ name_regex: \"^$SHOP\" }} }}\n    allow_insecure_endpoints: true\n    endpoints: {{ dcs: http://dcs.example.com, ddm: http://127.0.0.1:8080 }}\n    tls: {{ insecure_skip_verify: true }}\n"
+    );
+    let cfg = load_str(&text, "config.yaml", dir.path(), &env).unwrap();
+    let warnings: Vec<String> = cfg.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "config.yaml: clouds[0].auth.password.password: holds a `$` followed by a name, which looks like an environment variable that was not expanded (not shown: this field is a secret); write `${NAME}` to take it from the environment, or `$$` for a literal `$`",
+            "config.yaml: clouds[0].koophone.discovery.name_regex: `$SHOP` looks like an environment variable that was not expanded; write `${SHOP}` to take it from the environment, or `$$SHOP` for a literal `$`",
+            "config.yaml: clouds[0].tls.insecure_skip_verify: is true: the certificates of this cloud's endpoints are NOT verified, so anyone on the path can pose as Huawei Cloud and take the IAM password, tokens and signatures; trust your proxy's CA with ca_file instead",
+            "config.yaml: clouds[0].endpoints.dcs: \"http://dcs.example.com\" is plain HTTP (allowed by clouds[0].allow_insecure_endpoints): the IAM password, tokens and signatures travel in clear",
+        ]
+    );
+    let c = &cfg.clouds[0];
+    assert_eq!(c.endpoints.get("dcs"), "http://dcs.example.com");
+    assert_eq!(c.endpoints.get("ddm"), "http://127.0.0.1:8080");
+    assert!(c.tls.insecure_skip_verify);
+    // `$$` says a literal `$` was meant: no warning.
+    let quiet = format!(
+        "{HEAD}    auth: {{ password: {{ domain: acme, user: mon, password: \"pa$$word\" }} }}\n    dcs: {{}}\n"
+    );
+    assert!(load_str(&quiet, "config.yaml", dir.path(), &env)
+        .unwrap()
+        .warnings
+        .is_empty());
+}
+
+/// EU-Dublin and any other region of the European site get `.myhuaweicloud.eu` hosts for
+/// every service and IAM; EU-Paris (global site) and the rest keep `.myhuaweicloud.com`.
+#[test]
+fn european_site_regions_derive_eu_hosts() {
+    let text = |region: &str| {
+        format!("clouds:\n  - name: eu\n    region: {region}\n    project_id: 0123456789abcdef0123456789abcdef\n{PW}    dcs: {{}}\n")
+    };
+    let cfg = load(&text("eu-west-101")).unwrap();
+    let e = &cfg.clouds[0].endpoints;
+    assert_eq!(e.iam, "https://iam.eu-west-101.myhuaweicloud.eu");
+    assert_eq!(e.get("dcs"), "https://dcs.eu-west-101.myhuaweicloud.eu");
+    assert_eq!(e.get("ddm"), "https://ddm.eu-west-101.myhuaweicloud.eu");
+    assert_eq!(e.get("koophone"), "https://koophone.myhuaweicloud.eu");
+    let paris = load(&text("eu-west-0")).unwrap();
+    assert_eq!(
+        paris.clouds[0].endpoints.get("dcs"),
+        "https://dcs.eu-west-0.myhuaweicloud.com"
+    );
+    assert_eq!(
+        paris.clouds[0].endpoints.iam,
+        "https://iam.eu-west-0.myhuaweicloud.com"
     );
 }

@@ -16,4 +16,5 @@ mod isolate;
 mod probe;
 mod reload_files;
 mod scrape;
+mod upstream_tls;
 mod web;

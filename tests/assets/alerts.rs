@@ -13,7 +13,7 @@ const RULE_TESTS: &str = "alerts/huaweicloud.rules.test.yml";
 const PROMETHEUS_RULE: &str = "deploy/kubernetes/prometheus-operator/prometheusrule.yaml";
 
 #[test]
-#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs promtool, an external tool: cargo test -- --include-ignored runs it"]
 fn promtool_check_rules() {
     let Some(promtool) = require_tool("promtool", "needed to check alerting rules") else {
         return;
@@ -28,7 +28,7 @@ fn promtool_check_rules() {
 }
 
 #[test]
-#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs promtool, an external tool: cargo test -- --include-ignored runs it"]
 fn promtool_test_rules() {
     let Some(promtool) = require_tool("promtool", "needed to unit-test alerting rules") else {
         return;

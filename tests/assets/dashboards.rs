@@ -194,7 +194,7 @@ fn expand_grafana_variables(expr: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs promtool, an external tool: cargo test -- --include-ignored runs it"]
 fn dashboard_queries_are_valid_promql() {
     let Some(promtool) = require_tool("promtool", "needed to parse dashboard queries") else {
         return;
@@ -255,7 +255,7 @@ fn typecheck_dir() -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs node and npm: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs node and npm, an external tool: cargo test -- --include-ignored runs it"]
 fn dashboards_satisfy_grafana_schema_types() {
     let why = "needed to type-check dashboards against @grafana/schema";
     let Some(node) = require_tool("node", why) else {

@@ -12,7 +12,7 @@ use crate::common::{files_with_ext, read_yaml, require_tool, root, run_ok};
 use crate::{dashboards, RULES};
 
 #[test]
-#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs promtool, an external tool: cargo test -- --include-ignored runs it"]
 fn promtool_check_compose_prometheus_config() {
     let Some(promtool) = require_tool("promtool", "needed to check prometheus.yml") else {
         return;
@@ -25,7 +25,7 @@ fn promtool_check_compose_prometheus_config() {
 }
 
 #[test]
-#[ignore = "needs hadolint: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs hadolint, an external tool: cargo test -- --include-ignored runs it"]
 fn hadolint_dockerfile() {
     let Some(hadolint) = require_tool("hadolint", "needed to lint the Dockerfile") else {
         return;

@@ -16,7 +16,7 @@ fn plain_manifests() -> Vec<PathBuf> {
 }
 
 #[test]
-#[ignore = "needs kubernetes-validate: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs kubernetes-validate, an external tool: cargo test -- --include-ignored runs it"]
 fn kubernetes_manifests_validate_strictly() {
     let Some(kv) = require_tool(
         "kubernetes-validate",

@@ -19,7 +19,9 @@ mod docker;
 mod generated;
 mod kubernetes;
 mod readme;
+mod readme_toc;
 mod runbooks;
+mod simulator_doc;
 mod systemd;
 
 use std::collections::BTreeSet;

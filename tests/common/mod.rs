@@ -16,13 +16,15 @@ pub fn root() -> PathBuf {
 /// Looks `tool` up on PATH.
 ///
 /// Returns its path when found. When it is missing: if `REQUIRE_PROMETHEUS=1` the test
-/// fails (CI must have installed it); otherwise this prints
-/// `skipped: <tool> not found (<why>)` and returns `None`, and the caller returns.
+/// fails (CI must have installed it); otherwise this writes
+/// `skipped: <test>: <tool> not found (<why>)` to the process's stderr and returns `None`, and
+/// the caller returns. The line goes to the stderr file itself, not through `eprintln!`, which
+/// the test harness captures and shows only for a failure: a skip must be seen without
+/// `--nocapture`, or a test that checked nothing would pass as `ok` unnoticed.
 ///
-/// Tests that call this are marked `#[ignore = "needs <tool>: cargo test -- --include-ignored
-/// runs it (.ci/run does)"]`, so a plain `cargo test` reports them as ignored instead of
-/// passing them unseen; they run only when asked for (`--include-ignored`, as `.ci/run` does
-/// with `REQUIRE_PROMETHEUS=1`).
+/// The slow ones are marked `#[ignore = "runs <tool>, an external tool: cargo test --
+/// --include-ignored runs it"]`, so a plain `cargo test` stays quick; they run when asked for
+/// (`--include-ignored`, as `.ci/run` does with `REQUIRE_PROMETHEUS=1`).
 pub fn require_tool(tool: &str, why: &str) -> Option<PathBuf> {
     if let Some(path) = find_on_path(tool) {
         return Some(path);
@@ -30,7 +32,13 @@ pub fn require_tool(tool: &str, why: &str) -> Option<PathBuf> {
     if env::var("REQUIRE_PROMETHEUS").as_deref() == Ok("1") {
         panic!("{tool} not found on PATH ({why}), and REQUIRE_PROMETHEUS=1 makes that a failure");
     }
-    println!("skipped: {tool} not found ({why})");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let line = format!("skipped: {test}: {tool} not found on PATH ({why})\n");
+    // Past the harness's capture: see above.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     None
 }
 

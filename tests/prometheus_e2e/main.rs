@@ -36,7 +36,7 @@ pub(crate) const MIN_SAMPLES: f64 = 8.0;
 
 /// A child process killed (and reaped) when dropped, also when the test panics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs prometheus: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs prometheus, an external tool: cargo test -- --include-ignored runs it"]
 async fn prometheus_scrapes_the_demo_and_every_dashboard_query_and_rule_works() {
     let Some(prometheus) = require_tool("prometheus", "needed to scrape the demo end to end")
     else {
@@ -243,7 +243,7 @@ async fn prometheus_scrapes_the_demo_and_every_dashboard_query_and_rule_works() 
 }
 
 #[tokio::test]
-#[ignore = "needs promtool: cargo test -- --include-ignored runs it (.ci/run does)"]
+#[ignore = "runs promtool, an external tool: cargo test -- --include-ignored runs it"]
 async fn promtool_check_metrics_finds_nothing_in_the_demo() {
     let Some(promtool) = require_tool("promtool", "needed to lint the exposition") else {
         return;

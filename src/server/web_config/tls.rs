@@ -14,11 +14,19 @@ use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConf
 
 use super::schema::{ClientAuth, TlsSettings, TlsVersion};
 
+/// The process's crypto provider: the one rustls picks from its crate features (ring, as
+/// reqwest uses), named through the default builder because rustls 0.23.48 deprecates
+/// `crypto::ring::default_provider` itself. The builder's default versions always suit that
+/// provider, and the features are fixed at build time, so this cannot fail on any input.
+fn process_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    ServerConfig::builder().crypto_provider().clone()
+}
+
 /// Reads the certificate, key and client CAs named by `tls` and builds the server config.
 /// Errors are (field path, message).
 pub fn server_config(tls: &TlsSettings) -> Result<Arc<ServerConfig>, (String, String)> {
     let at = |field: &str| format!("tls_server_config.{field}");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = process_provider();
     let certs = read_certs(&tls.cert_file).map_err(|m| (at("cert_file"), m))?;
     let key_error = |e: String| {
         format!(

@@ -64,3 +64,33 @@ fn config_check_never_prints_a_numeric_password() {
         "{text}"
     );
 }
+
+/// The operator's file with four mistakes of different kinds: one run names them all; and a
+/// valid file with a risky setting is valid, its warning printed first.
+#[test]
+fn config_check_names_every_error_in_one_run_and_prints_warnings() {
+    let bad = "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcde\n    auth: { password: { domain: acme, user: mon, password: \"${HWC_UNSET}\" } }\n    endpoints: { dcs: \"https://dcs.example.com/v2/\" }\n    dcs: {}\n    colour: blue\n";
+    let (ok, text) = check(bad, &[]);
+    assert!(!ok);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for field in [
+        "clouds[0].auth.password.password: environment variable HWC_UNSET is not set",
+        "clouds[0].colour: unknown field `colour`",
+        "clouds[0].project_id: \"0123456789abcdef0123456789abcde\" has 31 characters",
+        "clouds[0].endpoints.dcs: \"https://dcs.example.com/v2/\" has a path",
+    ] {
+        assert!(lines.iter().any(|l| l.contains(field)), "{field} in {text}");
+    }
+
+    let risky = "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcdef\n    auth: { token: { value: t } }\n    tls: { insecure_skip_verify: true }\n    dcs: {}\n";
+    let (ok, text) = check(risky, &[]);
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("warning: ") && lines[0].contains("clouds[0].tls.insecure_skip_verify: is true: the certificates of this cloud's endpoints are NOT verified"), "{text}");
+    assert!(
+        lines[1].ends_with("valid (1 clouds, 0 probe modules)"),
+        "{text}"
+    );
+}
