@@ -320,3 +320,43 @@ async fn the_simulated_listing_rejects_out_of_range_paging() {
     assert_eq!(count("").await, 0);
     assert!(count("&include_failure=true").await > 0);
 }
+
+#[tokio::test]
+async fn a_reload_that_keeps_the_listing_keeps_what_it_showed() {
+    let sim = spawn_sim(SimConfig {
+        dcs_instances: 1_500,
+        ..frozen_sim(10)
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let text = |dcs: &str| {
+        config(dcs)
+            .replace("{base}", &sim.base_url())
+            .replace("{project}", &sim.project_id())
+    };
+    std::fs::write(&path, text("{ max_series: 10000 }")).unwrap();
+    let (addr, _state, _stop) = serve_file(&path).await;
+    let m = scrape_addr(addr).await;
+    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    let all = sorted(fleet(&sim).await);
+    // Another series bound, the same listing: what it showed is kept, so an incomplete
+    // listing after the reload still serves the complete one.
+    let http = reqwest::Client::new();
+    reload_file(&http, addr, &path, text("{ max_series: 9000 }")).await;
+    sim.set_fault(Endpoint::DcsList, fault(FaultKind::EmptyPage));
+    let m = scrape_addr(addr).await;
+    assert_eq!(m.success("c", "dcs_instances"), 0.0);
+    assert_eq!(exported(&m), all);
+    // Another listing (without failed instances): nothing is carried, the first page is served.
+    reload_file(
+        &http,
+        addr,
+        &path,
+        text("{ max_series: 9000, include_failure: false }"),
+    )
+    .await;
+    let m = scrape_addr(addr).await;
+    assert_eq!(m.success("c", "dcs_instances"), 0.0);
+    assert_eq!(exported(&m).len(), 1_000);
+}
