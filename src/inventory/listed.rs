@@ -36,7 +36,7 @@ pub(crate) struct Decision {
 
 /// Judges `listing` against `served` (its rows and whether they came from a complete
 /// listing), updating the shrink rule's memory. `operation` names the listing in errors,
-/// `what` (e.g. `DCS instance`) in the held message.
+/// `what` (its service's word for a resource, e.g. `cache instance`) in the held message.
 pub(crate) fn decide<T: Resource>(
     served: Option<(&[T], bool)>,
     shrinks: &mut Shrinks,

@@ -39,13 +39,13 @@ use crate::transport::{ApiError, CloudClient, ErrorKind};
 pub struct ListingSpec<T: 'static> {
     /// Its `service` label, collector and operation (the operation names its errors).
     pub names: Names,
-    /// What one row is, in log lines and errors (e.g. `DCS instance`).
+    /// What one row is, in log lines and errors (its service's word for a resource, e.g. `cache instance`).
     pub what: &'static str,
     /// What the landing page counts (e.g. `instances`).
     pub unit: &'static str,
     /// Series one row makes, for the series bound.
     pub series_per_row: usize,
-    /// The setting that bounds the series (e.g. `dcs.max_series`), named when it is exceeded.
+    /// The setting that bounds the series (`<section>.max_series`), named when it is exceeded.
     pub max_series_setting: &'static str,
     /// The pure mapping of the rows: their families, and the rows left out (an id that is no
     /// sane label value), which are logged.
