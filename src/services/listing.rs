@@ -39,7 +39,8 @@ use crate::transport::{ApiError, CloudClient, ErrorKind};
 pub struct ListingSpec<T: 'static> {
     /// Its `service` label, collector and operation (the operation names its errors).
     pub names: Names,
-    /// What one row is, in log lines and errors (its service's word for a resource, e.g. `cache instance`).
+    /// What one row is, in log lines and errors (its service's word for a resource, e.g.
+    /// `cache instance`).
     pub what: &'static str,
     /// What the landing page counts (e.g. `instances`).
     pub unit: &'static str,
