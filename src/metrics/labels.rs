@@ -1,10 +1,10 @@
 //! The one set of rules for text that comes from upstream and leaves as a label value, a log
 //! field, an error or a line of the landing page: names are bounded with control characters
-//! replaced ([`label_text`]), upstream enum words become lower snake case or `unknown` ([`label_word`]), field-derived
-//! names are checked ([`sane_label`]), and ids echoed
-//! from a header are cut to a short token ([`bounded_id`]). Every service goes through these,
-//! so a hostile answer cannot put a NUL byte into Prometheus' storage or a 100 kB header into a
-//! log line.
+//! replaced ([`label_text`]), upstream enum words become their lower snake case or `unknown`
+//! ([`label_word`]), field-derived names are checked ([`sane_label`]), and ids echoed from a
+//! header are cut to a short token ([`bounded_id`]). Every service goes through these, so a
+//! hostile answer cannot put a NUL byte into Prometheus' storage or a 100 kB header into a log
+//! line.
 
 /// Longest state or engine name taken as a label value.
 pub const MAX_LABEL_CHARS: usize = 64;
