@@ -260,7 +260,7 @@ pub async fn demo(
     telemetry_path: &str,
     overrides: &crate::config::Overrides,
 ) -> anyhow::Result<Application> {
-    use crate::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, Simulator};
+    use crate::sim::{FaultKind, FaultSpec, SimConfig, Simulator};
     let sim_listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the simulator")?;
@@ -269,7 +269,7 @@ pub async fn demo(
         // and then: the throttling series, its dashboard panel and its alert have data from the
         // first scrape, and the share stays far below the alert's threshold.
         faults: vec![(
-            Endpoint::DcsStatus,
+            &crate::services::dcs::api::DCS_STATUS,
             FaultSpec {
                 kind: Some(FaultKind::Throttled),
                 times: Some(1),
@@ -283,7 +283,7 @@ pub async fn demo(
         }),
         ..SimConfig::default()
     };
-    let sim = Simulator::start(sim_config, sim_listener)
+    let sim = Simulator::start(crate::services::SIMULATED, sim_config, sim_listener)
         .await
         .context("starting the simulator")?;
     // The canary group: five of the first cloud's phones that are healthy now, so the landing

@@ -17,9 +17,10 @@
 //! - [`scrape`]: the [`scrape::Exporter`]: the scrape deadline, the fan-out over every cloud's
 //!   services' collectors, per-collector success and duration, and coalescing of concurrent
 //!   scrapes. Knows no service.
-//! - [`services`]: the registry — the one list of services ([`services::SERVICES`]), the trait
-//!   each implements, the [`services::Fleet`] a config builds (and a reload carries over), the
-//!   runtime of listing-shaped services (`services::listing`: a listing declared as data) — and
+//! - [`services`]: the registry — the one list of services ([`services::SERVICES`]) and of
+//!   what the simulator serves of them ([`services::SIMULATED`]), the trait each implements, the
+//!   [`services::Fleet`] a config builds (and a reload carries over), the runtime of
+//!   listing-shaped services (`services::listing`: a listing declared as data) — and
 //!   one folder per service (`dcs`, `koophone`, `ddm`) owning its config section, its typed
 //!   calls and models (each call's IAM permission on its `Operation`), its collectors (pure
 //!   mappings), its discovery, its probe, its simulated endpoints, and the sources of its
@@ -53,8 +54,10 @@
 //! - [`debug_log`]: the per-request log of upstream calls behind `/probe?…&debug=true`.
 //! - [`logging`]: log lines with the Prometheus ecosystem's keys (`ts`, `level`, `source`,
 //!   `msg`) in logfmt or JSON.
-//! - [`sim`]: a simulated Huawei Cloud (IAM and, through `sim::routes`, every service's
-//!   endpoints) with faults on demand, used by `--demo`, the tests and the benchmarks.
+//! - [`sim`]: a simulated Huawei Cloud (IAM, and the endpoints of the services it is handed:
+//!   [`services::SIMULATED`], each route declaring the client's `Operation` it serves) with
+//!   faults on demand by operation name, used by `--demo`, the tests and the benchmarks. It
+//!   imports no service.
 //! - [`app`]: wiring — build from a config, bind (port 0 allowed), serve until shutdown; the demo.
 
 pub mod app;

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use huaweicloud_exporter::server::listen::{bind_listen_addresses, parse_listen_address};
-use huaweicloud_exporter::{app, config, logging, metrics};
+use huaweicloud_exporter::{app, config, logging, metrics, services};
 
-/// Prometheus exporter for Huawei Cloud management-plane state (DCS, KooPhone, DDM).
+// The help text naming services is the registry's: `parse` sets it.
+/// Prometheus exporter for Huawei Cloud management-plane state.
 #[derive(Parser, Debug)]
 #[command(about, disable_version_flag = true)]
 struct Cli {
@@ -42,7 +43,8 @@ struct Cli {
     /// Run against a built-in simulated Huawei Cloud with a built-in configuration.
     #[arg(long)]
     demo: bool,
-    /// This replica's shard (0-based); keeps only phones whose id hashes to it. Overrides config.
+    // `parse` adds which services it splits, from the registry.
+    /// This replica's shard (0-based). Overrides config.
     #[arg(long = "shard.index", requires = "shard_total")]
     shard_index: Option<u32>,
     /// Number of shards (replicas). Overrides config.
@@ -58,7 +60,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the simulated Huawei Cloud on its own (IAM, DCS, KooPhone, DDM).
+    // `parse` names its services, from the registry.
+    /// Run the simulated Huawei Cloud on its own.
     Simulate(huaweicloud_exporter::sim::SimArgs),
 }
 
@@ -100,8 +103,30 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         .init();
 }
 
+/// The flags, with the help text that names services taken from the registry.
+fn parse() -> Cli {
+    let all = services::titles(|_| true);
+    let (split, whole) = services::shard_rule();
+    let command = Cli::command()
+        .about(format!(
+            "Prometheus exporter for Huawei Cloud management-plane state ({all})."
+        ))
+        .mut_arg("shard_index", |a| {
+            a.help(format!(
+                "This replica's shard (0-based); keeps only the {split} resources whose id \
+                 hashes to it ({whole}: shard 0 only). Overrides config."
+            ))
+        })
+        .mut_subcommand("simulate", |c| {
+            c.about(format!(
+                "Run the simulated Huawei Cloud on its own (IAM, {all})."
+            ))
+        });
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     if cli.version {
         print!("{}", metrics::build::version_text());
         return ExitCode::SUCCESS;
@@ -171,7 +196,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Simulate(args)) = cli.command {
-        return huaweicloud_exporter::sim::run_standalone(args).await;
+        return huaweicloud_exporter::sim::run_standalone(
+            huaweicloud_exporter::services::SIMULATED,
+            args,
+        )
+        .await;
     }
     let listen = cli
         .listen_address
@@ -189,7 +218,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let overrides = config::Overrides::from_shard_flags(cli.shard_index, cli.shard_total)
         .map_err(anyhow::Error::msg)?;
     if let Some(shard) = overrides.shard {
-        tracing::info!(shard = %shard, "sharding phones (the flags outrank the file, on every reload too); DCS and DDM are collected by shard 0 only");
+        let (split, whole) = services::shard_rule();
+        tracing::info!(
+            shard = %shard,
+            "sharding the {split} resources (the flags outrank the file, on every reload too); {whole}: collected by shard 0 only"
+        );
     }
     let mut application = if cli.demo {
         let listeners = bind_listen_addresses(&listen).await?;

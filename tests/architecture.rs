@@ -17,7 +17,10 @@ const LAYERS: &str = "server > scrape > services > inventory > transport > \
 /// The wiring on top: may import anything, imported by nothing.
 const WIRING: [&str; 3] = ["app", "main", "lib"];
 /// The only files outside a service's folder that may name it: the registries and the demo.
-const NAMERS: [&str; 3] = ["src/services/mod.rs", "src/sim/routes.rs", "src/app.rs"];
+const NAMERS: [&str; 3] = ["src/services/mod.rs", SIM_REGISTRY, "src/app.rs"];
+/// The list of simulated services, which hands them to the simulator: the one file outside a
+/// service's `sim` that imports the simulator.
+const SIM_REGISTRY: &str = "src/services/simulated.rs";
 const CFG_TEST: [&str; 7] = ["#", "[", "cfg", "(", "test", ")", "]"];
 
 /// A code token (an identifier, or punctuation with `::` as one) and its line.
@@ -403,17 +406,19 @@ fn layer_violations(tree: &Tree) -> Vec<String> {
     let (mut out, name) = (Vec::new(), top_module);
     let transport = LAYERS.split(" > ").position(|l| l == "transport");
     for ((from, to), line) in &tree.edges {
-        let routes = from == "src/sim/routes.rs" && to.starts_with("src/services/");
-        let service_sim = from.starts_with("src/services/")
-            && matches!(from.split('/').nth(3), Some("sim.rs" | "sim"));
+        let service_sim = from == SIM_REGISTRY
+            || from.starts_with("src/services/")
+                && matches!(from.split('/').nth(3), Some("sim.rs" | "sim"));
         let why = match (place(from), place(to)) {
             (Place::Wiring, _) => continue,
             (_, Place::Wiring) => "nothing imports the wiring",
             (Place::Sim, Place::Sim) => continue,
-            (Place::Sim, Place::Layer(n)) if Some(n) >= transport || routes => continue,
-            (Place::Sim, _) => "sim/ may import sim/, transport, the bottom (routes.rs: services)",
+            (Place::Sim, Place::Layer(n)) if Some(n) >= transport => continue,
+            (Place::Sim, _) => "sim/ may import sim/, transport, the bottom (services hand it theirs)",
             (_, Place::Sim) if service_sim => continue,
-            (_, Place::Sim) => "only a service's sim.rs or sim/ imports the simulator",
+            (_, Place::Sim) => {
+                "only a service's sim.rs or sim/, and src/services/simulated.rs, import the simulator"
+            }
             (Place::Layer(a), Place::Layer(b)) if b < a => "a lower layer imports a higher one",
             _ => continue,
         };
@@ -489,9 +494,9 @@ fn layers_run_one_way() {
 #[test]
 fn services_are_named_only_by_the_registries() {
     let rule = "A service named outside its folder or by another service (DESIGN.md \
-                \"Architecture\"; only src/services/mod.rs, src/sim/routes.rs, src/app.rs may):";
+                \"Architecture\"; only src/services/mod.rs, src/services/simulated.rs, src/app.rs may):";
     let fix = "go through the registry (`services::SERVICES`, the `Service` trait, \
-               `sim::routes`), or move the code into the service's own folder.";
+               `services::SIMULATED`), or move the code into the service's own folder.";
     report(service_namings, rule, fix);
 }
 
@@ -531,6 +536,8 @@ use crate::config::{b::{self, B as X}};
 mod inner { use super::B; }
 fn g(_: super::a::A) {}
 @ src/sim/mod.rs
+pub mod routes;
+@ src/sim/routes.rs
 use crate::services::bar::Bar;
 @ src/services/mod.rs
 pub mod foo; pub mod bar; use crate::sim::X;
@@ -560,7 +567,7 @@ fn the_checker_finds_what_it_guards() {
     assert_has(&cycles(&bad), &cycles_found);
     let layers = [
         "src/transport/mod.rs:2: transport imports scrape (src/scrape.rs): a lower layer",
-        "src/sim/mod.rs:1: sim imports services (src/services/bar/mod.rs): sim/ may",
+        "src/sim/routes.rs:1: sim imports services (src/services/bar/mod.rs): sim/ may",
         "src/services/mod.rs:1: services imports sim (src/sim/mod.rs): only a service's sim",
     ];
     assert_has(&layer_violations(&bad), &layers);
@@ -569,7 +576,7 @@ fn the_checker_finds_what_it_guards() {
     let namings = [
         "src/scrape.rs:1: names service `foo`",
         "src/scrape.rs:2: names service `bar`",
-        "src/sim/mod.rs:1: names service `bar`",
+        "src/sim/routes.rs:1: names service `bar`",
         "src/services/bar/mod.rs:2: service `bar` names service `foo`",
     ];
     assert_has(&service_namings(&bad), &namings);

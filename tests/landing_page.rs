@@ -14,8 +14,9 @@ mod helpers;
 
 use std::time::Duration;
 
+use crate::helpers::op;
 use helpers::*;
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig, HOSTILE_MESSAGE};
+use huaweicloud_exporter::sim::{FaultKind, SimConfig, HOSTILE_MESSAGE};
 
 /// Renders `url` in headless Chromium and returns the DOM after load.
 async fn dump_dom(chromium: &std::path::Path, url: &str) -> String {
@@ -103,7 +104,7 @@ async fn the_landing_page_shows_collectors_errors_inventory_and_probes_in_a_brow
     // then a probe.
     app.scrape().await;
     app.sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::HostileMessage));
+        .set_fault(&op::DCS_STATUS, fault(FaultKind::HostileMessage));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 0.0, "the fault hit DCS");
     assert_eq!(m.success("pw", "koophone"), 1.0);
@@ -197,7 +198,7 @@ async fn every_collector_the_metric_reports_has_its_row_and_a_failing_refresh_sh
 
     // Arrange: a good first listing, then every listing refused until both discoveries say so.
     app.scrape().await;
-    for op in [Endpoint::KoophoneList, Endpoint::DdmList] {
+    for op in [&op::KOOPHONE_LIST, &op::DDM_LIST] {
         app.sim.set_fault(op, fault(FaultKind::ServerError));
     }
     let mut m = app.scrape().await;

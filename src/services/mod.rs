@@ -5,8 +5,9 @@
 //! families), its discovery, its probe where it has one, and its simulated endpoints. It joins
 //! the exporter through the [`Service`] trait and one line in [`SERVICES`]; config loading, the
 //! fleet a config builds (and a reload carries over), the scrape fan-out, the shard rule, the
-//! landing page and `/probe` all iterate that list and know no service by name. The simulator's
-//! own list is in `sim`. "Adding a service" in CONTRIBUTING.md walks through it.
+//! landing page and `/probe` all iterate that list and know no service by name. Beside it,
+//! [`SIMULATED`] (`simulated`) lists what each service's `sim` module serves; the top level
+//! hands it to the simulator, which imports no service. "Adding a service" in CONTRIBUTING.md walks through it.
 
 pub mod dcs;
 pub mod ddm;
@@ -15,10 +16,12 @@ pub mod koophone;
 pub mod listing;
 pub mod prober;
 pub mod service;
+pub mod simulated;
 
 pub use fleet::{Cloud, Fleet};
 pub use prober::{ModuleInfo, ProbeAnswer, ProbeRequest, Prober, Probing, Refusal};
 pub use service::{Before, Build, Job, Runtime, Service};
+pub use simulated::SIMULATED;
 
 use crate::config::{Config, ConfigErrors, Schema, Source};
 
@@ -27,6 +30,29 @@ pub static SERVICES: &[&dyn Service] = &[&dcs::Dcs, &koophone::Koophone, &ddm::D
 
 /// The service that answers `/probe` (the one with command probes).
 pub static PROBER: &dyn Prober = &koophone::Koophone;
+
+/// The titles of the services `pick` keeps, in registry order, as text says them: `A`,
+/// `A and B`, `A, B and C`. Help and log text name services through it, never by hand.
+pub fn titles(pick: impl Fn(&crate::config::Identity) -> bool) -> String {
+    let titles: Vec<&str> = SERVICES
+        .iter()
+        .map(|s| s.identity())
+        .filter(|id| pick(id))
+        .map(|id| id.title)
+        .collect();
+    match titles.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The shard rule as help and log text say it, from each service's `Identity::account_wide`:
+/// `(split, whole)`, the services whose resources the shards split and those only shard 0
+/// collects.
+pub fn shard_rule() -> (String, String) {
+    (titles(|id| !id.account_wide), titles(|id| id.account_wide))
+}
 
 /// The registry's schemas, for the config loader.
 pub fn schemas() -> Vec<&'static dyn Schema> {

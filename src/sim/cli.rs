@@ -1,5 +1,5 @@
 //! Standalone mode (`huaweicloud-exporter simulate ...`): flags, start, log how to use it, run
-//! until Ctrl-C.
+//! until Ctrl-C. The services it serves are the registry's, handed in by the caller.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,12 +8,15 @@ use std::str::FromStr;
 use anyhow::Context;
 
 use super::config::{Churn, SimConfig};
-use super::faults::{parse_fault_arg, Endpoint, FaultKind, FaultSpec};
+use super::faults::{parse_fault_arg, FaultKind, FaultSpec};
+use super::router::declared;
+use super::routes::Simulated;
 use super::server::Simulator;
 
-/// `OP=KIND[:TIMES]`, e.g. `dcs_status=server_error:2`.
+/// `OP=KIND[:TIMES]`, e.g. `dcs_status=server_error:2`; `OP` is checked against the declared
+/// operations when the simulator starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FaultArg(pub Endpoint, pub FaultSpec);
+pub struct FaultArg(pub String, pub FaultSpec);
 
 impl FromStr for FaultArg {
     type Err = String;
@@ -26,10 +29,10 @@ impl FromStr for FaultArg {
 /// Flags of the simulator's standalone mode.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SimArgs {
-    /// Address to serve IAM, DCS, KooPhone, DDM and the /_sim/ control routes on.
+    /// Address to serve IAM, every simulated service and the /_sim/ control routes on.
     #[arg(long, default_value = "127.0.0.1:18080")]
     pub listen: SocketAddr,
-    /// Number of KooPhone phones in the fleet.
+    /// Number of phones in the fleet.
     #[arg(long, default_value_t = 300)]
     pub phones: usize,
     /// Seed of the fleet: ids, statuses, counts and restore targets follow from it.
@@ -48,7 +51,7 @@ pub struct SimArgs {
     #[arg(long = "fault", value_name = "OP=KIND[:TIMES]")]
     pub faults: Vec<FaultArg>,
     /// Buy and release resources while running, N/PERIOD (e.g. 5/10s: every 10s, 5 phones
-    /// bought or the 5 newest released, and one DCS and one DDM instance created or deleted).
+    /// bought or the 5 newest released, and one instance of each other kind created or deleted).
     #[arg(long, value_name = "N/PERIOD")]
     pub churn: Option<Churn>,
     /// Write the phone ids there, one per line (for the exporter's `instance_ids_file`).
@@ -57,31 +60,45 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
-    pub fn config(&self) -> SimConfig {
-        SimConfig {
+    /// The simulator's config; a `--fault` naming no operation of `services` (or IAM) is an
+    /// error listing the ones there are.
+    pub fn config(&self, services: &[&Simulated]) -> anyhow::Result<SimConfig> {
+        let (_, operations) = declared(services).map_err(anyhow::Error::msg)?;
+        let faults = self
+            .faults
+            .iter()
+            .map(|FaultArg(op, spec)| {
+                let op = operations
+                    .find(op)
+                    .with_context(|| format!("--fault {op}={}", kind_name(spec)))?;
+                Ok((op, spec.clone()))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(SimConfig {
             seed: self.seed,
             phones: self.phones,
             latency: self.latency.into(),
             tick: self.tick.into(),
             job_delay: self.job_delay.into(),
-            faults: self
-                .faults
-                .iter()
-                .map(|FaultArg(op, spec)| (*op, spec.clone()))
-                .collect(),
+            faults,
             churn: self.churn.clone(),
             ..SimConfig::default()
-        }
+        })
     }
 }
 
-/// Runs the simulator until Ctrl-C.
-pub async fn run_standalone(args: SimArgs) -> anyhow::Result<()> {
-    let config = args.config();
+/// The fault kind of a `--fault` spec, for its error.
+fn kind_name(spec: &FaultSpec) -> &'static str {
+    spec.kind.map_or("", |k| k.as_str())
+}
+
+/// Runs the simulator, serving IAM and `services`, until Ctrl-C.
+pub async fn run_standalone(services: &[&Simulated], args: SimArgs) -> anyhow::Result<()> {
+    let config = args.config(services)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("simulator: cannot listen on {}", args.listen))?;
-    let handle = Simulator::start(config.clone(), listener)
+    let handle = Simulator::start(services, config.clone(), listener)
         .await
         .context("simulator: cannot start")?;
     if let Some(path) = &args.write_ids {
@@ -97,7 +114,7 @@ pub async fn run_standalone(args: SimArgs) -> anyhow::Result<()> {
         project_id = %config.project_id,
         phones = config.phones,
         seed = config.seed,
-        "simulated Huawei Cloud serving IAM, DCS, KooPhone and DDM; point every endpoint override here"
+        "simulated Huawei Cloud serving IAM and every service's operations listed below; point every endpoint override here"
     );
     for user in &config.users {
         tracing::info!(
@@ -115,7 +132,7 @@ pub async fn run_standalone(args: SimArgs) -> anyhow::Result<()> {
     );
     tracing::info!(
         "operations: {}; fault kinds: {}",
-        Endpoint::ALL.map(|op| op.as_str()).join(", "),
+        handle.operations().join(", "),
         FaultKind::ALL.map(|k| k.as_str()).join(", ")
     );
     tokio::signal::ctrl_c()

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::faults::{Endpoint, FaultSpec};
+use super::faults::FaultSpec;
+use crate::transport::Operation;
 
 /// An AK/SK pair the simulated gateway knows.
 #[derive(Clone)]
@@ -35,7 +36,7 @@ pub struct SimConfig {
     /// DDM instances and how many restore targets each has.
     pub ddm_instances: Vec<SimDdmInstance>,
     /// Faults in force from the start.
-    pub faults: Vec<(Endpoint, FaultSpec)>,
+    pub faults: Vec<(&'static Operation, FaultSpec)>,
     /// Added to every service call (not to the `/_sim/` routes).
     pub latency: Duration,
     /// The fleet moves one tick every `tick` of (tokio) time; zero freezes it.

@@ -13,7 +13,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::faults::{Endpoint, FaultSpec, ParseNameError};
+use super::faults::{FaultSpec, ParseNameError};
 use super::state::{json_response, SimState};
 
 pub(super) fn routes() -> Router<Arc<SimState>> {
@@ -56,8 +56,8 @@ async fn set_fault(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    let op = match name.parse::<Endpoint>() {
-        Ok(op) => op,
+    let op = match sim.operations.find(&name) {
+        Ok(op) => op.name,
         Err(e) => return unknown_operation(e),
     };
     match serde_json::from_slice::<FaultSpec>(&body) {
@@ -72,9 +72,9 @@ async fn set_fault(
 }
 
 async fn clear_fault(State(sim): State<Arc<SimState>>, Path(name): Path<String>) -> Response {
-    match name.parse::<Endpoint>() {
+    match sim.operations.find(&name) {
         Ok(op) => {
-            sim.faults.clear_op(op);
+            sim.faults.clear_op(op.name);
             faults_json(&sim)
         }
         Err(e) => unknown_operation(e),
@@ -82,9 +82,10 @@ async fn clear_fault(State(sim): State<Arc<SimState>>, Path(name): Path<String>)
 }
 
 async fn calls(State(sim): State<Arc<SimState>>) -> Response {
-    let calls: BTreeMap<&str, u64> = Endpoint::ALL
+    let calls: BTreeMap<&str, u64> = sim
+        .calls
         .iter()
-        .map(|op| (op.as_str(), sim.calls[op.index()].load(Ordering::Relaxed)))
+        .map(|(op, n)| (*op, n.load(Ordering::Relaxed)))
         .collect();
     json_response(StatusCode::OK, &json!(calls))
 }

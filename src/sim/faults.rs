@@ -1,6 +1,6 @@
 //! Fault knobs: which operation misbehaves, how, for how many calls, and with how much extra
-//! latency. Owns the operation and fault names used by the control routes and `--fault`: one
-//! list of every service's operations, since `--fault` and the control routes parse them.
+//! latency. Owns the fault names used by the control routes and `--fault`; the operations they
+//! name are the ones the simulated services declare with their routes (`super::routes`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -11,70 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::sync::lock;
-
-/// One simulated API call, the unit faults and call counters are kept per.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Endpoint {
-    /// IAM `POST /v3/auth/tokens`.
-    IamToken,
-    /// DCS `GET /v2/{project_id}/instances/status`.
-    DcsStatus,
-    /// KooPhone `POST /v1/instances/batch-query-status`.
-    KoophoneBatchStatus,
-    /// KooPhone `POST /v1/instances/async-command`.
-    KoophoneAsyncCommand,
-    /// KooPhone `GET /v1/instances/tasks/{task_id}`.
-    KoophoneTask,
-    /// DDM `GET /v3/{project_id}/instances/{instance_id}/backups/restorable-instances`.
-    DdmRestorable,
-    /// KooPhone `GET /v1/instances/batch-query` (the listing discovery pages through).
-    KoophoneList,
-    /// DCS `GET /v2/{project_id}/instances` (the instance listing).
-    DcsList,
-    /// DDM `GET /v1/{project_id}/instances` (the instance listing).
-    DdmList,
-}
-
-impl Endpoint {
-    pub const ALL: [Endpoint; 9] = [
-        Endpoint::IamToken,
-        Endpoint::DcsStatus,
-        Endpoint::KoophoneBatchStatus,
-        Endpoint::KoophoneAsyncCommand,
-        Endpoint::KoophoneTask,
-        Endpoint::DdmRestorable,
-        Endpoint::KoophoneList,
-        Endpoint::DcsList,
-        Endpoint::DdmList,
-    ];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Endpoint::IamToken => "iam_token",
-            Endpoint::DcsStatus => "dcs_status",
-            Endpoint::KoophoneBatchStatus => "koophone_batch_status",
-            Endpoint::KoophoneAsyncCommand => "koophone_async_command",
-            Endpoint::KoophoneTask => "koophone_task",
-            Endpoint::DdmRestorable => "ddm_restorable",
-            Endpoint::KoophoneList => "koophone_list",
-            Endpoint::DcsList => "dcs_list",
-            Endpoint::DdmList => "ddm_list",
-        }
-    }
-
-    /// Position in [`Endpoint::ALL`], used to index per-operation counters: `ALL` lists the
-    /// operations in the order they are declared.
-    pub(crate) fn index(&self) -> usize {
-        *self as usize
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::transport::Operation;
 
 /// A name that is not one of the known operations or fault kinds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +27,7 @@ pub struct ParseNameError {
 
 impl ParseNameError {
     /// The one of `all` that `as_str` spells `name`, or the error listing them all.
-    fn find<T: Copy>(
+    pub(crate) fn find<T: Copy>(
         what: &'static str,
         all: &[T],
         as_str: fn(&T) -> &'static str,
@@ -107,11 +44,27 @@ impl ParseNameError {
     }
 }
 
-impl FromStr for Endpoint {
-    type Err = ParseNameError;
+/// Every operation the simulator serves: IAM's and each declared service's, by name.
+#[derive(Clone, Debug)]
+pub(crate) struct Operations(BTreeMap<&'static str, &'static Operation>);
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ParseNameError::find("operation", &Endpoint::ALL, Endpoint::as_str, s)
+impl Operations {
+    /// The declared operations, by name.
+    pub(crate) fn new(ops: BTreeMap<&'static str, &'static Operation>) -> Self {
+        Operations(ops)
+    }
+}
+
+impl Operations {
+    /// The declared operation named `name`, or the error listing every declared name.
+    pub(crate) fn find(&self, name: &str) -> Result<&'static Operation, ParseNameError> {
+        let all: Vec<&'static Operation> = self.0.values().copied().collect();
+        ParseNameError::find("operation", &all, |op| op.name, name)
+    }
+
+    /// Every declared name, sorted.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
     }
 }
 
@@ -363,12 +316,18 @@ fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> 
     Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
 }
 
-/// Parses `OP=KIND[:TIMES]`, the `--fault` flag.
-pub fn parse_fault_arg(s: &str) -> Result<(Endpoint, FaultSpec), String> {
+/// Parses `OP=KIND[:TIMES]`, the `--fault` flag. `OP` is checked against the declared
+/// operations when the simulator starts (they are known only then).
+pub fn parse_fault_arg(s: &str) -> Result<(String, FaultSpec), String> {
     let (op, rest) = s.split_once('=').ok_or_else(|| {
         format!("{s:?}: expected OP=KIND[:TIMES], e.g. dcs_status=server_error:2")
     })?;
-    let op: Endpoint = op.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    let op = op.trim().to_string();
+    if op.is_empty() {
+        return Err(format!(
+            "{s:?}: OP is empty, e.g. dcs_status=server_error:2"
+        ));
+    }
     let (kind, times) = match rest.split_once(':') {
         Some((kind, times)) => {
             let times: u32 = times
@@ -393,13 +352,13 @@ pub fn parse_fault_arg(s: &str) -> Result<(Endpoint, FaultSpec), String> {
 /// The live fault settings, shared by every request and the control routes.
 #[derive(Default)]
 pub(crate) struct FaultTable {
-    /// The fault of each operation that has one.
-    slots: Mutex<HashMap<Endpoint, FaultSpec>>,
+    /// The fault of each operation that has one, by operation name.
+    slots: Mutex<HashMap<&'static str, FaultSpec>>,
 }
 
 impl FaultTable {
     /// Sets (replaces) an operation's fault; `times: Some(0)` clears it.
-    pub(crate) fn set(&self, op: Endpoint, spec: FaultSpec) {
+    pub(crate) fn set(&self, op: &'static str, spec: FaultSpec) {
         let mut slots = lock(&self.slots);
         if spec.times == Some(0) {
             slots.remove(&op);
@@ -412,23 +371,23 @@ impl FaultTable {
         lock(&self.slots).clear();
     }
 
-    pub(crate) fn clear_op(&self, op: Endpoint) {
-        lock(&self.slots).remove(&op);
+    pub(crate) fn clear_op(&self, op: &str) {
+        lock(&self.slots).remove(op);
     }
 
     pub(crate) fn snapshot(&self) -> BTreeMap<&'static str, FaultSpec> {
         lock(&self.slots)
             .iter()
-            .map(|(op, spec)| (op.as_str(), spec.clone()))
+            .map(|(op, spec)| (*op, spec.clone()))
             .collect()
     }
 
     /// Takes the fault for one call, counting `times` down. A call that failed authentication
     /// consumes only a `token_expired` fault (which replaces the auth check); any other fault
     /// waits for a call that gets past auth.
-    pub(crate) fn take(&self, op: Endpoint, authenticated: bool) -> Option<FaultSpec> {
+    pub(crate) fn take(&self, op: &str, authenticated: bool) -> Option<FaultSpec> {
         let mut slots = lock(&self.slots);
-        let spec = slots.get_mut(&op)?;
+        let spec = slots.get_mut(op)?;
         if !authenticated && spec.kind != Some(FaultKind::TokenExpired) {
             return None;
         }
@@ -436,7 +395,7 @@ impl FaultTable {
         if let Some(times) = spec.times.as_mut() {
             *times = times.saturating_sub(1);
             if *times == 0 {
-                slots.remove(&op);
+                slots.remove(op);
             }
         }
         Some(taken)
@@ -449,18 +408,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for op in Endpoint::ALL {
-            assert_eq!(op.as_str().parse::<Endpoint>(), Ok(op));
-            assert_eq!(Endpoint::ALL[op.index()], op);
-            let json = serde_json::to_string(&op).unwrap();
-            assert_eq!(json, format!("\"{}\"", op.as_str()));
-        }
         for kind in FaultKind::ALL {
             assert_eq!(kind.as_str().parse::<FaultKind>(), Ok(kind));
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert!("nope".parse::<Endpoint>().is_err());
         assert!("nope".parse::<FaultKind>().is_err());
     }
 
@@ -490,14 +442,15 @@ mod tests {
     #[test]
     fn fault_arg() {
         let (op, spec) = parse_fault_arg("dcs_status=throttled:3").unwrap();
-        assert_eq!(op, Endpoint::DcsStatus);
+        assert_eq!(op, "dcs_status");
         assert_eq!(spec.kind, Some(FaultKind::Throttled));
         assert_eq!(spec.times, Some(3));
         let (op, spec) = parse_fault_arg("koophone_task=hang").unwrap();
-        assert_eq!(op, Endpoint::KoophoneTask);
+        assert_eq!(op, "koophone_task");
         assert_eq!(spec.times, None);
         assert!(parse_fault_arg("dcs_status").is_err());
-        assert!(parse_fault_arg("dcs=hang").is_err());
+        assert!(parse_fault_arg("=hang").is_err());
+        assert!(parse_fault_arg("dcs_status=nope").is_err());
         assert!(parse_fault_arg("dcs_status=hang:x").is_err());
     }
 
@@ -505,17 +458,17 @@ mod tests {
     fn times_counts_down_and_clears() {
         let table = FaultTable::default();
         table.set(
-            Endpoint::DcsStatus,
+            "dcs_status",
             FaultSpec {
                 kind: Some(FaultKind::ServerError),
                 times: Some(2),
                 ..FaultSpec::default()
             },
         );
-        assert!(table.take(Endpoint::DcsStatus, false).is_none());
-        assert!(table.take(Endpoint::DcsStatus, true).is_some());
-        assert!(table.take(Endpoint::DcsStatus, true).is_some());
-        assert!(table.take(Endpoint::DcsStatus, true).is_none());
+        assert!(table.take("dcs_status", false).is_none());
+        assert!(table.take("dcs_status", true).is_some());
+        assert!(table.take("dcs_status", true).is_some());
+        assert!(table.take("dcs_status", true).is_none());
         assert!(table.snapshot().is_empty());
     }
 }

@@ -1,18 +1,18 @@
 //! IAM: `POST /v3/auth/tokens` (Keystone password method, project scope), issuing the tokens
 //! that every other service's auth check accepts ([`super::tokens`]).
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::Router;
 use serde_json::{json, Value};
 
-use super::faults::{Endpoint, FaultKind};
+use super::faults::FaultKind;
 use super::fleet::{hash_str, mix};
-use super::pipeline::{endpoint, SimService, POST};
+use super::pipeline::{SimService, POST};
+use super::routes::Routes;
 use super::state::{json_response, SimReply, SimState};
+use crate::transport::auth::IAM_TOKEN;
 
 /// IAM's own error shape: `{"error":{"code","message","title"}}`.
 fn error(status: StatusCode, message: &str) -> Response {
@@ -56,13 +56,10 @@ impl SimService for Iam {
 }
 
 /// `POST /v3/auth/tokens`.
-pub(super) fn routes() -> Router<Arc<SimState>> {
-    Router::new().route(
-        "/v3/auth/tokens",
-        endpoint(POST, Iam, Endpoint::IamToken, |cx, ()| {
-            issue(cx.sim, &cx.call.body, cx.fault)
-        }),
-    )
+pub(super) fn routes() -> Routes {
+    Routes::new().route("/v3/auth/tokens", POST, Iam, &IAM_TOKEN, |cx, ()| {
+        issue(cx.sim, &cx.call.body, cx.fault)
+    })
 }
 
 /// The credentials of a password-method request, or why the body is not one.

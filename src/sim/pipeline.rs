@@ -18,9 +18,10 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::faults::{Endpoint, FaultKind, FaultSpec};
+use super::faults::{FaultKind, FaultSpec};
 use super::state::{bytes_response, gateway_error, json_response, Call, SimReply, SimState};
 use super::tokens::TokenCheck;
+use crate::transport::Operation;
 
 /// What a hostile peer puts in an error message: markup that runs if a page does not escape it,
 /// and a forged log line and sample for text that does not escape newlines.
@@ -46,7 +47,7 @@ pub fn huge_request_id() -> String {
 
 /// One simulated service as the pipeline sees it: how its errors look and which credentials it
 /// takes. Each service's sim file implements it on a unit struct and passes that to
-/// [`endpoint`].
+/// [`super::routes::Routes::route`].
 pub(crate) trait SimService: Copy + Send + Sync + 'static {
     /// Whether calls must carry credentials (IAM's token call is how they are got).
     const AUTHENTICATED: bool = true;
@@ -65,13 +66,13 @@ pub(crate) trait SimService: Copy + Send + Sync + 'static {
     }
 
     /// The `server_error` fault's answer.
-    fn server_error(&self, _op: Endpoint) -> Response {
+    fn server_error(&self, _op: &Operation) -> Response {
         let (code, msg) = Self::SERVER_ERROR;
         self.error(StatusCode::INTERNAL_SERVER_ERROR, code, msg)
     }
 
     /// The `api_error` fault's answer.
-    fn api_error(&self, _op: Endpoint) -> Response {
+    fn api_error(&self, _op: &Operation) -> Response {
         let (status, code, msg) = Self::API_ERROR;
         self.error(status, code, msg)
     }
@@ -87,7 +88,7 @@ pub(crate) trait SimService: Copy + Send + Sync + 'static {
     }
 
     /// The answer a fault only this service knows gives instead of the real one, if any.
-    fn fault_answer(&self, _op: Endpoint, _fault: &FaultSpec, _call: &Call) -> Option<Response> {
+    fn fault_answer(&self, _op: &Operation, _fault: &FaultSpec, _call: &Call) -> Option<Response> {
         None
     }
 }
@@ -107,12 +108,12 @@ pub(crate) const GET: MethodFilter = MethodFilter::GET;
 /// See [`GET`].
 pub(crate) const POST: MethodFilter = MethodFilter::POST;
 
-/// The route of operation `op` of `service`, the one way a service call is routed: extract `E`
+/// The route of operation `op` of `service` (see [`super::routes::Routes::route`]): extract `E`
 /// (path parameters, `()` for none) and the call, then run the pipeline around `answer`.
-pub(crate) fn endpoint<S, E, A>(
+pub(super) fn endpoint<S, E, A>(
     method: MethodFilter,
     service: S,
-    op: Endpoint,
+    op: &'static Operation,
     answer: A,
 ) -> MethodRouter<Arc<SimState>>
 where
@@ -141,22 +142,30 @@ where
 impl SimState {
     /// The pipeline every service call goes through: count, auth, take the fault, sleep the
     /// latency, answer with the fault's error or with `answer` (whose body the fault may mangle).
-    async fn serve<S, F>(&self, service: S, op: Endpoint, call: &Call, answer: F) -> Response
+    async fn serve<S, F>(
+        &self,
+        service: S,
+        op: &'static Operation,
+        call: &Call,
+        answer: F,
+    ) -> Response
     where
         S: SimService,
         F: FnOnce(&SimState, Option<FaultKind>) -> SimReply,
     {
         // Latency is the time from arrival to answer, the work of checking the call included.
         let arrived = Instant::now();
-        self.calls[op.index()].fetch_add(1, Ordering::Relaxed);
+        if let Some(calls) = self.calls.get(op.name) {
+            calls.fetch_add(1, Ordering::Relaxed);
+        }
         self.requests
-            .record(op, &call.method, &call.uri, &call.headers, &call.body);
+            .record(op.name, &call.method, &call.uri, &call.headers, &call.body);
         let auth = if S::AUTHENTICATED {
             self.authenticate::<S>(call)
         } else {
             Ok(())
         };
-        let fault = self.faults.take(op, auth.is_ok());
+        let fault = self.faults.take(op.name, auth.is_ok());
         let extra = fault.as_ref().and_then(|f| f.latency).unwrap_or_default();
         let latency = self.config.latency.saturating_add(extra);
         if !latency.is_zero() {

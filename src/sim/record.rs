@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use super::faults::Endpoint;
 use crate::sync::lock;
 use axum::http::{HeaderMap, Method, Uri};
 
@@ -17,8 +16,8 @@ const KEPT: usize = 512;
 /// One call as it arrived.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedRequest {
-    /// The operation the router took it for.
-    pub endpoint: Endpoint,
+    /// The name of the operation the router took it for.
+    pub endpoint: &'static str,
     /// `GET`, `POST`, …
     pub method: String,
     /// The path, not decoded.
@@ -41,7 +40,7 @@ pub(crate) struct RequestLog {
 impl RequestLog {
     pub(crate) fn record(
         &self,
-        endpoint: Endpoint,
+        endpoint: &'static str,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
@@ -66,7 +65,7 @@ impl RequestLog {
     }
 
     /// The kept calls of `endpoint`, oldest first.
-    pub(crate) fn of(&self, endpoint: Endpoint) -> Vec<RecordedRequest> {
+    pub(crate) fn of(&self, endpoint: &str) -> Vec<RecordedRequest> {
         lock(&self.calls)
             .iter()
             .filter(|c| c.endpoint == endpoint)

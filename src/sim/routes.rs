@@ -1,73 +1,66 @@
-//! The simulator's one list of services: the one file in `sim` that names them. It mounts
-//! IAM's route, each service's routes (`crate::services::<name>::sim::routes`) and the `/_sim/`
-//! control routes on one router, with the gateway's answers for unknown paths and methods and
-//! its `X-Request-Id` on every response. Adding a service's simulator is its `sim` module plus
-//! one `.merge` line here.
+//! How a simulated service joins the simulator: it declares its routes, each with the
+//! operation it serves ([`Routes`]), and the top level hands the simulator the list of them
+//! ([`Simulated`], `crate::services::SIMULATED`). Nothing in `sim` names a service.
 
 use std::sync::Arc;
 
-use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::FromRequestParts;
+use axum::routing::MethodFilter;
 use axum::Router;
 
-use super::state::{gateway_error, hex_id, json_response, GatewayError, SimState};
-use super::{control, iam};
+use super::pipeline::{endpoint, Ctx, SimService};
+use super::state::{SimReply, SimState};
+use crate::transport::Operation;
 
-pub use crate::services::dcs::sim::DCS_STATES;
-
-/// Every simulated route, on one router sharing `state`.
-pub(super) fn router(state: Arc<SimState>) -> Router {
-    Router::new()
-        .merge(iam::routes())
-        .merge(crate::services::dcs::sim::routes())
-        .merge(crate::services::koophone::sim::routes())
-        .merge(crate::services::ddm::sim::routes())
-        .merge(control::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
-        .layer(axum::middleware::from_fn(request_id))
-        .with_state(state)
+/// One simulated service, as its folder declares it and the registry lists it.
+pub struct Simulated {
+    /// Its routes, each declaring the operation it serves.
+    pub(crate) routes: fn() -> Routes,
 }
 
-/// Every response carries `X-Request-Id`: KooPhone echoes the caller's, the others mint one.
-/// A gateway error's body gets the same id as its `request_id`.
-async fn request_id(req: Request, next: Next) -> Response {
-    let echo = if req.uri().path().starts_with("/v1/") {
-        req.headers().get("x-request-id").cloned()
-    } else {
-        None
-    };
-    let mut resp = next.run(req).await;
-    if !resp.headers().contains_key("x-request-id") {
-        let id = echo.or_else(|| HeaderValue::from_str(&hex_id()).ok());
-        if let Some(id) = id {
-            resp.headers_mut().insert("x-request-id", id);
+impl Simulated {
+    /// The operations its routes serve, in declaration order.
+    pub fn operations(&self) -> Vec<&'static Operation> {
+        (self.routes)().operations
+    }
+}
+
+/// Routes of one simulated service and the operations they serve, declared together: an
+/// operation has faults and a call counter because a route serves it, never otherwise.
+pub struct Routes {
+    /// The routes.
+    pub(super) router: Router<Arc<SimState>>,
+    /// The operation of each route, in declaration order.
+    pub(super) operations: Vec<&'static Operation>,
+}
+
+impl Routes {
+    pub(crate) fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            operations: Vec::new(),
         }
     }
-    if let Some(error) = resp.extensions_mut().remove::<GatewayError>() {
-        let id = resp
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let (parts, _) = resp.into_parts();
-        let body = json_response(parts.status, &error.body(&id)).into_body();
-        resp = Response::from_parts(parts, body);
-        resp.headers_mut()
-            .remove(axum::http::header::CONTENT_LENGTH);
-    }
-    resp
-}
 
-/// What the API gateway says about an API it does not have: a path it does not know, or a
-/// known path with another method (the gateway routes by both, so it is 404 too, not 405).
-async fn not_found() -> Response {
-    gateway_error(
-        StatusCode::NOT_FOUND,
-        "APIGW.0101",
-        "The API does not exist or has not been published in the environment",
-    )
+    /// Adds the route `method path` serving `op` (the client's own [`Operation`], so client
+    /// and simulator name a call alike), answered by `answer` through the call pipeline.
+    pub(crate) fn route<S, E, A>(
+        mut self,
+        path: &str,
+        method: MethodFilter,
+        service: S,
+        op: &'static Operation,
+        answer: A,
+    ) -> Self
+    where
+        S: SimService,
+        E: FromRequestParts<Arc<SimState>> + Send + 'static,
+        A: Fn(Ctx<'_>, E) -> SimReply + Clone + Send + Sync + 'static,
+    {
+        self.router = self
+            .router
+            .route(path, endpoint(method, service, op, answer));
+        self.operations.push(op);
+        self
+    }
 }

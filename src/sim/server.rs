@@ -8,27 +8,36 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::config::{SimConfig, SimDdmInstance};
-use super::faults::{Endpoint, FaultSpec};
+use super::faults::FaultSpec;
 use super::fleet::{personal_values, SimDcsInstance};
 use super::record::RecordedRequest;
-use super::routes::router;
+use super::router::{declared, router};
+use super::routes::Simulated;
 use super::state::SimState;
+use crate::transport::Operation;
 
 /// Starts simulators.
 pub struct Simulator;
 
 impl Simulator {
-    /// Serves on `listener` until [`SimHandle::shutdown`] or until every handle is dropped.
-    /// Spawns onto the current tokio runtime.
+    /// Serves IAM and `services` (the registry's, `crate::services::SIMULATED`) on `listener`
+    /// until [`SimHandle::shutdown`] or until every handle is dropped. Spawns onto the current
+    /// tokio runtime. A fault in `config` for an operation no route declares is refused, as is
+    /// an operation declared twice.
     pub async fn start(
+        services: &[&Simulated],
         config: SimConfig,
         listener: tokio::net::TcpListener,
     ) -> std::io::Result<SimHandle> {
+        let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let churn = config.churn.clone();
-        let state = Arc::new(SimState::new(config, shutdown_rx.clone()));
-        let app = router(state.clone());
+        let (routes, operations) = declared(services).map_err(invalid)?;
+        let state = SimState::new(config, operations, shutdown_rx.clone())
+            .map_err(|e| invalid(format!("simulator faults: {e}")))?;
+        let state = Arc::new(state);
+        let app = router(routes, state.clone());
         if let Some(churn) = churn {
             let state = state.clone();
             let mut stop = shutdown_rx.clone();
@@ -125,22 +134,36 @@ impl SimHandle {
         self.state.config.project_id.clone()
     }
 
-    pub fn set_fault(&self, op: Endpoint, fault: FaultSpec) {
-        self.state.faults.set(op, fault);
+    /// Sets (replaces) the fault of `op`. An operation no route declares never runs, so its
+    /// fault is refused with a warning naming the declared ones.
+    pub fn set_fault(&self, op: &'static Operation, fault: FaultSpec) {
+        match self.state.operations.find(op.name) {
+            Ok(op) => self.state.faults.set(op.name, fault),
+            Err(e) => tracing::warn!(error = %e, "simulator: fault not set"),
+        }
+    }
+
+    /// The names of the operations the simulator serves (IAM's and every declared
+    /// service's), sorted: what `--fault` and `/_sim/faults/{operation}` accept.
+    pub fn operations(&self) -> Vec<&'static str> {
+        self.state.operations.names().collect()
     }
 
     pub fn clear_faults(&self) {
         self.state.faults.clear();
     }
 
-    /// Service calls received for `op`, faulted or not.
-    pub fn calls(&self, op: Endpoint) -> u64 {
-        self.state.calls[op.index()].load(Ordering::Relaxed)
+    /// Service calls received for `op`, faulted or not; 0 for an operation no route declares.
+    pub fn calls(&self, op: &Operation) -> u64 {
+        self.state
+            .calls
+            .get(op.name)
+            .map_or(0, |n| n.load(Ordering::Relaxed))
     }
 
     /// The last calls of `op` as they arrived (oldest first, at most 512 of all operations).
-    pub fn requests(&self, op: Endpoint) -> Vec<RecordedRequest> {
-        self.state.requests.of(op)
+    pub fn requests(&self, op: &Operation) -> Vec<RecordedRequest> {
+        self.state.requests.of(op.name)
     }
 
     /// The status code phone `id` reports now, if the fleet has it.

@@ -2,6 +2,7 @@
 //! counters, tokens and the fleet clock), what a handler reads of a request ([`Call`]), what it
 //! answers before faults touch it ([`SimReply`]), and the JSON response every answer goes out as.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -13,7 +14,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::config::SimConfig;
-use super::faults::{Endpoint, FaultTable};
+use super::faults::FaultTable;
+use super::faults::Operations;
 use super::fleet::{Instances, SimFleet};
 use super::record::RequestLog;
 use super::tokens::TokenStore;
@@ -29,8 +31,11 @@ pub(crate) struct SimState {
     instances: RwLock<Instances>,
     /// The faults in force, per operation.
     pub(super) faults: FaultTable,
-    /// Per-operation call counters, indexed by [`Endpoint::index`].
-    pub(super) calls: [AtomicU64; Endpoint::ALL.len()],
+    /// The operations the routes declare, which faults are set for by name.
+    pub(super) operations: Operations,
+    /// A call counter per declared operation, by name (built from `operations`, so every
+    /// routed call has one).
+    pub(super) calls: BTreeMap<&'static str, AtomicU64>,
     /// The last calls as they arrived, for tests that check what the exporter sends.
     pub(super) requests: RequestLog,
     /// IAM-issued tokens, which the auth check consults.
@@ -46,12 +51,19 @@ pub(crate) struct SimState {
 }
 
 impl SimState {
-    pub(super) fn new(config: SimConfig, shutdown: watch::Receiver<bool>) -> Self {
+    /// The state of a simulator serving `operations`; an operation in `config.faults` that is
+    /// not declared is refused, naming the declared ones.
+    pub(super) fn new(
+        config: SimConfig,
+        operations: Operations,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, super::faults::ParseNameError> {
         let fleet = SimFleet::new(config.seed, config.phones);
         let faults = FaultTable::default();
         for (op, spec) in &config.faults {
-            faults.set(*op, spec.clone());
+            faults.set(operations.find(op.name)?.name, spec.clone());
         }
+        let calls = operations.names().map(|n| (n, AtomicU64::new(0))).collect();
         let instances = Instances::new(
             config.seed,
             config.dcs_instances,
@@ -67,19 +79,20 @@ impl SimState {
                 )
             })
             .collect();
-        SimState {
+        Ok(SimState {
             secret_keys,
             tokens: TokenStore::new(config.token_ttl),
             fleet: RwLock::new(fleet),
             instances: RwLock::new(instances),
             faults,
-            calls: Default::default(),
+            operations,
+            calls,
             requests: RequestLog::default(),
             started: Instant::now(),
             advanced: AtomicU64::new(0),
             shutdown,
             config,
-        }
+        })
     }
 
     /// The fleet's current tick: ticks of the clock since the start, plus those advanced.

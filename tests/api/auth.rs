@@ -15,7 +15,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { aksk: { access_key: DEMOACCESSKEY0000001, secret_key: SECRET } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: {}
     ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }
 "#;
@@ -70,8 +70,7 @@ async fn a_wrong_secret_key_is_refused_as_unauthorized() {
     // Five bad signatures in a row lock an AK/SK: a refused one is never retried.
     app.scrape().await;
     assert_eq!(
-        app.sim
-            .calls(huaweicloud_exporter::sim::Endpoint::DcsStatus),
+        app.sim.calls(&crate::helpers::op::DCS_STATUS),
         2,
         "one call per scrape"
     );
@@ -91,6 +90,7 @@ async fn a_wrong_secret_key_is_refused_as_unauthorized() {
 async fn no_secret_appears_in_debug_logs_metrics_or_errors() {
     let sim_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = Simulator::start(
+        huaweicloud_exporter::services::SIMULATED,
         SimConfig {
             phones: 20,
             ..SimConfig::default()
@@ -101,7 +101,7 @@ async fn no_secret_appears_in_debug_logs_metrics_or_errors() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sk"), "demo-secret-key-do-not-use\n").unwrap();
-    let base = sim.base_url();
+    let endpoints = crate::helpers::endpoints(&sim.base_url());
     let ids = sim.phone_ids().join(", ");
     let config = format!(
         r#"
@@ -110,20 +110,20 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: {{ password: {{ domain: demo-domain, user: monitoring, password: ${{TEST_HWC_PASSWORD}} }} }}
-    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    endpoints: {endpoints}
     dcs: {{}}
     koophone: {{ instance_ids: [{ids}] }}
   - name: tok
     region: ap-southeast-1
     project_id: {project}
     auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    endpoints: {endpoints}
     dcs: {{}}
   - name: signed
     region: ap-southeast-1
     project_id: {project}
     auth: {{ aksk: {{ access_key: DEMOACCESSKEY0000001, secret_key_file: sk }} }}
-    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    endpoints: {endpoints}
     dcs: {{}}
 "#,
         project = sim.project_id()
@@ -199,7 +199,7 @@ clouds:
 
 #[tokio::test]
 async fn many_callers_needing_a_token_at_once_make_one_iam_request() {
-    use huaweicloud_exporter::sim::Endpoint;
+    use crate::helpers::op;
     let app = spawn_app(Opts {
         sim: frozen_sim(5),
         config: TWO_CLOUDS.into(),
@@ -220,12 +220,12 @@ async fn many_callers_needing_a_token_at_once_make_one_iam_request() {
         generations.iter().all(|g| *g == generations[0]),
         "everyone got the same token"
     );
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 1);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 1);
 }
 
 #[tokio::test]
 async fn a_token_is_refreshed_before_it_expires() {
-    use huaweicloud_exporter::sim::Endpoint;
+    use crate::helpers::op;
     let app = spawn_app(Opts {
         sim: SimConfig {
             token_ttl: Duration::from_secs(2),
@@ -247,7 +247,7 @@ async fn a_token_is_refreshed_before_it_expires() {
     provider.backdate(Duration::from_secs(30)).await;
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 2);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 2);
     assert!(
         m.value(
             "huaweicloud_auth_token_expiry_timestamp_seconds",

@@ -1,6 +1,7 @@
 //! Collector behaviour that needs files or time: the phone-list file and the DDM cache.
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::FaultKind;
 
 use crate::helpers::*;
 
@@ -137,14 +138,14 @@ async fn ddm_answers_are_cached_for_the_ttl() {
     .await;
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
-    let calls = app.sim.calls(Endpoint::DdmRestorable);
+    let calls = app.sim.calls(&op::DDM_RESTORABLE);
     assert_eq!(calls, 3, "300 targets at 128 per page");
     app.sim
-        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::ServerError));
+        .set_fault(&op::DDM_RESTORABLE, fault(FaultKind::ServerError));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0, "served from the cache");
     assert_eq!(
-        app.sim.calls(Endpoint::DdmRestorable),
+        app.sim.calls(&op::DDM_RESTORABLE),
         calls,
         "no call inside the TTL"
     );
@@ -188,7 +189,7 @@ async fn a_ddm_parameter_error_fails_the_collector() {
     })
     .await;
     app.sim
-        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::ApiError));
+        .set_fault(&op::DDM_RESTORABLE, fault(FaultKind::ApiError));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 0.0);
     app.sim.clear_faults();

@@ -5,7 +5,7 @@ use std::path::Path;
 use huaweicloud_exporter::config::AuthConfig;
 use huaweicloud_exporter::services::dcs::config::DcsConfig;
 use huaweicloud_exporter::services::koophone::config::KoophoneConfig;
-use huaweicloud_exporter::services::load_str;
+use huaweicloud_exporter::services::{load_str, SERVICES};
 use secrecy::ExposeSecret;
 
 fn env(name: &str) -> Option<String> {
@@ -19,6 +19,40 @@ fn env(name: &str) -> Option<String> {
 
 fn load(text: &str) -> Result<huaweicloud_exporter::config::Config, String> {
     load_str(text, "config.yaml", Path::new("/nonexistent"), &env).map_err(|e| e.to_string())
+}
+
+/// The unknown-field error of a cloud's `field`: the fields it lists are the cloud's own and one
+/// section per registered service, in the registry's order.
+fn unknown_cloud_field(field: &str) -> String {
+    let own = [
+        "name",
+        "region",
+        "project_id",
+        "auth",
+        "endpoints",
+        "allow_insecure_endpoints",
+        "tls",
+    ];
+    let services = SERVICES.iter().map(|s| s.identity().key);
+    let fields: Vec<String> = own
+        .into_iter()
+        .chain(services)
+        .map(|f| format!("`{f}`"))
+        .collect();
+    format!(
+        "config.yaml: clouds[0].{field}: unknown field `{field}`, expected one of {}; remove it or fix its spelling",
+        fields.join(", ")
+    )
+}
+
+/// Every registered service's way to enable it, `a, b or c`, for the "collects nothing" hint.
+fn service_examples() -> String {
+    let examples: Vec<&str> = SERVICES.iter().map(|s| s.identity().example).collect();
+    match examples.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 const HEAD: &str = "clouds:\n  - name: prod\n    region: ap-southeast-1\n    project_id: 0123456789abcdef0123456789abcdef\n";
@@ -39,7 +73,7 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         ("clouds: [".into(), "config.yaml: not valid YAML: did not find expected node content at line 2 column 1, while parsing a flow node; fix the syntax at that position".into()),
         ("clouds: []\nscrape_interval: 5s\n".into(), "config.yaml: scrape_interval: unknown field `scrape_interval`, expected one of `clouds`, `timeout`, `max_concurrency`, `probes`, `shard`, `tls`; remove it or fix its spelling\nconfig.yaml: clouds: is empty; configure at least one cloud".into()),
         ("clouds: []\n".into(), "config.yaml: clouds: is empty; configure at least one cloud".into()),
-        (format!("{HEAD}{PW}    dcs: {{}}\n    colour: blue\n"), "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `allow_insecure_endpoints`, `tls`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling".into()),
+        (format!("{HEAD}{PW}    dcs: {{}}\n    colour: blue\n"), unknown_cloud_field("colour")),
         (format!("{HEAD}    dcs: {{}}\n"), "config.yaml: clouds[0]: missing field `auth`; add it (see the annotated config.yaml)".into()),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [a44uhlf7, efjy72gs, abc, {long}] }}\n"), format!("config.yaml: clouds[0].koophone.instance_ids[3]: \"{long}\" has 40 characters; KooPhone allows at most 32")),
         (format!("{HEAD}{PW}    koophone: {{ instance_ids: [\"a b\"] }}\n"), "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`".into()),
@@ -55,7 +89,7 @@ fn invalid_configs_are_refused_with_file_field_and_fix() {
         (format!("{HEAD}    auth: {{ token: {{ value: abc }}, aksk: {{ access_key: a, secret_key: b }} }}\n    dcs: {{}}\n"), "config.yaml: clouds[0].auth: has 2 methods; give exactly one of `password`, `token` or `aksk`".into()),
         (format!("{HEAD}    auth: {{}}\n    dcs: {{}}\n"), "config.yaml: clouds[0].auth: has 0 methods; give exactly one of `password`, `token` or `aksk`".into()),
         (format!("{HEAD}    auth: {{ aksk: {{ access_key: ${{HWC_AK}}, secret_key: ${{HWC_SK}} }} }}\n    koophone: {{ instance_ids: [a44uhlf7] }}\n"), "config.yaml: clouds[0].koophone: KooPhone accepts only IAM tokens; give this cloud `password` or `token` auth, or move the phones to a cloud that has it".into()),
-        (format!("{HEAD}{PW}"), "config.yaml: clouds[0]: collects nothing; add a `dcs: {}`, `koophone:` or `ddm:` section".into()),
+        (format!("{HEAD}{PW}"), format!("config.yaml: clouds[0]: collects nothing; add a {} section", service_examples())),
         (format!("{HEAD}{PW}    dcs: {{}}\n    endpoints: {{ dcs: ftp://x }}\n"), "config.yaml: clouds[0].endpoints.dcs: \"ftp://x\" is not an http(s) URL; give a base URL like https://dcs.ap-southeast-1.myhuaweicloud.com".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\ntimeout: soon\n"), "config.yaml: timeout: \"soon\" is not a duration (expected number at 0); write it like 10s, 5m or 1h30m".into()),
         (format!("{HEAD}{PW}    dcs: {{}}\nmax_concurrency: 0\n"), "config.yaml: max_concurrency: is 0; it must be between 1 and 1024 (default 16)".into()),
@@ -405,10 +439,10 @@ fn reload_config(
     extra: &str,
 ) -> String {
     format!(
-        "shard: {{ index: 2, total: 3 }}\nclouds:\n  - name: pw\n    region: ap-southeast-1\n    project_id: {}\n    auth: {auth}\n    endpoints: {{ iam: \"{b}\", dcs: \"{b}\", ddm: \"{b}\", koophone: \"{b}\" }}\n    dcs: {{}}\n    koophone: {{ instance_ids: [{}] }}\n{extra}",
+        "shard: {{ index: 2, total: 3 }}\nclouds:\n  - name: pw\n    region: ap-southeast-1\n    project_id: {}\n    auth: {auth}\n    endpoints: {b}\n    dcs: {{}}\n    koophone: {{ instance_ids: [{}] }}\n{extra}",
         sim.project_id(),
         phones.join(", "),
-        b = sim.base_url()
+        b = crate::helpers::endpoints(&sim.base_url())
     )
 }
 
@@ -497,7 +531,8 @@ fn shard_flags_are_checked_like_the_file() {
 
 #[tokio::test]
 async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
-    use huaweicloud_exporter::sim::{Endpoint, SimUser};
+    use crate::helpers::op;
+    use huaweicloud_exporter::sim::SimUser;
     // Arrange: the simulator also knows the password the operator rotates to.
     let mut sim_config = crate::helpers::frozen_sim(20);
     sim_config.users.push(SimUser {
@@ -526,8 +561,8 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
     let scrape = || crate::helpers::scrape_addr(addr);
     let first = scrape().await;
     assert_eq!(first.success("pw", "ddm"), 1.0);
-    let ddm_calls = sim.calls(Endpoint::DdmRestorable);
-    assert_eq!(sim.calls(Endpoint::IamToken), 1);
+    let ddm_calls = sim.calls(&op::DDM_RESTORABLE);
+    assert_eq!(sim.calls(&op::IAM_TOKEN), 1);
 
     // Act: 20 reloads, every other one changing the phone list (not the cloud's auth).
     let mut last = first;
@@ -542,8 +577,8 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
         last = scrape().await;
         assert_eq!(last.success("pw", "koophone"), 1.0);
     }
-    let iam_after_reloads = sim.calls(Endpoint::IamToken);
-    let ddm_after_reloads = sim.calls(Endpoint::DdmRestorable);
+    let iam_after_reloads = sim.calls(&op::IAM_TOKEN);
+    let ddm_after_reloads = sim.calls(&op::DDM_RESTORABLE);
     // Act: rotate the password.
     crate::helpers::reload_file(&http, addr, &path, file("rotated-password", 10)).await;
     let rotated = scrape().await;
@@ -563,11 +598,11 @@ async fn reloads_keep_the_token_and_caches_of_an_unchanged_cloud() {
         10.0
     );
     assert_eq!(
-        sim.calls(Endpoint::IamToken),
+        sim.calls(&op::IAM_TOKEN),
         2,
         "a changed password is a new token"
     );
-    assert!(sim.calls(Endpoint::DdmRestorable) > ddm_calls);
+    assert!(sim.calls(&op::DDM_RESTORABLE) > ddm_calls);
     for collector in ["dcs", "koophone", "ddm"] {
         assert_eq!(rotated.success("pw", collector), 1.0, "{collector}");
     }
@@ -583,7 +618,7 @@ fn every_error_of_a_file_is_reported_each_with_file_field_and_fix() {
     assert_eq!(
         lines,
         vec![
-            "config.yaml: clouds[0].colour: unknown field `colour`, expected one of `name`, `region`, `project_id`, `auth`, `endpoints`, `allow_insecure_endpoints`, `tls`, `dcs`, `koophone`, `ddm`; remove it or fix its spelling",
+            unknown_cloud_field("colour").as_str(),
             "config.yaml: clouds[0].dcs.max_series: is 0; it must be between 1 and 10000000 (default 1000)",
             "config.yaml: clouds[0].koophone.instance_ids[0]: \"a b\" contains ' '; instance ids are letters, digits, `-` and `_`",
             "config.yaml: clouds[0].ddm.discovery.refresh_interval: must be at least 1s (5m is a sensible production value)",

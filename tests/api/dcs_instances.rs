@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, SimConfig};
 
 use crate::helpers::*;
 
@@ -124,7 +125,7 @@ async fn instances_false_turns_the_listing_off() {
             &[("collector", "dcs_instances")]
         )
         .is_empty());
-    assert_eq!(app.sim.calls(Endpoint::DcsList), 0);
+    assert_eq!(app.sim.calls(&op::DCS_LIST), 0);
 }
 
 #[tokio::test]
@@ -174,7 +175,7 @@ async fn with_fault(kind: FaultKind, extra: usize) -> (TestApp, Exposition) {
         config: config("{ max_series: 10000 }"),
     })
     .await;
-    app.sim.set_fault(Endpoint::DcsList, fault(kind));
+    app.sim.set_fault(&op::DCS_LIST, fault(kind));
     let m = app.scrape().await;
     app.sim.clear_faults();
     (app, m)
@@ -194,7 +195,7 @@ async fn short_pages_and_repeated_rows_still_list_every_instance_once() {
 async fn a_lying_total_ends_at_the_empty_page_serves_the_rows_and_is_no_success() {
     let (app, m) = with_fault(FaultKind::ListTotalLies, 0).await;
     // One page of rows, then the empty page that shows the total lied.
-    assert_eq!(app.sim.calls(Endpoint::DcsList), 2);
+    assert_eq!(app.sim.calls(&op::DCS_LIST), 2);
     // The one rule for incomplete listings (`inventory::listed`): nothing complete was listed
     // before, so the rows are served; the listing is no success.
     assert_eq!(m.success("c", "dcs_instances"), 0.0);
@@ -227,7 +228,7 @@ async fn an_incomplete_listing_after_a_complete_one_keeps_it_and_says_so() {
     let all = sorted(fleet(&app.sim).await);
     assert_eq!(exported(&m), all);
     for kind in [FaultKind::ListTotalLies, FaultKind::EmptyPage] {
-        app.sim.set_fault(Endpoint::DcsList, fault(kind));
+        app.sim.set_fault(&op::DCS_LIST, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "dcs_instances"), 0.0, "{kind}");
         assert_eq!(exported(&m), all, "{kind}: the complete listing is served");
@@ -344,7 +345,7 @@ async fn a_reload_that_keeps_the_listing_keeps_what_it_showed() {
     // listing after the reload still serves the complete one.
     let http = reqwest::Client::new();
     reload_file(&http, addr, &path, text("{ max_series: 9000 }")).await;
-    sim.set_fault(Endpoint::DcsList, fault(FaultKind::EmptyPage));
+    sim.set_fault(&op::DCS_LIST, fault(FaultKind::EmptyPage));
     let m = scrape_addr(addr).await;
     assert_eq!(m.success("c", "dcs_instances"), 0.0);
     assert_eq!(exported(&m), all);

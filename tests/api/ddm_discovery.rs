@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig, SimDdmInstance};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, SimConfig, SimDdmInstance};
 
 use crate::helpers::*;
 
@@ -201,7 +202,7 @@ async fn a_failed_refresh_keeps_the_last_inventory() {
         .await;
         let before = app.scrape().await;
         assert_eq!(resources(&before), 200.0, "{kind}");
-        app.sim.set_fault(Endpoint::DdmList, fault(kind));
+        app.sim.set_fault(&op::DDM_LIST, fault(kind));
         app.sim.add_ddm_instances(30, 1);
         let m = scrape_until(&app, |m| m.success("c", "ddm_discovery") == 0.0).await;
         assert_eq!(resources(&m), 200.0, "{kind}");
@@ -224,7 +225,7 @@ async fn short_pages_and_repeated_rows_still_discover_every_instance_once() {
             ),
         })
         .await;
-        app.sim.set_fault(Endpoint::DdmList, fault(kind));
+        app.sim.set_fault(&op::DDM_LIST, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "ddm_discovery"), 1.0, "{kind}");
         assert_eq!(info_ids(&m), sorted(app.sim.ddm_instance_ids()), "{kind}");
@@ -239,13 +240,13 @@ async fn a_lying_total_takes_the_first_listing_but_says_it_failed() {
     })
     .await;
     app.sim
-        .set_fault(Endpoint::DdmList, fault(FaultKind::ListTotalLies));
+        .set_fault(&op::DDM_LIST, fault(FaultKind::ListTotalLies));
     let m = app.scrape().await;
     assert_eq!(resources(&m), 10.0);
     assert_eq!(m.success("c", "ddm_discovery"), 0.0);
     // One page of rows, the empty page that showed the total lied, and two pages by page
     // number (in case the edition reads offset so) that brought nothing new.
-    assert_eq!(app.sim.calls(Endpoint::DdmList), 4);
+    assert_eq!(app.sim.calls(&op::DDM_LIST), 4);
 }
 
 #[tokio::test]
@@ -260,7 +261,7 @@ async fn a_lying_total_after_a_complete_listing_keeps_it_and_says_so() {
     let all = info_ids(&m);
     assert_eq!(all.len(), 10);
     app.sim
-        .set_fault(Endpoint::DdmList, fault(FaultKind::ListTotalLies));
+        .set_fault(&op::DDM_LIST, fault(FaultKind::ListTotalLies));
     // The one rule for incomplete listings: the complete inventory stays, the refresh is no
     // success.
     let m = scrape_until(&app, |m| m.success("c", "ddm_discovery") == 0.0).await;
@@ -288,7 +289,7 @@ async fn many_discovered_instances_stay_inside_the_ddm_budget() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let m = last.unwrap();
-    let calls = app.sim.calls(Endpoint::DdmList) + app.sim.calls(Endpoint::DdmRestorable);
+    let calls = app.sim.calls(&op::DDM_LIST) + app.sim.calls(&op::DDM_RESTORABLE);
     assert!(calls <= 60, "{calls} DDM calls in well under a minute");
     let answered = m.find("huaweicloud_ddm_restorable_instances", &[]).len() as f64;
     assert!(answered > 0.0);
@@ -300,7 +301,7 @@ async fn many_discovered_instances_stay_inside_the_ddm_budget() {
             ),
         200.0
     );
-    assert!(app.sim.calls(Endpoint::DdmList) >= 2);
+    assert!(app.sim.calls(&op::DDM_LIST) >= 2);
 }
 
 #[tokio::test]
@@ -331,7 +332,7 @@ async fn listed_ids_are_used_as_they_are_and_nothing_is_listed() {
     .await;
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::DdmList), 0);
+    assert_eq!(app.sim.calls(&op::DDM_LIST), 0);
     assert!(m.find("huaweicloud_discovery_resources", &[]).is_empty());
     assert!(m
         .find(

@@ -1,13 +1,17 @@
-//! The fault suite: every fault kind the simulator models, on every operation a scrape or probe
-//! reads (DCS, batch status, DDM, task query). For each: the endpoint answers 200 within the
-//! deadline, the hit collector reports what it should (0, or 1 where the fault is survivable),
-//! every other collector is 1, and the next answer after the fault clears is fully healthy.
+//! The fault suite: every fault kind the simulator models, on every operation a scrape makes
+//! (found from the registry's operations, so a new service's calls are in it with no edit) and
+//! on a probe's task query. For each: the endpoint answers 200 within the deadline, the hit
+//! service's collectors report what they should (one at 0, or all 1 where the fault is
+//! survivable), every other service's collector is 1, and the next answer after the fault
+//! clears is fully healthy.
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig};
 
 use crate::helpers::*;
+use huaweicloud_exporter::transport::Operation;
 
 /// The scrape-timeout header every case sends: a 1.5 s deadline.
 const HEADER: &str = "2";
@@ -50,54 +54,77 @@ fn cases() -> Vec<(&'static str, FaultSpec, bool)> {
     ]
 }
 
+/// The operations one scrape of [`ONE_CLOUD`] makes (the token request aside), from the
+/// registry's list: those whose call counters move in a scrape with a token held.
+async fn scrape_operations() -> Vec<&'static Operation> {
+    let app = spawn_app(Opts {
+        sim: frozen_sim(150),
+        config: ONE_CLOUD.into(),
+    })
+    .await;
+    app.scrape().await;
+    let before: Vec<u64> = all_operations()
+        .iter()
+        .map(|op| app.sim.calls(op))
+        .collect();
+    app.scrape().await;
+    let ops: Vec<_> = all_operations()
+        .into_iter()
+        .zip(before)
+        .filter(|(op, n)| app.sim.calls(op) > *n)
+        .map(|(op, _)| op)
+        .collect();
+    assert!(ops.len() >= 4, "a scrape calls every service: {ops:?}");
+    ops
+}
+
+/// Whether `collector` is one of `service`'s: its key, or the key and a suffix.
+fn of_service(collector: &str, service: &str) -> bool {
+    collector
+        .strip_prefix(service)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+}
+
 #[tokio::test]
 async fn every_fault_on_every_scrape_operation() {
-    let ops = [
-        (Endpoint::DcsStatus, "dcs"),
-        (Endpoint::KoophoneBatchStatus, "koophone"),
-        (Endpoint::DdmRestorable, "ddm"),
-    ];
     let mut failures = Vec::new();
-    for (op, hit) in ops {
+    for op in scrape_operations().await {
         for (name, fault, survives) in cases() {
             let app = spawn_app(Opts {
                 sim: frozen_sim(150),
                 config: ONE_CLOUD.into(),
             })
             .await;
-            app.scrape().await; // token cached, like a running exporter
+            let collectors = app.scrape().await.collectors("c"); // token cached, like a running exporter
             app.sim.set_fault(op, fault);
             let started = Instant::now();
             let (status, text) = app.scrape_raw(Some(HEADER)).await;
             let took = started.elapsed();
             let m = Exposition::parse(&text);
-            let case = format!("{hit} × {name}");
+            let case = format!("{} × {name}", op.name);
             if status != 200 || took > WITHIN {
                 failures.push(format!("{case}: status {status} after {took:?}"));
                 continue;
             }
-            for other in ["dcs", "koophone", "ddm"] {
-                let want = if other == hit {
-                    if survives {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                } else {
-                    1.0
-                };
-                let got = m.success("c", other);
-                if got != want {
-                    failures.push(format!("{case}: {other} success {got}, want {want}"));
-                }
+            let failed: Vec<&String> = collectors
+                .iter()
+                .filter(|c| m.success("c", c) != 1.0)
+                .collect();
+            if failed.iter().any(|c| !of_service(c, op.service)) {
+                failures.push(format!(
+                    "{case}: other services' collectors failed: {failed:?}"
+                ));
+            }
+            if failed.is_empty() != survives {
+                failures.push(format!(
+                    "{case}: failed collectors {failed:?}, survivable {survives}"
+                ));
             }
             app.sim.clear_faults();
             let m = app.scrape().await;
-            for other in ["dcs", "koophone", "ddm"] {
-                if m.success("c", other) != 1.0 {
-                    failures.push(format!(
-                        "{case}: {other} not healthy after the fault cleared"
-                    ));
+            for c in &collectors {
+                if m.success("c", c) != 1.0 {
+                    failures.push(format!("{case}: {c} not healthy after the fault cleared"));
                 }
             }
         }
@@ -116,12 +143,12 @@ async fn survivable_answers_keep_the_collector_up() {
     // and scrape::a_missing_phone_shows_as_requested_but_not_reported.
     for (op, kind, check) in [
         (
-            Endpoint::KoophoneBatchStatus,
+            &op::KOOPHONE_BATCH_STATUS,
             FaultKind::UnknownStatus,
             "unknown status code",
         ),
         (
-            Endpoint::DcsStatus,
+            &op::DCS_STATUS,
             FaultKind::NewState,
             "new DCS state and engine",
         ),
@@ -165,7 +192,7 @@ async fn every_fault_on_the_task_query_of_a_probe() {
     };
     let mut failures = Vec::new();
     for (name, fault, survives) in cases() {
-        app.sim.set_fault(Endpoint::KoophoneTask, fault);
+        app.sim.set_fault(&op::KOOPHONE_TASK, fault);
         let (status, took, m) = probe(Some(HEADER)).await;
         if status != 200 || took > WITHIN {
             failures.push(format!("task × {name}: status {status} after {took:?}"));

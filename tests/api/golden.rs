@@ -52,7 +52,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: { include_failure: true }
     # Discovered, as in the demo.
     koophone: {}
@@ -61,7 +61,7 @@ clouds:
     region: eu-west-101
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: { include_failure: false }
     koophone: { instance_ids: [{phones10}, gone0001, gone0002] }
 "#;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use huaweicloud_exporter::app::Application;
 use huaweicloud_exporter::server::AppState;
 use huaweicloud_exporter::services::load_str;
+use huaweicloud_exporter::services::{SERVICES, SIMULATED};
 use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
+use huaweicloud_exporter::transport::Operation;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -88,6 +90,20 @@ impl Exposition {
 
     pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.find(name, labels).iter().map(|s| s.value).sum()
+    }
+
+    /// The collectors that report a success for `cloud`, sorted.
+    pub fn collectors(&self, cloud: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .samples
+            .iter()
+            .filter(|s| s.name == "huaweicloud_scrape_collector_success")
+            .filter(|s| s.labels.get("cloud").map(String::as_str) == Some(cloud))
+            .filter_map(|s| s.labels.get("collector").cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub fn success(&self, cloud: &str, collector: &str) -> f64 {
@@ -173,7 +189,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: {}
     koophone: { instance_ids: [{phones}] }
     ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }
@@ -181,9 +197,45 @@ clouds:
     region: eu-west-101
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: { include_failure: false }
 "#;
+
+/// The operations tests name one by one: the clients' own, which the simulator serves under
+/// the same names. Matrices over every operation use [`all_operations`] instead.
+#[allow(unused_imports)] // each test binary names only some
+pub mod op {
+    pub use huaweicloud_exporter::services::dcs::api::{DCS_LIST, DCS_STATUS};
+    pub use huaweicloud_exporter::services::ddm::api::{
+        LIST as DDM_LIST, RESTORABLE as DDM_RESTORABLE,
+    };
+    pub use huaweicloud_exporter::services::koophone::api::{
+        ASYNC_COMMAND as KOOPHONE_ASYNC_COMMAND, BATCH_STATUS as KOOPHONE_BATCH_STATUS,
+        LIST as KOOPHONE_LIST, TASK as KOOPHONE_TASK,
+    };
+    pub use huaweicloud_exporter::transport::auth::IAM_TOKEN;
+}
+
+/// Every upstream operation: the IAM token request and every registered service's calls, from
+/// the registry (so a new service's calls are in every matrix without a test edit).
+pub fn all_operations() -> Vec<&'static Operation> {
+    std::iter::once(&op::IAM_TOKEN)
+        .chain(SERVICES.iter().flat_map(|s| s.operations().iter().copied()))
+        .collect()
+}
+
+/// A cloud's `endpoints:` flow map sending IAM and every registered service to `base`, so that
+/// no test cloud calls the real one for a service the test did not think of.
+pub fn endpoints(base: &str) -> String {
+    let keys = std::iter::once("iam").chain(SERVICES.iter().map(|s| s.identity().key));
+    let pairs: Vec<String> = keys.map(|k| format!("{k}: \"{base}\"")).collect();
+    format!("{{ {} }}", pairs.join(", "))
+}
+
+/// `text` with `{endpoints}` expanded by [`endpoints`] to `{base}` for every service.
+pub fn with_endpoints(text: &str) -> String {
+    text.replace("{endpoints}", &endpoints("{base}"))
+}
 
 /// A fault of `kind` on every call, for ever (set it with `sim.set_fault`).
 pub fn fault(kind: FaultKind) -> FaultSpec {
@@ -209,13 +261,16 @@ pub async fn spawn_app(opts: Opts) -> TestApp {
 /// A simulator alone, for tests that look at it before writing the exporter's config.
 pub async fn spawn_sim(config: SimConfig) -> SimHandle {
     let sim_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(config, sim_listener).await.unwrap()
+    Simulator::start(SIMULATED, config, sim_listener)
+        .await
+        .unwrap()
 }
 
-/// `config` with `{base}`, `{project}`, `{phones10}` and `{phones}` filled in from `sim`, loaded.
+/// `config` with `{endpoints}`, `{base}`, `{project}`, `{phones10}` and `{phones}` filled in
+/// from `sim`, loaded.
 pub fn load_for(sim: &SimHandle, config: &str) -> huaweicloud_exporter::config::Config {
     let ids = sim.phone_ids();
-    let yaml = config
+    let yaml = with_endpoints(config)
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id())
         .replace("{phones10}", &ids[..ids.len().min(10)].join(", "))
@@ -379,7 +434,7 @@ pub fn token_cloud(name: &str, sections: &str) -> String {
     region: ap-southeast-1
     project_id: {{project}}
     auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{{base}}", dcs: "{{base}}", ddm: "{{base}}", koophone: "{{base}}" }}
+    endpoints: {{endpoints}}
 {sections}"#
     )
 }
@@ -392,7 +447,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: {}
     koophone: { instance_ids: [{phones}] }
     ddm: { instance_ids: [1f5c9fd6cd984056ba89c8c87cc03278in09], cache_ttl: 0s }

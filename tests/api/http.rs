@@ -49,9 +49,9 @@ async fn reload_swaps_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
     let path = dir.path().join("config.yaml");
     let cloud = |name: &str| {
         format!(
-            "clouds:\n  - name: {name}\n    region: ap-southeast-1\n    project_id: {}\n    auth: {{ token: {{ value: demo-static-token }} }}\n    endpoints: {{ iam: \"{b}\", dcs: \"{b}\", ddm: \"{b}\", koophone: \"{b}\" }}\n    dcs: {{}}\n",
+            "clouds:\n  - name: {name}\n    region: ap-southeast-1\n    project_id: {}\n    auth: {{ token: {{ value: demo-static-token }} }}\n    endpoints: {b}\n    dcs: {{}}\n",
             sim.project_id(),
-            b = sim.base_url()
+            b = crate::helpers::endpoints(&sim.base_url())
         )
     };
     std::fs::write(&path, cloud("first")).unwrap();
@@ -399,9 +399,9 @@ async fn a_debug_probe_answers_its_log_then_its_metrics() {
 
 #[tokio::test]
 async fn a_debug_probe_neither_reads_nor_changes_the_probe_cache() {
-    use huaweicloud_exporter::sim::Endpoint;
+    use crate::helpers::op;
     let (app, healthy) = probe_app().await;
-    let commands = || app.sim.calls(Endpoint::KoophoneAsyncCommand);
+    let commands = || app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND);
     let probe = |q: &'static str| {
         let app = &app;
         async move {
@@ -461,12 +461,13 @@ async fn a_debug_probe_neither_reads_nor_changes_the_probe_cache() {
 
 #[tokio::test]
 async fn hostile_error_text_cannot_forge_debug_lines_or_page_markup() {
-    use huaweicloud_exporter::sim::{Endpoint, FaultKind};
+    use crate::helpers::op;
+    use huaweicloud_exporter::sim::FaultKind;
     let (app, healthy) = probe_app().await;
     let hostile = fault(FaultKind::HostileMessage);
     app.sim
-        .set_fault(Endpoint::KoophoneAsyncCommand, hostile.clone());
-    app.sim.set_fault(Endpoint::DcsStatus, hostile);
+        .set_fault(&op::KOOPHONE_ASYNC_COMMAND, hostile.clone());
+    app.sim.set_fault(&op::DCS_STATUS, hostile);
 
     let (status, _, text) = debug_probe(&app, &format!("module=fresh&target={}", healthy[0])).await;
     assert_eq!(status, 200, "{text}");
@@ -510,6 +511,7 @@ async fn a_reload_drops_the_landing_page_rows_of_collectors_no_longer_configured
     let path = dir.path().join("config.yaml");
     let config = |ddm: &str| {
         token_cloud("c", &format!("    dcs: {{}}\n    ddm: {ddm}\n"))
+            .replace("{endpoints}", &crate::helpers::endpoints("{base}"))
             .replace("{base}", &sim.base_url())
             .replace("{project}", &sim.project_id())
     };

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
@@ -15,7 +16,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: {}
     koophone: { instance_ids: [{phones}] }
 "#;
@@ -42,10 +43,10 @@ async fn app(phones: usize) -> TestApp {
 
 /// A scrape and the batch-status calls it made.
 async fn scrape_counting(app: &TestApp, header: Option<&str>) -> (Exposition, u64) {
-    let before = app.sim.calls(Endpoint::KoophoneBatchStatus);
+    let before = app.sim.calls(&op::KOOPHONE_BATCH_STATUS);
     let (status, text) = app.scrape_raw(header).await;
     assert_eq!(status, 200);
-    let calls = app.sim.calls(Endpoint::KoophoneBatchStatus) - before;
+    let calls = app.sim.calls(&op::KOOPHONE_BATCH_STATUS) - before;
     (Exposition::parse(&text), calls)
 }
 
@@ -77,7 +78,7 @@ async fn one_forbidden_phone_among_250_hides_only_itself_and_is_remembered() {
     let ids = app.sim.phone_ids();
     let bad = &ids[137];
     app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         bad_ids(FaultKind::ForbiddenIds, vec![bad.clone()]),
     );
 
@@ -126,7 +127,7 @@ async fn released_phones_are_isolated_in_both_forms_of_the_rejection() {
         let app = app(120).await;
         let ids = app.sim.phone_ids();
         app.sim.set_fault(
-            Endpoint::KoophoneBatchStatus,
+            &op::KOOPHONE_BATCH_STATUS,
             bad_ids(kind, vec![ids[3].clone(), ids[110].clone()]),
         );
         let (m, calls) = scrape_counting(&app, None).await;
@@ -144,7 +145,7 @@ async fn bad_phones_in_different_batches_are_each_isolated() {
     let ids = app.sim.phone_ids();
     let bad: Vec<&String> = [5, 150, 260, 349].iter().map(|i| &ids[*i]).collect();
     app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         bad_ids(
             FaultKind::ForbiddenIds,
             bad.iter().map(|s| s.to_string()).collect(),
@@ -166,7 +167,7 @@ async fn a_bad_phone_in_every_batch_under_a_tight_deadline_still_answers_in_time
     app.scrape().await;
     let bad: Vec<String> = [99, 199, 249].iter().map(|i| ids[*i].clone()).collect();
     app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         FaultSpec {
             latency: Some(Duration::from_millis(100)),
             ..bad_ids(FaultKind::ForbiddenIds, bad.clone())
@@ -215,8 +216,7 @@ async fn errors_not_about_ids_are_not_split() {
         (FaultKind::ErrorsIn200, 3 + 16),
     ] {
         let app = app(250).await;
-        app.sim
-            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let (m, calls) = scrape_counting(&app, None).await;
         assert_eq!(m.success("c", "koophone"), 0.0, "{kind}");
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");
@@ -242,7 +242,7 @@ async fn an_isolated_phone_stays_left_out_until_its_recheck() {
     let app = app(30).await;
     let ids = app.sim.phone_ids();
     app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         bad_ids(FaultKind::ForbiddenIds, vec![ids[7].clone()]),
     );
     let m = app.scrape().await;
@@ -265,11 +265,12 @@ async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
     let ids = sim.phone_ids();
     let bad = ids[20].clone();
     sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         bad_ids(FaultKind::ForbiddenIds, vec![bad.clone()]),
     );
     let dir = tempfile::tempdir().unwrap();
     let yaml = CONFIG
+        .replace("{endpoints}", &crate::helpers::endpoints("{base}"))
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id())
         .replace("{phones}", &ids.join(", "));
@@ -352,7 +353,7 @@ async fn the_simulator_fails_only_batches_holding_a_bad_phone() {
         (FaultKind::ReleasedIdsIn200, 200, BAD_PARAMETER),
     ] {
         sim.set_fault(
-            Endpoint::KoophoneBatchStatus,
+            &op::KOOPHONE_BATCH_STATUS,
             bad_ids(kind, vec![ids[4].clone()]),
         );
         assert_eq!(

@@ -39,11 +39,11 @@ fn config(
     region: ap-southeast-1
     project_id: {project}
     auth: {{ token: {{ value_file: "{token}" }} }}
-    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    endpoints: {endpoints}
     koophone: {{ instance_ids_file: "{ids}" }}
 "#,
         project = sim.project_id(),
-        base = sim.base_url(),
+        endpoints = crate::helpers::endpoints(&sim.base_url()),
         token = token.display(),
         ids = ids.display(),
     )

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
@@ -91,7 +92,7 @@ async fn a_healthy_scrape_has_every_collector_and_family() {
 
     // DCS: every state the simulator serves (the page's list), per engine too; createfailed
     // only where asked for.
-    for state in huaweicloud_exporter::sim::DCS_STATES {
+    for state in huaweicloud_exporter::services::dcs::sim::DCS_STATES {
         let _ = m.value(
             "huaweicloud_dcs_instances",
             &[("cloud", "pw"), ("state", state)],
@@ -163,11 +164,11 @@ async fn a_healthy_scrape_has_every_collector_and_family() {
 async fn phones_are_chunked_100_per_call_and_the_token_is_reused() {
     let app = two_clouds(250).await;
     app.scrape().await;
-    assert_eq!(app.sim.calls(Endpoint::KoophoneBatchStatus), 3);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_BATCH_STATUS), 3);
     app.scrape().await;
-    assert_eq!(app.sim.calls(Endpoint::KoophoneBatchStatus), 6);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_BATCH_STATUS), 6);
     assert_eq!(
-        app.sim.calls(Endpoint::IamToken),
+        app.sim.calls(&op::IAM_TOKEN),
         1,
         "token cached across scrapes"
     );
@@ -177,7 +178,7 @@ async fn phones_are_chunked_100_per_call_and_the_token_is_reused() {
 async fn a_failing_collector_is_flagged_and_the_rest_answer() {
     let app = two_clouds(120).await;
     app.sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::ServerError));
+        .set_fault(&op::DCS_STATUS, fault(FaultKind::ServerError));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 0.0);
     assert_eq!(m.success("tok", "dcs"), 0.0);
@@ -208,7 +209,7 @@ async fn a_failing_collector_is_flagged_and_the_rest_answer() {
 async fn koophone_errors_inside_http_200_fail_the_collector() {
     let app = two_clouds(50).await;
     app.sim
-        .set_fault(Endpoint::KoophoneBatchStatus, fault(FaultKind::ApiError));
+        .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::ApiError));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "koophone"), 0.0);
     assert_eq!(m.success("pw", "dcs"), 1.0);
@@ -227,7 +228,7 @@ async fn koophone_errors_inside_http_200_fail_the_collector() {
 async fn new_dcs_states_and_engines_appear_without_code_changes() {
     let app = two_clouds(10).await;
     app.sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::NewState));
+        .set_fault(&op::DCS_STATUS, fault(FaultKind::NewState));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "dcs"), 1.0);
     assert!(!m
@@ -247,10 +248,8 @@ async fn new_dcs_states_and_engines_appear_without_code_changes() {
 #[tokio::test]
 async fn an_unknown_status_code_is_reported_not_fatal() {
     let app = two_clouds(30).await;
-    app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
-        fault(FaultKind::UnknownStatus),
-    );
+    app.sim
+        .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::UnknownStatus));
     let m = app.scrape().await;
     assert_eq!(m.success("pw", "koophone"), 1.0);
     let unknown = m.find(
@@ -295,8 +294,7 @@ async fn an_expired_token_is_renewed_and_the_call_retried_in_the_same_scrape() {
 #[tokio::test]
 async fn a_hang_is_cut_at_the_deadline_from_the_scrape_timeout_header() {
     let app = two_clouds(30).await;
-    app.sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::Hang));
+    app.sim.set_fault(&op::DCS_STATUS, fault(FaultKind::Hang));
     let started = Instant::now();
     let (status, text) = app.scrape_raw(Some("2")).await;
     let took = started.elapsed();
@@ -324,7 +322,7 @@ async fn a_hang_is_cut_at_the_deadline_from_the_scrape_timeout_header() {
 async fn throttling_is_retried_within_the_deadline() {
     let app = two_clouds(30).await;
     app.sim.set_fault(
-        Endpoint::DcsStatus,
+        &op::DCS_STATUS,
         FaultSpec {
             kind: Some(FaultKind::Throttled),
             times: Some(1),
@@ -349,7 +347,7 @@ async fn throttling_is_retried_within_the_deadline() {
 async fn concurrent_scrapes_are_coalesced() {
     let app = two_clouds(250).await;
     app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         FaultSpec {
             latency: Some(Duration::from_millis(300)),
             ..FaultSpec::default()
@@ -361,7 +359,7 @@ async fn concurrent_scrapes_are_coalesced() {
         assert_eq!(*status, 200);
     }
     assert_eq!(
-        app.sim.calls(Endpoint::KoophoneBatchStatus),
+        app.sim.calls(&op::KOOPHONE_BATCH_STATUS),
         3,
         "4 simultaneous scrapes share one collection"
     );
@@ -377,8 +375,7 @@ async fn bad_bodies_fail_only_their_collector() {
         FaultKind::Huge,
     ] {
         let app = two_clouds(20).await;
-        app.sim
-            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("pw", "koophone"), 0.0, "{kind:?}");
         assert_eq!(m.success("pw", "dcs"), 1.0, "{kind:?}");
@@ -409,10 +406,8 @@ async fn bad_bodies_fail_only_their_collector() {
 #[tokio::test]
 async fn a_missing_phone_shows_as_requested_but_not_reported() {
     let app = two_clouds(20).await;
-    app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
-        fault(FaultKind::MissingPhone),
-    );
+    app.sim
+        .set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::MissingPhone));
     let m = app.scrape().await;
     // The answer is served, but the fleet is not complete: no success.
     assert_eq!(m.success("pw", "koophone"), 0.0);
@@ -446,7 +441,7 @@ async fn a_wrong_password_fails_without_hammering_iam() {
     app.scrape().await;
     app.scrape().await;
     assert_eq!(
-        app.sim.calls(Endpoint::IamToken),
+        app.sim.calls(&op::IAM_TOKEN),
         1,
         "backoff across scrapes after a refused password"
     );
@@ -466,7 +461,7 @@ async fn a_tiny_scrape_timeout_header_spoils_no_other_scrape() {
     // timeout header while twenty normal scrapes come and go.
     let app = two_clouds(250).await;
     app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         FaultSpec {
             latency: Some(Duration::from_millis(300)),
             ..FaultSpec::default()

@@ -70,6 +70,7 @@ fn sim_addr(sim: &SimHandle) -> SocketAddr {
 
 /// A password cloud (so the IAM password goes out) with every endpoint on `base`, and `tls`.
 fn cloud(base: &str, tls: &str) -> String {
+    let endpoints = crate::helpers::endpoints(base);
     format!(
         r#"timeout: 5s
 clouds:
@@ -77,7 +78,7 @@ clouds:
     region: ap-southeast-1
     project_id: {{project}}
     auth: {{ password: {{ domain: demo-domain, user: monitoring, password: demo-password }} }}
-    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    endpoints: {endpoints}
     dcs: {{}}
 {tls}"#
     )

@@ -19,7 +19,7 @@ clouds:
     region: eu-west-101
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: {}
 "#;
 
@@ -145,6 +145,7 @@ impl WebApp {
 
 async fn spawn_web_app(web_config: &Path) -> WebApp {
     let sim = Simulator::start(
+        huaweicloud_exporter::services::SIMULATED,
         frozen_sim(5),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
     )

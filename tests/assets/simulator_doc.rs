@@ -1,9 +1,12 @@
-//! docs/simulator.md names every operation and fault kind the simulator knows (derived from
-//! its own lists), each as a row of its tables, so a new one cannot be left undocumented.
+//! docs/simulator.md names every operation and fault kind the simulator knows (the registry's
+//! operations, IAM's and each service's, and the fault kinds' own list), each as a row of its
+//! tables, so a new one cannot be left undocumented.
 
 use std::fs;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind};
+use huaweicloud_exporter::services::SERVICES;
+use huaweicloud_exporter::sim::FaultKind;
+use huaweicloud_exporter::transport::auth::IAM_TOKEN;
 
 use crate::common::root;
 
@@ -19,9 +22,11 @@ fn documented() -> Vec<String> {
 #[test]
 fn the_simulator_page_names_every_operation_and_fault_kind() {
     let rows = documented();
-    let missing: Vec<&str> = Endpoint::ALL
+    let operations = SERVICES
         .iter()
-        .map(Endpoint::as_str)
+        .flat_map(|s| s.operations().iter().map(|op| op.name));
+    let missing: Vec<&str> = std::iter::once(IAM_TOKEN.name)
+        .chain(operations)
         .chain(FaultKind::ALL.iter().map(FaultKind::as_str))
         .filter(|name| !rows.iter().any(|r| r == name))
         .collect();

@@ -25,7 +25,9 @@ pub const TOKEN: &str = "demo-static-token";
 
 pub async fn spawn(config: SimConfig) -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(config, listener).await.unwrap()
+    Simulator::start(huaweicloud_exporter::services::SIMULATED, config, listener)
+        .await
+        .unwrap()
 }
 
 /// A simulator whose fleet stands still.

@@ -4,7 +4,8 @@
 //! it can call (IAM password auth, every collector, discovery of every service, a probe); each
 //! test checks one operation's requests.
 
-use huaweicloud_exporter::sim::{Endpoint, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::SimConfig;
 
 use crate::definition;
 use crate::helpers::{spawn_app_with_sim, TestApp};
@@ -16,7 +17,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     dcs: { include_failure: true }
     koophone: { discovery: { pool_scene_tag: CLOUD_PHONE, pool_name: pool-a } }
     ddm: { cache_ttl: 0s }
@@ -53,25 +54,24 @@ async fn exercised() -> TestApp {
     app
 }
 
-async fn check(endpoint: Endpoint, service: &str, operation: &str) {
+async fn check(
+    endpoint: &huaweicloud_exporter::transport::Operation,
+    service: &str,
+    operation: &str,
+) {
     let app = exercised().await;
     definition(service, operation).check_requests(&app.sim.requests(endpoint));
 }
 
 #[tokio::test]
 async fn iam_token_requests_keep_the_definition() {
-    check(
-        Endpoint::IamToken,
-        "IAM",
-        "KeystoneCreateUserTokenByPassword",
-    )
-    .await;
+    check(&op::IAM_TOKEN, "IAM", "KeystoneCreateUserTokenByPassword").await;
 }
 
 #[tokio::test]
 async fn dcs_status_requests_keep_the_definition() {
     check(
-        Endpoint::DcsStatus,
+        &op::DCS_STATUS,
         "DCS",
         "ListNumberOfInstancesInDifferentStatus",
     )
@@ -80,7 +80,7 @@ async fn dcs_status_requests_keep_the_definition() {
 
 #[tokio::test]
 async fn dcs_listing_requests_keep_the_definition() {
-    check(Endpoint::DcsList, "DCS", "ListInstances").await;
+    check(&op::DCS_LIST, "DCS", "ListInstances").await;
 }
 
 /// The listing takes `x-request-id` in the query, unlike the other KooPhone calls.
@@ -89,7 +89,7 @@ async fn koophone_listing_requests_keep_the_definition() {
     let def = definition("KooPhone", "ListInstances");
     assert_eq!(def.parameter_in("x-request-id").as_deref(), Some("query"));
     let app = exercised().await;
-    let sent = app.sim.requests(Endpoint::KoophoneList);
+    let sent = app.sim.requests(&op::KOOPHONE_LIST);
     def.check_requests(&sent);
     // A quarter of 1,000 phones match the filters: more than one page was asked for.
     assert!(sent.len() > 1, "{} listing calls", sent.len());
@@ -97,18 +97,13 @@ async fn koophone_listing_requests_keep_the_definition() {
 
 #[tokio::test]
 async fn koophone_batch_status_requests_keep_the_definition() {
-    check(
-        Endpoint::KoophoneBatchStatus,
-        "KooPhone",
-        "BatchShowInstance",
-    )
-    .await;
+    check(&op::KOOPHONE_BATCH_STATUS, "KooPhone", "BatchShowInstance").await;
 }
 
 #[tokio::test]
 async fn koophone_command_requests_keep_the_definition() {
     check(
-        Endpoint::KoophoneAsyncCommand,
+        &op::KOOPHONE_ASYNC_COMMAND,
         "KooPhone",
         "AsyncInvokeInstance",
     )
@@ -117,15 +112,15 @@ async fn koophone_command_requests_keep_the_definition() {
 
 #[tokio::test]
 async fn koophone_task_requests_keep_the_definition() {
-    check(Endpoint::KoophoneTask, "KooPhone", "ExecuteJob").await;
+    check(&op::KOOPHONE_TASK, "KooPhone", "ExecuteJob").await;
 }
 
 #[tokio::test]
 async fn ddm_listing_requests_keep_the_definition() {
-    check(Endpoint::DdmList, "DDM", "ListInstances").await;
+    check(&op::DDM_LIST, "DDM", "ListInstances").await;
 }
 
 #[tokio::test]
 async fn ddm_restore_target_requests_keep_the_definition() {
-    check(Endpoint::DdmRestorable, "DDM", "ShowAvalibleDdms").await;
+    check(&op::DDM_RESTORABLE, "DDM", "ShowAvalibleDdms").await;
 }

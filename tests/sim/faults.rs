@@ -7,7 +7,7 @@ async fn fault_with_times_applies_then_clears() {
     let sim = spawn(SimConfig::default()).await;
     let path = format!("/v2/{}/instances/status", sim.project_id());
     sim.set_fault(
-        Endpoint::DcsStatus,
+        &op::DCS_STATUS,
         FaultSpec {
             kind: Some(FaultKind::ServerError),
             times: Some(1),
@@ -21,7 +21,7 @@ async fn fault_with_times_applies_then_clears() {
     let second = get(&sim, &path, STATIC_TOKEN).await;
     assert_eq!(second.status, 200);
     assert!(second.body["running_count"].as_u64().unwrap() > 0);
-    assert_eq!(sim.calls(Endpoint::DcsStatus), 2);
+    assert_eq!(sim.calls(&op::DCS_STATUS), 2);
 
     // The same through the control routes.
     let client = reqwest::Client::new();
@@ -71,7 +71,7 @@ async fn body_faults() {
     let path = format!("/v2/{}/instances/status", sim.project_id());
     let raw = |kind| {
         sim.set_fault(
-            Endpoint::DcsStatus,
+            &op::DCS_STATUS,
             FaultSpec {
                 kind: Some(kind),
                 times: Some(1),
@@ -104,7 +104,7 @@ async fn body_faults() {
     assert!(v["hibernating_count"].is_u64() && v["valkey"]["running_count"].is_u64());
 
     sim.set_fault(
-        Endpoint::DcsStatus,
+        &op::DCS_STATUS,
         FaultSpec {
             kind: Some(FaultKind::Huge),
             ..FaultSpec::default()
@@ -120,7 +120,7 @@ async fn body_faults() {
     drop(huge);
 
     sim.set_fault(
-        Endpoint::DcsStatus,
+        &op::DCS_STATUS,
         FaultSpec {
             kind: Some(FaultKind::Hang),
             ..FaultSpec::default()
@@ -142,7 +142,7 @@ async fn body_faults() {
 async fn token_expired_fault_replaces_auth() {
     let sim = spawn(SimConfig::default()).await;
     sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         FaultSpec {
             kind: Some(FaultKind::TokenExpired),
             times: Some(1),
@@ -162,7 +162,7 @@ async fn token_expired_fault_replaces_auth() {
 async fn huge_request_id_answers_the_error_with_a_100_kb_id() {
     let sim = spawn(SimConfig::default()).await;
     let path = format!("/v2/{}/instances/status", sim.project_id());
-    sim.set_fault(Endpoint::DcsStatus, fault_of(FaultKind::HugeRequestId));
+    sim.set_fault(&op::DCS_STATUS, fault_of(FaultKind::HugeRequestId));
     let a = get(&sim, &path, STATIC_TOKEN).await;
     assert_eq!(a.status, 400, "the service's api_error");
     let id = header(&a, "x-request-id");
@@ -176,10 +176,7 @@ async fn huge_request_id_answers_the_error_with_a_100_kb_id() {
 #[tokio::test]
 async fn control_characters_in_names_reach_every_name_of_a_listing() {
     let sim = spawn(SimConfig::default()).await;
-    sim.set_fault(
-        Endpoint::DdmList,
-        fault_of(FaultKind::ControlCharactersInNames),
-    );
+    sim.set_fault(&op::DDM_LIST, fault_of(FaultKind::ControlCharactersInNames));
     let a = get(
         &sim,
         &format!("/v1/{}/instances?offset=0&limit=128", sim.project_id()),

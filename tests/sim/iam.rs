@@ -34,8 +34,8 @@ async fn iam_token_then_batch_status() {
     assert_eq!(results.len(), 2);
     assert_eq!(results[0]["instance_id"], "a44uhlf7");
     assert!((0..=7).contains(&results[0]["status"].as_i64().unwrap()));
-    assert_eq!(sim.calls(Endpoint::KoophoneBatchStatus), 1);
-    assert_eq!(sim.calls(Endpoint::IamToken), 1);
+    assert_eq!(sim.calls(&op::KOOPHONE_BATCH_STATUS), 1);
+    assert_eq!(sim.calls(&op::IAM_TOKEN), 1);
 }
 
 #[tokio::test]

@@ -46,7 +46,7 @@ async fn koophone_rejections_are_http_400_as_the_pages_list_them() {
 
     // `errors_in_200` serves the old form: the same body inside HTTP 200.
     sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         FaultSpec {
             kind: Some(FaultKind::ErrorsIn200),
             ..FaultSpec::default()

@@ -8,18 +8,33 @@ mod dcs;
 mod faults;
 mod iam;
 mod koophone;
+mod registry;
 mod services;
 
-pub(crate) use huaweicloud_exporter::sim::{
-    Endpoint, FaultKind, FaultSpec, SimConfig, SimHandle, Simulator,
-};
+pub(crate) use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig, SimHandle, Simulator};
 pub(crate) use serde_json::{json, Value};
+
+/// The operations these tests name: the clients' own, which the simulator serves by name.
+#[allow(unused_imports)] // the tests name only some
+pub(crate) mod op {
+    pub(crate) use huaweicloud_exporter::services::dcs::api::{DCS_LIST, DCS_STATUS};
+    pub(crate) use huaweicloud_exporter::services::ddm::api::{
+        LIST as DDM_LIST, RESTORABLE as DDM_RESTORABLE,
+    };
+    pub(crate) use huaweicloud_exporter::services::koophone::api::{
+        ASYNC_COMMAND as KOOPHONE_ASYNC_COMMAND, BATCH_STATUS as KOOPHONE_BATCH_STATUS,
+        LIST as KOOPHONE_LIST, TASK as KOOPHONE_TASK,
+    };
+    pub(crate) use huaweicloud_exporter::transport::auth::IAM_TOKEN;
+}
 
 pub(crate) const STATIC_TOKEN: &str = "demo-static-token";
 
 pub(crate) async fn spawn(config: SimConfig) -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(config, listener).await.unwrap()
+    Simulator::start(huaweicloud_exporter::services::SIMULATED, config, listener)
+        .await
+        .unwrap()
 }
 
 pub(crate) struct Answer {

@@ -4,21 +4,22 @@
 //!
 //! And `GET /v1/{project_id}/instances`, the DDM instances themselves (the fleet the restore
 //! reads know), paged the same way, in the current pages' error shape
-//! (`{"errCode","externalMessage"}`).
-
-use std::sync::Arc;
+//! (`{"errCode","externalMessage"}`). Codes the pages do not give, chosen here
+//! (docs/fidelity.md): an unknown instance 404 `DBS.280108`, a wrong project 400 `DBS.280001`.
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Router;
 use serde_json::{json, Value};
 
-use crate::sim::faults::{Endpoint, FaultKind};
+use super::api;
+use crate::sim::faults::FaultKind;
 use crate::sim::fleet::{hash3, hash_str, mix};
 use crate::sim::listing::{list_page, totals_as_faulted};
-use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
-use crate::sim::state::{json_response, SimReply, SimState};
+use crate::sim::pipeline::{Ctx, SimService, GET};
+use crate::sim::routes::{Routes, Simulated};
+use crate::sim::state::{json_response, SimReply};
+use crate::transport::Operation;
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 128;
@@ -39,20 +40,21 @@ impl SimService for SimDdm {
     const API_ERROR: (StatusCode, &'static str, &'static str) =
         (StatusCode::BAD_REQUEST, "DBS.280001", "Parameter error.");
 
-    fn server_error(&self, op: Endpoint) -> Response {
+    fn server_error(&self, op: &Operation) -> Response {
         let status = StatusCode::INTERNAL_SERVER_ERROR;
-        let (code, msg) = match op {
-            Endpoint::DdmList => return list_error(status, "DBS.200412", "Server failure."),
-            _ => Self::SERVER_ERROR,
-        };
+        if op.name == api::LIST.name {
+            return list_error(status, "DBS.200412", "Server failure.");
+        }
+        let (code, msg) = Self::SERVER_ERROR;
         self.error(status, code, msg)
     }
 
-    fn api_error(&self, op: Endpoint) -> Response {
+    fn api_error(&self, op: &Operation) -> Response {
         let (status, code, msg) = Self::API_ERROR;
-        match op {
-            Endpoint::DdmList => list_error(status, code, msg),
-            _ => self.error(status, code, msg),
+        if op.name == api::LIST.name {
+            list_error(status, code, msg)
+        } else {
+            self.error(status, code, msg)
         }
     }
 }
@@ -62,14 +64,14 @@ const LIST: &str = "/v1/{project_id}/instances";
 /// The restore targets' path.
 const RESTORABLE: &str = "/v3/{project_id}/instances/{instance_id}/backups/restorable-instances";
 
+/// DDM as the simulator serves it.
+pub static SIMULATED: Simulated = Simulated { routes };
+
 /// The instance listing and the restore targets.
-pub(crate) fn routes() -> Router<Arc<SimState>> {
-    Router::new()
-        .route(LIST, endpoint(GET, SimDdm, Endpoint::DdmList, list))
-        .route(
-            RESTORABLE,
-            endpoint(GET, SimDdm, Endpoint::DdmRestorable, restorable),
-        )
+fn routes() -> Routes {
+    Routes::new()
+        .route(LIST, GET, SimDdm, &api::LIST, list)
+        .route(RESTORABLE, GET, SimDdm, &api::RESTORABLE, restorable)
 }
 
 /// `offset` and `limit` from the query string; `None` for a bad or out-of-range value.

@@ -5,6 +5,8 @@ mod password;
 pub mod signer;
 pub mod token;
 
+pub use password::IAM_TOKEN;
+
 use std::time::SystemTime;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};

@@ -143,7 +143,8 @@ async fn debug_level_logs_each_upstream_call_of_a_scrape() {
 /// chosen instants.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_failing_every_scrape_logs_its_first_failure_changes_and_recovery() {
-    use huaweicloud_exporter::sim::{Endpoint, FaultKind};
+    use crate::helpers::op;
+    use huaweicloud_exporter::sim::FaultKind;
     let sim = crate::helpers::spawn_sim(crate::helpers::frozen_sim(5)).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
@@ -166,16 +167,13 @@ async fn a_collector_failing_every_scrape_logs_its_first_failure_changes_and_rec
 
     // Act: three scrapes with DCS answering 500, two with it throttling, one healthy.
     sim.set_fault(
-        Endpoint::DcsStatus,
+        &op::DCS_STATUS,
         crate::helpers::fault(FaultKind::ServerError),
     );
     for _ in 0..3 {
         scrape().await;
     }
-    sim.set_fault(
-        Endpoint::DcsStatus,
-        crate::helpers::fault(FaultKind::Throttled),
-    );
+    sim.set_fault(&op::DCS_STATUS, crate::helpers::fault(FaultKind::Throttled));
     for _ in 0..2 {
         scrape().await;
     }

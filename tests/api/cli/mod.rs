@@ -5,6 +5,7 @@
 
 mod config_check;
 mod demo;
+mod help;
 mod listen;
 mod logs;
 mod signals;
@@ -31,9 +32,9 @@ async fn start_binary(sim: &huaweicloud_exporter::sim::SimHandle, name: &str) ->
 
 fn one_cloud(sim: &huaweicloud_exporter::sim::SimHandle, name: &str) -> String {
     format!(
-        "clouds:\n  - name: {name}\n    region: ap-southeast-1\n    project_id: {}\n    auth: {{ token: {{ value: demo-static-token }} }}\n    endpoints: {{ iam: \"{b}\", dcs: \"{b}\", ddm: \"{b}\", koophone: \"{b}\" }}\n    dcs: {{}}\n",
+        "clouds:\n  - name: {name}\n    region: ap-southeast-1\n    project_id: {}\n    auth: {{ token: {{ value: demo-static-token }} }}\n    endpoints: {b}\n    dcs: {{}}\n",
         sim.project_id(),
-        b = sim.base_url()
+        b = crate::helpers::endpoints(&sim.base_url())
     )
 }
 

@@ -1,7 +1,8 @@
 //! A listing that goes wrong never costs a good inventory: each listing fault on a refresh
 //! keeps the last one, and a first listing that fails fails the collectors and is retried.
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig};
 use serde_json::json;
 
 use crate::helpers::{fault, frozen_sim, spawn_app_with_sim, spawn_sim};
@@ -20,10 +21,10 @@ async fn a_bad_refresh_keeps_the_inventory(kind: FaultKind) {
     assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_status"), all);
     // The fleet grows meanwhile, so a listing that got through would show it.
     fleet_change(&sim, json!({"add_phones": 3})).await;
-    sim.set_fault(Endpoint::KoophoneList, fault(kind));
-    let calls = sim.calls(Endpoint::KoophoneList);
+    sim.set_fault(&op::KOOPHONE_LIST, fault(kind));
+    let calls = sim.calls(&op::KOOPHONE_LIST);
     let m = scrape_until(&app, "a failed refresh", |m| discovery_ok(m) == 0.0).await;
-    assert!(sim.calls(Endpoint::KoophoneList) > calls);
+    assert!(sim.calls(&op::KOOPHONE_LIST) > calls);
     assert_eq!(
         ids_of(&m, "huaweicloud_koophone_instance_status"),
         all,
@@ -101,7 +102,7 @@ async fn a_hostile_listing_message_keeps_the_last_inventory() {
 async fn a_first_listing_that_fails_fails_the_collectors_and_is_retried() {
     let sim = spawn_sim(SimConfig {
         faults: vec![(
-            Endpoint::KoophoneList,
+            &op::KOOPHONE_LIST,
             FaultSpec {
                 times: Some(3),
                 ..fault(FaultKind::ServerError)

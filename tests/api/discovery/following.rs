@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultSpec, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultSpec, SimConfig};
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -156,15 +157,15 @@ async fn between_refreshes_a_scrape_makes_only_the_status_calls() {
     let sim = spawn_sim(frozen_sim(250)).await;
     let app = spawn_app_with_sim(sim.clone(), &config("refresh_interval: 1h")).await;
     app.scrape().await;
-    let lists = sim.calls(Endpoint::KoophoneList);
+    let lists = sim.calls(&op::KOOPHONE_LIST);
     assert_eq!(lists, 3, "three pages of 100");
     for _ in 0..3 {
-        let before = sim.calls(Endpoint::KoophoneBatchStatus);
+        let before = sim.calls(&op::KOOPHONE_BATCH_STATUS);
         let m = app.scrape().await;
         assert_eq!(m.success("pw", "koophone"), 1.0);
-        assert_eq!(sim.calls(Endpoint::KoophoneBatchStatus) - before, 3);
+        assert_eq!(sim.calls(&op::KOOPHONE_BATCH_STATUS) - before, 3);
     }
-    assert_eq!(sim.calls(Endpoint::KoophoneList), lists);
+    assert_eq!(sim.calls(&op::KOOPHONE_LIST), lists);
 }
 
 #[tokio::test]
@@ -175,6 +176,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
     let file = |extra: &str, discovery: &str| {
         config(discovery)
             .replace("timeout: 5s", extra)
+            .replace("{endpoints}", &crate::helpers::endpoints("{base}"))
             .replace("{base}", &sim.base_url())
             .replace("{project}", &sim.project_id())
     };
@@ -187,7 +189,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
         ids_of(&m, "huaweicloud_koophone_instance_status").len(),
         150
     );
-    let lists = sim.calls(Endpoint::KoophoneList);
+    let lists = sim.calls(&op::KOOPHONE_LIST);
 
     // A reload that changes only the scrape timeout: no new listing.
     reload_file(
@@ -202,7 +204,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
         ids_of(&m, "huaweicloud_koophone_instance_status").len(),
         150
     );
-    assert_eq!(sim.calls(Endpoint::KoophoneList), lists);
+    assert_eq!(sim.calls(&op::KOOPHONE_LIST), lists);
 
     // A reload that changes the filter lists again.
     reload_file(
@@ -217,7 +219,7 @@ async fn a_reload_of_an_unchanged_cloud_keeps_the_inventory() {
     .await;
     let m = scrape().await;
     assert_eq!(ids_of(&m, "huaweicloud_koophone_instance_status").len(), 10);
-    assert!(sim.calls(Endpoint::KoophoneList) > lists);
+    assert!(sim.calls(&op::KOOPHONE_LIST) > lists);
 }
 
 #[tokio::test]
@@ -225,7 +227,7 @@ async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
     // Arrange: every listing call takes 2 s; the scrape allows 1 s (header 1.5 s - 0.5 s).
     let sim = spawn_sim(SimConfig {
         faults: vec![(
-            Endpoint::KoophoneList,
+            &op::KOOPHONE_LIST,
             FaultSpec {
                 latency: Some(Duration::from_secs(2)),
                 ..FaultSpec::default()
@@ -254,5 +256,5 @@ async fn the_first_scrape_waits_for_the_listing_only_within_its_deadline() {
     })
     .await;
     assert_reports_every_live_phone(&m, &sim);
-    assert_eq!(sim.calls(Endpoint::KoophoneList), 1);
+    assert_eq!(sim.calls(&op::KOOPHONE_LIST), 1);
 }

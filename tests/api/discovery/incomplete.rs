@@ -6,9 +6,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig, SimDdmInstance};
+use huaweicloud_exporter::sim::{FaultKind, SimConfig, SimDdmInstance};
 
-use crate::helpers::{fault, frozen_sim, spawn_binary, spawn_sim, Exposition};
+use crate::helpers::{fault, frozen_sim, op, spawn_binary, spawn_sim, Exposition};
 
 const CONFIG: &str = r#"timeout: 5s
 clouds:
@@ -31,7 +31,7 @@ async fn a_lying_total_is_one_log_line_with_its_request_id_in_every_service() {
                 targets: 1,
             })
             .collect(),
-        faults: [Endpoint::DcsList, Endpoint::KoophoneList, Endpoint::DdmList]
+        faults: [&op::DCS_LIST, &op::KOOPHONE_LIST, &op::DDM_LIST]
             .into_iter()
             .map(|e| (e, fault(FaultKind::ListTotalLies)))
             .collect(),

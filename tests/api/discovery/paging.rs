@@ -1,7 +1,8 @@
 //! How a listing is read page by page: rows repeated across pages, a lying `total`, pages
 //! counted from 0, and a server that refuses the page size.
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, SimConfig};
 
 use crate::helpers::{fault, frozen_sim, spawn_app_with_sim, spawn_sim};
 
@@ -10,7 +11,7 @@ use super::{assert_reports_every_live_phone, config, discovery_ok, ids_of, live}
 #[tokio::test]
 async fn rows_repeated_across_pages_are_kept_once_and_complete() {
     let sim = spawn_sim(SimConfig {
-        faults: vec![(Endpoint::KoophoneList, fault(FaultKind::RowsRepeated))],
+        faults: vec![(&op::KOOPHONE_LIST, fault(FaultKind::RowsRepeated))],
         ..frozen_sim(300)
     })
     .await;
@@ -24,7 +25,7 @@ async fn rows_repeated_across_pages_are_kept_once_and_complete() {
 #[tokio::test]
 async fn a_lying_total_serves_every_phone_bounded_and_says_so() {
     let sim = spawn_sim(SimConfig {
-        faults: vec![(Endpoint::KoophoneList, fault(FaultKind::ListTotalLies))],
+        faults: vec![(&op::KOOPHONE_LIST, fault(FaultKind::ListTotalLies))],
         ..frozen_sim(250)
     })
     .await;
@@ -40,9 +41,9 @@ async fn a_lying_total_serves_every_phone_bounded_and_says_so() {
     // The first page, one window of 8 (an empty page ends it) and page 0 once: never the
     // thousands of pages the total asks for.
     assert!(
-        sim.calls(Endpoint::KoophoneList) <= 10,
+        sim.calls(&op::KOOPHONE_LIST) <= 10,
         "{}",
-        sim.calls(Endpoint::KoophoneList)
+        sim.calls(&op::KOOPHONE_LIST)
     );
 }
 

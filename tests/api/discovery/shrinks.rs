@@ -8,8 +8,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::helpers::op;
 use huaweicloud_exporter::sim::SimHandle;
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec, SimConfig, SimDdmInstance};
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec, SimConfig, SimDdmInstance};
 use serde_json::{json, Value};
 
 use crate::helpers::{fault, frozen_sim, spawn_app_with_sim, spawn_sim, Exposition, TestApp};
@@ -23,7 +24,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     koophone: { discovery: { refresh_interval: 1s } }
     ddm: { discovery: { refresh_interval: 1s }, cache_ttl: 0s }
     dcs: {}
@@ -45,7 +46,7 @@ fn sim_config() -> SimConfig {
 /// One service's listing as the test sees it.
 struct Subject {
     /// The simulated operation.
-    endpoint: Endpoint,
+    endpoint: &'static huaweicloud_exporter::transport::Operation,
     /// The collector whose success the listing decides.
     collector: &'static str,
     /// The `service` label of its discovery metrics.
@@ -55,21 +56,21 @@ struct Subject {
 }
 
 const KOOPHONE: Subject = Subject {
-    endpoint: Endpoint::KoophoneList,
+    endpoint: &op::KOOPHONE_LIST,
     collector: "koophone_discovery",
     service: "koophone",
     series: "huaweicloud_koophone_instance_info",
 };
 
 const DDM: Subject = Subject {
-    endpoint: Endpoint::DdmList,
+    endpoint: &op::DDM_LIST,
     collector: "ddm_discovery",
     service: "ddm",
     series: "huaweicloud_ddm_instance_info",
 };
 
 const DCS: Subject = Subject {
-    endpoint: Endpoint::DcsList,
+    endpoint: &op::DCS_LIST,
     collector: "dcs_instances",
     service: "dcs",
     series: "huaweicloud_dcs_instance_status",
@@ -282,6 +283,7 @@ async fn a_held_listing_is_said_in_one_log_line_with_its_request_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     let yaml = CONFIG
+        .replace("{endpoints}", &crate::helpers::endpoints("{base}"))
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id());
     std::fs::write(&path, yaml).unwrap();

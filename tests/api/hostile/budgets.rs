@@ -4,8 +4,9 @@
 //! the cache, so the next normal scrape is served. (The probe command budget:
 //! `probe::budget::short_probe_timeouts_cannot_spend_the_command_budget`.)
 
+use crate::helpers::op;
 use huaweicloud_exporter::services::ddm::api::RESTORABLE;
-use huaweicloud_exporter::sim::{Endpoint, SimConfig, SimDdmInstance};
+use huaweicloud_exporter::sim::{SimConfig, SimDdmInstance};
 
 use crate::helpers::*;
 
@@ -13,7 +14,7 @@ use crate::helpers::*;
 const INSTANCES: usize = 6;
 
 fn ddm_calls(app: &TestApp) -> u64 {
-    app.sim.calls(Endpoint::DdmList) + app.sim.calls(Endpoint::DdmRestorable)
+    app.sim.calls(&op::DDM_LIST) + app.sim.calls(&op::DDM_RESTORABLE)
 }
 
 #[tokio::test]
@@ -93,7 +94,7 @@ async fn a_restore_read_a_tiny_scrape_abandons_fills_the_cache_of_listed_ids() {
     // The read the first of them started goes on to its end: its 3 pages (300 targets) reach
     // the simulator though nobody waits for them.
     let mut waited = 0;
-    while app.sim.calls(Endpoint::DdmRestorable) < 3 {
+    while app.sim.calls(&op::DDM_RESTORABLE) < 3 {
         assert!(waited < 500, "the abandoned read never finished");
         waited += 1;
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -106,6 +107,6 @@ async fn a_restore_read_a_tiny_scrape_abandons_fills_the_cache_of_listed_ids() {
         300.0
     );
     // Served by that read: no other, and the budget paid for its three calls only.
-    assert_eq!(app.sim.calls(Endpoint::DdmRestorable), 3, "one read");
+    assert_eq!(app.sim.calls(&op::DDM_RESTORABLE), 3, "one read");
     assert_eq!(budget_left(&app), Some(57));
 }

@@ -1,7 +1,8 @@
 //! Series caps: too many DCS fields or phones fail the collector (before any call for phones),
 //! insane DCS field names are left out, and the caps are configurable and checked.
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::FaultKind;
 
 use crate::helpers::*;
 
@@ -11,7 +12,7 @@ use super::one_cloud_app;
 async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::ManyFields));
+        .set_fault(&op::DCS_STATUS, fault(FaultKind::ManyFields));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "dcs"), 0.0);
     assert_eq!(m.success("c", "koophone"), 1.0);
@@ -25,7 +26,7 @@ async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
     .await;
     raised
         .sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::ManyFields));
+        .set_fault(&op::DCS_STATUS, fault(FaultKind::ManyFields));
     let m = raised.scrape().await;
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert!(m.find("huaweicloud_dcs_instances", &[]).len() > 5_000);
@@ -36,7 +37,7 @@ async fn too_many_dcs_fields_fail_the_collector_unless_the_cap_allows_them() {
 async fn insane_dcs_field_names_are_left_out() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::InsaneFieldNames));
+        .set_fault(&op::DCS_STATUS, fault(FaultKind::InsaneFieldNames));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(
@@ -73,7 +74,7 @@ async fn a_phone_list_beyond_the_cap_fails_before_any_call() {
     let m = app.scrape().await;
     assert_eq!(m.success("c", "koophone"), 0.0);
     assert_eq!(m.success("c", "dcs"), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneBatchStatus), 0);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_BATCH_STATUS), 0);
 }
 
 #[test]

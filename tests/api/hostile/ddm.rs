@@ -3,7 +3,8 @@
 
 use std::collections::HashSet;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig, SimDdmInstance};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, SimConfig, SimDdmInstance};
 
 use crate::helpers::*;
 
@@ -36,11 +37,11 @@ async fn ddm_pages_by_the_rows_received_not_by_total() {
     })
     .await;
     app.sim
-        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::TotalLies));
+        .set_fault(&op::DDM_RESTORABLE, fault(FaultKind::TotalLies));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
     // 300 targets: pages of 128, 128 and 44 (short: the end); 1 target: one short page.
-    assert_eq!(app.sim.calls(Endpoint::DdmRestorable), 4);
+    assert_eq!(app.sim.calls(&op::DDM_RESTORABLE), 4);
     for (id, n) in [(DDM_ID, 300.0), (small, 1.0)] {
         let listed = m
             .find(
@@ -65,7 +66,7 @@ async fn ddm_pages_by_the_rows_received_not_by_total() {
 async fn duplicate_ddm_rows_within_and_across_pages_are_dropped() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Endpoint::DdmRestorable, fault(FaultKind::DuplicateRows));
+        .set_fault(&op::DDM_RESTORABLE, fault(FaultKind::DuplicateRows));
     let m = app.scrape().await;
     assert_eq!(m.success("c", "ddm"), 1.0);
     assert_no_duplicate_series(&m);
@@ -97,7 +98,7 @@ async fn ddm_calls_of_a_cloud_stay_within_60_per_minute() {
         last = Some(app.scrape().await);
     }
     let m = last.unwrap();
-    assert_eq!(app.sim.calls(Endpoint::DdmRestorable), 60);
+    assert_eq!(app.sim.calls(&op::DDM_RESTORABLE), 60);
     assert_eq!(api_results(&m, "ddm_restorable", "ok"), 60.0);
     // Refused calls serve the last answer, and its age says so.
     assert_eq!(m.success("c", "ddm"), 1.0);
@@ -140,7 +141,7 @@ async fn many_ddm_instances_share_the_one_budget_of_their_cloud() {
     // 30 instances × 3 pages = 90 calls wanted in one scrape, and more in the next.
     let first = app.scrape().await;
     let second = app.scrape().await;
-    assert!(app.sim.calls(Endpoint::DdmRestorable) <= 60);
+    assert!(app.sim.calls(&op::DDM_RESTORABLE) <= 60);
     assert_eq!(
         first.success("c", "ddm"),
         0.0,
@@ -167,7 +168,7 @@ async fn a_ddm_listing_that_does_not_end_within_the_page_cap_fails() {
     assert_eq!(m.success("c", "ddm"), 0.0);
     assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(
-        app.sim.calls(Endpoint::DdmRestorable),
+        app.sim.calls(&op::DDM_RESTORABLE),
         huaweicloud_exporter::services::ddm::restorable::MAX_PAGES
     );
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, SimConfig};
 
 use crate::helpers::*;
 
@@ -17,7 +18,7 @@ async fn an_unreadable_status_is_unknown_and_the_batch_stands() {
     })
     .await;
     app.sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
+        &op::KOOPHONE_BATCH_STATUS,
         fault(FaultKind::StatusOutOfRange),
     );
     let m = app.scrape().await;
@@ -53,8 +54,7 @@ async fn duplicate_and_unasked_phone_rows_are_dropped() {
         let ids = app.sim.phone_ids();
         let mut truth = statuses(&app.sim, &ids[..100]).await;
         truth.extend(statuses(&app.sim, &ids[100..]).await);
-        app.sim
-            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "koophone"), 1.0, "{kind}");
         assert_no_duplicate_series(&m);
@@ -99,11 +99,10 @@ async fn koophone_rejections_fail_in_both_forms() {
         })
         .await;
         let phone = healthy_phone(&app).await;
-        app.sim.set_fault(Endpoint::KoophoneTask, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_TASK, fault(kind));
         let p = probe(&app, &phone).await;
         assert_eq!(p.value("probe_success", &[]), 0.0, "{kind}");
-        app.sim
-            .set_fault(Endpoint::KoophoneBatchStatus, fault(kind));
+        app.sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(kind));
         let m = app.scrape().await;
         assert_eq!(m.success("c", "koophone"), 0.0, "{kind}");
         assert_eq!(m.success("c", "dcs"), 1.0, "{kind}");

@@ -3,7 +3,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
@@ -20,18 +21,16 @@ async fn each_oddity_gets_a_log_line_with_its_request_id() {
         .split("probes:")
         .next()
         .unwrap()
+        .replace("{endpoints}", &crate::helpers::endpoints("{base}"))
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id())
         .replace("{phones}", &sim.phone_ids().join(", "));
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, yaml).unwrap();
     let (mut child, port) = spawn_binary(&path, &[], &[]).await;
-    sim.set_fault(
-        Endpoint::KoophoneBatchStatus,
-        fault(FaultKind::DuplicateRows),
-    );
-    sim.set_fault(Endpoint::DdmRestorable, fault(FaultKind::DuplicateRows));
-    sim.set_fault(Endpoint::DcsStatus, fault(FaultKind::InsaneFieldNames));
+    sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::DuplicateRows));
+    sim.set_fault(&op::DDM_RESTORABLE, fault(FaultKind::DuplicateRows));
+    sim.set_fault(&op::DCS_STATUS, fault(FaultKind::InsaneFieldNames));
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut up = false;
@@ -43,9 +42,9 @@ async fn each_oddity_gets_a_log_line_with_its_request_id() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(up, "the exporter never answered");
-    sim.set_fault(Endpoint::KoophoneBatchStatus, fault(FaultKind::UnaskedIds));
+    sim.set_fault(&op::KOOPHONE_BATCH_STATUS, fault(FaultKind::UnaskedIds));
     sim.set_fault(
-        Endpoint::DcsStatus,
+        &op::DCS_STATUS,
         FaultSpec {
             kind: Some(FaultKind::Redirect),
             location: Some(format!("{}/secret?q=token", other.base)),

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, CONTROL_CHARACTERS, HUGE_REQUEST_ID_BYTES};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, CONTROL_CHARACTERS, HUGE_REQUEST_ID_BYTES};
 
 use crate::helpers::*;
 
@@ -45,6 +46,7 @@ async fn a_100_kb_request_id_is_cut_to_64_token_characters_everywhere() {
     let sim = spawn_sim(frozen_sim(10)).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = ONE_CLOUD
+        .replace("{endpoints}", &crate::helpers::endpoints("{base}"))
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id())
         .replace("{phones}", &sim.phone_ids().join(", "));
@@ -65,9 +67,9 @@ async fn a_100_kb_request_id_is_cut_to_64_token_characters_everywhere() {
 
     // Arrange: every scrape operation answers an error with a 100 kB x-request-id.
     for op in [
-        Endpoint::DcsStatus,
-        Endpoint::KoophoneBatchStatus,
-        Endpoint::DdmRestorable,
+        &op::DCS_STATUS,
+        &op::KOOPHONE_BATCH_STATUS,
+        &op::DDM_RESTORABLE,
     ] {
         sim.set_fault(op, fault(FaultKind::HugeRequestId));
     }
@@ -84,7 +86,7 @@ async fn a_100_kb_request_id_is_cut_to_64_token_characters_everywhere() {
     let page = http.get(&base).send().await.unwrap().text().await.unwrap();
     // And IAM, on the token request that a refused token causes.
     sim.clear_faults();
-    sim.set_fault(Endpoint::IamToken, fault(FaultKind::HugeRequestId));
+    sim.set_fault(&op::IAM_TOKEN, fault(FaultKind::HugeRequestId));
     sim.expire_tokens();
     let after = Exposition::parse(
         &http
@@ -148,10 +150,10 @@ async fn control_characters_in_instance_and_target_names_never_reach_a_label() {
     // Arrange: every listing and the restore targets name things with NUL, ESC, CR, DEL, C1.
     let sim = spawn_sim(frozen_sim(10)).await;
     for op in [
-        Endpoint::DcsList,
-        Endpoint::DdmList,
-        Endpoint::KoophoneList,
-        Endpoint::DdmRestorable,
+        &op::DCS_LIST,
+        &op::DDM_LIST,
+        &op::KOOPHONE_LIST,
+        &op::DDM_RESTORABLE,
     ] {
         sim.set_fault(op, fault(FaultKind::ControlCharactersInNames));
     }

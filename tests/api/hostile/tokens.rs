@@ -7,7 +7,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
@@ -19,14 +20,14 @@ const ALL: [&str; 3] = ["dcs", "koophone", "ddm"];
 async fn a_nonsense_token_expiry_costs_one_iam_request() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Endpoint::IamToken, fault(FaultKind::ExpiredTokenIssued));
+        .set_fault(&op::IAM_TOKEN, fault(FaultKind::ExpiredTokenIssued));
     for _ in 0..10 {
         let m = app.scrape().await;
         for c in ALL {
             assert_eq!(m.success("c", c), 1.0, "{c}");
         }
     }
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 1);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 1);
 }
 
 #[tokio::test]
@@ -39,7 +40,7 @@ async fn a_revocation_at_any_age_of_the_token_is_healed_on_the_next_scrape() {
     for c in ALL {
         assert_eq!(m.success("c", c), 1.0, "{c}, token revoked when young");
     }
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 2, "one replacement");
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 2, "one replacement");
     // Revoked an hour into its life.
     app.token_provider("c")
         .backdate(Duration::from_secs(3600))
@@ -49,7 +50,7 @@ async fn a_revocation_at_any_age_of_the_token_is_healed_on_the_next_scrape() {
     for c in ALL {
         assert_eq!(m.success("c", c), 1.0, "{c}, token revoked when old");
     }
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 3, "one replacement");
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 3, "one replacement");
     assert!(
         m.sum(
             "huaweicloud_api_requests_total",
@@ -63,7 +64,7 @@ async fn a_revocation_at_any_age_of_the_token_is_healed_on_the_next_scrape() {
 async fn a_token_revoked_at_issue_is_replaced_within_the_first_scrape() {
     let app = one_cloud_app().await;
     app.sim.set_fault(
-        Endpoint::IamToken,
+        &op::IAM_TOKEN,
         FaultSpec {
             times: Some(1),
             ..fault(FaultKind::RevokedTokenIssued)
@@ -73,7 +74,7 @@ async fn a_token_revoked_at_issue_is_replaced_within_the_first_scrape() {
     for c in ALL {
         assert_eq!(m.success("c", c), 1.0, "{c}");
     }
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 2);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 2);
 }
 
 /// Scrapes `n` times; every scrape the DCS collector fails and KooPhone (which takes the same
@@ -90,13 +91,13 @@ async fn scrape_refused(app: &TestApp, n: usize) {
 async fn a_refusing_upstream_costs_at_most_two_iam_requests_in_its_first_30_s_then_the_backoff() {
     let app = one_cloud_app().await;
     app.scrape().await;
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 1);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 1);
     app.sim
-        .set_fault(Endpoint::DcsStatus, fault(FaultKind::TokenExpired));
+        .set_fault(&op::DCS_STATUS, fault(FaultKind::TokenExpired));
     let provider = app.token_provider("c");
     scrape_refused(&app, 10).await;
     assert_eq!(
-        app.sim.calls(Endpoint::IamToken),
+        app.sim.calls(&op::IAM_TOKEN),
         2,
         "the first refusal replaced the token at once; its replacement, refused young, waits"
     );
@@ -106,15 +107,11 @@ async fn a_refusing_upstream_costs_at_most_two_iam_requests_in_its_first_30_s_th
     for wait in [30, 60, 120, 240, 300, 300] {
         provider.backdate(Duration::from_secs(wait - 1)).await;
         scrape_refused(&app, 2).await;
-        assert_eq!(
-            app.sim.calls(Endpoint::IamToken),
-            iam,
-            "{wait} s wait: early"
-        );
+        assert_eq!(app.sim.calls(&op::IAM_TOKEN), iam, "{wait} s wait: early");
         provider.backdate(Duration::from_secs(1)).await;
         scrape_refused(&app, 2).await;
         iam += 1;
-        assert_eq!(app.sim.calls(Endpoint::IamToken), iam, "{wait} s wait: due");
+        assert_eq!(app.sim.calls(&op::IAM_TOKEN), iam, "{wait} s wait: due");
     }
     // Once the upstream takes tokens again: the token refused last is replaced when its wait
     // is over, and a revocation after the replacement has lived 30 s is healed at once.
@@ -122,33 +119,33 @@ async fn a_refusing_upstream_costs_at_most_two_iam_requests_in_its_first_30_s_th
     provider.backdate(Duration::from_secs(300)).await;
     let m = app.scrape().await;
     assert_eq!(m.success("c", "dcs"), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::IamToken), iam + 1);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), iam + 1);
     provider.backdate(Duration::from_secs(30)).await;
     app.sim.expire_tokens();
     let m = app.scrape().await;
     for c in ALL {
         assert_eq!(m.success("c", c), 1.0, "{c}");
     }
-    assert_eq!(app.sim.calls(Endpoint::IamToken), iam + 2);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), iam + 2);
 }
 
 #[tokio::test]
 async fn tokens_revoked_at_every_issue_cost_two_iam_requests_in_30_s() {
     let app = one_cloud_app().await;
     app.sim
-        .set_fault(Endpoint::IamToken, fault(FaultKind::RevokedTokenIssued));
+        .set_fault(&op::IAM_TOKEN, fault(FaultKind::RevokedTokenIssued));
     for _ in 0..10 {
         let m = app.scrape().await;
         for c in ALL {
             assert_eq!(m.success("c", c), 0.0, "{c}");
         }
     }
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 2);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 2);
     app.token_provider("c")
         .backdate(Duration::from_secs(30))
         .await;
     app.scrape().await;
-    assert_eq!(app.sim.calls(Endpoint::IamToken), 3);
+    assert_eq!(app.sim.calls(&op::IAM_TOKEN), 3);
 }
 
 /// Log lines written while it is the thread's subscriber (a `#[tokio::test]` runs the

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{Endpoint, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::SimConfig;
 
 use crate::helpers::*;
 
@@ -70,7 +71,7 @@ async fn a_flood_of_distinct_probes_is_held_to_the_command_budget() {
     }
     // The budget holds 5, refilled at 5 a minute while the flood lasted.
     let allowed = 5 + (elapsed.as_secs_f64() * 5.0 / 60.0).floor() as u64;
-    let sent = app.sim.calls(Endpoint::KoophoneAsyncCommand);
+    let sent = app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND);
     assert!(
         (1..=allowed).contains(&sent),
         "{sent} commands, budget {allowed}"
@@ -81,7 +82,7 @@ async fn a_flood_of_distinct_probes_is_held_to_the_command_budget() {
         refused.len() as f64
     );
     assert!(
-        app.sim.calls(Endpoint::KoophoneTask) <= sent * 10,
+        app.sim.calls(&op::KOOPHONE_TASK) <= sent * 10,
         "polls only for commands sent"
     );
 }
@@ -104,7 +105,7 @@ async fn a_refused_probe_is_answered_from_an_older_result_when_there_is_one() {
     assert_eq!(again.value("probe_success", &[]), 1.0);
     assert!(again.value("huaweicloud_koophone_probe_result_age_seconds", &[]) >= 1.0);
     assert_eq!(status, 429, "{text}");
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
     assert_eq!(commands_total(&app, "any", "throttled").await, 2.0);
 }
 
@@ -124,7 +125,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: {{ token: {{ value: demo-static-token }} }}
-    endpoints: {{ iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }}
+    endpoints: {endpoints}
     koophone: {{ instance_ids: [{phones}] }}
 probes:
   any:
@@ -134,7 +135,7 @@ probes:
     max_commands_per_minute: 2
 "#,
         project = sim.project_id(),
-        base = sim.base_url(),
+        endpoints = crate::helpers::endpoints(&sim.base_url()),
         phones = ids.join(", ")
     );
     let dir = tempfile::tempdir().unwrap();
@@ -168,7 +169,7 @@ probes:
 
     // Assert: still spent, and no command was sent for the refused probe.
     assert_eq!(probe(ids[3].clone()).await, 429, "a reload refills nothing");
-    assert_eq!(sim.calls(Endpoint::KoophoneAsyncCommand), 2);
+    assert_eq!(sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 2);
 }
 
 #[tokio::test]
@@ -189,7 +190,7 @@ async fn short_probe_timeouts_cannot_spend_the_command_budget() {
         assert_eq!(status, 200, "header {header}: {text}");
     }
     assert_eq!(
-        app.sim.calls(Endpoint::KoophoneAsyncCommand),
+        app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND),
         1,
         "one run, under the module's timeout, served every later caller"
     );
@@ -197,7 +198,7 @@ async fn short_probe_timeouts_cannot_spend_the_command_budget() {
     let m = probe(&app, &q).await;
 
     assert_eq!(m.value("probe_success", &[]), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
     // Two commands of the three are left: a probe of another phone still gets its own.
     let (status, _, text) = get(&app, &format!("module=any&target={}", ids[1]), None).await;
     assert_eq!(status, 200, "{text}");
@@ -213,6 +214,6 @@ async fn a_tiny_header_debug_probe_sends_no_command() {
 
     assert_eq!(status, 200, "{text}");
     assert!(text.starts_with("No command sent"), "{text}");
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 0);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 0);
     assert_eq!(commands_total(&app, "any", "too_short").await, 1.0);
 }

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::FaultKind;
 
 use crate::helpers::*;
 
@@ -33,14 +34,14 @@ async fn a_job_still_running_at_the_deadline_fails_in_time() {
         ),
         1.0
     );
-    assert!(app.sim.calls(Endpoint::KoophoneTask) >= 1, "it polled");
+    assert!(app.sim.calls(&op::KOOPHONE_TASK) >= 1, "it polled");
 }
 
 #[tokio::test]
 async fn a_hung_task_query_is_cut_by_the_scrape_timeout_header() {
     let (app, healthy) = probe_app(Duration::from_millis(200)).await;
     app.sim
-        .set_fault(Endpoint::KoophoneTask, fault(FaultKind::Hang));
+        .set_fault(&op::KOOPHONE_TASK, fault(FaultKind::Hang));
     let started = Instant::now();
 
     // The module allows 5 s; Prometheus allows 1.5 s, minus the offset.
@@ -85,11 +86,11 @@ async fn a_run_its_short_caller_stops_waiting_for_runs_on_and_serves_the_next() 
     // Assert: the short caller's run went on under the module's timeout, and its result (not
     // the caller's timeout) answers the next probe: no second command.
     assert_eq!(m.value("probe_success", &[]), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
     let again = probe(&app, &q).await;
     assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
     assert_eq!(again.value("probe_success", &[]), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
 }
 
 #[tokio::test]
@@ -104,7 +105,7 @@ async fn a_tiny_header_probe_sends_no_command_and_spoils_nothing() {
     assert_eq!(tiny.value("probe_success", &[]), 0.0);
     assert_eq!(error_code(&tiny, &healthy[0]), ["timeout"]);
     assert_eq!(
-        app.sim.calls(Endpoint::KoophoneAsyncCommand),
+        app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND),
         0,
         "no time to poll, so no command"
     );
@@ -122,7 +123,7 @@ async fn short_and_normal_probes_share_one_run_under_the_modules_timeout() {
     let q = format!("module=boot&target={}", healthy[0]);
     let sim = &app.sim;
     let command_sent = || async move {
-        while sim.calls(Endpoint::KoophoneAsyncCommand) < 1 {
+        while sim.calls(&op::KOOPHONE_ASYNC_COMMAND) < 1 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
@@ -147,7 +148,7 @@ async fn short_and_normal_probes_share_one_run_under_the_modules_timeout() {
     assert_eq!(normal.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
     assert_eq!(short.value("probe_success", &[]), 0.0);
     assert_eq!(short_again.value("probe_success", &[]), 0.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
     assert_eq!(commands_total(&app, "boot", "command").await, 1.0);
     assert_eq!(commands_total(&app, "boot", "shared").await, 2.0);
 }

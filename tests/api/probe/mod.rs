@@ -23,13 +23,13 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { password: { domain: demo-domain, user: monitoring, password: demo-password } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     koophone: { instance_ids: [{phones10}, gone0001] }
   - name: tok
     region: eu-west-101
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     koophone: { instance_ids: [{other}] }
 probes:
   boot:

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::Endpoint;
+use crate::helpers::op;
 
 use super::{get, probe_app, OTHER, UNCONFIGURED};
 
@@ -47,7 +47,7 @@ async fn bad_requests_answer_400_with_a_one_line_reason() {
         assert_eq!(text.trim_end().lines().count(), 1, "{query}: {text}");
     }
     assert_eq!(
-        app.sim.calls(Endpoint::KoophoneAsyncCommand),
+        app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND),
         0,
         "no command for a refused probe"
     );
@@ -66,5 +66,5 @@ async fn a_command_in_the_query_is_refused() {
 
     assert_eq!(status, 400);
     assert!(text.contains("cannot carry a command"), "{text}");
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 0);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 0);
 }

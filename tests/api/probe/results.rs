@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, SimConfig};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, SimConfig};
 
 use crate::helpers::*;
 
@@ -27,7 +28,7 @@ async fn one_phone_succeeds_when_its_output_matches() {
         .find("huaweicloud_koophone_probe_job_error_info", &[])
         .is_empty());
     assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
     assert!(m.helps.contains_key("probe_success"));
 }
 
@@ -49,7 +50,7 @@ async fn a_group_runs_one_command_for_all_its_phones() {
             1.0
         );
     }
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
 }
 
 #[tokio::test]
@@ -108,10 +109,8 @@ async fn a_configured_phone_missing_from_the_fleet_fails_with_its_error_code() {
 #[tokio::test]
 async fn an_upstream_fault_answers_200_with_probe_success_0() {
     let (app, healthy) = probe_app(Duration::from_millis(200)).await;
-    app.sim.set_fault(
-        Endpoint::KoophoneAsyncCommand,
-        fault(FaultKind::ServerError),
-    );
+    app.sim
+        .set_fault(&op::KOOPHONE_ASYNC_COMMAND, fault(FaultKind::ServerError));
     let id = &healthy[0];
 
     let m = probe(&app, &format!("module=boot&target={id}")).await;
@@ -126,7 +125,7 @@ async fn an_upstream_fault_answers_200_with_probe_success_0() {
         1.0
     );
     assert_eq!(
-        app.sim.calls(Endpoint::KoophoneAsyncCommand),
+        app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND),
         1,
         "a command is never retried"
     );
@@ -145,7 +144,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     koophone: { instance_ids: [{phones}] }
 probes:
   any:
@@ -161,7 +160,7 @@ probes:
 
     let m = probe(&app, "module=any&target=all").await;
 
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 2);
     assert_eq!(
         m.find("huaweicloud_koophone_probe_job_success", &[]).len(),
         150
@@ -186,7 +185,7 @@ async fn phones_given_the_same_job_id_fail_and_none_vanishes() {
     healthy.sort();
     // The simulator gives the first two phones of the call (ids are sent sorted) one job id.
     app.sim.set_fault(
-        Endpoint::KoophoneAsyncCommand,
+        &op::KOOPHONE_ASYNC_COMMAND,
         fault(FaultKind::DuplicateJobIds),
     );
 
@@ -214,7 +213,7 @@ async fn a_task_answer_with_conflicting_rows_for_a_job_fails_that_phone() {
     let (app, healthy) = probe_app(Duration::from_millis(200)).await;
     // Every job listed twice under its id, the copy saying it failed.
     app.sim
-        .set_fault(Endpoint::KoophoneTask, fault(FaultKind::DuplicateJobIds));
+        .set_fault(&op::KOOPHONE_TASK, fault(FaultKind::DuplicateJobIds));
 
     let m = probe(&app, "module=boot&target=healthy").await;
 

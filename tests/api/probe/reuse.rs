@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use huaweicloud_exporter::sim::{Endpoint, FaultKind, FaultSpec};
+use crate::helpers::op;
+use huaweicloud_exporter::sim::{FaultKind, FaultSpec};
 
 use crate::helpers::*;
 
@@ -21,7 +22,7 @@ async fn concurrent_identical_probes_share_one_command() {
         assert_eq!(*status, 200, "{text}");
         assert_eq!(Exposition::parse(text).value("probe_success", &[]), 1.0);
     }
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
     assert_eq!(commands_total(&app, "boot", "command").await, 1.0);
     let joined =
         commands_total(&app, "boot", "shared").await + commands_total(&app, "boot", "cached").await;
@@ -35,7 +36,7 @@ async fn a_repeat_within_min_interval_is_answered_from_the_last_result() {
 
     let again = probe(&app, "module=boot&target=healthy").await;
 
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
     assert_eq!(again.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
     assert_eq!(again.value("probe_success", &[]), 1.0);
     assert_eq!(
@@ -47,9 +48,9 @@ async fn a_repeat_within_min_interval_is_answered_from_the_last_result() {
     assert_eq!(commands_total(&app, "boot", "cached").await, 1.0);
     // Another target, or another module on the same target, is another probe.
     probe(&app, &format!("module=boot&target={}", healthy[0])).await;
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 2);
     probe(&app, &format!("module=any&target={}", healthy[0])).await;
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 3);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 3);
 }
 
 #[tokio::test]
@@ -58,12 +59,12 @@ async fn after_min_interval_a_new_command_runs() {
     let q = format!("module=often&target={}", healthy[0]);
     probe(&app, &q).await;
     probe(&app, &q).await;
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let m = probe(&app, &q).await;
 
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 2);
     assert_eq!(m.value("huaweicloud_koophone_probe_cached", &[]), 0.0);
 }
 
@@ -72,7 +73,7 @@ async fn a_failure_is_kept_a_quarter_of_min_interval() {
     // min_interval 4 s: a failure is served again for 1 s, a success for 4 s.
     let (app, healthy) = probe_app(Duration::from_millis(100)).await;
     app.sim.set_fault(
-        Endpoint::KoophoneAsyncCommand,
+        &op::KOOPHONE_ASYNC_COMMAND,
         FaultSpec {
             times: Some(1),
             ..fault(FaultKind::ServerError)
@@ -82,11 +83,11 @@ async fn a_failure_is_kept_a_quarter_of_min_interval() {
     assert_eq!(probe(&app, &q).await.value("probe_success", &[]), 0.0);
     let cached = probe(&app, &q).await;
     assert_eq!(cached.value("huaweicloud_koophone_probe_cached", &[]), 1.0);
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 1);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 1);
 
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let m = probe(&app, &q).await;
 
-    assert_eq!(app.sim.calls(Endpoint::KoophoneAsyncCommand), 2);
+    assert_eq!(app.sim.calls(&op::KOOPHONE_ASYNC_COMMAND), 2);
     assert_eq!(m.value("probe_success", &[]), 1.0);
 }

@@ -1,22 +1,23 @@
 //! DCS: `GET /v2/{project_id}/instances/status`, instance counts per state, overall and per
 //! engine, from the fleet's counts at the current tick; and `GET /v2/{project_id}/instances`,
 //! the instances themselves, one per count, so the two answers agree at every tick; their rows
-//! are `rows`.
+//! are `rows`. Codes the pages do not give, chosen here (docs/fidelity.md): bad paging and the
+//! `api_error` fault 400 `111400001`, the `server_error` fault 500 `111500001`; a wrong project
+//! is the page's 400 `111400002`.
 
 mod rows;
-
-use std::sync::Arc;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Router;
 use serde_json::{json, Map, Value};
 
-use crate::sim::faults::{Endpoint, FaultKind};
+use super::api;
+use crate::sim::faults::FaultKind;
 use crate::sim::fleet::{hash3, mix};
 use crate::sim::listing::{list_page, totals_as_faulted};
-use crate::sim::pipeline::{endpoint, Ctx, SimService, GET};
+use crate::sim::pipeline::{Ctx, SimService, GET};
+use crate::sim::routes::{Routes, Simulated};
 use crate::sim::state::{json_response, SimReply, SimState};
 
 /// DCS states, as in the `<state>_count` fields of the reference page.
@@ -89,11 +90,14 @@ const STATUS: &str = "/v2/{project_id}/instances/status";
 /// The listing's path.
 const LIST: &str = "/v2/{project_id}/instances";
 
+/// DCS as the simulator serves it.
+pub static SIMULATED: Simulated = Simulated { routes };
+
 /// The status counts and the instance listing.
-pub(crate) fn routes() -> Router<Arc<SimState>> {
-    Router::new()
-        .route(STATUS, endpoint(GET, SimDcs, Endpoint::DcsStatus, status))
-        .route(LIST, endpoint(GET, SimDcs, Endpoint::DcsList, list))
+fn routes() -> Routes {
+    Routes::new()
+        .route(STATUS, GET, SimDcs, &api::DCS_STATUS, status)
+        .route(LIST, GET, SimDcs, &api::DCS_LIST, list)
 }
 
 fn status(cx: Ctx<'_>, Path(project_id): Path<String>) -> SimReply {

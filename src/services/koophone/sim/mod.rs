@@ -1,6 +1,9 @@
 //! KooPhone: batch status, async ADB commands and their tasks (`tasks`), and the phone
 //! listing. KooPhone reports errors inside HTTP 200 (`error_code` != "0") and needs an
-//! `x-request-id` on every call.
+//! `x-request-id` on every call. Rejections (bad parameters, an unknown task) are HTTP 400 with
+//! the `KOOPHONE.API.1000` / `.1323` body, as the reference pages list them (the `errors_in_200`
+//! fault serves them inside HTTP 200 instead); a job on a phone in backup/restoration exception
+//! fails with `CPS0102`, a code the pages do not give (docs/fidelity.md).
 
 mod tasks;
 mod times;
@@ -11,14 +14,16 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Router;
 use serde_json::{json, Value};
 
-use crate::sim::faults::{Endpoint, FaultKind, FaultSpec};
+use super::api;
+use crate::sim::faults::{FaultKind, FaultSpec};
 use crate::sim::fleet::{hash3, personal_values, SimFleet};
 use crate::sim::listing::{page_view, totals_as_faulted};
-use crate::sim::pipeline::{endpoint, Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
-use crate::sim::state::{Call, SimReply, SimState};
+use crate::sim::pipeline::{Ctx, SimService, GET, HOSTILE_MESSAGE, POST};
+use crate::sim::routes::{Routes, Simulated};
+use crate::sim::state::{Call, SimReply};
+use crate::transport::Operation;
 use tasks::{with_failed_copies, TaskStore};
 use times::check_time_range;
 
@@ -48,7 +53,7 @@ impl SimService for SimKoophone {
         self.error(StatusCode::OK, "KOOPHONE.API.9999", HOSTILE_MESSAGE)
     }
 
-    fn fault_answer(&self, op: Endpoint, fault: &FaultSpec, call: &Call) -> Option<Response> {
+    fn fault_answer(&self, op: &Operation, fault: &FaultSpec, call: &Call) -> Option<Response> {
         match fault.kind? {
             FaultKind::RequestRejected => Some(rejection(op, StatusCode::BAD_REQUEST)),
             FaultKind::ErrorsIn200 => Some(rejection(op, StatusCode::OK)),
@@ -59,42 +64,42 @@ impl SimService for SimKoophone {
 
 /// Batch status, async commands, their tasks and the listing. The tasks live as long as the
 /// router this is merged into: one store per simulator.
-pub(crate) fn routes() -> Router<Arc<SimState>> {
+fn routes() -> Routes {
     let tasks = Arc::new(TaskStore::default());
     let queried = tasks.clone();
-    Router::new()
+    Routes::new()
         .route(
             "/v1/instances/batch-query-status",
-            endpoint(
-                POST,
-                SimKoophone,
-                Endpoint::KoophoneBatchStatus,
-                batch_status,
-            ),
+            POST,
+            SimKoophone,
+            &api::BATCH_STATUS,
+            batch_status,
         )
         .route(
             "/v1/instances/async-command",
-            endpoint(
-                POST,
-                SimKoophone,
-                Endpoint::KoophoneAsyncCommand,
-                move |cx, ()| async_command(cx, &tasks),
-            ),
+            POST,
+            SimKoophone,
+            &api::ASYNC_COMMAND,
+            move |cx, ()| async_command(cx, &tasks),
         )
         .route(
             "/v1/instances/batch-query",
-            endpoint(GET, SimKoophone, Endpoint::KoophoneList, list),
+            GET,
+            SimKoophone,
+            &api::LIST,
+            list,
         )
         .route(
             "/v1/instances/tasks/{task_id}",
-            endpoint(
-                GET,
-                SimKoophone,
-                Endpoint::KoophoneTask,
-                move |cx, Path(task_id): Path<String>| task(cx, &queried, &task_id),
-            ),
+            GET,
+            SimKoophone,
+            &api::TASK,
+            move |cx, Path(task_id): Path<String>| task(cx, &queried, &task_id),
         )
 }
+
+/// KooPhone as the simulator serves it.
+pub static SIMULATED: Simulated = Simulated { routes };
 
 /// A KooPhone error inside HTTP 200 (a non-"0" `error_code`): how the service reports a
 /// valid request it could not serve.
@@ -120,13 +125,14 @@ fn bad_param(detail: &str) -> SimReply {
 const TASK_NOT_FOUND: (&str, &str) = ("KOOPHONE.API.1323", "The task does not exist.");
 
 /// The rejection `request_rejected` (HTTP 400) and `errors_in_200` (HTTP 200) serve.
-fn rejection(op: Endpoint, status: StatusCode) -> Response {
-    let (code, msg) = match op {
-        Endpoint::KoophoneTask => TASK_NOT_FOUND,
-        _ => (
+fn rejection(op: &Operation, status: StatusCode) -> Response {
+    let (code, msg) = if op.name == api::TASK.name {
+        TASK_NOT_FOUND
+    } else {
+        (
             "KOOPHONE.API.1000",
             "The request parameter is incorrect: rejected by the simulator's fault",
-        ),
+        )
     };
     SimKoophone.error(status, code, msg)
 }
@@ -134,7 +140,7 @@ fn rejection(op: Endpoint, status: StatusCode) -> Response {
 /// The answer of a batch-status call asking for any phone a `forbidden_ids` or `released_ids`
 /// fault names: the whole batch fails, as the real API fails a batch for one bad id. A call the
 /// handler would reject anyway (no request id, a bad body) is left to it.
-fn denied_ids(op: Endpoint, fault: &FaultSpec, call: &Call) -> Option<Response> {
+fn denied_ids(op: &Operation, fault: &FaultSpec, call: &Call) -> Option<Response> {
     let (status, code, msg) = match fault.kind? {
         FaultKind::ForbiddenIds => (
             StatusCode::OK,
@@ -153,7 +159,7 @@ fn denied_ids(op: Endpoint, fault: &FaultSpec, call: &Call) -> Option<Response> 
         ),
         _ => return None,
     };
-    if op != Endpoint::KoophoneBatchStatus || !has_request_id(&call.headers) {
+    if op.name != api::BATCH_STATUS.name || !has_request_id(&call.headers) {
         return None;
     }
     let bad = fault.ids.as_deref().unwrap_or_default();
