@@ -332,7 +332,7 @@ async fn a_reload_that_keeps_the_listing_keeps_what_it_showed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     let text = |dcs: &str| {
-        config(dcs)
+        with_endpoints(&config(dcs))
             .replace("{base}", &sim.base_url())
             .replace("{project}", &sim.project_id())
     };

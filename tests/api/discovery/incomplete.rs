@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use huaweicloud_exporter::sim::{FaultKind, SimConfig, SimDdmInstance};
 
-use crate::helpers::{fault, frozen_sim, op, spawn_binary, spawn_sim, Exposition};
+use crate::helpers::{fault, frozen_sim, op, spawn_binary, spawn_sim, with_endpoints, Exposition};
 
 const CONFIG: &str = r#"timeout: 5s
 clouds:
@@ -16,7 +16,7 @@ clouds:
     region: ap-southeast-1
     project_id: {project}
     auth: { token: { value: demo-static-token } }
-    endpoints: { iam: "{base}", dcs: "{base}", ddm: "{base}", koophone: "{base}" }
+    endpoints: {endpoints}
     koophone: { discovery: {} }
     ddm: { discovery: {}, cache_ttl: 0s }
     dcs: {}
@@ -40,7 +40,7 @@ async fn a_lying_total_is_one_log_line_with_its_request_id_in_every_service() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
-    let yaml = CONFIG
+    let yaml = with_endpoints(CONFIG)
         .replace("{base}", &sim.base_url())
         .replace("{project}", &sim.project_id());
     std::fs::write(&path, yaml).unwrap();
