@@ -19,14 +19,16 @@
 //!   scrapes. Knows no service.
 //! - [`services`]: the registry — the one list of services ([`services::SERVICES`]) and of
 //!   what the simulator serves of them ([`services::SIMULATED`]), the trait each implements, the
-//!   [`services::Fleet`] a config builds (and a reload carries over) — and
+//!   [`services::Fleet`] a config builds (and a reload carries over), the runtime of
+//!   listing-shaped services (`services::listing`: a listing declared as data) — and
 //!   one folder per service (`dcs`, `koophone`, `ddm`) owning its config section, its typed
 //!   calls and models (each call's IAM permission on its `Operation`), its collectors (pure
 //!   mappings), its discovery, its probe, its simulated endpoints, and the sources of its
 //!   dashboard rows and alert rules (`dashboard.json`, `alerts.yml`, rendered by `cargo xtask
 //!   gen`). "Adding a service" in CONTRIBUTING.md walks through one.
 //! - [`inventory`]: the generic discovered inventory (last good listing, background refresh,
-//!   single flight) and the one pager every list API goes through.
+//!   single flight), the one pager every list API goes through, and the one rule for what a
+//!   listing does to what the last showed (`inventory::listed`: incomplete listings, shrinks).
 //! - [`transport`]: the upstream HTTP client (pool and in-flight limit per cloud, request ids,
 //!   retries inside the deadline, budgets, body limits, no redirects, `huaweicloud_api_*`
 //!   metrics) and `transport::auth`: the IAM token provider and the `SDK-HMAC-SHA256` signer.

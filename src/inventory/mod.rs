@@ -9,14 +9,14 @@
 //! the listing goes on in the background after that, under its own deadline
 //! ([`listing_timeout`]), so the next scrape finds it.
 //!
-//! What a refresh does to the inventory:
+//! What a refresh does to the inventory is the one rule of [`listed`], which the per-scrape
+//! listings of services follow too:
 //! - a failed listing (a page that errs, the listing's deadline) keeps the last inventory;
-//! - a *partial* listing (the pages ended — an empty page, a page of repeats — before the rows
-//!   reached the `total` the API announced) never replaces a complete inventory. It does replace
-//!   an inventory that was itself partial, and it is used when there is none yet: a first
-//!   listing that is partial is served (some resources are better than none), marked partial. A
-//!   lying `total` therefore shows every resource and keeps the discovery's success at 0 with one
-//!   log line per refresh that says so, while an empty or short page after a good listing
+//! - an *incomplete* listing (the pages ended — an empty page, a page of repeats — before the
+//!   rows reached the `total` the API announced) never replaces a complete inventory; it
+//!   replaces an incomplete one, and is served when there is none yet (some resources are
+//!   better than none). Either way the discovery's success is 0, with one log line per refresh
+//!   that names the shortfall and the request id; an empty or short page after a good listing
 //!   changes nothing;
 //! - a complete listing replaces the inventory;
 //! - but a listing (complete or partial) that would remove more than half of a non-empty
@@ -32,6 +32,7 @@
 //! discovery settings are unchanged (the lister holds the client); see `scrape::Exporter::new`.
 
 mod families;
+pub mod listed;
 pub mod pager;
 mod refresh;
 pub mod shrink;
@@ -45,6 +46,7 @@ use tokio::time::Instant;
 pub use crate::inventory::families::{
     resource_series, unix, LAST_SUCCESS, REFUSED_SHRINKS, RESOURCES,
 };
+pub use crate::inventory::listed::Listed;
 pub use crate::inventory::pager::{
     offset_request, page_all, Cursor, Listing, Page, Rules, MAX_PAGES, MAX_ROWS,
 };

@@ -18,6 +18,10 @@
 //! when the distinct rows reached the total or, with no total, when an empty or short page
 //! ended it.
 //!
+//! What an incomplete listing then does (its success, what is served, what is logged) is one
+//! rule for every service, written in [`crate::inventory::listed`]; the pager only says
+//! whether the listing is complete.
+//!
 //! With a `window` above one (an API paged by page number), after the first page up to `window`
 //! pages are asked at once (no more than the total still needs) and taken in order by the same
 //! rules, so a stop mid-window ignores the pages after it; [`Cursor::rows`] is then the rows

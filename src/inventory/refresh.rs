@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::inventory::shrink::{held_message, removed, Resource, Verdict};
+use crate::inventory::listed::decide;
+use crate::inventory::shrink::{Resource, Verdict};
 use crate::inventory::state::{Inner, Outcome, Snapshot};
 use crate::sync::lock;
 use crate::transport::{ApiError, ErrorKind};
@@ -49,80 +50,47 @@ pub(crate) async fn refresh<T: Resource + Send + Sync + 'static>(inner: &Inner<T
     let error = match result {
         Ok(listing) => {
             let complete = listing.complete;
-            // A partial listing replaces only a partial inventory (or none).
-            let replace = complete || st.snapshot.as_ref().is_none_or(|s| !s.complete);
             let rows = listing.items.len();
             let request_id = listing.request_id.clone();
-            let with_id = |mut e: ApiError| {
-                e.request_id = request_id.clone();
-                e
-            };
             let kept = st.snapshot.as_ref().map_or(0, |s| s.items.len());
-            let gone = st
-                .snapshot
-                .as_ref()
-                .map_or(0, |s| removed(&s.items, &listing.items));
-            let verdict = if replace {
-                st.shrinks.judge(kept, gone, rows)
-            } else {
-                Verdict::Apply
-            };
-            let partial = (!complete).then(|| {
-                with_id(ApiError::new(
-                    ErrorKind::LimitExceeded,
-                    operation,
-                    format!(
-                        "partial listing: {rows} rows in {} pages, but the API announced {}; {}",
-                        listing.pages,
-                        listing
-                            .total
-                            .map_or_else(|| "more".to_string(), |t| t.to_string()),
-                        if replace && verdict != Verdict::Held {
-                            "serving it, as there is no complete inventory"
-                        } else {
-                            "keeping the last complete inventory"
-                        }
-                    ),
-                ))
-            });
-            match verdict {
-                Verdict::Held => Some(with_id(ApiError::new(
-                    ErrorKind::LimitExceeded,
-                    operation,
-                    held_message(service, kept, rows, gone),
-                ))),
-                _ if !replace => partial,
-                verdict => {
-                    if verdict == Verdict::Agreed {
-                        tracing::info!(
-                            cloud,
-                            service,
-                            kept,
-                            resources = rows,
-                            request_id = request_id.as_deref().unwrap_or("-"),
-                            "discovery: a second listing agreed with the held one; applying it"
-                        );
-                    } else if complete {
-                        tracing::debug!(
-                            cloud,
-                            service,
-                            resources = rows,
-                            pages = listing.pages,
-                            took_ms = took.as_millis() as u64,
-                            "discovery refreshed"
-                        );
-                    }
-                    st.snapshot = Some(Arc::new(Snapshot {
-                        items: listing.items,
-                        at: SystemTime::now(),
-                        complete,
-                    }));
-                    if complete {
-                        st.last_success = Some(SystemTime::now());
-                    }
-                    partial
+            let served = st.snapshot.clone();
+            let d = decide(
+                served.as_deref().map(|s| (s.items.as_slice(), s.complete)),
+                &mut st.shrinks,
+                &listing,
+                operation,
+                service,
+            );
+            if d.replace {
+                if d.verdict == Verdict::Agreed {
+                    tracing::info!(
+                        cloud,
+                        service,
+                        kept,
+                        resources = rows,
+                        request_id = request_id.as_deref().unwrap_or("-"),
+                        "discovery: a second listing agreed with the held one; applying it"
+                    );
+                } else if complete {
+                    tracing::debug!(
+                        cloud,
+                        service,
+                        resources = rows,
+                        pages = listing.pages,
+                        took_ms = took.as_millis() as u64,
+                        "discovery refreshed"
+                    );
+                }
+                st.snapshot = Some(Arc::new(Snapshot {
+                    items: listing.items,
+                    at: SystemTime::now(),
+                    complete,
+                }));
+                if complete {
+                    st.last_success = Some(SystemTime::now());
                 }
             }
+            d.error
         }
         Err(e) => Some(e),
     };

@@ -1,9 +1,10 @@
 //! The one set of rules for text that comes from upstream and leaves as a label value, a log
 //! field, an error or a line of the landing page: names are bounded with control characters
-//! replaced ([`label_text`]), words are checked ([`label_word`], [`sane_label`]), and ids echoed
-//! from a header are cut to a short token ([`bounded_id`]). Every service goes through these,
-//! so a hostile answer cannot put a NUL byte into Prometheus' storage or a 100 kB header into a
-//! log line.
+//! replaced ([`label_text`]), upstream enum words become their lower snake case or `unknown`
+//! ([`label_word`]), field-derived names are checked ([`sane_label`]), and ids echoed from a
+//! header are cut to a short token ([`bounded_id`]). Every service goes through these, so a
+//! hostile answer cannot put a NUL byte into Prometheus' storage or a 100 kB header into a log
+//! line.
 
 /// Longest state or engine name taken as a label value.
 pub const MAX_LABEL_CHARS: usize = 64;
@@ -31,13 +32,34 @@ pub fn sane_label(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// A label value from an upstream word (status, engine, version): lower case, or `unknown` when
-/// it is missing or not 1–64 of `[A-Za-z0-9_.-]`.
+/// A label value from an upstream enum word (a status, an engine, a version): its lower snake
+/// case, the one rule every service uses. The word is trimmed; it is *bounded* when it is then
+/// 1 to [`MAX_LABEL_CHARS`] bytes of ASCII letters, digits, `_`, `-`, `.` and spaces, with
+/// letters or digits somewhere in it. A bounded word is lower-cased and each run of spaces
+/// becomes one `_` (`STORAGE FULL` → `storage_full`, `MODIFYING INSTANCE TYPE` →
+/// `modifying_instance_type`, `Redis` → `redis`, `5.0` → `5.0`). Anything else (missing,
+/// empty, too long, a quote, a control character, a tab, non-ASCII) is `unknown`.
 pub fn label_word(v: Option<&str>) -> String {
-    match v.map(str::trim) {
-        Some(s) if sane_label(s) => s.to_ascii_lowercase(),
-        _ => "unknown".to_string(),
+    const UNKNOWN: &str = "unknown";
+    let Some(s) = v.map(|s| s.trim_matches(' ')) else {
+        return UNKNOWN.to_string();
+    };
+    let bounded = !s.is_empty()
+        && s.len() <= MAX_LABEL_CHARS
+        && s.bytes().any(|b| b.is_ascii_alphanumeric())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b' '));
+    if !bounded {
+        return UNKNOWN.to_string();
     }
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(' ').filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    out
 }
 
 /// An upstream name as a label value: at most [`MAX_NAME_CHARS`] characters (a longer one is
@@ -102,6 +124,30 @@ mod tests {
         assert_eq!(bounded_label("abcdef", 4), "abc…");
         assert_eq!(bounded_label("abcd", 4), "abcd");
         assert_eq!(bounded_label("", 4), "");
+    }
+
+    #[test]
+    fn label_word_is_the_lower_snake_case_of_a_bounded_word() {
+        let w = |s: &str| label_word(Some(s));
+        let words = [
+            ("STORAGE FULL", "storage_full"),
+            ("MODIFYING INSTANCE TYPE", "modifying_instance_type"),
+            ("BACKING UP", "backing_up"),
+            ("  RUNNING  ", "running"),
+            ("Redis", "redis"),
+            ("5.0", "5.0"),
+            ("v-1.2_x", "v-1.2_x"),
+            ("A  B", "a_b"),
+        ];
+        for (upstream, label) in words {
+            assert_eq!(w(upstream), label, "{upstream:?}");
+        }
+        assert_eq!(w(&"A".repeat(MAX_LABEL_CHARS)), "a".repeat(MAX_LABEL_CHARS));
+        for bad in ["", "   ", "_ -", "a\"b", "a\nb", "a\tb", "läuft", "x{y}"] {
+            assert_eq!(w(bad), "unknown", "{bad:?}");
+        }
+        assert_eq!(w(&"A".repeat(MAX_LABEL_CHARS + 1)), "unknown");
+        assert_eq!(label_word(None), "unknown");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod dcs;
 pub mod ddm;
 pub mod fleet;
 pub mod koophone;
+pub mod listing;
 pub mod prober;
 pub mod service;
 pub mod simulated;

@@ -192,22 +192,58 @@ async fn short_pages_and_repeated_rows_still_list_every_instance_once() {
 }
 
 #[tokio::test]
-async fn a_lying_total_ends_at_the_empty_page() {
+async fn a_lying_total_ends_at_the_empty_page_serves_the_rows_and_is_no_success() {
     let (app, m) = with_fault(FaultKind::ListTotalLies, 0).await;
     // One page of rows, then the empty page that shows the total lied.
     assert_eq!(app.sim.calls(&op::DCS_LIST), 2);
-    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    // The one rule for incomplete listings (`inventory::listed`): nothing complete was listed
+    // before, so the rows are served; the listing is no success.
+    assert_eq!(m.success("c", "dcs_instances"), 0.0);
+    assert_eq!(m.success("c", "dcs"), 1.0);
     assert_eq!(exported(&m), sorted(fleet(&app.sim).await));
 }
 
 #[tokio::test]
 async fn an_empty_page_reports_the_instances_listed_and_never_invents_any() {
     let (app, m) = with_fault(FaultKind::EmptyPage, 1_500).await;
-    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    assert_eq!(m.success("c", "dcs_instances"), 0.0, "incomplete");
     let got = exported(&m);
     let all = sorted(fleet(&app.sim).await);
     assert_eq!(got.len(), 1_000, "the first page only");
     assert!(got.iter().all(|g| all.contains(g)));
+}
+
+#[tokio::test]
+async fn an_incomplete_listing_after_a_complete_one_keeps_it_and_says_so() {
+    let app = spawn_app(Opts {
+        sim: SimConfig {
+            dcs_instances: 1_500,
+            ..frozen_sim(10)
+        },
+        config: config("{ max_series: 10000 }"),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    let all = sorted(fleet(&app.sim).await);
+    assert_eq!(exported(&m), all);
+    for kind in [FaultKind::ListTotalLies, FaultKind::EmptyPage] {
+        app.sim.set_fault(&op::DCS_LIST, fault(kind));
+        let m = app.scrape().await;
+        assert_eq!(m.success("c", "dcs_instances"), 0.0, "{kind}");
+        assert_eq!(exported(&m), all, "{kind}: the complete listing is served");
+        assert_eq!(
+            m.value(
+                "huaweicloud_discovery_refused_shrinks_total",
+                &[("cloud", "c"), ("service", "dcs")]
+            ),
+            0.0,
+            "{kind}: an incomplete listing set aside is no shrink"
+        );
+    }
+    app.sim.clear_faults();
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "dcs_instances"), 1.0);
 }
 
 #[tokio::test]
@@ -284,4 +320,44 @@ async fn the_simulated_listing_rejects_out_of_range_paging() {
     };
     assert_eq!(count("").await, 0);
     assert!(count("&include_failure=true").await > 0);
+}
+
+#[tokio::test]
+async fn a_reload_that_keeps_the_listing_keeps_what_it_showed() {
+    let sim = spawn_sim(SimConfig {
+        dcs_instances: 1_500,
+        ..frozen_sim(10)
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let text = |dcs: &str| {
+        with_endpoints(&config(dcs))
+            .replace("{base}", &sim.base_url())
+            .replace("{project}", &sim.project_id())
+    };
+    std::fs::write(&path, text("{ max_series: 10000 }")).unwrap();
+    let (addr, _state, _stop) = serve_file(&path).await;
+    let m = scrape_addr(addr).await;
+    assert_eq!(m.success("c", "dcs_instances"), 1.0);
+    let all = sorted(fleet(&sim).await);
+    // Another series bound, the same listing: what it showed is kept, so an incomplete
+    // listing after the reload still serves the complete one.
+    let http = reqwest::Client::new();
+    reload_file(&http, addr, &path, text("{ max_series: 9000 }")).await;
+    sim.set_fault(&op::DCS_LIST, fault(FaultKind::EmptyPage));
+    let m = scrape_addr(addr).await;
+    assert_eq!(m.success("c", "dcs_instances"), 0.0);
+    assert_eq!(exported(&m), all);
+    // Another listing (without failed instances): nothing is carried, the first page is served.
+    reload_file(
+        &http,
+        addr,
+        &path,
+        text("{ max_series: 9000, include_failure: false }"),
+    )
+    .await;
+    let m = scrape_addr(addr).await;
+    assert_eq!(m.success("c", "dcs_instances"), 0.0);
+    assert_eq!(exported(&m).len(), 1_000);
 }

@@ -250,6 +250,26 @@ async fn a_lying_total_takes_the_first_listing_but_says_it_failed() {
 }
 
 #[tokio::test]
+async fn a_lying_total_after_a_complete_listing_keeps_it_and_says_so() {
+    let app = spawn_app(Opts {
+        sim: sim_with(10, 1),
+        config: config(FAST),
+    })
+    .await;
+    let m = app.scrape().await;
+    assert_eq!(m.success("c", "ddm_discovery"), 1.0);
+    let all = info_ids(&m);
+    assert_eq!(all.len(), 10);
+    app.sim
+        .set_fault(&op::DDM_LIST, fault(FaultKind::ListTotalLies));
+    // The one rule for incomplete listings: the complete inventory stays, the refresh is no
+    // success.
+    let m = scrape_until(&app, |m| m.success("c", "ddm_discovery") == 0.0).await;
+    assert_eq!(resources(&m), 10.0);
+    assert_eq!(info_ids(&m), all);
+}
+
+#[tokio::test]
 async fn many_discovered_instances_stay_inside_the_ddm_budget() {
     // 200 instances, 5-minute cache, 60 calls a minute: a full pass takes minutes; every
     // scrape in the meantime succeeds, serves what it has and never exceeds the budget.

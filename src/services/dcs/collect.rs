@@ -2,28 +2,26 @@
 //! than `dcs.max_series` series (default 1,000) fails the collector; a field whose name is no
 //! sane label value is left out and logged (see [`crate::services::dcs::api::sane_label`]).
 //!
-//! And the instances one by one ([`collect_instances`], the `dcs_instances` collector, apart
+//! And the instances one by one ([`INSTANCE_LISTING`], the `dcs_instances` collector, apart
 //! from `dcs` so that a failing listing never hides the counts, nor failing counts the
 //! instances): `huaweicloud_dcs_instance_info` and `huaweicloud_dcs_instance_status`, read in
-//! every scrape (state, not inventory). Statuses are lower-cased; a status, engine or version
-//! that is no sane label value becomes `unknown`, a name is cut to [`crate::metrics::MAX_NAME_CHARS`]; a row
+//! every scrape (state, not inventory). Statuses, engines and versions are upstream words
+//! ([`crate::metrics::label_word`]: lower snake case, `unknown` outside a bounded word), a name is cut to [`crate::metrics::MAX_NAME_CHARS`]; a row
 //! whose id is no sane label value is left out and logged. The listing's series (two per
 //! instance) are capped at `dcs.max_series` too.
-//! A listing that would remove more than half of the instances the last one showed is held once
-//! (the rule of [`crate::inventory::shrink`]): the last instances are served with success 0.
+//! An incomplete listing and one that would remove more than half of the instances follow the
+//! one rule of [`crate::inventory::listed`].
 
 use super::config::DcsConfig;
 use crate::inventory::resource_series;
+use crate::inventory::Names;
 use crate::metrics::{label_text, label_word};
 use crate::metrics::{Families, Family};
 use crate::services::dcs::api::{sane_label, DcsInstance, DcsStatus};
+use crate::services::listing::ListingSpec;
 use crate::transport::{ApiError, CloudClient, ErrorKind};
-use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
-
-use crate::inventory::shrink::{held_message, removed, Shrinks, Verdict};
-use crate::sync::lock;
 
 /// Account-wide instance count per state.
 pub static INSTANCES: Family = Family::gauge(
@@ -51,85 +49,24 @@ pub static INSTANCE_STATUS: Family = Family::gauge(
     "DCS instance status (lower case, as the listing says it; unknown when unreadable): 1 per instance.",
 );
 
-/// What the last listings showed: the instances in use and the shrink rule's memory (see
-/// [`crate::inventory::shrink`]), kept across scrapes (and a reload that keeps the client).
-#[derive(Debug, Default)]
-pub struct Listed {
-    /// The instances the last applied listing showed.
-    items: Arc<Vec<DcsInstance>>,
-    /// A shrink held, and how many were.
-    shrinks: Shrinks,
-}
+/// The per-instance collector (the listing), apart from the counts.
+pub const INSTANCES_COLLECTOR: &str = "dcs_instances";
 
-impl Listed {
-    /// Listings held so far.
-    pub fn refused(&self) -> u64 {
-        self.shrinks.refused()
-    }
-}
-
-/// Lists every instance and maps it; fails on a failed page or more than `max_series` series.
-/// A listing that would remove more than half of the instances the last one showed is held
-/// once: the last instances are served, marked incomplete (success 0), with one log line.
-pub async fn collect_instances(
-    client: &CloudClient,
-    cfg: &DcsConfig,
-    listed: &Mutex<Listed>,
-    deadline: Instant,
-) -> Result<Families, ApiError> {
-    let mut listing = client.dcs_list_all(cfg.include_failure, deadline).await?;
-    let request_id = listing.request_id.as_deref().unwrap_or("-");
-    let rows = listing.items.len();
-    let (items, held) = {
-        let mut l = lock(listed);
-        let kept = l.items.len();
-        let gone = removed(&l.items, &listing.items);
-        match l.shrinks.judge(kept, gone, rows) {
-            Verdict::Held => {
-                let e = ApiError {
-                    request_id: listing.request_id.clone(),
-                    ..ApiError::new(
-                        ErrorKind::LimitExceeded,
-                        crate::services::dcs::api::DCS_LIST.name,
-                        held_message("DCS instance", kept, rows, gone),
-                    )
-                };
-                tracing::warn!(cloud = %client.cloud, service = super::config::KEY, kept, listed = rows, removed = gone, request_id, "{}", e.message);
-                (l.items.clone(), Some(e))
-            }
-            _ => {
-                l.items = Arc::new(std::mem::take(&mut listing.items));
-                (l.items.clone(), None)
-            }
-        }
-    };
-    if !listing.complete {
-        tracing::warn!(cloud = %client.cloud, instance_num = listing.total.unwrap_or(0), listed = rows, pages = listing.pages, request_id, "the DCS listing ended before instance_num instances (an empty page, or a total that lies); reporting the instances listed");
-    }
-    let series = 2 * items.len();
-    if series > cfg.max_series {
-        return Err(ApiError {
-            request_id: listing.request_id.clone(),
-            ..ApiError::new(
-                ErrorKind::LimitExceeded,
-                crate::services::dcs::api::DCS_LIST.name,
-                format!(
-                    "the {} instances listed would make {series} series, more than dcs.max_series ({}); raise it if the listing is real",
-                    items.len(),
-                    cfg.max_series
-                ),
-            )
-        });
-    }
-    let (mut f, rejected) = map_instances(&client.cloud, &items);
-    if rejected > 0 {
-        tracing::warn!(cloud = %client.cloud, rejected, request_id, "DCS listed instances whose id is no sane label value; left them out");
-    }
-    if let Some(e) = held {
-        f.mark_incomplete(e);
-    }
-    Ok(f)
-}
+/// The instance listing, as the generic runtime of [`crate::services::listing`] reads it in
+/// every scrape.
+pub static INSTANCE_LISTING: ListingSpec<DcsInstance> = ListingSpec {
+    names: Names {
+        service: super::config::KEY,
+        collector: INSTANCES_COLLECTOR,
+        // `api::DCS_LIST.name` (a test checks it).
+        operation: "dcs_list",
+    },
+    what: "DCS instance",
+    unit: "instances",
+    series_per_row: 2,
+    max_series_setting: "dcs.max_series",
+    map: map_instances,
+};
 
 /// Pure mapping of the listing: info and status per instance; also the number of rows left
 /// out because their id is no sane label value.
@@ -222,6 +159,14 @@ pub fn map(cloud: &str, s: &DcsStatus) -> Families {
 mod tests {
     use super::*;
     use crate::services::dcs::api::parse;
+
+    #[test]
+    fn the_listing_is_named_by_its_operation() {
+        assert_eq!(
+            INSTANCE_LISTING.names.operation,
+            crate::services::dcs::api::DCS_LIST.name
+        );
+    }
 
     #[test]
     fn maps_the_listing_example() {

@@ -11,17 +11,17 @@ pub mod config;
 pub mod sim;
 
 use std::any::Any;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::FutureExt;
 use tokio::time::Instant;
 
 use crate::config::{Identity, Schema, Section, SectionInput};
-use crate::inventory::REFUSED_SHRINKS;
+use crate::inventory::Lister;
 use crate::metrics::{Families, Family};
+use crate::services::listing::Scraped;
 use crate::services::service::{Build, Job, Runtime, Service};
 use crate::status::{InventorySource, InventorySummary, Status};
-use crate::sync::lock;
 use crate::transport::{CloudClient, Operation};
 
 use config::DcsConfig;
@@ -29,8 +29,7 @@ use config::DcsConfig;
 pub use config::KEY;
 /// The status-statistics collector.
 pub const COLLECTOR: &str = "dcs";
-/// The per-instance collector (the listing), apart from the counts.
-pub const INSTANCES_COLLECTOR: &str = "dcs_instances";
+pub use collect::INSTANCES_COLLECTOR;
 
 /// The DCS service.
 pub struct Dcs;
@@ -70,18 +69,32 @@ impl Service for Dcs {
     fn build(&self, cx: &Build<'_>) -> Result<Box<dyn Runtime>, String> {
         let cfg: DcsConfig = cx.section(KEY)?;
         // What the listing showed goes with the client that read it, for the same listing.
-        let listed = cx
+        let before = cx
             .before
             .as_ref()
             .filter(|b| b.client_kept)
             .and_then(|b| b.runtime::<DcsRuntime>())
             .filter(|r| r.cfg.include_failure == cfg.include_failure)
-            .map(|r| r.listed.clone())
-            .unwrap_or_default();
+            .and_then(|r| r.instances.as_ref());
+        let instances = cfg.instances.then(|| {
+            let client = cx.client.clone();
+            let include_failure = cfg.include_failure;
+            let list: Lister<api::DcsInstance> = Arc::new(move |deadline| {
+                let client = client.clone();
+                async move { client.dcs_list_all(include_failure, deadline).await }.boxed()
+            });
+            Scraped::new(
+                &collect::INSTANCE_LISTING,
+                &cx.client.cloud,
+                list,
+                cfg.max_series,
+                before,
+            )
+        });
         Ok(Box::new(DcsRuntime {
             cfg,
             client: cx.client.clone(),
-            listed,
+            instances,
         }))
     }
 }
@@ -92,36 +105,24 @@ struct DcsRuntime {
     cfg: DcsConfig,
     /// The cloud's client.
     client: Arc<CloudClient>,
-    /// What the instance listing last showed (the shrink rule's memory).
-    listed: Arc<Mutex<collect::Listed>>,
+    /// The instance listing, when `instances` is on.
+    instances: Option<Scraped<api::DcsInstance>>,
 }
 
 impl Runtime for DcsRuntime {
     fn collect<'a>(&'a self, deadline: Instant) -> Vec<Job<'a>> {
-        let mut jobs = vec![Job {
+        let counts = Job {
             collector: COLLECTOR,
             run: collect::collect(&self.client, &self.cfg, deadline).boxed(),
-        }];
-        if self.cfg.instances {
-            jobs.push(Job {
-                collector: INSTANCES_COLLECTOR,
-                run: collect::collect_instances(&self.client, &self.cfg, &self.listed, deadline)
-                    .boxed(),
-            });
-        }
-        jobs
+        };
+        std::iter::once(counts)
+            .chain(self.instances.as_ref().map(|l| l.job(deadline)))
+            .collect()
     }
 
-    /// The listing's refused shrinks (`huaweicloud_discovery_refused_shrinks_total`), in every
-    /// scrape whatever this one's listing did.
     fn families(&self, out: &mut Families, _status: &Status) {
-        if self.cfg.instances {
-            let refused = lock(&self.listed).refused();
-            out.counter(
-                &REFUSED_SHRINKS,
-                &[("cloud", &self.client.cloud), ("service", KEY)],
-                refused as f64,
-            );
+        if let Some(l) = &self.instances {
+            l.families(out);
         }
     }
 
@@ -132,10 +133,13 @@ impl Runtime for DcsRuntime {
             total: 0,
             collected: 0,
         };
-        if self.cfg.instances {
-            return vec![(COLLECTOR, account.clone()), (INSTANCES_COLLECTOR, account)];
-        }
-        vec![(COLLECTOR, account)]
+        std::iter::once((COLLECTOR, account))
+            .chain(
+                self.instances
+                    .as_ref()
+                    .map(|l| (INSTANCES_COLLECTOR, l.summary())),
+            )
+            .collect()
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -21,10 +21,11 @@ use futures::FutureExt;
 use tokio::time::Instant;
 
 use super::config::DdmDiscoveryConfig;
-use crate::inventory::{resource_series, Inventory, Names, Snapshot};
+use crate::inventory::{resource_series, Names, Snapshot};
 use crate::metrics::{label_text, label_word};
 use crate::metrics::{Families, Family};
 use crate::services::ddm::api::{DdmInstance, MAX_LIMIT};
+use crate::services::listing::{Discovered, ListingSpec};
 use crate::transport::{ApiError, CloudClient};
 
 /// One series per discovered DDM instance.
@@ -33,6 +34,17 @@ pub static INSTANCE_INFO: Family = Family::gauge(
     &["cloud", "instance_id", "name", "status"],
     "Discovered DDM instances: 1 per instance, with its name and status (lower case) as of the last listing.",
 );
+
+/// The instance listing, as the generic runtime of [`crate::services::listing`] keeps it.
+pub static LISTING: ListingSpec<DdmInstance> = ListingSpec {
+    names: DISCOVERY,
+    what: "DDM instance",
+    unit: "instances",
+    series_per_row: 1,
+    // Discovery is not bounded by a series setting: the pager's row cap bounds it.
+    max_series_setting: "",
+    map: |cloud, rows| (map(cloud, rows), 0),
+};
 
 /// What the DDM inventory is called in metrics, log lines and errors.
 pub const DISCOVERY: Names = Names {
@@ -44,7 +56,7 @@ pub const DISCOVERY: Names = Names {
 /// The discovery of one cloud's DDM instances.
 pub struct DdmDiscovery {
     /// The instances last listed, refreshed in the background.
-    inventory: Inventory<DdmInstance>,
+    listing: Discovered<DdmInstance>,
 }
 
 impl DdmDiscovery {
@@ -72,35 +84,28 @@ impl DdmDiscovery {
             .boxed()
         });
         DdmDiscovery {
-            inventory: Inventory::new(&cloud, DISCOVERY, cfg.refresh_interval, lister),
+            listing: Discovered::new(&LISTING, &cloud, cfg.refresh_interval, lister),
         }
     }
 
-    /// The inventory to use now (see [`Inventory::current`]).
+    /// The inventory to use now (see [`crate::inventory::Inventory::current`]).
     pub async fn current(&self, deadline: Instant) -> Result<Arc<Snapshot<DdmInstance>>, ApiError> {
-        self.inventory.current(deadline).await
+        self.listing.current(deadline).await
     }
 
-    /// Instances in the inventory, and when it was last listed in full (the landing page).
-    pub fn inventory_size(&self) -> (usize, Option<std::time::SystemTime>) {
-        let size = self.inventory.peek().map_or(0, |s| s.items.len());
-        (size, self.inventory.stats().last_success)
+    /// What the landing page says of the inventory.
+    pub fn summary(&self) -> crate::status::InventorySummary {
+        self.listing.summary()
     }
 
     /// Pages the next refresh will take, which the restore reads leave in the budget.
     pub fn reserve(&self) -> usize {
-        let n = self.inventory.peek().map_or(0, |s| s.items.len());
-        n / MAX_LIMIT as usize + 2
+        self.listing.size() / MAX_LIMIT as usize + 2
     }
 
     /// The discovery's self metrics, its success and duration, and the instances' info.
     pub fn families(&self, cloud: &str, status: &crate::status::Status) -> Families {
-        let mut f = Families::new();
-        let snap = self.inventory.peek();
-        let items = snap.as_deref().map_or(&[][..], |s| s.items.as_slice());
-        self.inventory.families(&mut f, items.len(), status);
-        f.merge(map(cloud, items));
-        f
+        self.listing.families(cloud, status)
     }
 }
 

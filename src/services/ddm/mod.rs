@@ -123,15 +123,7 @@ impl Runtime for DdmRuntime {
 
     fn inventories(&self) -> Vec<(&'static str, InventorySummary)> {
         let inventory = match self.collector.discovery() {
-            Some(disc) => {
-                let (size, refreshed) = disc.inventory_size();
-                InventorySummary {
-                    unit: "instances",
-                    source: InventorySource::Discovered { refreshed },
-                    total: size,
-                    collected: size,
-                }
-            }
+            Some(disc) => disc.summary(),
             None => InventorySummary {
                 unit: "instances",
                 source: InventorySource::Config,

@@ -58,6 +58,12 @@ async fn an_empty_page_never_empties_a_good_inventory() {
 }
 
 #[tokio::test]
+async fn a_lying_total_after_a_good_listing_keeps_it_and_says_so() {
+    // The one rule for incomplete listings (`inventory::listed`), as DCS and DDM follow it.
+    a_bad_refresh_keeps_the_inventory(FaultKind::ListTotalLies).await;
+}
+
+#[tokio::test]
 async fn a_short_page_never_shrinks_a_good_inventory() {
     a_bad_refresh_keeps_the_inventory(FaultKind::ShortPage).await;
 }

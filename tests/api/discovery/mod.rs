@@ -5,6 +5,7 @@
 mod bad_listings;
 mod consumers;
 mod following;
+mod incomplete;
 mod paging;
 mod shrinks;
 mod simulator;
