@@ -1,7 +1,6 @@
 //! Auth end to end: AK/SK signing against the simulator's verifier, and secrets kept out of
 //! logs, errors, metrics and Debug output of the real binary at debug level.
 
-use std::io::Read;
 use std::time::Duration;
 
 use huaweicloud_exporter::sim::{SimConfig, Simulator};
@@ -151,21 +150,7 @@ clouds:
     sim.expire_tokens();
     let text2 = http.get(&url).send().await.unwrap().text().await.unwrap();
     // And a failing one: wrong password is not possible without restart, so fault IAM instead.
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = crate::helpers::stop_and_read_logs(&mut child);
 
     let m = Exposition::parse(&text);
     assert_eq!(m.success("pw", "koophone"), 1.0);

@@ -501,3 +501,27 @@ pub async fn spawn_binary(
         .unwrap();
     (child, port)
 }
+
+/// Stops a binary started by a test and returns all it wrote, its stderr and then its stdout.
+pub fn stop_and_read_logs(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut logs).unwrap();
+    }
+    if let Some(mut pipe) = child.stdout.take() {
+        pipe.read_to_string(&mut logs).unwrap();
+    }
+    logs
+}
+
+/// Whether a log line carries a `request_id=` that starts with 32 hexadecimal characters (the
+/// ids the simulator and the exporter make).
+pub fn has_hex_request_id(line: &str) -> bool {
+    line.split("request_id=")
+        .nth(1)
+        .map(|rest| rest.trim_start_matches('"'))
+        .is_some_and(|id| id.len() >= 32 && id[..32].bytes().all(|b| b.is_ascii_hexdigit()))
+}

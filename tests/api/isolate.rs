@@ -259,8 +259,6 @@ async fn an_isolated_phone_stays_left_out_until_its_recheck() {
 
 #[tokio::test]
 async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
-    use std::io::Read;
-
     let sim = spawn_sim(frozen_sim(150)).await;
     let ids = sim.phone_ids();
     let bad = ids[20].clone();
@@ -293,13 +291,7 @@ async fn an_isolation_is_logged_once_with_its_request_id_and_ids() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(scrapes, 3, "the exporter never answered");
-    let mut logs = String::new();
-    for mut pipe in [
-        Box::new(child.stderr.take().unwrap()) as Box<dyn Read>,
-        Box::new(child.stdout.take().unwrap()),
-    ] {
-        pipe.read_to_string(&mut logs).unwrap();
-    }
+    let logs = crate::helpers::stop_and_read_logs(&mut child);
     let lines: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("KooPhone failed a whole status batch"))

@@ -3,7 +3,6 @@
 //! shortfall and the listing's request id, the same words for a per-scrape listing (DCS) and
 //! for discovered inventories (KooPhone, DDM).
 
-use std::io::Read;
 use std::time::Duration;
 
 use huaweicloud_exporter::sim::{FaultKind, SimConfig, SimDdmInstance};
@@ -57,15 +56,7 @@ async fn a_lying_total_is_one_log_line_with_its_request_id_in_every_service() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut logs = String::new();
-    for out in [
-        child.stderr.take().map(|mut s| s.read_to_string(&mut logs)),
-        child.stdout.take().map(|mut s| s.read_to_string(&mut logs)),
-    ] {
-        out.unwrap().unwrap();
-    }
+    let logs = crate::helpers::stop_and_read_logs(&mut child);
     let m = seen.expect("no scrape");
     for collector in collectors {
         assert_eq!(m.success("c", collector), 0.0, "{collector}\n{logs}");
@@ -75,13 +66,8 @@ async fn a_lying_total_is_one_log_line_with_its_request_id_in_every_service() {
             .collect();
         assert_eq!(lines.len(), 1, "{collector}: {lines:?}\n{logs}");
         assert!(lines[0].contains("level=warn"), "{}", lines[0]);
-        let id = lines[0]
-            .split("request_id=")
-            .nth(1)
-            .map(|rest| rest.trim_start_matches('"'))
-            .unwrap_or("");
         assert!(
-            id.len() >= 32 && id[..32].bytes().all(|b| b.is_ascii_hexdigit()),
+            crate::helpers::has_hex_request_id(lines[0]),
             "{collector}: no request id in {:?}",
             lines[0]
         );

@@ -277,8 +277,6 @@ async fn a_release_of_every_ddm_instance_is_applied_when_the_next_refresh_agrees
 /// listing's request id.
 #[tokio::test]
 async fn a_held_listing_is_said_in_one_log_line_with_its_request_id() {
-    use std::io::Read;
-
     let sim = spawn_sim(sim_config()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
@@ -313,21 +311,7 @@ async fn a_held_listing_is_said_in_one_log_line_with_its_request_id() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = crate::helpers::stop_and_read_logs(&mut child);
     assert!(held, "never held:\n{logs}");
     for (collector, sizes) in [
         (
@@ -341,13 +325,8 @@ async fn a_held_listing_is_said_in_one_log_line_with_its_request_id() {
             .filter(|l| l.contains(sizes) && l.contains(collector))
             .collect();
         assert_eq!(lines.len(), 1, "{collector}: {lines:?}\n{logs}");
-        let id = lines[0]
-            .split("request_id=")
-            .nth(1)
-            .map(|rest| rest.trim_start_matches('"'))
-            .unwrap_or("");
         assert!(
-            id.len() >= 32 && id[..32].bytes().all(|b| b.is_ascii_hexdigit()),
+            crate::helpers::has_hex_request_id(lines[0]),
             "{collector}: no request id in {:?}",
             lines[0]
         );

@@ -12,8 +12,6 @@ use super::recorder;
 
 #[tokio::test]
 async fn each_oddity_gets_a_log_line_with_its_request_id() {
-    use std::io::Read;
-
     let sim = spawn_sim(frozen_sim(20)).await;
     let other = recorder().await;
     let dir = tempfile::tempdir().unwrap();
@@ -55,21 +53,8 @@ async fn each_oddity_gets_a_log_line_with_its_request_id() {
     sim.clear_faults();
     sim.expire_tokens();
     http.get(&url).send().await.unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut logs = String::new();
-    for mut pipe in [
-        Box::new(child.stderr.take().unwrap()) as Box<dyn Read>,
-        Box::new(child.stdout.take().unwrap()),
-    ] {
-        pipe.read_to_string(&mut logs).unwrap();
-    }
-    let hex_id = |line: &str| {
-        line.split("request_id=")
-            .nth(1)
-            .map(|rest| rest.trim_start_matches('"'))
-            .is_some_and(|id| id.len() >= 32 && id[..32].bytes().all(|b| b.is_ascii_hexdigit()))
-    };
+    let logs = crate::helpers::stop_and_read_logs(&mut child);
+    let hex_id = crate::helpers::has_hex_request_id;
     for what in [
         "KooPhone answered for phones not asked, or for a phone more than once",
         "DDM listed the same restore target more than once",

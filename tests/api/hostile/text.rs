@@ -41,8 +41,6 @@ fn request_ids(logs: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_100_kb_request_id_is_cut_to_64_token_characters_everywhere() {
-    use std::io::Read;
-
     let sim = spawn_sim(frozen_sim(10)).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = ONE_CLOUD
@@ -98,15 +96,7 @@ async fn a_100_kb_request_id_is_cut_to_64_token_characters_everywhere() {
             .await
             .unwrap(),
     );
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut logs = String::new();
-    for mut pipe in [
-        Box::new(child.stderr.take().unwrap()) as Box<dyn Read>,
-        Box::new(child.stdout.take().unwrap()),
-    ] {
-        pipe.read_to_string(&mut logs).unwrap();
-    }
+    let logs = crate::helpers::stop_and_read_logs(&mut child);
 
     // Assert: the collectors failed on it, as they should…
     for c in ["dcs", "koophone", "ddm"] {
