@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
+use crate::Answer;
+
 /// One service's definition crate as Cargo.lock pins it.
 #[derive(Clone, Debug)]
 pub struct DefinitionCrate {
@@ -236,13 +238,6 @@ fn grouped(found: Vec<String>) -> Vec<String> {
     seen.into_iter()
         .map(|(v, n)| if n > 1 { format!("{v} ({n} times)") } else { v })
         .collect()
-}
-
-/// An answer as a test received it.
-pub struct Answer {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
 }
 
 impl Definition {

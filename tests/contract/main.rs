@@ -15,20 +15,16 @@ mod helpers;
 mod requests;
 mod responses;
 
-use huaweicloud_exporter::sim::{SimConfig, SimHandle, Simulator};
+use huaweicloud_exporter::sim::{SimConfig, SimHandle};
 use serde_json::{json, Value};
 
-pub use definitions::{definition, Answer};
+pub use definitions::definition;
+#[path = "../common/sim_client.rs"]
+mod sim_client;
+pub use sim_client::{answer, iam, spawn, Answer};
 
 /// The static token the simulator takes by default.
 pub const TOKEN: &str = "demo-static-token";
-
-pub async fn spawn(config: SimConfig) -> SimHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(huaweicloud_exporter::services::SIMULATED, config, listener)
-        .await
-        .unwrap()
-}
 
 /// A simulator whose fleet stands still.
 pub async fn frozen() -> SimHandle {
@@ -37,18 +33,6 @@ pub async fn frozen() -> SimHandle {
         ..SimConfig::default()
     })
     .await
-}
-
-pub async fn answer(resp: reqwest::Response) -> Answer {
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-    }
 }
 
 /// `method path` with the static token and, when given, `x-request-id` and a JSON body.

@@ -30,54 +30,15 @@ pub(crate) mod op {
 
 pub(crate) const STATIC_TOKEN: &str = "demo-static-token";
 
-pub(crate) async fn spawn(config: SimConfig) -> SimHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(huaweicloud_exporter::services::SIMULATED, config, listener)
-        .await
-        .unwrap()
-}
-
-pub(crate) struct Answer {
-    /// HTTP status.
-    pub status: u16,
-    /// Response headers.
-    pub headers: reqwest::header::HeaderMap,
-    /// The body as JSON (`null` when it is not JSON).
-    pub body: Value,
-}
-
-pub(crate) async fn answer(resp: reqwest::Response) -> Answer {
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
+#[path = "../common/sim_client.rs"]
+mod sim_client;
+pub(crate) use sim_client::{answer, iam, spawn, Answer};
 
 pub(crate) fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
     a.headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-}
-
-pub(crate) async fn iam(sim: &SimHandle, user: &str, password: &str, project: &str) -> Answer {
-    let body = json!({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "password": password, "domain": {"name": "demo-domain"}}}},
-        "scope": {"project": {"id": project}}}});
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v3/auth/tokens", sim.base_url()))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    answer(resp).await
 }
 
 pub(crate) async fn koophone_post(

@@ -29,18 +29,7 @@ fn iam_error() -> Value {
 }
 
 async fn token_call(sim: &huaweicloud_exporter::sim::SimHandle, password: &str) -> crate::Answer {
-    let body = json!({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": "monitoring", "password": password, "domain": {"name": "demo-domain"}}}},
-        "scope": {"project": {"id": sim.project_id()}}}});
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v3/auth/tokens", sim.base_url()))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    answer(resp).await
+    crate::iam(sim, "monitoring", password, &sim.project_id()).await
 }
 
 #[tokio::test]
